@@ -1,0 +1,52 @@
+"""Run one benchmark suite: ``python benchmarks/run.py SUITE``.
+
+Each suite lives in ``benchmarks/suite_<name>.py`` and defines ``run() -> dict`` returning
+``{"figures": {...}, "ratios": {...}}``. Every figure and its anchor are measured in the same
+run, side by side, because this machine is shared and absolute times drift; the ratios are the
+numbers the project's goals are stated in. The result is printed as a table and written to
+``benchmarks/results/SUITE.json``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pathlib
+import sys
+from typing import Any
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def _table(result: dict[str, Any]) -> str:
+    rows = [("kind", "name", "value")]
+    for kind in ("figures", "ratios"):
+        for name, value in result.get(kind, {}).items():
+            shown = f"{value:,.4g}" if isinstance(value, float) else str(value)
+            rows.append((kind, name, shown))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: run the named suite, print its table, write its JSON."""
+    suites = sorted(p.stem.removeprefix("suite_") for p in HERE.glob("suite_*.py"))
+    if len(argv) != 1 or argv[0] not in suites:
+        print(f"usage: python benchmarks/run.py SUITE  (SUITE one of: {', '.join(suites)})")
+        return 2
+    sys.path.insert(0, str(HERE))
+    sys.path.insert(0, str(HERE.parent))
+    module = importlib.import_module(f"suite_{argv[0]}")
+    result: dict[str, Any] = module.run()
+    print(_table(result))
+    out = HERE / "results" / f"{argv[0]}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {out.relative_to(HERE.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

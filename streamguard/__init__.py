@@ -1,0 +1,69 @@
+"""streamguard: reactive streams for asyncio that survive real load.
+
+Three guardians in one loop: rate limiting at the edge, backpressure inside (demand flows
+from the sink back to the source), and circuit breakers on every outbound call.
+
+Example::
+
+    import asyncio
+    from streamguard import from_iterable, operators as op
+
+    async def main() -> None:
+        result = await from_iterable(range(1000)).pipe(
+            op.map(lambda x: x * 2),
+            op.filter(lambda x: x % 3 == 0),
+            op.sink(print),
+        ).run(name="hello")
+
+    asyncio.run(main())
+"""
+
+from . import operators
+from .core import (
+    Ack,
+    BufferOverflowError,
+    ConfigError,
+    DemandError,
+    EventBus,
+    ItemFailedError,
+    Overflow,
+    PipelineResult,
+    StageStatistics,
+    Stream,
+    StreamClosedError,
+    StreamGuardError,
+    Subscriber,
+    Subscription,
+    WouldBlock,
+    default_bus,
+)
+from .interop import from_observable, to_observable
+from .sources import Emitter, from_async_iterable, from_iterable
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Ack",
+    "BufferOverflowError",
+    "ConfigError",
+    "DemandError",
+    "Emitter",
+    "EventBus",
+    "ItemFailedError",
+    "Overflow",
+    "PipelineResult",
+    "StageStatistics",
+    "Stream",
+    "StreamClosedError",
+    "StreamGuardError",
+    "Subscriber",
+    "Subscription",
+    "WouldBlock",
+    "__version__",
+    "default_bus",
+    "from_async_iterable",
+    "from_iterable",
+    "from_observable",
+    "operators",
+    "to_observable",
+]

@@ -1,0 +1,63 @@
+"""The stream core: demand (``request(n)``) flowing from sink to source, completion of
+every item at its source, statistics and events. Everything else builds on this package;
+it imports nothing from the rest of streamguard."""
+
+from ._ack import Ack, BatchAck, done_all, fail_all
+from ._clock import SYSTEM_CLOCK, Clock, MonotonicClock
+from ._demand import UNBOUNDED
+from ._errors import (
+    BufferOverflowError,
+    ConfigError,
+    DemandError,
+    ItemFailedError,
+    StreamClosedError,
+    StreamGuardError,
+    WouldBlock,
+)
+from ._events import Event, EventBus, default_bus
+from ._lift import lift
+from ._outbox import OutboxStage
+from ._overflow import Overflow
+from ._protocol import ChunkSubscriber, Subscriber, Subscription
+from ._runtime import Runtime, live_pipelines
+from ._stage import ItemFailed, ItemsDropped, Stage, StageEvent, StageTerminated
+from ._stats import StageStatistics
+from ._stream import Operator, PipelineResult, Stream
+
+__all__ = [
+    "SYSTEM_CLOCK",
+    "UNBOUNDED",
+    "Ack",
+    "BatchAck",
+    "BufferOverflowError",
+    "ChunkSubscriber",
+    "Clock",
+    "ConfigError",
+    "DemandError",
+    "Event",
+    "EventBus",
+    "ItemFailed",
+    "ItemFailedError",
+    "ItemsDropped",
+    "MonotonicClock",
+    "Operator",
+    "OutboxStage",
+    "Overflow",
+    "PipelineResult",
+    "Runtime",
+    "Stage",
+    "StageEvent",
+    "StageStatistics",
+    "StageTerminated",
+    "Stream",
+    "StreamClosedError",
+    "StreamGuardError",
+    "Subscriber",
+    "Subscription",
+    "WouldBlock",
+    "default_bus",
+    "done_all",
+    "fail_all",
+    "lift",
+    "live_pipelines",
+]

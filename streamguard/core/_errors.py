@@ -1,0 +1,63 @@
+"""The one exception tree of streamguard.
+
+::
+
+    StreamGuardError                      base of everything raised by streamguard
+    ├── ConfigError (also ValueError)     a configuration value breaks a rule
+    ├── DemandError (also ValueError)     request(n) with n <= 0 (Reactive Streams rule 3.9)
+    ├── StreamClosedError                 emit/subscribe on a stream that cannot take it
+    ├── BufferOverflowError               a buffer with overflow="error" was full
+    ├── ItemFailedError                   an item failed in a stage; names stage and item
+    ├── WouldBlock                        a non-waiting call found no demand or no room
+    ├── RateLimitExceeded                 (streamguard.ratelimit) a limiter in "error" mode said no
+    ├── CircuitOpenError                  (streamguard.breaker) the breaker refused the call
+    └── RetryError                        (streamguard.retry) attempts or budget exhausted
+
+Messages name the object, its state, the rule and the bad value, and say what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class StreamGuardError(Exception):
+    """Base class of every error streamguard raises."""
+
+
+class ConfigError(StreamGuardError, ValueError):
+    """A configuration value breaks a documented rule.
+
+    The message names the rule and the value, e.g. ``"rate must be > 0, got -1"``.
+    """
+
+
+def require(condition: bool, rule: str, value: Any) -> None:
+    """Raise :class:`ConfigError` stating *rule* and *value* unless *condition* holds."""
+    if not condition:
+        raise ConfigError(f"{rule}, got {value!r}")
+
+
+class DemandError(StreamGuardError, ValueError):
+    """``request(n)`` was called with ``n <= 0`` (Reactive Streams rule 3.9)."""
+
+
+class StreamClosedError(StreamGuardError):
+    """An operation needed an open stream, but it was completed, failed or cancelled."""
+
+
+class BufferOverflowError(StreamGuardError):
+    """A bounded buffer with ``overflow="error"`` received an item while full."""
+
+
+class ItemFailedError(StreamGuardError):
+    """An item failed inside a stage; the message names the stage and the item."""
+
+    def __init__(self, message: str, *, stage: str, item: Any) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.item = item
+
+
+class WouldBlock(StreamGuardError):
+    """A ``*_nowait`` call could not proceed without waiting."""

@@ -1,0 +1,111 @@
+"""Overflow strategies and the bounded queue that applies them.
+
+Shared by the ``buffer`` operator and the reactivex bridge (Rx cannot be slowed down, so the
+bridge must say what happens when its buffer is full).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from ._ack import Ack
+from ._errors import BufferOverflowError, ConfigError
+
+T = TypeVar("T")
+
+
+class Overflow(StrEnum):
+    """What a full buffer does with the next item.
+
+    * ``BACKPRESSURE`` — lossless (the default): never full, because upstream is only asked
+      for what fits.
+    * ``DROP_OLDEST`` — drop the oldest buffered item to make room.
+    * ``DROP_NEWEST`` — drop the incoming item.
+    * ``KEEP_LATEST`` — replace the newest buffered item with the incoming one (with
+      capacity 1: only the latest value is kept, like Rx's ``onBackpressureLatest``).
+    * ``ERROR`` — fail the stream with :class:`BufferOverflowError`.
+
+    Every dropped item is counted and completed at its source.
+    """
+
+    BACKPRESSURE = "backpressure"
+    DROP_OLDEST = "drop_oldest"
+    DROP_NEWEST = "drop_newest"
+    KEEP_LATEST = "keep_latest"
+    ERROR = "error"
+
+
+def parse_overflow(value: Overflow | str) -> Overflow:
+    """Return *value* as an :class:`Overflow`, or raise naming the allowed values."""
+    try:
+        return Overflow(value)
+    except ValueError:
+        allowed = ", ".join(repr(o.value) for o in Overflow)
+        raise ConfigError(f"overflow must be one of {allowed}, got {value!r}") from None
+
+
+class BoundedQueue(Generic[T]):
+    """A FIFO of items and their acks, bounded by *capacity*, applying an overflow strategy."""
+
+    __slots__ = ("acks", "capacity", "items", "owner", "strategy")
+
+    def __init__(self, capacity: int, strategy: Overflow, owner: str) -> None:
+        self.items: deque[T] = deque()
+        self.acks: deque[Ack | None] = deque()
+        self.capacity = capacity
+        self.strategy = strategy
+        self.owner = owner
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def offer(self, item: T, ack: Ack | None) -> Ack | bool | None:
+        """Add one item; return ``False`` if nothing was dropped, else the dropped item's ack.
+
+        Raises :class:`BufferOverflowError` under ``Overflow.ERROR`` when full.
+        """
+        if len(self.items) < self.capacity or self.strategy is Overflow.BACKPRESSURE:
+            self.items.append(item)
+            self.acks.append(ack)
+            return False
+        if self.strategy is Overflow.DROP_NEWEST:
+            return ack
+        if self.strategy is Overflow.DROP_OLDEST:
+            self.items.popleft()
+            dropped = self.acks.popleft()
+            self.items.append(item)
+            self.acks.append(ack)
+            return dropped
+        if self.strategy is Overflow.KEEP_LATEST:
+            self.items[-1] = item
+            dropped = self.acks[-1]
+            self.acks[-1] = ack
+            return dropped
+        raise BufferOverflowError(
+            f"{self.owner} is full (capacity={self.capacity}) and overflow='error'; "
+            "use a lossy overflow strategy or a larger capacity"
+        )
+
+    def take(self, n: int) -> tuple[list[T], list[Ack] | None]:
+        """Remove and return up to *n* items with their acks (``None`` if none carry one)."""
+        items = [self.items.popleft() for _ in range(min(n, len(self.items)))]
+        raw = [self.acks.popleft() for _ in range(len(items))]
+        acks = [a if a is not None else NOOP_ACK for a in raw] if any(raw) else None
+        return items, acks
+
+
+class _NoopAck:
+    """Stands in for a missing ack when a chunk mixes acked and plain items."""
+
+    __slots__ = ()
+
+    def done(self) -> None:
+        pass
+
+    def fail(self, error: BaseException) -> None:
+        pass
+
+
+NOOP_ACK: Ack = _NoopAck()

@@ -1,0 +1,108 @@
+"""The runtime of one running pipeline: its name, its stages, and the tasks they spawn.
+
+Stages register here while the pipeline is being subscribed, so that statistics can be read
+per pipeline and every task a stage started is cancelled and awaited when the pipeline ends:
+a finished ``run()`` leaves no pending task behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import weakref
+from collections.abc import Coroutine, Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._stats import StageStatistics
+
+if TYPE_CHECKING:
+    from ._events import EventBus
+
+_log = logging.getLogger("streamguard")
+_counter = itertools.count(1)
+
+
+class Observable(Protocol):
+    """Anything with a name and a statistics snapshot (every stage)."""
+
+    name: str
+
+    def statistics(self) -> StageStatistics:
+        """Return a frozen snapshot of the counters."""
+        ...
+
+
+class Runtime:
+    """Book-keeping for one pipeline run. Created by :meth:`Stream.run` and friends."""
+
+    __slots__ = ("__weakref__", "bus", "closed", "name", "stages", "tasks")
+
+    def __init__(self, name: str | None = None, bus: EventBus | None = None) -> None:
+        from ._events import default_bus
+
+        self.name = name or f"pipeline-{next(_counter)}"
+        self.bus = bus or default_bus()
+        self.stages: list[Observable] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.closed = False
+        _live.add(self)
+
+    def register(self, stage: Observable) -> None:
+        """Record *stage* as part of this pipeline."""
+        self.stages.append(stage)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Start *coro* as a task owned by this pipeline."""
+        task = asyncio.get_running_loop().create_task(coro, name=f"{self.name}:{name}")
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Stages route their errors downstream themselves; reaching here is a bug.
+            _log.error("task %s of pipeline %r failed", task.get_name(), self.name,
+                       exc_info=task.exception())
+
+    def statistics(self) -> list[StageStatistics]:
+        """Return one snapshot per stage, from source to sink."""
+        return [stage.statistics() for stage in reversed(self.stages)]
+
+    async def aclose(self) -> None:
+        """Cancel and await every task still running; idempotent."""
+        self.closed = True
+        while self.tasks:
+            pending = list(self.tasks)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            self.tasks.difference_update(pending)
+
+
+_live: weakref.WeakSet[Runtime] = weakref.WeakSet()
+_current: ContextVar[Runtime | None] = ContextVar("streamguard_runtime", default=None)
+
+
+def live_pipelines() -> list[Runtime]:
+    """Return the runtimes of pipelines that are still referenced (running or just ended)."""
+    return [rt for rt in list(_live) if not rt.closed]
+
+
+def current_runtime() -> Runtime:
+    """Return the runtime being subscribed, or a fresh detached one."""
+    rt = _current.get()
+    return Runtime() if rt is None else rt
+
+
+@contextlib.contextmanager
+def activate(rt: Runtime) -> Iterator[Runtime]:
+    """Make *rt* the runtime that stages created in this block register with."""
+    token = _current.set(rt)
+    try:
+        yield rt
+    finally:
+        _current.reset(token)

@@ -1,0 +1,367 @@
+"""`Stream`: a cold, demand-driven publisher, composed with ``pipe`` like reactivex."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from ._ack import Ack, done_all
+from ._demand import demand_error
+from ._errors import StreamClosedError
+from ._protocol import ChunkSubscriber, Subscriber, Subscription
+from ._runtime import Runtime, _current, activate
+from ._stats import StageStatistics
+
+if TYPE_CHECKING:
+    from ._events import EventBus
+
+T = TypeVar("T")
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+D = TypeVar("D")
+E = TypeVar("E")
+F = TypeVar("F")
+G = TypeVar("G")
+H = TypeVar("H")
+
+Operator = Callable[["Stream[A]"], "Stream[B]"]
+"""An operator is a function from stream to stream, as in reactivex."""
+
+DEFAULT_PREFETCH = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineResult:
+    """What :meth:`Stream.run` returns: the pipeline's name, how many items reached its end,
+    and the final statistics of every stage from source to sink."""
+
+    name: str
+    items: int
+    statistics: tuple[StageStatistics, ...]
+
+
+class Stream(Generic[T]):
+    """A cold publisher: every subscription runs the pipeline anew.
+
+    Build one from a source (:func:`~streamguard.from_iterable` and friends), transform it with
+    :meth:`pipe`, and consume it with :meth:`run`, :meth:`to_list` or ``async for``::
+
+        from streamguard import from_iterable, operators as op
+
+        total = await from_iterable(range(10)).pipe(op.map(lambda x: x * 2)).to_list()
+    """
+
+    __slots__ = ("_subscribe_fn",)
+
+    def __init__(self, subscribe: Callable[[ChunkSubscriber[T]], None]) -> None:
+        self._subscribe_fn = subscribe
+
+    # ---------------------------------------------------------------- subscribing
+    def subscribe(self, subscriber: Subscriber[T]) -> None:
+        """Subscribe a Reactive Streams subscriber (chunk-aware or plain ``on_next``)."""
+        sub: ChunkSubscriber[T]
+        sub = subscriber if hasattr(subscriber, "on_chunk") else _ItemAdapter(subscriber)  # type: ignore[assignment]
+        self._subscribe_chunked(sub)
+
+    def _subscribe_chunked(self, subscriber: ChunkSubscriber[T]) -> None:
+        if _current.get() is None:
+            with activate(Runtime()):
+                self._subscribe_fn(subscriber)
+        else:
+            self._subscribe_fn(subscriber)
+
+    # ---------------------------------------------------------------- composition
+    @overload
+    def pipe(self) -> Stream[T]: ...
+    @overload
+    def pipe(self, op1: Operator[T, A], /) -> Stream[A]: ...
+    @overload
+    def pipe(self, op1: Operator[T, A], op2: Operator[A, B], /) -> Stream[B]: ...
+    @overload
+    def pipe(self, op1: Operator[T, A], op2: Operator[A, B], op3: Operator[B, C], /) -> Stream[C]: ...
+    @overload
+    def pipe(
+        self, op1: Operator[T, A], op2: Operator[A, B], op3: Operator[B, C], op4: Operator[C, D], /
+    ) -> Stream[D]: ...
+    @overload
+    def pipe(
+        self, op1: Operator[T, A], op2: Operator[A, B], op3: Operator[B, C], op4: Operator[C, D],
+        op5: Operator[D, E], /,
+    ) -> Stream[E]: ...
+    @overload
+    def pipe(
+        self, op1: Operator[T, A], op2: Operator[A, B], op3: Operator[B, C], op4: Operator[C, D],
+        op5: Operator[D, E], op6: Operator[E, F], /,
+    ) -> Stream[F]: ...
+    @overload
+    def pipe(
+        self, op1: Operator[T, A], op2: Operator[A, B], op3: Operator[B, C], op4: Operator[C, D],
+        op5: Operator[D, E], op6: Operator[E, F], op7: Operator[F, G], /,
+    ) -> Stream[G]: ...
+    @overload
+    def pipe(
+        self, op1: Operator[T, A], op2: Operator[A, B], op3: Operator[B, C], op4: Operator[C, D],
+        op5: Operator[D, E], op6: Operator[E, F], op7: Operator[F, G], op8: Operator[G, H], /,
+    ) -> Stream[H]: ...
+    @overload
+    def pipe(self, *ops: Operator[Any, Any]) -> Stream[Any]: ...
+    def pipe(self, *ops: Operator[Any, Any]) -> Stream[Any]:
+        """Apply operators left to right: ``s.pipe(f, g)`` is ``g(f(s))``."""
+        stream: Stream[Any] = self
+        for op in ops:
+            stream = op(stream)
+        return stream
+
+    # ---------------------------------------------------------------- consuming
+    async def run(
+        self, *, name: str | None = None, bus: EventBus | None = None,
+        prefetch: int = DEFAULT_PREFETCH,
+    ) -> PipelineResult:
+        """Run the pipeline to its end, discarding (and completing) what reaches the end.
+
+        Cancelling the task that awaits this cancels every stage, runs every source's
+        cleanup, and awaits every task the stages started. The first error of any stage is
+        raised here.
+        """
+        return await self._consume(None, name, bus, prefetch)
+
+    async def to_list(
+        self, *, name: str | None = None, bus: EventBus | None = None,
+        prefetch: int = DEFAULT_PREFETCH,
+    ) -> list[T]:
+        """Run the pipeline and return everything it emitted, in order."""
+        out: list[T] = []
+        await self._consume(out, name, bus, prefetch)
+        return out
+
+    async def _consume(
+        self, out: list[T] | None, name: str | None, bus: EventBus | None, prefetch: int
+    ) -> PipelineResult:
+        rt = Runtime(name, bus)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        terminal = _Terminal(done, out, prefetch)
+        try:
+            with activate(rt):
+                self._subscribe_chunked(terminal)
+            await done
+        except BaseException:
+            terminal.cancel()
+            raise
+        finally:
+            await rt.aclose()
+        return PipelineResult(rt.name, terminal.count, tuple(rt.statistics()))
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        """Iterate over the pipeline's items: ``async for item in stream``."""
+        return self._iterate_gen()
+
+    async def _iterate_gen(self) -> AsyncIterator[T]:
+        async with self.iterate() as items:
+            async for item in items:
+                yield item
+
+    @contextlib.asynccontextmanager
+    async def iterate(
+        self, *, prefetch: int = 256, name: str | None = None
+    ) -> AsyncIterator[AsyncIterator[T]]:
+        """Iterate inside a context, so that leaving it always cancels the pipeline::
+
+            async with stream.iterate() as items:
+                async for item in items:
+                    ...
+
+        An item is completed at its source when the loop asks for the next one.
+        """
+        rt = Runtime(name)
+        iterator = _IteratorSubscriber[T](prefetch)
+        try:
+            with activate(rt):
+                self._subscribe_chunked(iterator)
+            yield iterator
+        finally:
+            iterator.cancel()
+            await rt.aclose()
+
+
+class _Terminal(Generic[T]):
+    """The subscriber behind ``run()``/``to_list()``: prefetch, replenish at 75%."""
+
+    __slots__ = ("_consumed", "_done", "_limit", "_out", "_prefetch", "_sub", "count")
+
+    def __init__(self, done: asyncio.Future[None], out: list[T] | None, prefetch: int) -> None:
+        self._done = done
+        self._out = out
+        self._prefetch = prefetch
+        self._limit = max(1, prefetch * 3 // 4)
+        self._consumed = 0
+        self._sub: Subscription | None = None
+        self.count = 0
+
+    def on_subscribe(self, subscription: Subscription) -> None:
+        self._sub = subscription
+        subscription.request(self._prefetch)
+
+    def on_next(self, item: T) -> None:
+        self.on_chunk([item], None)
+
+    def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
+        if self._done.done():
+            return
+        if self._out is not None:
+            self._out.extend(items)
+        n = len(items)
+        self.count += n
+        done_all(acks)
+        self._consumed += n
+        if self._consumed >= self._limit and self._sub is not None:
+            self._consumed = 0
+            self._sub.request(self._limit)
+
+    def on_error(self, error: BaseException) -> None:
+        if not self._done.done():
+            self._done.set_exception(error)
+
+    def on_complete(self) -> None:
+        if not self._done.done():
+            self._done.set_result(None)
+
+    def cancel(self) -> None:
+        if self._sub is not None:
+            self._sub.cancel()
+        if not self._done.done():
+            self._done.cancel()
+
+
+class _IteratorSubscriber(Generic[T]):
+    """Bridges demand to ``__anext__``: a bounded prefetch buffer refilled at 75%."""
+
+    def __init__(self, prefetch: int) -> None:
+        if prefetch <= 0:
+            raise demand_error("iterate(prefetch)", prefetch)
+        self._prefetch = prefetch
+        self._limit = max(1, prefetch * 3 // 4)
+        self._consumed = 0
+        self._items: deque[T] = deque()
+        self._acks: deque[Ack | None] = deque()
+        self._pending_ack: Ack | None = None
+        self._sub: Subscription | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._finished = False
+        self._error: BaseException | None = None
+
+    def on_subscribe(self, subscription: Subscription) -> None:
+        self._sub = subscription
+        subscription.request(self._prefetch)
+
+    def on_next(self, item: T) -> None:
+        self.on_chunk([item], None)
+
+    def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
+        self._items.extend(items)
+        if acks is None:
+            self._acks.extend([None] * len(items))
+        else:
+            self._acks.extend(acks)
+        self._wake()
+
+    def on_error(self, error: BaseException) -> None:
+        self._finished = True
+        self._error = error
+        self._wake()
+
+    def on_complete(self) -> None:
+        self._finished = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def cancel(self) -> None:
+        self._settle_previous()
+        if self._sub is not None:
+            self._sub.cancel()
+        self._finished = True
+
+    def _settle_previous(self) -> None:
+        if self._pending_ack is not None:
+            ack, self._pending_ack = self._pending_ack, None
+            ack.done()
+
+    def __aiter__(self) -> _IteratorSubscriber[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        # The previous item is finished once the loop body asks for the next one.
+        self._settle_previous()
+        while not self._items:
+            if self._finished:
+                if self._error is not None:
+                    raise self._error
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        self._pending_ack = self._acks.popleft()
+        item = self._items.popleft()
+        self._consumed += 1
+        if self._consumed >= self._limit and self._sub is not None and not self._finished:
+            self._consumed = 0
+            self._sub.request(self._limit)
+        return item
+
+
+class _ItemAdapter(Generic[T]):
+    """Adapts a plain Reactive Streams subscriber: one ``on_next`` per item.
+
+    An item is completed when ``on_next`` returns; if ``on_next`` raises (a rule 2.13
+    violation), the item is failed, upstream is cancelled and the subscriber gets ``on_error``.
+    """
+
+    def __init__(self, subscriber: Subscriber[T]) -> None:
+        self._sub = subscriber
+        self._upstream: Subscription | None = None
+        self._dead = False
+
+    def on_subscribe(self, subscription: Subscription) -> None:
+        self._upstream = subscription
+        self._sub.on_subscribe(subscription)
+
+    def on_next(self, item: T) -> None:
+        self.on_chunk([item], None)
+
+    def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
+        if self._dead:
+            return
+        for i, item in enumerate(items):
+            try:
+                self._sub.on_next(item)
+            except Exception as exc:
+                self._dead = True
+                if acks is not None:
+                    acks[i].fail(exc)
+                if self._upstream is not None:
+                    self._upstream.cancel()
+                self._sub.on_error(exc)
+                return
+            if acks is not None:
+                acks[i].done()
+
+    def on_error(self, error: BaseException) -> None:
+        if not self._dead:
+            self._dead = True
+            self._sub.on_error(error)
+
+    def on_complete(self) -> None:
+        if not self._dead:
+            self._dead = True
+            self._sub.on_complete()
+
+
+def closed_error(what: str) -> StreamClosedError:
+    """Build the error for using a finished stream or emitter."""
+    return StreamClosedError(f"{what} is closed and takes no more items; create a new one")

@@ -1,0 +1,102 @@
+"""``take`` and ``take_while``: end the stream early and cancel upstream."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from ..core._ack import Ack, done_all
+from ..core._protocol import ChunkSubscriber
+from ..core._stage import Stage
+from ._errors import item_failed
+
+T = TypeVar("T")
+
+
+class TakeStage(Stage[T, T]):
+    """Emits the first *count* items, then completes and cancels upstream."""
+
+    kind = "take"
+
+    def __init__(self, downstream: ChunkSubscriber[T], count: int, name: str | None) -> None:
+        super().__init__(downstream, name)
+        self._left = count
+        self._asked = 0
+
+    def on_subscribe(self, subscription: object) -> None:
+        super().on_subscribe(subscription)  # type: ignore[arg-type]
+        if self._left == 0 and not self._done:
+            self._up.cancel()
+            self._terminate(None)
+
+    def request(self, n: int) -> None:
+        # Never ask upstream for more than we will ever emit.
+        if n > 0:
+            n_up = min(n, self._left - self._asked)
+            self._requested += n
+            if n_up > 0:
+                self._asked += n_up
+                self._up.request(n_up)
+            return
+        super().request(n)
+
+    def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
+        if self._done:
+            return
+        self._received += len(items)
+        k = min(self._left, len(items))
+        self._left -= k
+        if k < len(items):
+            extra = len(items) - k
+            self._dropped += extra
+            done_all(None if acks is None else acks[k:])
+            items, acks = items[:k], None if acks is None else acks[:k]
+        if items:
+            self._emit(items, acks)
+        if self._left == 0 and not self._done:
+            self._up.cancel()
+            self._terminate(None)
+
+
+class TakeWhileStage(Stage[T, T]):
+    """Emits items while *predicate* holds; the first item failing it is dropped (completed)."""
+
+    kind = "take_while"
+
+    def __init__(
+        self, downstream: ChunkSubscriber[T], predicate: Callable[[T], object], name: str | None
+    ) -> None:
+        super().__init__(downstream, name)
+        self._pred = predicate
+
+    def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
+        if self._done:
+            return
+        self._received += len(items)
+        k = 0
+        for x in items:
+            try:
+                ok = self._pred(x)
+            except Exception as exc:
+                if acks is not None:
+                    acks[k].fail(exc)
+                    done_all(acks[k + 1:])
+                if k:
+                    self._emit(items[:k], None if acks is None else acks[:k])
+                self._failed += 1
+                self._fail(item_failed(self.name, x, exc))
+                return
+            if not ok:
+                break
+            k += 1
+        if k == len(items):
+            self._emit(items, acks)
+            return
+        self._dropped += len(items) - k
+        if acks is not None:
+            done_all(acks[k:])
+        if k:
+            self._emit(items[:k], None if acks is None else acks[:k])
+        if not self._done:
+            self._up.cancel()
+            self._terminate(None)

@@ -1,0 +1,1 @@
+"""Real servers (Redis, Apache Kafka, Tansu) started on free loopback ports for tests."""
