@@ -10,6 +10,11 @@ from streamguard import from_iterable
 from streamguard import operators as op
 
 
+def is_valid(order: int) -> bool:
+    """Every seventh order is malformed in this toy."""
+    return order % 7 != 0
+
+
 async def price(order: int) -> tuple[int, float]:
     """Pretend to call a pricing service."""
     await asyncio.sleep(random.uniform(0.0005, 0.002))
@@ -20,7 +25,7 @@ async def main() -> None:
     """Run the pipeline and print its per-stage statistics."""
     seen: list[tuple[int, float]] = []
     result = await from_iterable(range(5_000)).pipe(
-        op.filter(lambda order: order % 7 != 0, name="valid"),
+        op.filter(is_valid, name="valid"),
         op.buffer(256, name="burst-buffer"),
         op.map_async(price, concurrency=32, name="pricing"),
         op.batch(100, timeout=0.05, name="batch"),

@@ -83,7 +83,9 @@ class Stream(Generic[T]):
     @overload
     def pipe(self, op1: Operator[T, A], op2: Operator[A, B], /) -> Stream[B]: ...
     @overload
-    def pipe(self, op1: Operator[T, A], op2: Operator[A, B], op3: Operator[B, C], /) -> Stream[C]: ...
+    def pipe(
+        self, op1: Operator[T, A], op2: Operator[A, B], op3: Operator[B, C], /
+    ) -> Stream[C]: ...
     @overload
     def pipe(
         self, op1: Operator[T, A], op2: Operator[A, B], op3: Operator[B, C], op4: Operator[C, D], /

@@ -21,7 +21,7 @@ class TakeStage(Stage[T, T]):
     def __init__(self, downstream: ChunkSubscriber[T], count: int, name: str | None) -> None:
         super().__init__(downstream, name)
         self._left = count
-        self._asked = 0
+        self._unasked = count  # never ask upstream for more than we will ever emit
 
     def on_subscribe(self, subscription: object) -> None:
         super().on_subscribe(subscription)  # type: ignore[arg-type]
@@ -30,12 +30,11 @@ class TakeStage(Stage[T, T]):
             self._terminate(None)
 
     def request(self, n: int) -> None:
-        # Never ask upstream for more than we will ever emit.
         if n > 0:
-            n_up = min(n, self._left - self._asked)
-            self._requested += n
+            n_up = min(n, self._unasked)
+            self._requested = min(self._requested + n, 2**63 - 1)
             if n_up > 0:
-                self._asked += n_up
+                self._unasked -= n_up
                 self._up.request(n_up)
             return
         super().request(n)

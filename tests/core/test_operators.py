@@ -1,0 +1,247 @@
+"""Operators: results, bounds, error policies and the messages of bad input."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from streamguard import (
+    BufferOverflowError,
+    ConfigError,
+    ItemFailedError,
+    Overflow,
+    from_iterable,
+)
+from streamguard import operators as op
+from streamguard.testing import AckRecorder, TestSubscriber
+
+
+async def _settle(n: int = 30) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+def _below_4(x: int) -> bool:
+    return x < 4
+
+
+async def test_map_filter_take_take_while() -> None:
+    assert await from_iterable(range(10)).pipe(op.map(str)).to_list() == [str(i) for i in range(10)]
+    assert await from_iterable(range(10)).pipe(op.take(3)).to_list() == [0, 1, 2]
+    assert await from_iterable(range(10)).pipe(op.take(0)).to_list() == []
+    assert await from_iterable(range(10)).pipe(op.take_while(_below_4)).to_list() == [0, 1, 2, 3]
+
+
+async def test_map_async_bounded_concurrency_and_order() -> None:
+    in_flight = 0
+    peak = 0
+
+    async def slow(x: int) -> int:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.001 * (x % 3))
+        in_flight -= 1
+        return x * 10
+
+    out = await from_iterable(range(50)).pipe(op.map_async(slow, concurrency=5)).to_list()
+    assert out == [x * 10 for x in range(50)]
+    assert peak == 5
+
+
+async def test_map_async_unordered_delivers_every_item() -> None:
+    async def slow(x: int) -> int:
+        await asyncio.sleep(0.001 * ((7 * x) % 5))
+        return x
+
+    out = await from_iterable(range(40)).pipe(
+        op.map_async(slow, concurrency=8, ordered=False)).to_list()
+    assert sorted(out) == list(range(40))
+    assert out != list(range(40))  # the delays above reorder them
+
+
+async def test_map_async_holds_at_most_concurrency_without_demand() -> None:
+    pulled = 0
+
+    def source() -> Iterator[int]:
+        nonlocal pulled
+        for i in range(1000):
+            pulled += 1
+            yield i
+
+    async def fast(x: int) -> int:
+        return x
+
+    sub: TestSubscriber[int] = TestSubscriber()
+    from_iterable(source(), chunk_size=1).pipe(op.map_async(fast, concurrency=4)).subscribe(sub)
+    sub.request(1)
+    await _settle()
+    assert sub.items == [0]
+    assert pulled <= 1 + 4 + 1  # one emitted, at most `concurrency` held, one lookahead
+    sub.cancel()
+
+
+async def test_batch_by_size_and_time() -> None:
+    assert await from_iterable(range(7)).pipe(op.batch(3)).to_list() == [[0, 1, 2], [3, 4, 5], [6]]
+
+    async def ticks() -> AsyncIterator[int]:
+        yield 1
+        yield 2
+        await asyncio.sleep(0.05)
+        yield 3
+
+    from streamguard import from_async_iterable
+
+    out = await from_async_iterable(ticks).pipe(op.batch(10, timeout=0.01)).to_list()
+    assert out == [[1, 2], [3]]
+
+
+@pytest.mark.parametrize(
+    ("overflow", "expected"),
+    [
+        (Overflow.DROP_OLDEST, [7, 8, 9]),
+        (Overflow.DROP_NEWEST, [0, 1, 2]),
+        (Overflow.KEEP_LATEST, [0, 1, 9]),
+    ],
+)
+async def test_lossy_buffers_count_and_complete_drops(
+    overflow: Overflow, expected: list[int]
+) -> None:
+    rec = AckRecorder()
+    sub: TestSubscriber[int] = TestSubscriber()
+    from_iterable(range(10), ack=rec.ack).pipe(op.buffer(3, overflow=overflow)).subscribe(sub)
+    sub.request(1)  # the buffer asks for everything; 10 items meet a capacity of 3
+    await _settle()
+    sub.request(10)
+    await _settle()
+    assert sub.items == expected
+    assert sub.completions == 1
+    # Delivered items were completed by the subscriber, dropped ones by the buffer.
+    assert rec.completed_exactly_once(range(10))
+    assert not rec.failed
+
+
+async def test_lossy_buffer_statistics_balance() -> None:
+    result = await from_iterable(range(1000)).pipe(
+        op.buffer(10, overflow="drop_oldest", name="lossy"),
+        op.map_async(_sleepy, concurrency=1),
+    ).run()
+    lossy = next(s for s in result.statistics if s.stage == "lossy")
+    assert lossy.received == 1000
+    assert lossy.emitted + lossy.dropped == lossy.received
+    assert lossy.dropped > 0
+
+
+async def _sleepy(x: int) -> int:
+    await asyncio.sleep(0)
+    return x
+
+
+async def test_buffer_overflow_error_names_stage_and_capacity() -> None:
+    async def slow(x: int) -> int:
+        await asyncio.sleep(0.001)
+        return x
+
+    with pytest.raises(BufferOverflowError, match=r"stage 'edge' is full \(capacity=2\)"):
+        await from_iterable(range(100)).pipe(
+            op.buffer(2, overflow="error", name="edge"), op.map_async(slow)).run()
+
+
+async def test_error_policy_fail_names_stage_and_item() -> None:
+    rec = AckRecorder()
+
+    def boom(x: int) -> int:
+        if x == 3:
+            raise KeyError("no price")
+        return x
+
+    with pytest.raises(ItemFailedError, match=r"stage 'price' failed on item 3: KeyError") as info:
+        await from_iterable(range(10), ack=rec.ack).pipe(op.map(boom, name="price")).run()
+    assert info.value.item == 3
+    assert info.value.stage == "price"
+    assert rec.failed[3] == 1
+
+
+async def test_error_policy_skip_and_fallback() -> None:
+    rec = AckRecorder()
+
+    def boom(x: int) -> int:
+        if x % 4 == 0:
+            raise ValueError(x)
+        return x
+
+    out = await from_iterable(range(10), ack=rec.ack).pipe(op.map(boom, on_error="skip")).to_list()
+    assert out == [1, 2, 3, 5, 6, 7, 9]
+    assert set(rec.failed) == {0, 4, 8}
+    assert rec.completed_exactly_once(range(10))
+
+    out2 = await from_iterable(range(5)).pipe(
+        op.map(boom, on_error=lambda exc, item: -1)).to_list()
+    assert out2 == [-1, 1, 2, 3, -1]
+
+
+async def test_map_async_error_policies() -> None:
+    async def boom(x: int) -> int:
+        if x == 2:
+            raise RuntimeError("down")
+        return x
+
+    assert await from_iterable(range(4)).pipe(
+        op.map_async(boom, on_error="skip")).to_list() == [0, 1, 3]
+    assert await from_iterable(range(4)).pipe(
+        op.map_async(boom, on_error=lambda e, x: 99)).to_list() == [0, 1, 99, 3]
+    with pytest.raises(ItemFailedError, match="failed on item 2: RuntimeError: down"):
+        await from_iterable(range(4)).pipe(op.map_async(boom, concurrency=2)).run()
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: op.buffer(0), "capacity must be an int >= 1, got 0"),
+        (lambda: op.buffer(4, overflow="spill"), "overflow must be one of"),
+        (lambda: op.buffer(4, replenish=9), "replenish must be between 1 and capacity=4, got 9"),
+        (lambda: op.map_async(_sleepy, concurrency=0), "concurrency must be an int >= 1, got 0"),
+        (lambda: op.batch(0), "size must be an int >= 1, got 0"),
+        (lambda: op.batch(3, timeout=-1), "timeout must be > 0 seconds or None, got -1"),
+        (lambda: op.prefetch(-5), "n must be an int >= 1, got -5"),
+        (lambda: op.take(-1), "count must be an int >= 0, got -1"),
+        (
+            lambda: op.map(str, on_error="ignore"),  # type: ignore[arg-type]
+            "on_error must be 'fail', 'skip' or a callable",
+        ),
+        (lambda: from_iterable([], chunk_size=0), "chunk_size must be >= 1, got 0"),
+    ],
+)
+def test_bad_configuration_names_rule_and_value(build: object, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build()  # type: ignore[operator]
+    assert message in str(info.value)
+
+
+def test_map_refuses_coroutine_function() -> None:
+    with pytest.raises(TypeError, match="use map_async"):
+        op.map(_sleepy)
+
+
+async def test_prefetch_requests_in_chunks() -> None:
+    from streamguard.core import lift
+    from streamguard.core._stage import Stage
+
+    requests: list[int] = []
+
+    class RequestSpy(Stage[int, int]):
+        def request(self, n: int) -> None:
+            requests.append(n)
+            super().request(n)
+
+        def on_chunk(self, items: list[int], acks: object) -> None:
+            self._emit(items, acks)  # type: ignore[arg-type]
+
+    out: list[int] = await from_iterable(range(100)).pipe(
+        lift(lambda d: RequestSpy(d)), op.prefetch(20)).to_list(prefetch=1)
+    assert out == list(range(100))
+    assert requests[0] == 20
+    assert len(requests) > 1
+    assert all(r == 15 for r in requests[1:])  # refilled at 75% of 20
