@@ -23,18 +23,22 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Never, TypeVar
 
-from ..core._errors import require
-from ..core._lift import lift
-from ..core._overflow import Overflow, parse_overflow
+from ..core._errors import require as _require
+from ..core._lift import lift as _lift
+from ..core._overflow import Overflow
+from ..core._overflow import parse_overflow as _parse_overflow
 from ..core._stream import Operator
-from ._batch import BatchStage
-from ._buffer import BufferStage
-from ._errors import OnError, check_on_error
-from ._filter import FilterStage
-from ._map import MapStage
-from ._map_async import ConcurrentStage, MapAsyncStage
-from ._sink import SyncSinkStage
-from ._take import TakeStage, TakeWhileStage
+from ._batch import BatchStage as _BatchStage
+from ._buffer import BufferStage as _BufferStage
+from ._errors import OnError
+from ._errors import check_on_error as _check_on_error
+from ._filter import FilterStage as _FilterStage
+from ._map import MapStage as _MapStage
+from ._map_async import ConcurrentStage
+from ._map_async import MapAsyncStage as _MapAsyncStage
+from ._sink import SyncSinkStage as _SyncSinkStage
+from ._take import TakeStage as _TakeStage
+from ._take import TakeWhileStage as _TakeWhileStage
 
 __all__ = [
     "ConcurrentStage",
@@ -51,14 +55,14 @@ __all__ = [
     "take_while",
 ]
 
-A = TypeVar("A")
-B = TypeVar("B")
-T = TypeVar("T")
+_A = TypeVar("_A")
+_B = TypeVar("_B")
+_T = TypeVar("_T")
 
 
 def map(
-    fn: Callable[[A], B], *, on_error: OnError = "fail", name: str | None = None
-) -> Operator[A, B]:
+    fn: Callable[[_A], _B], *, on_error: OnError = "fail", name: str | None = None
+) -> Operator[_A, _B]:
     """Apply *fn* to every item.
 
     Args:
@@ -66,51 +70,51 @@ def map(
         on_error: ``"fail"`` (default), ``"skip"``, or ``(error, item) -> replacement``.
         name: the stage's name in statistics and metrics.
     """
-    check_on_error(on_error)
+    _check_on_error(on_error)
     if inspect.iscoroutinefunction(fn):
         raise TypeError(f"map() takes a plain function, got coroutine function {fn!r}; "
                         "use map_async() for async functions")
-    return lift(lambda down: MapStage(down, fn, on_error, name))
+    return _lift(lambda down: _MapStage(down, fn, on_error, name))
 
 
 def filter(
-    predicate: Callable[[T], object], *, name: str | None = None
-) -> Operator[T, T]:
+    predicate: Callable[[_T], object], *, name: str | None = None
+) -> Operator[_T, _T]:
     """Keep the items for which *predicate* is true; the others complete at their source."""
-    return lift(lambda down: FilterStage(down, predicate, name))
+    return _lift(lambda down: _FilterStage(down, predicate, name))
 
 
 def map_async(
-    fn: Callable[[A], Awaitable[B]], *, concurrency: int = 1, ordered: bool = True,
+    fn: Callable[[_A], Awaitable[_B]], *, concurrency: int = 1, ordered: bool = True,
     on_error: OnError = "fail", name: str | None = None,
-) -> Operator[A, B]:
+) -> Operator[_A, _B]:
     """Await ``fn(item)`` for every item, at most *concurrency* calls in flight.
 
     With ``ordered=True`` (default) results leave in arrival order; otherwise as they finish.
     Calls in flight, finished results and items requested from upstream never exceed
     *concurrency* together.
     """
-    require(isinstance(concurrency, int) and concurrency >= 1,
+    _require(isinstance(concurrency, int) and concurrency >= 1,
             "concurrency must be an int >= 1", concurrency)
-    check_on_error(on_error)
-    return lift(lambda down: MapAsyncStage(
+    _check_on_error(on_error)
+    return _lift(lambda down: _MapAsyncStage(
         down, fn, concurrency=concurrency, ordered=ordered, on_error=on_error, name=name))
 
 
 def batch(
     size: int, *, timeout: float | None = None, name: str | None = None
-) -> Operator[T, list[T]]:
+) -> Operator[_T, list[_T]]:
     """Group items into lists of *size*, or fewer when *timeout* seconds passed since a
     batch's first item. Completing a batch completes each of its items."""
-    require(isinstance(size, int) and size >= 1, "size must be an int >= 1", size)
-    require(timeout is None or timeout > 0, "timeout must be > 0 seconds or None", timeout)
-    return lift(lambda down: BatchStage(down, size, timeout, name))
+    _require(isinstance(size, int) and size >= 1, "size must be an int >= 1", size)
+    _require(timeout is None or timeout > 0, "timeout must be > 0 seconds or None", timeout)
+    return _lift(lambda down: _BatchStage(down, size, timeout, name))
 
 
 def buffer(
     capacity: int, *, overflow: Overflow | str = Overflow.BACKPRESSURE,
     replenish: int | None = None, name: str | None = None,
-) -> Operator[T, T]:
+) -> Operator[_T, _T]:
     """A bounded buffer of *capacity* items.
 
     Args:
@@ -120,50 +124,50 @@ def buffer(
         replenish: with backpressure, ask upstream again once this many slots are free
             (default ``max(1, capacity // 4)``).
     """
-    require(isinstance(capacity, int) and capacity >= 1, "capacity must be an int >= 1", capacity)
-    strategy = parse_overflow(overflow)
+    _require(isinstance(capacity, int) and capacity >= 1, "capacity must be an int >= 1", capacity)
+    strategy = _parse_overflow(overflow)
     refill = max(1, capacity // 4) if replenish is None else replenish
-    require(1 <= refill <= capacity, f"replenish must be between 1 and capacity={capacity}",
+    _require(1 <= refill <= capacity, f"replenish must be between 1 and capacity={capacity}",
             replenish)
-    return lift(lambda down: BufferStage(down, capacity, strategy, refill, name))
+    return _lift(lambda down: _BufferStage(down, capacity, strategy, refill, name))
 
 
-def prefetch(n: int, *, low_tide: float = 0.75, name: str | None = None) -> Operator[T, T]:
+def prefetch(n: int, *, low_tide: float = 0.75, name: str | None = None) -> Operator[_T, _T]:
     """Request *n* items ahead and refill once ``low_tide × n`` were consumed (Reactor's
     ``limitRate``): big requests upstream, bounded memory, lossless."""
-    require(isinstance(n, int) and n >= 1, "n must be an int >= 1", n)
-    require(0 < low_tide <= 1, "low_tide must be in (0, 1]", low_tide)
+    _require(isinstance(n, int) and n >= 1, "n must be an int >= 1", n)
+    _require(0 < low_tide <= 1, "low_tide must be in (0, 1]", low_tide)
     refill = builtins.max(1, math.ceil(n * low_tide))
-    return lift(lambda down: BufferStage(down, n, Overflow.BACKPRESSURE, refill,
+    return _lift(lambda down: _BufferStage(down, n, Overflow.BACKPRESSURE, refill,
                                          name or "prefetch"))
 
 
-def take(count: int, *, name: str | None = None) -> Operator[T, T]:
+def take(count: int, *, name: str | None = None) -> Operator[_T, _T]:
     """Emit the first *count* items, then complete and cancel upstream."""
-    require(isinstance(count, int) and count >= 0, "count must be an int >= 0", count)
-    return lift(lambda down: TakeStage(down, count, name))
+    _require(isinstance(count, int) and count >= 0, "count must be an int >= 0", count)
+    return _lift(lambda down: _TakeStage(down, count, name))
 
 
-def take_while(predicate: Callable[[T], object], *, name: str | None = None) -> Operator[T, T]:
+def take_while(predicate: Callable[[_T], object], *, name: str | None = None) -> Operator[_T, _T]:
     """Emit items while *predicate* holds, then complete and cancel upstream."""
-    return lift(lambda down: TakeWhileStage(down, predicate, name))
+    return _lift(lambda down: _TakeWhileStage(down, predicate, name))
 
 
 def sink(
-    fn: Callable[[T], Any], *, concurrency: int = 1, prefetch: int = 1024,
+    fn: Callable[[_T], Any], *, concurrency: int = 1, prefetch: int = 1024,
     on_error: OnError = "fail", name: str | None = None,
-) -> Operator[T, Never]:
+) -> Operator[_T, Never]:
     """End the pipeline with *fn*, called (or awaited) once per item.
 
     The sink creates demand on its own; an item completes at its source once *fn* returned
     for it. Async functions run with at most *concurrency* calls in flight.
     """
-    require(isinstance(concurrency, int) and concurrency >= 1,
+    _require(isinstance(concurrency, int) and concurrency >= 1,
             "concurrency must be an int >= 1", concurrency)
-    require(isinstance(prefetch, int) and prefetch >= 1, "prefetch must be an int >= 1", prefetch)
-    check_on_error(on_error)
+    _require(isinstance(prefetch, int) and prefetch >= 1, "prefetch must be an int >= 1", prefetch)
+    _check_on_error(on_error)
     if inspect.iscoroutinefunction(fn) or asyncio.iscoroutinefunction(fn):
-        return lift(lambda down: MapAsyncStage(
+        return _lift(lambda down: _MapAsyncStage(
             down, fn, concurrency=concurrency, ordered=False, on_error=on_error,
             name=name or "sink", emits=False))
-    return lift(lambda down: SyncSinkStage(down, fn, prefetch, on_error, name))
+    return _lift(lambda down: _SyncSinkStage(down, fn, prefetch, on_error, name))
