@@ -85,7 +85,7 @@ async def aiostream_pipeline() -> int:
     from aiostream import pipe, stream
 
     count = _Count()
-    xs = stream.iterate(range(N)) | pipe.map(_f) | pipe.filter(_p)
+    xs = stream.iterate(range(N)) | pipe.map(_f) | pipe.filter(_p)  # type: ignore[arg-type]
     async with xs.stream() as items:
         async for x in items:
             count(x)
