@@ -1,0 +1,110 @@
+"""The metric families streamguard exports: one table, read by the collector, the docs and
+the tests, so a name or a label cannot drift between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["counter", "gauge"]
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One Prometheus metric family: its full name, type, help text and label names."""
+
+    name: str
+    kind: Kind
+    help: str
+    labels: tuple[str, ...]
+
+
+STAGE_ITEMS = Family(
+    "streamguard_stage_items_total", "counter",
+    "Items per stage and outcome (received, emitted, dropped, rejected, failed).",
+    ("pipeline", "stage", "outcome"))
+STAGE_BUFFERED = Family(
+    "streamguard_stage_buffered", "gauge",
+    "Items a stage holds, waiting for downstream demand.", ("pipeline", "stage"))
+STAGE_IN_FLIGHT = Family(
+    "streamguard_stage_in_flight", "gauge",
+    "Items a stage is processing now (async calls under way).", ("pipeline", "stage"))
+STAGE_CAPACITY = Family(
+    "streamguard_stage_capacity", "gauge",
+    "Bound on buffered + in-flight items of a stage (0: holds nothing).", ("pipeline", "stage"))
+STAGE_DEMAND = Family(
+    "streamguard_stage_demand", "gauge",
+    "Outstanding downstream demand of a stage (2^63-1 means unbounded).",
+    ("pipeline", "stage"))
+PIPELINES_RUNNING = Family(
+    "streamguard_pipelines_running", "gauge", "Pipelines running now.", ())
+
+RATELIMIT_DECISIONS = Family(
+    "streamguard_ratelimit_decisions_total", "counter",
+    "Rate-limit decisions per limiter and result (allowed, delayed, rejected).",
+    ("limiter", "result"))
+RATELIMIT_STORAGE_ERRORS = Family(
+    "streamguard_ratelimit_storage_errors_total", "counter",
+    "Decisions a limiter took without its storage (fail open or closed).",
+    ("limiter", "result"))
+
+BREAKER_STATE = Family(
+    "streamguard_breaker_state", "gauge",
+    "Circuit breaker state: 0 closed, 1 open, 2 half-open, 3 disabled, 4 forced open.",
+    ("breaker",))
+BREAKER_TRANSITIONS = Family(
+    "streamguard_breaker_transitions_total", "counter",
+    "Circuit breaker state transitions.", ("breaker", "from_state", "to_state"))
+BREAKER_CALLS = Family(
+    "streamguard_breaker_calls_total", "counter",
+    "Calls through a breaker per outcome (successful, failed, ignored, not_permitted, "
+    "stale, probe_expired).", ("breaker", "outcome"))
+BREAKER_SLOW_CALLS = Family(
+    "streamguard_breaker_slow_calls_total", "counter",
+    "Calls slower than the breaker's slow-call threshold, per outcome.", ("breaker", "outcome"))
+
+RETRY_ATTEMPTS = Family(
+    "streamguard_retry_attempts_total", "counter",
+    "Retry attempts (not counting first attempts).", ("stage",))
+RETRY_BUDGET_EXHAUSTED = Family(
+    "streamguard_retry_budget_exhausted_total", "counter",
+    "Retries refused because the retry budget was spent.", ("stage",))
+
+KAFKA_PAUSED = Family(
+    "streamguard_kafka_partition_paused", "gauge",
+    "1 while streamguard keeps a partition paused, else 0.", ("topic", "partition"))
+KAFKA_PAUSES = Family(
+    "streamguard_kafka_partition_pauses_total", "counter",
+    "Times a partition was paused, per reason.", ("topic", "partition", "reason"))
+KAFKA_RESUMES = Family(
+    "streamguard_kafka_partition_resumes_total", "counter",
+    "Times a partition was resumed.", ("topic", "partition"))
+KAFKA_LAG = Family(
+    "streamguard_kafka_lag", "gauge",
+    "Consumer lag in records: broker (log end - committed) or in_flight (fetched - completed).",
+    ("topic", "partition", "kind"))
+KAFKA_COMMITS = Family(
+    "streamguard_kafka_commits_total", "counter", "Offset commits per topic.", ("topic",))
+KAFKA_DEAD_LETTERED = Family(
+    "streamguard_kafka_dead_lettered_total", "counter",
+    "Records routed to a dead-letter topic, per source topic.", ("topic",))
+
+STATISTICS_FAMILIES: tuple[Family, ...] = (
+    STAGE_ITEMS, STAGE_BUFFERED, STAGE_IN_FLIGHT, STAGE_CAPACITY, STAGE_DEMAND,
+    PIPELINES_RUNNING,
+)
+"""Families read from the pipelines' statistics at scrape time."""
+
+EVENT_FAMILIES: tuple[Family, ...] = (
+    RATELIMIT_DECISIONS, RATELIMIT_STORAGE_ERRORS,
+    BREAKER_STATE, BREAKER_TRANSITIONS, BREAKER_CALLS, BREAKER_SLOW_CALLS,
+    RETRY_ATTEMPTS, RETRY_BUDGET_EXHAUSTED,
+    KAFKA_PAUSED, KAFKA_PAUSES, KAFKA_RESUMES, KAFKA_LAG, KAFKA_COMMITS, KAFKA_DEAD_LETTERED,
+)
+"""Families fed by events as they are published."""
+
+FAMILIES: tuple[Family, ...] = STATISTICS_FAMILIES + EVENT_FAMILIES
+"""Every family, in the order of the docs table."""
+
+STAGE_OUTCOMES = ("received", "emitted", "dropped", "rejected", "failed")
+"""The ``outcome`` label values of :data:`STAGE_ITEMS`."""

@@ -1,0 +1,161 @@
+"""`Telemetry`: one subscriber to an event bus that keeps what the events say, plus the live
+statistics of the pipelines on that bus, read only when someone asks (a scrape, a refresh of
+the CLI's view). The hot path pays for nothing but the events it already publishes.
+
+It imports no metrics library: the Prometheus collector and the command line's live view are
+two readers of the same record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..core._errors import require
+from ..core._events import EventBus, default_bus
+from ..core._runtime import live_pipelines
+from ..core._stats import StageStatistics
+from ._families import Family
+from ._handlers import Handler, resolve_handler
+
+_log = logging.getLogger("streamguard.metrics")
+
+_COUNTS = ("received", "emitted", "dropped", "rejected", "failed")
+_GAUGES = ("in_flight", "buffered", "capacity", "demand")
+_UNBOUNDED = 2**63 - 1
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class StageSample:
+    """One stage as the exporter sees it: counters summed over every run of the pipeline
+    name (finished runs plus the running one), gauges of the running one.
+
+    Attributes:
+        statistics: the merged counters; gauges are 0 when nothing runs.
+        running: a pipeline of this name is running now and this stage is still active.
+    """
+
+    statistics: StageStatistics
+    running: bool
+
+
+class Telemetry:
+    """Collects events of one :class:`~streamguard.core.EventBus` into counters and gauges.
+
+    Stage counters of finished pipelines are kept (from their ``StageTerminated`` events), so
+    a counter never goes backwards when a pipeline ends or runs again under the same name;
+    the last *max_finished_pipelines* pipeline names are kept, the oldest forgotten first.
+
+    Example::
+
+        with Telemetry() as telemetry:
+            await stream.run(name="orders")
+            [sample] = [s for s in telemetry.stages() if s.statistics.stage == "store"]
+    """
+
+    def __init__(
+        self, bus: EventBus | None = None, *, max_finished_pipelines: int = 1000
+    ) -> None:
+        require(isinstance(max_finished_pipelines, int) and max_finished_pipelines >= 1,
+                "max_finished_pipelines must be an int >= 1", max_finished_pipelines)
+        self.bus = bus or default_bus()
+        self._max_finished = max_finished_pipelines
+        self._values: dict[Family, dict[tuple[str, ...], float]] = {}
+        # pipeline -> stage -> summed final counters of the stage runs that ended
+        self._retired: OrderedDict[str, dict[str, list[int]]] = OrderedDict()
+        self._dispatch: dict[type, Handler | None] = {}
+        self._unsubscribe: Callable[[], None] | None = self.bus.subscribe(self._on_event)
+
+    # ---------------------------------------------------------------- lifecycle
+    def close(self) -> None:
+        """Stop listening to the bus (idempotent); what was collected stays readable."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def __enter__(self) -> Telemetry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- event side
+    def _on_event(self, event: object) -> None:
+        cls = type(event)
+        handler = self._dispatch.get(cls, _MISSING)
+        if handler is _MISSING:
+            handler = self._dispatch[cls] = resolve_handler(cls)
+        if handler is not None:
+            handler(self, event)
+
+    def inc(self, family: Family, labels: tuple[str, ...], by: float = 1.0) -> None:
+        """Add *by* to a counter (used by the event handlers)."""
+        series = self._values.setdefault(family, {})
+        series[labels] = series.get(labels, 0.0) + by
+
+    def set(self, family: Family, labels: tuple[str, ...], value: float) -> None:
+        """Set a gauge (used by the event handlers)."""
+        self._values.setdefault(family, {})[labels] = value
+
+    def retire(self, statistics: StageStatistics) -> None:
+        """Keep the final counters of a stage that ended."""
+        stages = self._retired.get(statistics.pipeline)
+        if stages is None:
+            stages = self._retired[statistics.pipeline] = {}
+            while len(self._retired) > self._max_finished:
+                self._retired.popitem(last=False)
+        else:
+            self._retired.move_to_end(statistics.pipeline)
+        totals = stages.setdefault(statistics.stage, [0] * len(_COUNTS))
+        for i, name in enumerate(_COUNTS):
+            totals[i] += getattr(statistics, name)
+
+    # ---------------------------------------------------------------- reading side
+    def values(self, family: Family) -> dict[tuple[str, ...], float]:
+        """A copy of one event-fed family's series: label values -> value."""
+        return dict(self._values.get(family, {}))
+
+    def running_pipelines(self) -> list[str]:
+        """Names of the pipelines on this bus that run now."""
+        return [rt.name for rt in live_pipelines() if rt.bus is self.bus]
+
+    def stages(self) -> list[StageSample]:
+        """Every known stage, running pipelines first (source to sink), then finished ones."""
+        merged: dict[tuple[str, str], list[int]] = {}
+        running: set[tuple[str, str]] = set()
+        for rt in live_pipelines():
+            if rt.bus is not self.bus:
+                continue
+            for stage in reversed(rt.stages):
+                # A stage that ended published its final counters already (see retire()).
+                if getattr(stage, "_done", False):
+                    merged.setdefault((rt.name, stage.name), [0] * 9)
+                    continue
+                _add_live(merged, running, stage.statistics())
+        for pipeline, finished in list(self._retired.items()):
+            for name, totals in finished.items():
+                row = merged.setdefault((pipeline, name), [0] * 9)
+                for i, value in enumerate(totals):
+                    row[i] += value
+        return [_sample(key, row, key in running) for key, row in merged.items()]
+
+
+def _add_live(
+    merged: dict[tuple[str, str], list[int]], running: set[tuple[str, str]],
+    stats: StageStatistics,
+) -> None:
+    key = (stats.pipeline, stats.stage)
+    row = merged.setdefault(key, [0] * 9)
+    running.add(key)
+    for i, name in enumerate(_COUNTS + _GAUGES):
+        # Two stages of one name in one pipeline are summed; demand saturates like the core's.
+        row[i] = min(_UNBOUNDED, row[i] + getattr(stats, name))
+
+
+def _sample(key: tuple[str, str], row: list[int], running: bool) -> StageSample:
+    values = dict(zip(_COUNTS + _GAUGES, row, strict=True))
+    return StageSample(StageStatistics(pipeline=key[0], stage=key[1], **values), running)
