@@ -1,0 +1,22 @@
+"""``streamguard run TARGET``: run a pipeline from a file or ``module:function``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from ._session import Options, supervise
+from ._target import check_parameters, load_target, run_target
+from ._view import choose_view
+
+
+def command(args: argparse.Namespace) -> int:
+    """Load the target, then run it supervised (see :mod:`._session`)."""
+    target = load_target(args.target)
+    kwargs: dict[str, object] = {}
+    if args.bootstrap is not None:
+        kwargs["bootstrap"] = args.bootstrap
+    check_parameters(target, kwargs)
+    options = Options.from_args(args, choose_view(args.view, sys.stderr))
+    return asyncio.run(supervise(lambda: run_target(target, kwargs), options))

@@ -1,0 +1,148 @@
+"""One supervised run, shared by ``run`` and ``demo``: metrics endpoint, live view, signals,
+``--duration``, and the summary at the end.
+
+Ctrl-C (SIGINT) and SIGTERM cancel the pipeline's task: every stage is cancelled, sources run
+their cleanup (a Kafka source commits what completed), and the summary is still printed. A
+second Ctrl-C does not wait for that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import traceback
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from ..metrics import PrometheusExporter
+from ._errors import CliError, ExitCode
+from ._report import Report, Reporter, summary_json, summary_text
+from ._style import style
+from ._view import live_view
+
+Work = Callable[[], Coroutine[Any, Any, Any]]
+Summary = Callable[[Report, str, Any], dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Options:
+    """The options every supervised command shares (see ``_options.py``)."""
+
+    metrics_port: int | None
+    metrics_host: str
+    duration: float | None
+    view: str
+    refresh: float
+    json: bool
+    debug: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, view: str) -> Options:
+        """Take the shared options from parsed arguments."""
+        return cls(metrics_port=args.metrics_port, metrics_host=args.metrics_host,
+                   duration=getattr(args, "duration", None), view=view,
+                   refresh=args.refresh, json=args.json, debug=args.debug)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How the run ended, and what the work returned."""
+
+    label: str = "completed"
+    code: ExitCode = ExitCode.OK
+    result: Any = None
+    error: BaseException | None = None
+
+
+async def supervise(work: Work, options: Options, summary: Summary | None = None) -> int:
+    """Run *work* under the shared options; print the summary; return the exit code."""
+    with PrometheusExporter() as exporter:
+        reporter = Reporter(exporter.telemetry)
+        async with (_metrics_endpoint(exporter, options),
+                    live_view(options.view, reporter, options.refresh)):
+            outcome = await _run(work, options)
+        report = reporter.report()
+    if outcome.error is not None:
+        _report_failure(outcome.error, options.debug)
+    _print_summary(report, outcome, options, summary)
+    return outcome.code
+
+
+@contextlib.asynccontextmanager
+async def _metrics_endpoint(
+    exporter: PrometheusExporter, options: Options
+) -> AsyncIterator[None]:
+    if options.metrics_port is None:
+        yield
+        return
+    try:
+        server = await exporter.serve(host=options.metrics_host, port=options.metrics_port)
+    except OSError as exc:
+        raise CliError(f"cannot serve metrics on {options.metrics_host}:{options.metrics_port}: "
+                       f"{exc.strerror or exc}", code=ExitCode.USAGE,
+                       hint="pick another --metrics-port, or 0 for a free one") from None
+    print(f"metrics: {server.url}", file=sys.stderr, flush=True)
+    try:
+        yield
+    finally:
+        await server.aclose()
+
+
+async def _run(work: Work, options: Options) -> Outcome:
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work())
+    outcome = Outcome()
+
+    def stop(label: str, code: ExitCode, signum: int | None) -> None:
+        if not task.done() and outcome.code is ExitCode.OK:
+            outcome.label, outcome.code = label, code
+            task.cancel()
+        if signum is not None:
+            # A second signal gets Python's default behaviour: no more waiting.
+            loop.remove_signal_handler(signum)
+
+    for signum, label, code in ((signal.SIGINT, "interrupted", ExitCode.INTERRUPTED),
+                                (signal.SIGTERM, "terminated", ExitCode.TERMINATED)):
+        loop.add_signal_handler(signum, stop, label, code, signum)
+    timer = (loop.call_later(options.duration, stop, "stopped by --duration", ExitCode.OK, None)
+             if options.duration is not None else None)
+    try:
+        outcome.result = await task
+    except asyncio.CancelledError:
+        if outcome.code is ExitCode.OK and outcome.label == "completed":
+            raise  # we did not cancel it: our own caller is cancelling us
+    except CliError:
+        raise
+    except Exception as exc:
+        outcome.label, outcome.code, outcome.error = "failed", ExitCode.FAILED, exc
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return outcome
+
+
+def _report_failure(error: BaseException, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(error)
+    hint = "" if debug else " (hint: run with --debug for the traceback)"
+    print(f"streamguard: {style('error:', 'bold red', sys.stderr)} pipeline failed: "
+          f"{type(error).__name__}: {error}{hint}", file=sys.stderr, flush=True)
+
+
+def _print_summary(
+    report: Report, outcome: Outcome, options: Options, summary: Summary | None
+) -> None:
+    if options.json:
+        data = summary_json(report, outcome.label)
+        if summary is not None:
+            data = {**summary(report, outcome.label, outcome.result), **data}
+        print(json.dumps(data, sort_keys=False), flush=True)
+        return
+    print(summary_text(report, outcome.label), flush=True)

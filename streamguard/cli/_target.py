@@ -1,0 +1,152 @@
+"""Find what ``streamguard run TARGET`` runs, and run it.
+
+TARGET is ``path/to/file.py[:NAME]`` or ``package.module[:NAME]``; NAME defaults to ``main``
+and may be dotted. A file is loaded under its own module name, not ``__main__``, so its
+``if __name__ == "__main__":`` block does not start a second event loop.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ..core._stream import PipelineResult, Stream
+from ._errors import CliError, ExitCode
+
+DEFAULT_ATTRIBUTE = "main"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A loaded target: what the user wrote, a short name, and the object it names."""
+
+    spec: str
+    name: str
+    obj: object
+
+
+def load_target(spec: str) -> Target:
+    """Import the module or file of *spec* and look up its attribute."""
+    location, attribute = _split(spec)
+    path = Path(location)
+    if location.endswith(".py") or path.exists() or "/" in location:
+        module = _load_file(path)
+        name = path.stem
+    else:
+        module = _import_module(location)
+        name = location.rsplit(".", 1)[-1]
+    if attribute != DEFAULT_ATTRIBUTE:
+        name = attribute.rsplit(".", 1)[-1]
+    obj: object = module
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise CliError(f"{location} has no attribute {attribute!r}", code=ExitCode.NOT_FOUND,
+                           hint=f"name one: {location}:FUNCTION")
+        obj = getattr(obj, part)
+    return Target(spec, name, obj)
+
+
+def _split(spec: str) -> tuple[str, str]:
+    location, sep, attribute = spec.rpartition(":")
+    if not sep or not attribute or "/" in attribute or attribute.endswith(".py"):
+        return spec, DEFAULT_ATTRIBUTE
+    return location, attribute
+
+
+def _load_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise CliError(f"no such file: {path}", code=ExitCode.NOT_FOUND,
+                       hint="give a path to a .py file or a module:function")
+    module_name = f"streamguard_target_{path.stem}".replace("-", "_")
+    spec = importlib.util.spec_from_file_location(module_name, path.resolve())
+    if spec is None or spec.loader is None:
+        raise CliError(f"cannot load {path} as Python", code=ExitCode.USAGE,
+                       hint="give a .py file")
+    module = importlib.util.module_from_spec(spec)
+    # As `python file.py` does: the file's folder comes first, so sibling imports work.
+    sys.path.insert(0, str(path.resolve().parent))
+    sys.modules[module_name] = module
+    _execute(lambda: spec.loader.exec_module(module), str(path))  # type: ignore[union-attr]
+    return module
+
+
+def _import_module(name: str) -> ModuleType:
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")  # as `python -m` does: modules of the working folder
+    try:
+        module: ModuleType = _execute(lambda: importlib.import_module(name), name)
+        return module
+    except CliError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ModuleNotFoundError) and _is_prefix(cause.name, name):
+            raise CliError(f"no module named {name!r}", code=ExitCode.NOT_FOUND,
+                           hint="give a path to a .py file or an importable module") from None
+        raise
+
+
+def _is_prefix(missing: str | None, name: str) -> bool:
+    return missing is not None and (name == missing or name.startswith(missing + "."))
+
+
+def _execute(load: Callable[[], Any], what: str) -> Any:
+    try:
+        return load()
+    except SyntaxError as exc:
+        raise CliError(f"cannot import {what}: SyntaxError: {exc.msg} (line {exc.lineno})",
+                       code=ExitCode.FAILED) from exc
+    except Exception as exc:
+        raise CliError(f"cannot import {what}: {type(exc).__name__}: {exc}",
+                       code=ExitCode.FAILED, hint="run with --debug for the traceback") from exc
+
+
+def check_parameters(target: Target, kwargs: dict[str, object]) -> None:
+    """Refuse options the target cannot take, before anything starts."""
+    if not kwargs or isinstance(target.obj, Stream):
+        if kwargs:
+            raise _no_parameter(target, next(iter(kwargs)))
+        return
+    if not callable(target.obj):
+        return  # reported by run_target with a better message
+    try:
+        signature = inspect.signature(target.obj)
+    except (TypeError, ValueError):
+        return
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    for key in kwargs:
+        if key not in signature.parameters and not accepts_any:
+            raise _no_parameter(target, key)
+
+
+def _no_parameter(target: Target, key: str) -> CliError:
+    option = "--" + key.replace("_", "-")
+    return CliError(f"{target.spec} takes no {key!r} parameter", code=ExitCode.USAGE,
+                    hint=f"drop {option} or add a `{key}` parameter to the target")
+
+
+async def run_target(target: Target, kwargs: dict[str, object]) -> PipelineResult | None:
+    """Call, await and run whatever the target is; a Stream is run with the target's name."""
+    obj = target.obj
+    if callable(obj) and not isinstance(obj, Stream):
+        obj = obj(**kwargs)
+    if inspect.isawaitable(obj):
+        obj = await _await(obj)
+    if isinstance(obj, Stream):
+        return await obj.run(name=target.name)
+    if isinstance(obj, PipelineResult):
+        return obj
+    if obj is not None and target.obj is obj:
+        raise CliError(f"{target.spec} is a {type(obj).__name__}, not a Stream, a function "
+                       "or an async function", code=ExitCode.USAGE,
+                       hint="point TARGET at a function: file.py:NAME")
+    return None
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
