@@ -1,0 +1,535 @@
+"""`CircuitBreaker`: stop calling a failing downstream, probe until it recovers.
+
+The hot path is two plain method calls with attribute arithmetic::
+
+    permit = breaker.try_acquire()        # None: refused
+    ... make the call ...
+    breaker.on_success(permit, duration)  # or on_failure(permit, error, duration)
+
+A permit is the breaker's *generation* at the time it was granted. Every transition starts a
+new generation, so the result of a call permitted before the breaker opened cannot be taken
+for a half-open probe's result: late results from an earlier state are ignored.
+
+The breaker belongs to one event loop, like asyncio's own primitives: it is not thread-safe
+and needs no lock. Events are queued while the state changes and published once it is
+consistent again, so listeners run outside every critical section and may call back in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import math
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from types import TracebackType
+from typing import Any, ParamSpec, TypeAlias, TypeVar
+
+from ..core._clock import SYSTEM_CLOCK, Clock
+from ..core._errors import require
+from ..core._events import Event, EventBus, default_bus
+from ._config import BreakerConfig
+from ._errors import CircuitOpenError
+from ._events import (
+    CallFailed,
+    CallIgnored,
+    CallNotPermitted,
+    CallSucceeded,
+    ProbeExpired,
+    StaleResultIgnored,
+    StateTransition,
+)
+from ._outcome import Verdict, classify
+from ._state import State
+from ._stats import BreakerStatistics
+from ._timer import TimerHandle, start_timer
+from ._window import FAILED, OK, SLOW, CountWindow, TimeWindow, Window
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+Permit: TypeAlias = int
+"""What :meth:`CircuitBreaker.try_acquire` grants: the generation the call belongs to."""
+
+_CLOSED = State.CLOSED
+_OPEN = State.OPEN
+_HALF_OPEN = State.HALF_OPEN
+_DISABLED = State.DISABLED
+_FORCED_OPEN = State.FORCED_OPEN
+_SUCCESS = Verdict.SUCCESS
+_FAILURE = Verdict.FAILURE
+
+
+class CircuitBreaker:
+    """A circuit breaker around calls to one downstream.
+
+    Use it as a decorator, an async context manager, or with explicit permits::
+
+        breaker = CircuitBreaker("payments")
+
+        @breaker
+        async def pay(order: Order) -> Receipt: ...
+
+        async with breaker:
+            await client.post(...)
+
+    A refused call raises :class:`~streamguard.breaker.CircuitOpenError` without being made.
+
+    Args:
+        name: names the breaker in errors, events and metrics.
+        config: its rules (default :class:`~streamguard.breaker.BreakerConfig`).
+        clock: where time comes from; its timers move ``OPEN`` to ``HALF_OPEN``.
+        bus: where events go (default: the process-wide bus).
+        rng: the random source of the open-duration jitter.
+    """
+
+    __slots__ = (
+        "_anon", "_anon_stale", "_anon_stale_gen", "_bus", "_clock", "_deadlines", "_gen",
+        "_held", "_measure", "_not_permitted", "_open_for", "_open_until", "_pending",
+        "_probes", "_publishing", "_quiet", "_reopens", "_rng", "_slow_s", "_state",
+        "_successes", "_timer", "_waiters", "_window", "config", "name",
+    )
+
+    def __init__(
+        self, name: str, config: BreakerConfig | None = None, *, clock: Clock | None = None,
+        bus: EventBus | None = None, rng: random.Random | None = None,
+    ) -> None:
+        require(isinstance(name, str) and bool(name), "name must be a non-empty string", name)
+        self.name = name
+        self.config = cfg = config if config is not None else BreakerConfig()
+        self._clock: Clock = clock if clock is not None else SYSTEM_CLOCK
+        self._bus = bus if bus is not None else default_bus()
+        self._rng = rng if rng is not None else random.Random()
+        self._window: Window = (CountWindow(cfg.window_size) if cfg.window == "count"
+                                else TimeWindow(cfg.window_size))
+        self._measure = cfg.slow_call_duration is not None
+        self._slow_s = math.inf if cfg.slow_call_duration is None else cfg.slow_call_duration
+        self._state = _CLOSED
+        self._gen = 0
+        self._quiet = False  # CLOSED and recording a success would change nothing
+        self._open_until = 0.0
+        self._open_for = 0.0
+        self._reopens = 0
+        self._probes = 0
+        self._deadlines: deque[float] = deque()
+        self._successes = 0
+        self._timer: TimerHandle | None = None
+        self._pending: list[Event] = []
+        self._publishing = False
+        self._waiters: list[asyncio.Future[None]] = []
+        self._not_permitted = 0
+        # `async with` bookkeeping, see __aenter__.
+        self._anon = 0
+        self._anon_stale = 0
+        self._anon_stale_gen = -1
+        self._held: dict[object, list[tuple[Permit, float]]] = {}
+
+    def __repr__(self) -> str:
+        return f"<CircuitBreaker {self.name!r} {self._state.value} generation={self._gen}>"
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def state(self) -> State:
+        """The current state (moves ``OPEN`` to ``HALF_OPEN`` if its time is up)."""
+        if self._state is _OPEN or self._state is _HALF_OPEN:
+            self._catch_up(self._clock.now())
+            self._flush()
+        return self._state
+
+    @property
+    def generation(self) -> int:
+        """Grows by one with every transition."""
+        return self._gen
+
+    def statistics(self) -> BreakerStatistics:
+        """Return a frozen snapshot of the breaker."""
+        state = self.state
+        now = self._clock.now()
+        calls, failures, slow = self._window.totals(now)
+        return BreakerStatistics(
+            name=self.name, state=state, generation=self._gen, calls=calls,
+            failures=failures, slow_calls=slow,
+            failure_rate=failures / calls if calls else 0.0,
+            slow_call_rate=slow / calls if calls else 0.0,
+            not_permitted=self._not_permitted, probes_in_flight=self._probes,
+            consecutive_reopens=self._reopens,
+            open_remaining=max(0.0, self._open_until - now) if state is _OPEN else 0.0,
+        )
+
+    # ------------------------------------------------------------------ permits
+    def try_acquire(self) -> Permit | None:
+        """Ask to make one call: a permit, or ``None`` if the breaker refuses."""
+        if self._state is _CLOSED:
+            return self._gen
+        return self._acquire_other()
+
+    def acquire(self) -> Permit:
+        """Ask to make one call: a permit, or raise :class:`CircuitOpenError`."""
+        if self._state is _CLOSED:
+            return self._gen
+        permit = self._acquire_other()
+        if permit is None:
+            raise self.open_error()
+        return permit
+
+    def on_success(self, permit: Permit, duration: float = 0.0) -> None:
+        """The call made under *permit* succeeded after *duration* seconds."""
+        # `_listeners` rather than the `active` property: this line is the whole cost of a
+        # healthy call, and a property read would double it.
+        if self._quiet and permit == self._gen and not self._bus._listeners:
+            return
+        self._settle(permit, _SUCCESS, None, duration)
+
+    def on_failure(self, permit: Permit, error: BaseException, duration: float = 0.0) -> None:
+        """The call made under *permit* raised *error* after *duration* seconds.
+
+        Whether it counts as a failure is the config's decision: cancellation never does.
+        """
+        self._settle(permit, classify(self.config, error), error, duration)
+
+    def release(self, permit: Permit) -> None:
+        """Give *permit* back without a verdict (the call was not made after all)."""
+        self._settle(permit, Verdict.IGNORED, None, 0.0, "released")
+
+    def open_error(self) -> CircuitOpenError:
+        """The error describing why the breaker refuses calls now."""
+        state = self._state
+        remaining: float | None = None
+        if state is _OPEN:
+            remaining = max(0.0, self._open_until - self._clock.now())
+        elif state is _HALF_OPEN:
+            remaining = 0.0
+        return CircuitOpenError(self.name, state, remaining)
+
+    async def wait_permitted(self) -> None:
+        """Return once a call would be permitted (the next call may still lose a race)."""
+        loop = asyncio.get_running_loop()
+        while not self._would_permit():
+            if self._state is _OPEN and self._timer is None:
+                self._arm(self._open_until - self._clock.now(), self._open_elapsed)
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+    # ------------------------------------------------------------------ manual control
+    def force_open(self) -> None:
+        """Refuse every call until :meth:`force_closed` or :meth:`disable`."""
+        self._manual(_FORCED_OPEN, "forced open by hand")
+
+    def force_closed(self) -> None:
+        """Close now, with an empty window (also the way out of ``FORCED_OPEN``/``DISABLED``)."""
+        self._manual(_CLOSED, "forced closed by hand")
+
+    def disable(self) -> None:
+        """Permit every call and record nothing until :meth:`force_closed`."""
+        self._manual(_DISABLED, "disabled by hand")
+
+    def close(self) -> None:
+        """Cancel the pending timer (the breaker still works; time is then checked lazily)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # ------------------------------------------------------------------ guarding calls
+    async def call(self, fn: Callable[P, Awaitable[R]], /, *args: P.args,
+                   **kwargs: P.kwargs) -> R:
+        """Await ``fn(*args, **kwargs)`` under the breaker."""
+        if self._measure:
+            return await self._call_timed(fn(*args, **kwargs))
+        permit = self.try_acquire()
+        if permit is None:
+            raise self.open_error()
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            self.on_failure(permit, exc)
+            raise
+        self.on_success(permit)
+        return result
+
+    async def _call_timed(self, awaitable: Awaitable[R]) -> R:
+        try:
+            permit = self.acquire()
+        except CircuitOpenError:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never awaited, on purpose
+            raise
+        start = self._clock.now()
+        try:
+            result = await awaitable
+        except BaseException as exc:
+            self.on_failure(permit, exc, self._clock.now() - start)
+            raise
+        self.on_success(permit, self._clock.now() - start)
+        return result
+
+    def __call__(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        """Decorate an async function so that every call goes through the breaker."""
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"CircuitBreaker {self.name!r} decorates async functions, got {fn!r}; "
+                            "wrap a plain function in an async def first")
+        # The body of call(), inlined: one coroutine per guarded call instead of two.
+        @functools.wraps(fn)
+        async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            if self._measure:
+                return await self._call_timed(fn(*args, **kwargs))
+            permit = self._gen if self._state is _CLOSED else self._acquire_other()
+            if permit is None:
+                raise self.open_error()
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                self.on_failure(permit, exc)
+                raise
+            self.on_success(permit)
+            return result
+
+        return guarded
+
+    async def __aenter__(self) -> None:
+        # `async with` has nowhere to keep a permit, so in the common case (CLOSED, no calls
+        # left over from an earlier generation) calls are only counted: all counted calls
+        # belong to the current generation. Otherwise the permit is kept per task.
+        if (self._state is _CLOSED and not self._anon_stale and not self._held
+                and not self._measure):
+            self._anon += 1
+            return
+        permit = self.acquire()
+        start = self._clock.now() if self._measure else 0.0
+        self._held.setdefault(asyncio.current_task(), []).append((permit, start))
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if not self._held and not self._anon_stale:
+            self._anon -= 1
+            if exc is None and self._quiet and not self._bus._listeners:
+                return
+            self._finish(self._gen, exc, 0.0)
+            return
+        if self._held:
+            key = asyncio.current_task()
+            stack = self._held.get(key)
+            if stack:
+                permit, start = stack.pop()
+                if not stack:
+                    del self._held[key]
+                duration = self._clock.now() - start if self._measure else 0.0
+                self._finish(permit, exc, duration)
+                return
+        if self._anon_stale:
+            self._anon_stale -= 1
+            self._finish(self._anon_stale_gen, exc, 0.0)
+            return
+        self._anon -= 1
+        self._finish(self._gen, exc, 0.0)
+
+    def _finish(self, permit: Permit, exc: BaseException | None, duration: float) -> None:
+        if exc is None:
+            self.on_success(permit, duration)
+        else:
+            self.on_failure(permit, exc, duration)
+
+    # ------------------------------------------------------------------ permits, slow path
+    def _acquire_other(self) -> Permit | None:
+        now = self._clock.now()
+        self._catch_up(now)
+        state = self._state
+        if state is _CLOSED or state is _DISABLED:
+            permit: Permit | None = self._gen
+        elif state is _HALF_OPEN and self._probes < self.config.half_open_probes:
+            permit = self._grant_probe(now)
+        else:
+            permit = None
+            self._not_permitted += 1
+            if self._bus.active:
+                self._pending.append(CallNotPermitted(self.name, self._gen, state))
+        self._flush()
+        return permit
+
+    def _grant_probe(self, now: float) -> Permit:
+        self._probes += 1
+        self._deadlines.append(now + self.config.probe_timeout)
+        if len(self._deadlines) == 1:
+            self._arm(self.config.probe_timeout, self._probe_deadline)
+        return self._gen
+
+    def _would_permit(self) -> bool:
+        state = self.state
+        if state is _CLOSED or state is _DISABLED:
+            return True
+        return state is _HALF_OPEN and self._probes < self.config.half_open_probes
+
+    def _catch_up(self, now: float) -> None:
+        """Apply what the timers would have done by *now* (when there is no timer)."""
+        if self._state is _OPEN and now >= self._open_until:
+            self._to_half_open()
+        if self._state is _HALF_OPEN and self._deadlines and now >= self._deadlines[0]:
+            self._expire_probe()
+
+    # ------------------------------------------------------------------ outcomes
+    def _settle(self, permit: Permit, verdict: Verdict, error: BaseException | None,
+                duration: float, reason: str | None = None) -> None:
+        if permit != self._gen:
+            if self._bus.active:
+                self._pending.append(StaleResultIgnored(
+                    self.name, self._gen, permit, verdict is _SUCCESS))
+                self._flush()
+            return
+        if verdict is _SUCCESS or verdict is _FAILURE:
+            self._judge(verdict is _FAILURE, error, duration)
+        else:
+            if self._bus.active:
+                self._pending.append(CallIgnored(
+                    self.name, self._gen, error, reason or verdict.value))
+            if self._state is _HALF_OPEN:
+                self._free_probe_slot()
+                self._wake()
+        self._flush()
+
+    def _judge(self, failed: bool, error: BaseException | None, duration: float) -> None:
+        slow = duration >= self._slow_s
+        if self._bus.active:
+            if failed:
+                assert error is not None
+                self._pending.append(CallFailed(self.name, self._gen, error, duration, slow))
+            else:
+                self._pending.append(CallSucceeded(self.name, self._gen, duration, slow))
+        state = self._state
+        if state is _CLOSED:
+            self._record(failed, slow)
+        elif state is _HALF_OPEN:
+            self._judge_probe(failed, slow)
+
+    def _record(self, failed: bool, slow: bool) -> None:
+        cfg = self.config
+        window = self._window
+        now = self._clock.now() if isinstance(window, TimeWindow) else 0.0
+        window.record((FAILED if failed else OK) | (SLOW if slow else OK), now)
+        calls, failures, slows = window.totals(now)
+        if calls >= cfg.minimum_calls:
+            if failures / calls >= cfg.failure_rate_threshold:
+                self._to_open(f"failure rate {failures / calls:.0%} >= "
+                              f"{cfg.failure_rate_threshold:.0%} over {calls} calls")
+                return
+            if self._measure and slows / calls >= cfg.slow_call_rate_threshold:
+                self._to_open(f"slow call rate {slows / calls:.0%} >= "
+                              f"{cfg.slow_call_rate_threshold:.0%} over {calls} calls")
+                return
+        self._quiet = window.clean and not self._measure
+
+    def _judge_probe(self, failed: bool, slow: bool) -> None:
+        self._free_probe_slot()
+        if failed or slow:
+            self._reopens += 1
+            self._to_open("probe failed" if failed else "probe was slow")
+            return
+        self._successes += 1
+        need = self.config.half_open_successes
+        if self._successes >= need:
+            self._reopens = 0
+            self._transition(_CLOSED, f"{need} probe(s) succeeded")
+        else:
+            self._wake()
+
+    def _free_probe_slot(self) -> None:
+        self._probes -= 1
+        if self._deadlines:
+            # Probes are interchangeable: the oldest deadline goes, so a lost probe is
+            # noticed at the latest one probe_timeout after the last grant.
+            self._deadlines.popleft()
+            if not self._deadlines:
+                self._disarm()
+
+    # ------------------------------------------------------------------ transitions
+    def _to_open(self, reason: str) -> None:
+        unit = self._rng.random() if self.config.open_duration_jitter else 0.0
+        self._open_for = self.config.open_duration_for(self._reopens, unit)
+        self._open_until = self._clock.now() + self._open_for
+        self._transition(_OPEN, reason)
+        self._arm(self._open_for, self._open_elapsed)
+
+    def _to_half_open(self) -> None:
+        self._transition(_HALF_OPEN, f"open for {self._open_for:.3g} s")
+
+    def _expire_probe(self) -> None:
+        if self._bus.active:
+            self._pending.append(ProbeExpired(self.name, self._gen, self.config.probe_timeout))
+        self._reopens += 1
+        self._to_open(f"probe gave no result within {self.config.probe_timeout:g} s")
+
+    def _manual(self, to: State, reason: str) -> None:
+        self._reopens = 0
+        self._transition(to, reason)
+        self._flush()
+
+    def _transition(self, to: State, reason: str) -> None:
+        old = self._state
+        self._gen += 1
+        self._state = to
+        self._quiet = False
+        self._disarm()
+        if self._anon:
+            self._anon_stale += self._anon
+            self._anon_stale_gen = self._gen - 1
+            self._anon = 0
+        self._probes = 0
+        self._successes = 0
+        self._deadlines.clear()
+        self._window.reset()
+        if self._bus.active:
+            self._pending.append(StateTransition(
+                self.name, self._gen, old, to, reason,
+                self._open_for if to is _OPEN else None))
+        self._wake()
+
+    # ------------------------------------------------------------------ timers
+    def _arm(self, delay: float, action: Callable[[int], None]) -> None:
+        self._disarm()
+        gen = self._gen
+        self._timer = start_timer(self._clock, delay, lambda: action(gen))
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _open_elapsed(self, gen: int) -> None:
+        if gen == self._gen and self._state is _OPEN:
+            self._timer = None
+            self._to_half_open()
+            self._flush()
+
+    def _probe_deadline(self, gen: int) -> None:
+        if gen != self._gen or self._state is not _HALF_OPEN or not self._deadlines:
+            return
+        self._timer = None
+        wait = self._deadlines[0] - self._clock.now()
+        if wait > 0:
+            self._arm(wait, self._probe_deadline)  # an earlier probe's slot was freed
+        else:
+            self._expire_probe()
+            self._flush()
+
+    # ------------------------------------------------------------------ signalling
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _flush(self) -> None:
+        if self._publishing or not self._pending:
+            return
+        self._publishing = True
+        try:
+            pending = self._pending
+            while pending:
+                self._bus.publish(pending.pop(0))
+        finally:
+            self._publishing = False
