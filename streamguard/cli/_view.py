@@ -83,21 +83,24 @@ async def _rich(reporter: Reporter, refresh: float, out: TextIO) -> AsyncIterato
 
 def render(report: Report) -> Any:
     """The rich renderable of one report: a stage table and a line per guardian."""
+    from rich import box
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=f"streamguard  {report.elapsed:.0f} s", title_justify="left",
-                  expand=False, pad_edge=False)
-    for column, justify in (("pipeline", "left"), ("stage", "left"), ("items/s", "right"),
-                            ("received", "right"), ("fill", "left"), ("dropped", "right"),
-                            ("rejected", "right"), ("failed", "right")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for column, justify in (("stage", "left"), ("items/s", "right"), ("received", "right"),
+                            ("fill", "left"), ("dropped", "right"), ("rejected", "right"),
+                            ("failed", "right")):
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    several = len({row.pipeline for row in report.stages}) > 1
     for row in report.stages:
         style = None if row.running else "dim"
-        table.add_row(row.pipeline, row.stage, f"{row.rate:,.0f}", f"{row.received:,}",
-                      _bar(row.fill), f"{row.dropped:,}", f"{row.rejected:,}",
-                      f"{row.failed:,}", style=style)
+        name = f"{row.pipeline}/{row.stage}" if several else row.stage
+        table.add_row(name, f"{row.rate:,.0f}", f"{row.received:,}", _bar(row.fill),
+                      f"{row.dropped:,}", f"{row.rejected:,}", f"{row.failed:,}",
+                      style=style)
     lines: list[Any] = [table]
     for name, state in report.breakers.items():
         colour = {"closed": "green", "half_open": "yellow"}.get(state, "red")
@@ -117,7 +120,7 @@ def render(report: Report) -> Any:
     return Group(*lines)
 
 
-def _bar(fill: float | None, width: int = 10) -> str:
+def _bar(fill: float | None, width: int = 6) -> str:
     if fill is None:
         return ""
     full = max(0, min(width, round(fill * width)))

@@ -85,6 +85,12 @@ KAFKA_LAG = Family(
     ("topic", "partition", "kind"))
 KAFKA_COMMITS = Family(
     "streamguard_kafka_commits_total", "counter", "Offset commits per topic.", ("topic",))
+KAFKA_COMMIT_FAILURES = Family(
+    "streamguard_kafka_commit_failures_total", "counter",
+    "Offset commits that failed (a rebalance raced them), per consumer.", ("consumer",))
+KAFKA_THROTTLE_RATE = Family(
+    "streamguard_kafka_throttle_rate", "gauge",
+    "Current rate (items/s) of a lag-aware producer throttle.", ("throttle",))
 KAFKA_DEAD_LETTERED = Family(
     "streamguard_kafka_dead_lettered_total", "counter",
     "Records routed to a dead-letter topic, per source topic.", ("topic",))
@@ -99,7 +105,8 @@ EVENT_FAMILIES: tuple[Family, ...] = (
     RATELIMIT_DECISIONS, RATELIMIT_STORAGE_ERRORS,
     BREAKER_STATE, BREAKER_TRANSITIONS, BREAKER_CALLS, BREAKER_SLOW_CALLS,
     RETRY_ATTEMPTS, RETRY_BUDGET_EXHAUSTED,
-    KAFKA_PAUSED, KAFKA_PAUSES, KAFKA_RESUMES, KAFKA_LAG, KAFKA_COMMITS, KAFKA_DEAD_LETTERED,
+    KAFKA_PAUSED, KAFKA_PAUSES, KAFKA_RESUMES, KAFKA_LAG, KAFKA_COMMITS, KAFKA_COMMIT_FAILURES,
+    KAFKA_DEAD_LETTERED, KAFKA_THROTTLE_RATE,
 )
 """Families fed by events as they are published."""
 

@@ -25,6 +25,10 @@ class Recorder(Protocol):
 
     def set(self, family: F.Family, labels: tuple[str, ...], value: float) -> None: ...
 
+    def discard(self, family: F.Family, labels: tuple[str, ...]) -> None: ...
+
+    def get(self, family: F.Family, labels: tuple[str, ...]) -> float | None: ...
+
     def retire(self, statistics: StageStatistics) -> None: ...
 
 
@@ -64,6 +68,9 @@ def _breaker() -> Table:
 
     def call(outcome: str) -> Handler:
         def handler(rec: Recorder, e: Any) -> None:
+            if rec.get(F.BREAKER_STATE, (e.source,)) is None:
+                # A breaker starts closed; any other state would have come with a transition.
+                rec.set(F.BREAKER_STATE, (e.source,), BREAKER_STATE_VALUES["closed"])
             rec.inc(F.BREAKER_CALLS, (e.source, outcome))
             if getattr(e, "slow", False):
                 rec.inc(F.BREAKER_SLOW_CALLS, (e.source, outcome))
@@ -85,9 +92,69 @@ def _breaker() -> Table:
     }
 
 
+# ---------------------------------------------------------------- kafka
+def _kafka() -> Table:
+    from ..kafka import _events as ev
+
+    def paused(rec: Recorder, e: Any) -> None:
+        where = (e.topic, str(e.partition))
+        rec.set(F.KAFKA_PAUSED, where, 1.0)
+        rec.inc(F.KAFKA_PAUSES, (*where, "+".join(sorted(e.reasons)) or "unknown"))
+
+    def resumed(rec: Recorder, e: Any) -> None:
+        where = (e.topic, str(e.partition))
+        rec.set(F.KAFKA_PAUSED, where, 0.0)
+        rec.inc(F.KAFKA_RESUMES, where)
+
+    def committed(rec: Recorder, e: Any) -> None:
+        for topic in {topic for topic, _partition, _offset in e.offsets}:
+            rec.inc(F.KAFKA_COMMITS, (topic,))
+
+    def commit_failed(rec: Recorder, e: Any) -> None:
+        rec.inc(F.KAFKA_COMMIT_FAILURES, (e.source,))
+
+    def lag(rec: Recorder, e: Any) -> None:
+        for p in e.partitions:
+            where = (p.topic, str(p.partition))
+            if p.broker is not None:
+                rec.set(F.KAFKA_LAG, (*where, "broker"), float(p.broker))
+            rec.set(F.KAFKA_LAG, (*where, "in_flight"), float(p.in_flight))
+
+    def revoked(rec: Recorder, e: Any) -> None:
+        # Gauges of partitions this process no longer owns would lie; their owner reports.
+        for topic, partition in e.partitions:
+            where = (topic, str(partition))
+            rec.discard(F.KAFKA_PAUSED, where)
+            rec.discard(F.KAFKA_LAG, (*where, "broker"))
+            rec.discard(F.KAFKA_LAG, (*where, "in_flight"))
+
+    def assigned(rec: Recorder, e: Any) -> None:
+        for topic, partition in e.paused:
+            rec.set(F.KAFKA_PAUSED, (topic, str(partition)), 1.0)
+
+    def dead_lettered(rec: Recorder, e: Any) -> None:
+        rec.inc(F.KAFKA_DEAD_LETTERED, (e.topic,))
+
+    def throttle(rec: Recorder, e: Any) -> None:
+        rec.set(F.KAFKA_THROTTLE_RATE, (e.source,), float(e.rate))
+
+    return {
+        ev.PartitionPaused: paused,
+        ev.PartitionResumed: resumed,
+        ev.OffsetsCommitted: committed,
+        ev.CommitFailed: commit_failed,
+        ev.LagSampled: lag,
+        ev.PartitionsRevoked: revoked,
+        ev.PartitionsAssigned: assigned,
+        ev.RecordDeadLettered: dead_lettered,
+        ev.ThrottleRateChanged: throttle,
+    }
+
+
 _LOADERS: dict[str, Callable[[], Table]] = {
     "core": _core,
     "breaker": _breaker,
+    "kafka": _kafka,
 }
 _tables: dict[str, Table] = {}
 

@@ -101,6 +101,14 @@ class Telemetry:
         """Set a gauge (used by the event handlers)."""
         self._values.setdefault(family, {})[labels] = value
 
+    def get(self, family: Family, labels: tuple[str, ...]) -> float | None:
+        """The value of one series, or ``None`` if it does not exist."""
+        return self._values.get(family, {}).get(labels)
+
+    def discard(self, family: Family, labels: tuple[str, ...]) -> None:
+        """Forget one series (a gauge that no longer describes anything)."""
+        self._values.get(family, {}).pop(labels, None)
+
     def retire(self, statistics: StageStatistics) -> None:
         """Keep the final counters of a stage that ended."""
         stages = self._retired.get(statistics.pipeline)
