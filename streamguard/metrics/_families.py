@@ -43,10 +43,17 @@ RATELIMIT_DECISIONS = Family(
     "streamguard_ratelimit_decisions_total", "counter",
     "Rate-limit decisions per limiter and result (allowed, delayed, rejected).",
     ("limiter", "result"))
-RATELIMIT_STORAGE_ERRORS = Family(
-    "streamguard_ratelimit_storage_errors_total", "counter",
-    "Decisions a limiter took without its storage (fail open or closed).",
-    ("limiter", "result"))
+RATELIMIT_WAIT = Family(
+    "streamguard_ratelimit_wait_seconds_total", "counter",
+    "Seconds items waited for a limiter (shape mode), summed.", ("limiter",))
+RATELIMIT_STORAGE_UP = Family(
+    "streamguard_ratelimit_storage_up", "gauge",
+    "0 while a limiter's shared storage (Redis) is unreachable, 1 once it answers again.",
+    ("limiter",))
+RATELIMIT_STORAGE_OUTAGES = Family(
+    "streamguard_ratelimit_storage_outages_total", "counter",
+    "Outages of a limiter's storage, per failure mode (open or closed).",
+    ("limiter", "failure_mode"))
 
 BREAKER_STATE = Family(
     "streamguard_breaker_state", "gauge",
@@ -69,6 +76,9 @@ RETRY_ATTEMPTS = Family(
 RETRY_BUDGET_EXHAUSTED = Family(
     "streamguard_retry_budget_exhausted_total", "counter",
     "Retries refused because the retry budget was spent.", ("stage",))
+RETRY_GAVE_UP = Family(
+    "streamguard_retry_gave_up_total", "counter",
+    "Calls that failed for good after their retries, per reason.", ("stage", "reason"))
 
 KAFKA_PAUSED = Family(
     "streamguard_kafka_partition_paused", "gauge",
@@ -102,9 +112,9 @@ STATISTICS_FAMILIES: tuple[Family, ...] = (
 """Families read from the pipelines' statistics at scrape time."""
 
 EVENT_FAMILIES: tuple[Family, ...] = (
-    RATELIMIT_DECISIONS, RATELIMIT_STORAGE_ERRORS,
+    RATELIMIT_DECISIONS, RATELIMIT_WAIT, RATELIMIT_STORAGE_UP, RATELIMIT_STORAGE_OUTAGES,
     BREAKER_STATE, BREAKER_TRANSITIONS, BREAKER_CALLS, BREAKER_SLOW_CALLS,
-    RETRY_ATTEMPTS, RETRY_BUDGET_EXHAUSTED,
+    RETRY_ATTEMPTS, RETRY_BUDGET_EXHAUSTED, RETRY_GAVE_UP,
     KAFKA_PAUSED, KAFKA_PAUSES, KAFKA_RESUMES, KAFKA_LAG, KAFKA_COMMITS, KAFKA_COMMIT_FAILURES,
     KAFKA_DEAD_LETTERED, KAFKA_THROTTLE_RATE,
 )

@@ -92,6 +92,49 @@ def _breaker() -> Table:
     }
 
 
+# ---------------------------------------------------------------- rate limiting
+def _ratelimit() -> Table:
+    from ..ratelimit import _events as ev
+
+    def decided(rec: Recorder, e: Any) -> None:
+        rec.inc(F.RATELIMIT_DECISIONS, (e.limiter, e.result))
+        if e.waited > 0:
+            rec.inc(F.RATELIMIT_WAIT, (e.limiter,), e.waited)
+
+    def outage_began(rec: Recorder, e: Any) -> None:
+        rec.set(F.RATELIMIT_STORAGE_UP, (e.limiter,), 0.0)
+        rec.inc(F.RATELIMIT_STORAGE_OUTAGES, (e.limiter, e.failure_mode))
+
+    def outage_ended(rec: Recorder, e: Any) -> None:
+        rec.set(F.RATELIMIT_STORAGE_UP, (e.limiter,), 1.0)
+
+    return {
+        ev.RateLimitDecided: decided,
+        ev.StorageOutageBegan: outage_began,
+        ev.StorageOutageEnded: outage_ended,
+    }
+
+
+# ---------------------------------------------------------------- retry
+def _retry() -> Table:
+    from ..retry import _events as ev
+
+    def attempted(rec: Recorder, e: Any) -> None:
+        rec.inc(F.RETRY_ATTEMPTS, (e.source,))
+
+    def exhausted(rec: Recorder, e: Any) -> None:
+        rec.inc(F.RETRY_BUDGET_EXHAUSTED, (e.source,))
+
+    def gave_up(rec: Recorder, e: Any) -> None:
+        rec.inc(F.RETRY_GAVE_UP, (e.source, e.reason))
+
+    return {
+        ev.RetryAttempted: attempted,
+        ev.RetryBudgetExhausted: exhausted,
+        ev.RetryGaveUp: gave_up,
+    }
+
+
 # ---------------------------------------------------------------- kafka
 def _kafka() -> Table:
     from ..kafka import _events as ev
@@ -154,6 +197,8 @@ def _kafka() -> Table:
 _LOADERS: dict[str, Callable[[], Table]] = {
     "core": _core,
     "breaker": _breaker,
+    "ratelimit": _ratelimit,
+    "retry": _retry,
     "kafka": _kafka,
 }
 _tables: dict[str, Table] = {}
