@@ -1,0 +1,126 @@
+"""The Kafka adapter: consume topics as demand-driven streams, at least once, without
+reading faster than the pipeline can process; produce to topics with acknowledged delivery.
+
+* :class:`KafkaSource` — a consumer group (or assigned partitions) as a stream of records.
+  Per partition, the backlog of fetched-but-not-completed records pauses the partition at a
+  high mark and resumes it at a low mark (:class:`FlowControl`); pauses have reasons
+  (``backlog``, ``breaker``, ``user``) owned by streamguard and re-applied after every
+  rebalance; a ``getmany`` stays active while everything is paused, so the consumer keeps
+  its place in the group. Only the highest contiguous completed offset of each partition is
+  committed — batched by count and time, on revoke and on close. Records that cannot be
+  decoded, or that the sink rejects, go to a dead-letter topic.
+* :class:`KafkaSink` — an ``acks=all``, idempotent producer whose ``send`` returns once the
+  broker has the record.
+* :func:`throttle_by_lag` — slows a producer down while a consumer group lags behind.
+* :func:`read_group_lag` — committed offset, log-end offset and lag per partition, as
+  Kafka's consumer-groups tool reports them.
+
+Example::
+
+    from streamguard import operators as op
+    from streamguard.kafka import KafkaSource, KafkaSourceConfig
+
+    source = KafkaSource(KafkaSourceConfig(
+        bootstrap_servers="127.0.0.1:9092", topics=("orders",), group_id="billing",
+        dead_letter_topic="orders.dlq",
+    ), codec="json")
+    await source.stream().pipe(op.sink(store, concurrency=8, on_error=source.dead_letter)).run()
+
+Requires the ``kafka`` extra (aiokafka): ``pip install 'streamguard[kafka]'``.
+"""
+
+try:
+    import aiokafka  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError(
+        "streamguard.kafka needs aiokafka: pip install 'streamguard[kafka]'"
+    ) from exc
+
+from ._codec import BYTES, JSON, STR, Codec, FunctionCodec, Undecodable
+from ._config import KafkaSinkConfig, KafkaSourceConfig
+from ._dead_letter import (
+    HEADER_ERROR_MESSAGE,
+    HEADER_ERROR_TYPE,
+    HEADER_OFFSET,
+    HEADER_PARTITION,
+    HEADER_TOPIC,
+)
+from ._errors import (
+    BrokerUnreachableError,
+    DeadLetterError,
+    DeliveryError,
+    IdempotenceUnsupportedError,
+    KafkaAdapterError,
+    RecordFailedError,
+    UnknownTopicError,
+)
+from ._events import (
+    CommitFailed,
+    KafkaEvent,
+    LagSampled,
+    OffsetsCommitted,
+    PartitionPaused,
+    PartitionResumed,
+    PartitionsAssigned,
+    PartitionsRevoked,
+    RecordDeadLettered,
+    ThrottleRateChanged,
+)
+from ._group_lag import GroupPartitionLag, LogEndReader, read_group_lag
+from ._lag import PartitionLag
+from ._pause import FlowControl, PauseReason
+from ._sink import Delivered, KafkaSink, OutgoingRecord
+from ._source import KafkaSource, KafkaSourceStatistics
+from ._throttle import AdaptiveRate, GroupLagProbe, LagProbe, LagThrottleConfig, throttle_by_lag
+from ._types import KafkaRecord, TopicPartition
+
+__all__ = [
+    "BYTES",
+    "HEADER_ERROR_MESSAGE",
+    "HEADER_ERROR_TYPE",
+    "HEADER_OFFSET",
+    "HEADER_PARTITION",
+    "HEADER_TOPIC",
+    "JSON",
+    "STR",
+    "AdaptiveRate",
+    "BrokerUnreachableError",
+    "Codec",
+    "CommitFailed",
+    "DeadLetterError",
+    "Delivered",
+    "DeliveryError",
+    "FlowControl",
+    "FunctionCodec",
+    "GroupLagProbe",
+    "GroupPartitionLag",
+    "IdempotenceUnsupportedError",
+    "KafkaAdapterError",
+    "KafkaEvent",
+    "KafkaRecord",
+    "KafkaSink",
+    "KafkaSinkConfig",
+    "KafkaSource",
+    "KafkaSourceConfig",
+    "KafkaSourceStatistics",
+    "LagProbe",
+    "LagSampled",
+    "LagThrottleConfig",
+    "LogEndReader",
+    "OffsetsCommitted",
+    "OutgoingRecord",
+    "PartitionLag",
+    "PartitionPaused",
+    "PartitionResumed",
+    "PartitionsAssigned",
+    "PartitionsRevoked",
+    "PauseReason",
+    "RecordDeadLettered",
+    "RecordFailedError",
+    "ThrottleRateChanged",
+    "TopicPartition",
+    "Undecodable",
+    "UnknownTopicError",
+    "read_group_lag",
+    "throttle_by_lag",
+]

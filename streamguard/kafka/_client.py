@@ -1,0 +1,117 @@
+"""Opening aiokafka clients with bounded time and clear errors.
+
+aiokafka either fails fast with an error without a message, or waits (for a broker that
+does not answer, a topic that does not exist). Every client the adapter opens goes through
+here, so a mistake is one :class:`~streamguard.kafka.KafkaAdapterError` with a hint, raised
+within ``connect_timeout``, and a client that failed to start is always closed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaError, UnknownError
+
+from streamguard.core._errors import ConfigError
+
+from ._errors import BrokerUnreachableError, IdempotenceUnsupportedError, UnknownTopicError
+
+_UNREACHABLE_HINT = (
+    "check bootstrap_servers and that a broker runs there "
+    "(`streamguard broker` starts a local development broker)"
+)
+
+
+def make_consumer(*topics: str, **options: Any) -> Any:
+    """Build an ``AIOKafkaConsumer``; a bad option becomes a :class:`ConfigError`."""
+    try:
+        return AIOKafkaConsumer(*topics, **options)
+    except (TypeError, ValueError, AssertionError, KafkaError) as exc:
+        raise ConfigError(f"bad Kafka consumer option: {exc}") from exc
+
+
+def make_producer(**options: Any) -> Any:
+    """Build an ``AIOKafkaProducer``; a bad option becomes a :class:`ConfigError`."""
+    try:
+        return AIOKafkaProducer(**options)
+    except (TypeError, ValueError, AssertionError, KafkaError) as exc:
+        raise ConfigError(f"bad Kafka producer option: {exc}") from exc
+
+
+async def start_client(client: Any, *, bootstrap: str, within: float, what: str) -> None:
+    """Start an aiokafka client within *within* seconds, or close it and raise clearly."""
+    try:
+        async with asyncio.timeout(within):
+            await client.start()
+    except TimeoutError:
+        await close_quietly(client)
+        raise BrokerUnreachableError(
+            f"{what}: no Kafka broker answered at {bootstrap!r} within {within} s; "
+            f"{_UNREACHABLE_HINT}"
+        ) from None
+    except KafkaConnectionError as exc:
+        await close_quietly(client)
+        raise BrokerUnreachableError(
+            f"{what}: cannot connect to a Kafka broker at {bootstrap!r} ({exc}); "
+            f"{_UNREACHABLE_HINT}"
+        ) from exc
+    except UnknownError as exc:
+        await close_quietly(client)
+        if getattr(client, "_enable_idempotence", False):
+            raise IdempotenceUnsupportedError(
+                f"{what}: the broker at {bootstrap!r} refused an idempotent producer "
+                "(InitProducerId failed); brokers without idempotent producers (Tansu 0.6) "
+                "need idempotence=False"
+            ) from exc
+        raise
+    except BaseException:
+        await close_quietly(client)
+        raise
+
+
+async def close_quietly(client: Any) -> None:
+    """Stop *client*, ignoring errors (it may never have started)."""
+    with contextlib.suppress(Exception):
+        await client.stop()
+
+
+async def check_topics(
+    consumer: Any, topics: Iterable[str], *, bootstrap: str, within: float, what: str
+) -> None:
+    """Raise :class:`UnknownTopicError` if a topic in *topics* does not exist."""
+    wanted = sorted(set(topics))
+    if not wanted:
+        return
+    try:
+        async with asyncio.timeout(within):
+            known: set[str] = set(await consumer.topics())
+    except TimeoutError:
+        raise BrokerUnreachableError(
+            f"{what}: the broker at {bootstrap!r} did not list its topics within {within} s; "
+            f"{_UNREACHABLE_HINT}"
+        ) from None
+    missing = [t for t in wanted if t not in known]
+    if missing:
+        shown = ", ".join(sorted(t for t in known if not t.startswith("__"))[:10]) or "none"
+        raise UnknownTopicError(
+            f"{what}: topic(s) {', '.join(repr(t) for t in missing)} do not exist on "
+            f"{bootstrap!r}; create them first (e.g. kafka-topics.sh --create) or fix the "
+            f"name (existing topics: {shown})"
+        )
+
+
+async def check_partitions(
+    consumer: Any, partitions: Iterable[tuple[str, int]], *, bootstrap: str, what: str
+) -> None:
+    """Raise :class:`UnknownTopicError` if an assigned partition does not exist."""
+    for topic, partition in partitions:
+        known = consumer.partitions_for_topic(topic) or set()
+        if partition not in known:
+            raise UnknownTopicError(
+                f"{what}: partition {partition} of topic {topic!r} does not exist on "
+                f"{bootstrap!r} (partitions: {sorted(known) or 'none'})"
+            )

@@ -1,0 +1,51 @@
+"""The exceptions of the Kafka adapter.
+
+::
+
+    StreamGuardError
+    └── KafkaAdapterError                 base of everything the Kafka adapter raises
+        ├── BrokerUnreachableError        no broker answered within connect_timeout
+        ├── UnknownTopicError             a named topic does not exist on the broker
+        ├── RecordFailedError             a record failed and could not be dead-lettered
+        ├── DeadLetterError               a record could not be written to the dead-letter topic
+        ├── DeliveryError                 the sink's producer could not deliver a record
+        └── IdempotenceUnsupportedError   the broker refused an idempotent producer
+
+Bad options raise :class:`~streamguard.core.ConfigError` (also a ``ValueError``). Every
+message names the object, the broker or topic, and says what to do.
+"""
+
+from __future__ import annotations
+
+from streamguard.core._errors import StreamGuardError
+
+
+class KafkaAdapterError(StreamGuardError):
+    """Base of every error of the Kafka adapter."""
+
+
+class BrokerUnreachableError(KafkaAdapterError):
+    """No broker of ``bootstrap_servers`` answered within ``connect_timeout``."""
+
+
+class UnknownTopicError(KafkaAdapterError):
+    """A topic named in the configuration does not exist on the broker."""
+
+
+class RecordFailedError(KafkaAdapterError):
+    """A record failed in the pipeline and no dead-letter route took it.
+
+    It was not committed, so it is delivered again after a restart.
+    """
+
+
+class DeadLetterError(KafkaAdapterError):
+    """Writing a record to the dead-letter topic failed; the record was not committed."""
+
+
+class DeliveryError(KafkaAdapterError):
+    """The sink's producer could not deliver a record (after its own retries)."""
+
+
+class IdempotenceUnsupportedError(KafkaAdapterError):
+    """The broker refused to give an idempotent producer its id (InitProducerId)."""

@@ -1,0 +1,139 @@
+"""Reading a consumer group's lag from outside the group, as Kafka's consumer-groups tool does.
+
+The committed offsets come from the group coordinator (OffsetFetch). The log-end offsets come
+from ListOffsets *and* from a fetch at that offset, whose response carries the partition's
+high-watermark: some brokers (Tansu 0.6) answer ListOffsets with the base offset of the last
+batch, and the largest of the two is never ahead of the truth (see :mod:`._lag`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+from ._client import close_quietly, make_consumer, start_client
+from ._errors import BrokerUnreachableError, KafkaAdapterError
+from ._lag import broker_lag, log_end_estimate
+from ._types import TP
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPartitionLag:
+    """One partition of a group: committed offset, log-end offset, lag (``None``: unknown)."""
+
+    topic: str
+    partition: int
+    committed: int | None
+    log_end: int | None
+    lag: int | None
+
+
+class LogEndReader:
+    """Reads log-end offsets with a group-less consumer; reusable, close with :meth:`aclose`."""
+
+    def __init__(self, bootstrap_servers: str, *, connect_timeout: float = 15.0,
+                 client_id: str = "streamguard-lag") -> None:
+        self._bootstrap = bootstrap_servers
+        self._timeout = connect_timeout
+        self._client_id = client_id
+        self._consumer: Any = None
+
+    async def _ensure(self) -> Any:
+        if self._consumer is None:
+            consumer = make_consumer(
+                bootstrap_servers=self._bootstrap, group_id=None, client_id=self._client_id,
+                enable_auto_commit=False, max_partition_fetch_bytes=64 * 1024,
+            )
+            await start_client(consumer, bootstrap=self._bootstrap, within=self._timeout,
+                               what="log-end reader")
+            self._consumer = consumer
+        return self._consumer
+
+    async def partitions(self, topic: str) -> list[TP]:
+        """The partitions of *topic* (empty if it does not exist)."""
+        consumer = await self._ensure()
+        known = await consumer.topics()
+        if topic not in known:
+            return []
+        return [TP(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+
+    async def log_end_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        """The log-end offset of each partition in *tps*."""
+        tps = sorted(set(tps))
+        if not tps:
+            return {}
+        consumer = await self._ensure()
+        async with asyncio.timeout(self._timeout):
+            listed: dict[TP, int] = await consumer.end_offsets(tps)
+            consumer.assign(tps)  # a fresh assignment: no high-watermark known yet
+            for tp in tps:
+                consumer.seek(tp, listed[tp])
+            while any(consumer.highwater(tp) is None for tp in tps):
+                await consumer.getmany(*tps, timeout_ms=100)
+        ends = {}
+        for tp in tps:
+            best = log_end_estimate(consumer.highwater(tp), listed.get(tp))
+            ends[tp] = best if best is not None else 0
+        return ends
+
+    async def aclose(self) -> None:
+        """Close the consumer."""
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            await close_quietly(consumer)
+
+
+async def committed_offsets(
+    bootstrap_servers: str, group: str, *, connect_timeout: float = 15.0
+) -> dict[TP, int]:
+    """The offsets *group* committed, per partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers,
+                                request_timeout_ms=int(connect_timeout * 1000))
+    try:
+        async with asyncio.timeout(connect_timeout):
+            await admin.start()
+            raw = await admin.list_consumer_group_offsets(group)
+    except (TimeoutError, KafkaConnectionError) as exc:
+        raise BrokerUnreachableError(
+            f"cannot read the offsets of group {group!r} from {bootstrap_servers!r} within "
+            f"{connect_timeout} s ({type(exc).__name__}); check bootstrap_servers"
+        ) from exc
+    except KafkaError as exc:
+        raise KafkaAdapterError(
+            f"reading the offsets of group {group!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        await close_quietly(admin)
+    return {TP(tp.topic, tp.partition): meta.offset for tp, meta in raw.items()
+            if meta.offset >= 0}
+
+
+async def read_group_lag(
+    bootstrap_servers: str, group: str, *, topics: Iterable[str] = (),
+    reader: LogEndReader | None = None, connect_timeout: float = 15.0,
+) -> list[GroupPartitionLag]:
+    """Committed offset, log-end offset and lag per partition of *group*, like
+    ``kafka-consumer-groups --describe``; *topics* adds partitions nothing was committed for.
+    """
+    committed = await committed_offsets(bootstrap_servers, group,
+                                        connect_timeout=connect_timeout)
+    own = reader is None
+    reader = reader or LogEndReader(bootstrap_servers, connect_timeout=connect_timeout)
+    try:
+        tps = set(committed)
+        for topic in topics:
+            tps.update(await reader.partitions(topic))
+        ends = await reader.log_end_offsets(tps)
+    finally:
+        if own:
+            await reader.aclose()
+    return [
+        GroupPartitionLag(tp.topic, tp.partition, committed.get(tp), ends.get(tp),
+                          broker_lag(ends.get(tp), committed.get(tp)))
+        for tp in sorted(tps)
+    ]

@@ -1,0 +1,170 @@
+"""Per-partition offset tracking: commit only what completed, in offset order.
+
+Records leave the source in *chunks* (consecutive records of one partition). All records of
+a chunk share one :class:`ChunkAck`, which counts completions down; a whole chunk is complete
+when its count reaches zero. Sharing one ack keeps the per-record cost to a decrement, which
+is what lets the source run close to a raw ``getmany`` loop.
+
+Chunks complete in any order (``map_async`` with ``ordered=False``, several partitions, a
+dead-letter write that takes longer than the records after it). The tracker keeps the chunks
+in offset order and moves the *committable* offset — the offset after the highest contiguous
+completed record — only past a prefix of complete chunks. A record that did not complete is
+therefore never committed; it is delivered again after a restart or a rebalance.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+
+class ChunkAck:
+    """The completion handle shared by every record of one chunk.
+
+    ``done()`` is called once per record (by a sink, a filter, a batch...). ``fail(error)``
+    reports that one record failed; the tracker's owner decides what that means (dead-letter
+    it, or stop committing at this chunk). :meth:`hold` adds one more completion to wait for
+    (a dead-letter write under way).
+    """
+
+    __slots__ = ("_tracker", "count", "failed", "first", "last", "nbytes", "remaining")
+
+    def __init__(
+        self, tracker: OffsetTracker, first: int, last: int, count: int, nbytes: int
+    ) -> None:
+        self._tracker = tracker
+        self.first = first
+        self.last = last
+        self.count = count
+        self.nbytes = nbytes
+        self.remaining = count
+        self.failed = 0
+
+    def done(self) -> None:
+        """One record of the chunk completed."""
+        remaining = self.remaining - 1
+        self.remaining = remaining
+        if remaining == 0:
+            self._tracker._chunk_complete(self)
+
+    def fail(self, error: BaseException) -> None:
+        """One record of the chunk failed with *error*."""
+        self._tracker._chunk_failed(self, error)
+
+    def hold(self) -> None:
+        """Wait for one more :meth:`done` before the chunk counts as complete."""
+        self.remaining += 1
+
+    @property
+    def complete(self) -> bool:
+        """True once every record completed and nothing failed."""
+        return self.remaining <= 0 and not self.failed
+
+    def __repr__(self) -> str:
+        return (f"ChunkAck(offsets {self.first}..{self.last}, {self.remaining} of "
+                f"{self.count} pending, {self.failed} failed)")
+
+
+FailureHandler = Callable[[ChunkAck, BaseException], None]
+ProgressHandler = Callable[["OffsetTracker", int], None]
+
+
+class OffsetTracker:
+    """The chunks of one partition that were handed out and are not yet committable.
+
+    Args:
+        on_progress: called with ``(tracker, records)`` when the committable offset moved
+            past *records* more records.
+        on_failure: called when a record of a chunk failed.
+
+    Attributes:
+        committable: the offset to commit next (after the highest contiguous completed
+            record), or ``None`` before the first chunk completed.
+        committed: the offset last committed successfully (``None`` if unknown).
+        dead: set when the partition was revoked; late completions are then ignored.
+    """
+
+    __slots__ = ("_chunks", "_on_failure", "_on_progress", "committable", "committed", "dead")
+
+    def __init__(
+        self, *, on_progress: ProgressHandler | None = None,
+        on_failure: FailureHandler | None = None, committed: int | None = None,
+    ) -> None:
+        self._chunks: deque[ChunkAck] = deque()
+        self._on_progress = on_progress
+        self._on_failure = on_failure
+        self.committable: int | None = None
+        self.committed = committed
+        self.dead = False
+
+    def open_chunk(self, first: int, last: int, count: int, nbytes: int = 0) -> ChunkAck:
+        """Register the next chunk (offsets *first*..*last*, *count* records) and return its ack.
+
+        Chunks must be opened in offset order; the records between two chunks' offsets (a
+        transaction marker, a compacted record) need no completion.
+        """
+        if self._chunks and first <= self._chunks[-1].last:
+            raise ValueError(
+                f"chunks must be opened in offset order: {first} after {self._chunks[-1].last}"
+            )
+        chunk = ChunkAck(self, first, last, count, nbytes)
+        self._chunks.append(chunk)
+        return chunk
+
+    @property
+    def pending_records(self) -> int:
+        """Records handed out and not yet completed."""
+        return sum(c.remaining for c in self._chunks if c.remaining > 0)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of the chunks handed out that are not yet committable."""
+        return sum(c.nbytes for c in self._chunks)
+
+    @property
+    def open_chunks(self) -> int:
+        """Chunks not yet committable (complete or not)."""
+        return len(self._chunks)
+
+    def chunk_of(self, offset: int) -> ChunkAck | None:
+        """The open chunk holding *offset*, if any."""
+        for chunk in self._chunks:
+            if chunk.first <= offset <= chunk.last:
+                return chunk
+        return None
+
+    def needs_commit(self) -> bool:
+        """True if :attr:`committable` is ahead of :attr:`committed`."""
+        return self.committable is not None and (
+            self.committed is None or self.committable > self.committed
+        )
+
+    def _chunk_complete(self, chunk: ChunkAck) -> None:
+        if self.dead or chunk.failed or not self._chunks or self._chunks[0] is not chunk:
+            return  # out of order: the head chunk's completion will sweep this one
+        self._advance()
+
+    def _advance(self) -> None:
+        chunks = self._chunks
+        moved = 0
+        while chunks and chunks[0].remaining <= 0 and not chunks[0].failed:
+            head = chunks.popleft()
+            self.committable = head.last + 1
+            moved += head.count
+        if moved and self._on_progress is not None:
+            self._on_progress(self, moved)
+
+    def _chunk_failed(self, chunk: ChunkAck, error: BaseException) -> None:
+        if self.dead:
+            return
+        chunk.failed += 1
+        chunk.remaining -= 1
+        if self._on_failure is not None:
+            self._on_failure(chunk, error)
+
+    def settle_failure(self, chunk: ChunkAck) -> None:
+        """A failed record of *chunk* was taken care of (dead-lettered): count it complete."""
+        if chunk.failed > 0:
+            chunk.failed -= 1
+            if chunk.remaining <= 0 and not chunk.failed:
+                self._advance()
