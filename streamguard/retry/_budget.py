@@ -1,0 +1,121 @@
+"""`RetryBudget`: retries may add at most a fraction of the load, as in Finagle and Envoy.
+
+Over a sliding window of ``window`` seconds (1 s buckets), retries may not exceed
+``ratio × first attempts + min_per_second × window``. When a downstream fails everything,
+each call still costs one request plus at most ``ratio`` retries, so an outage cannot
+multiply the load; the small floor lets a quiet client retry at all. One budget is shared by
+every call of a stage (pass the same object to several :class:`~streamguard.retry.Retry`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..core._clock import SYSTEM_CLOCK, Clock
+from ..core._errors import require
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BudgetConfig:
+    """The size of a :class:`RetryBudget`.
+
+    Attributes:
+        ratio: retries allowed per first attempt, >= 0. Default 0.2 (20 %).
+        min_per_second: retries always allowed per second of window, >= 0. Default 10.
+        window: seconds the budget remembers, an int >= 1. Default 10.
+    """
+
+    ratio: float = 0.2
+    min_per_second: float = 10.0
+    window: int = 10
+
+    def __post_init__(self) -> None:
+        require(math.isfinite(self.ratio) and self.ratio >= 0, "ratio must be >= 0", self.ratio)
+        require(math.isfinite(self.min_per_second) and self.min_per_second >= 0,
+                "min_per_second must be >= 0", self.min_per_second)
+        require(isinstance(self.window, int) and self.window >= 1,
+                "window must be an int >= 1 (seconds)", self.window)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetStatistics:
+    """A snapshot of a :class:`RetryBudget` over its window.
+
+    Attributes:
+        calls: first attempts in the window.
+        retries: retries spent in the window.
+        available: retries that may still be spent now.
+        exhausted: retries refused since the budget was made.
+    """
+
+    calls: int
+    retries: int
+    available: float
+    exhausted: int
+
+
+class RetryBudget:
+    """A shared allowance of retries.
+
+    Example::
+
+        budget = RetryBudget(BudgetConfig(ratio=0.1))
+        orders = Retry("orders", budget=budget)
+        refunds = Retry("refunds", budget=budget)
+    """
+
+    __slots__ = ("_buckets", "_clock", "_epoch", "calls", "config", "exhausted", "retries")
+
+    def __init__(self, config: BudgetConfig | None = None, *, clock: Clock | None = None) -> None:
+        self.config = config if config is not None else BudgetConfig()
+        self._clock: Clock = clock if clock is not None else SYSTEM_CLOCK
+        # one [first attempts, retries] pair per second of the window
+        self._buckets = [[0, 0] for _ in range(self.config.window)]
+        self._epoch: int | None = None
+        self.calls = 0
+        self.retries = 0
+        self.exhausted = 0
+
+    def _bucket(self) -> list[int]:
+        second = math.floor(self._clock.now())
+        size = self.config.window
+        epoch = self._epoch
+        if epoch is None or second - epoch >= size:
+            for bucket in self._buckets:
+                bucket[0] = bucket[1] = 0
+            self.calls = self.retries = 0
+        else:
+            for s in range(epoch + 1, second + 1):
+                old = self._buckets[s % size]
+                self.calls -= old[0]
+                self.retries -= old[1]
+                old[0] = old[1] = 0
+            second = max(second, epoch)
+        self._epoch = second
+        return self._buckets[second % size]
+
+    def record_call(self) -> None:
+        """Count one first attempt (it earns ``ratio`` retries)."""
+        self._bucket()[0] += 1
+        self.calls += 1
+
+    def available(self) -> float:
+        """Retries that may be spent now."""
+        self._bucket()
+        c = self.config
+        return c.ratio * self.calls + c.min_per_second * c.window - self.retries
+
+    def try_spend(self) -> bool:
+        """Spend one retry if the budget allows it; False (and counted) if not."""
+        if self.available() < 1:
+            self.exhausted += 1
+            return False
+        self._bucket()[1] += 1
+        self.retries += 1
+        return True
+
+    def statistics(self) -> BudgetStatistics:
+        """Return a frozen snapshot."""
+        available = self.available()
+        return BudgetStatistics(self.calls, self.retries, available, self.exhausted)
