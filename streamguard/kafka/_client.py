@@ -74,21 +74,27 @@ async def start_client(client: Any, *, bootstrap: str, within: float, what: str)
 
 
 async def close_quietly(client: Any) -> None:
-    """Stop *client*, ignoring errors (it may never have started)."""
+    """Stop (or close) *client*, ignoring errors (it may never have started)."""
+    stop = getattr(client, "stop", None) or client.close
     with contextlib.suppress(Exception):
-        await client.stop()
+        await stop()
+
+
+async def topic_partitions(consumer: Any) -> dict[str, set[int]]:
+    """Every topic of the cluster and its partitions (a fresh metadata request)."""
+    cluster = await consumer._client.fetch_all_metadata()
+    return {t: set(cluster.partitions_for_topic(t) or ()) for t in cluster.topics()}
 
 
 async def check_topics(
     consumer: Any, topics: Iterable[str], *, bootstrap: str, within: float, what: str
-) -> None:
-    """Raise :class:`UnknownTopicError` if a topic in *topics* does not exist."""
+) -> dict[str, set[int]]:
+    """Raise :class:`UnknownTopicError` if a topic in *topics* does not exist; return the
+    cluster's topics and their partitions."""
     wanted = sorted(set(topics))
-    if not wanted:
-        return
     try:
         async with asyncio.timeout(within):
-            known: set[str] = set(await consumer.topics())
+            known = await topic_partitions(consumer)
     except TimeoutError:
         raise BrokerUnreachableError(
             f"{what}: the broker at {bootstrap!r} did not list its topics within {within} s; "
@@ -102,16 +108,18 @@ async def check_topics(
             f"{bootstrap!r}; create them first (e.g. kafka-topics.sh --create) or fix the "
             f"name (existing topics: {shown})"
         )
+    return known
 
 
-async def check_partitions(
-    consumer: Any, partitions: Iterable[tuple[str, int]], *, bootstrap: str, what: str
+def check_partitions(
+    known: dict[str, set[int]], partitions: Iterable[tuple[str, int]], *, bootstrap: str,
+    what: str,
 ) -> None:
     """Raise :class:`UnknownTopicError` if an assigned partition does not exist."""
     for topic, partition in partitions:
-        known = consumer.partitions_for_topic(topic) or set()
-        if partition not in known:
+        have = known.get(topic, set())
+        if partition not in have:
             raise UnknownTopicError(
                 f"{what}: partition {partition} of topic {topic!r} does not exist on "
-                f"{bootstrap!r} (partitions: {sorted(known) or 'none'})"
+                f"{bootstrap!r} (partitions: {sorted(have) or 'none'})"
             )

@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from ._client import close_quietly, make_consumer, start_client
+from ._client import close_quietly, make_consumer, start_client, topic_partitions
 from ._errors import BrokerUnreachableError, KafkaAdapterError
 from ._lag import broker_lag, log_end_estimate
 from ._types import TP
@@ -57,10 +57,8 @@ class LogEndReader:
     async def partitions(self, topic: str) -> list[TP]:
         """The partitions of *topic* (empty if it does not exist)."""
         consumer = await self._ensure()
-        known = await consumer.topics()
-        if topic not in known:
-            return []
-        return [TP(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        known = await topic_partitions(consumer)
+        return [TP(topic, p) for p in sorted(known.get(topic, ()))]
 
     async def log_end_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
         """The log-end offset of each partition in *tps*."""
@@ -89,15 +87,22 @@ class LogEndReader:
 
 
 async def committed_offsets(
-    bootstrap_servers: str, group: str, *, connect_timeout: float = 15.0
+    bootstrap_servers: str, group: str, *, topics: Iterable[str] = (),
+    connect_timeout: float = 15.0,
 ) -> dict[TP, int]:
-    """The offsets *group* committed, per partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers,
-                                request_timeout_ms=int(connect_timeout * 1000))
+    """The offsets *group* committed, per partition.
+
+    With *topics*, only their partitions are asked for, through a consumer of the group that
+    does not join it (plain OffsetFetch for named partitions, which every broker serves);
+    without, the admin client asks for everything the group committed.
+    """
+    topics = sorted(set(topics))
     try:
         async with asyncio.timeout(connect_timeout):
-            await admin.start()
-            raw = await admin.list_consumer_group_offsets(group)
+            if topics:
+                return await _committed_of_topics(bootstrap_servers, group, topics,
+                                                  connect_timeout)
+            return await _committed_of_group(bootstrap_servers, group, connect_timeout)
     except (TimeoutError, KafkaConnectionError) as exc:
         raise BrokerUnreachableError(
             f"cannot read the offsets of group {group!r} from {bootstrap_servers!r} within "
@@ -107,20 +112,48 @@ async def committed_offsets(
         raise KafkaAdapterError(
             f"reading the offsets of group {group!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+async def _committed_of_group(bootstrap: str, group: str, within: float) -> dict[TP, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap,
+                                request_timeout_ms=int(within * 1000))
+    try:
+        await admin.start()
+        raw = await admin.list_consumer_group_offsets(group)
     finally:
         await close_quietly(admin)
     return {TP(tp.topic, tp.partition): meta.offset for tp, meta in raw.items()
             if meta.offset >= 0}
 
 
+async def _committed_of_topics(
+    bootstrap: str, group: str, topics: list[str], within: float
+) -> dict[TP, int]:
+    consumer = make_consumer(bootstrap_servers=bootstrap, group_id=group,
+                             enable_auto_commit=False, client_id="streamguard-lag")
+    await start_client(consumer, bootstrap=bootstrap, within=within, what="offset reader")
+    try:
+        known = await topic_partitions(consumer)
+        result: dict[TP, int] = {}
+        for topic in topics:
+            for partition in sorted(known.get(topic, ())):
+                offset = await consumer.committed(TP(topic, partition))
+                if offset is not None and offset >= 0:
+                    result[TP(topic, partition)] = offset
+        return result
+    finally:
+        await close_quietly(consumer)
+
+
 async def read_group_lag(
     bootstrap_servers: str, group: str, *, topics: Iterable[str] = (),
     reader: LogEndReader | None = None, connect_timeout: float = 15.0,
 ) -> list[GroupPartitionLag]:
+    topics = tuple(topics)
     """Committed offset, log-end offset and lag per partition of *group*, like
     ``kafka-consumer-groups --describe``; *topics* adds partitions nothing was committed for.
     """
-    committed = await committed_offsets(bootstrap_servers, group,
+    committed = await committed_offsets(bootstrap_servers, group, topics=topics,
                                         connect_timeout=connect_timeout)
     own = reader is None
     reader = reader or LogEndReader(bootstrap_servers, connect_timeout=connect_timeout)

@@ -44,6 +44,7 @@ from ._events import (
     PartitionsRevoked,
     RecordDeadLettered,
 )
+from ._group_lag import LogEndReader
 from ._lag import PartitionLag, broker_lag, in_flight, log_end_estimate
 from ._offsets import ChunkAck, OffsetTracker
 from ._partition import PartitionState, Poison, value_bytes
@@ -145,6 +146,7 @@ class KafkaSource(Generic[V]):
         self._finished = False
         self._open_breakers: set[str] = set()
         self._unsubscribe: Callable[[], None] | None = None
+        self._ends: LogEndReader | None = None
         self._next_lag = 0.0
         self._fetched = self._emitted = self._completed = self._dead_lettered = 0
         self._pauses = self._resumes = 0
@@ -334,9 +336,10 @@ class KafkaSource(Generic[V]):
             every=cfg.commit_every, interval=cfg.commit_interval,
         )
         try:
-            await check_topics(consumer, [*cfg.topics, *(t for t, _ in cfg.partitions)],
-                               bootstrap=cfg.bootstrap_servers, within=cfg.connect_timeout,
-                               what=what)
+            known = await check_topics(
+                consumer, [*cfg.topics, *(t for t, _ in cfg.partitions)],
+                bootstrap=cfg.bootstrap_servers, within=cfg.connect_timeout, what=what)
+            check_partitions(known, cfg.partitions, bootstrap=cfg.bootstrap_servers, what=what)
             if cfg.dead_letter_topic is not None:
                 self._dlq = DeadLetterWriter(
                     bootstrap_servers=cfg.bootstrap_servers, topic=cfg.dead_letter_topic,
@@ -345,17 +348,15 @@ class KafkaSource(Generic[V]):
                 )
                 await self._dlq.start()
             self._listen_to_breakers()
-            await self._subscribe_consumer(what)
+            await self._subscribe_consumer()
         except BaseException:
             await self._close(wait=False)
             raise
 
-    async def _subscribe_consumer(self, what: str) -> None:
+    async def _subscribe_consumer(self) -> None:
         cfg = self.config
         bridge = RebalanceBridge(self._on_revoked, self._on_assigned)
         if cfg.partitions:
-            await check_partitions(self._consumer, cfg.partitions,
-                                   bootstrap=cfg.bootstrap_servers, what=what)
             tps = frozenset(TP(t, p) for t, p in cfg.partitions)
             self._consumer.assign(list(tps))
             await self._on_assigned(tps)
@@ -399,6 +400,8 @@ class KafkaSource(Generic[V]):
             await close_quietly(self._consumer)
         if self._dlq is not None:
             await close_quietly(self._dlq)
+        if self._ends is not None:
+            await self._ends.aclose()
 
     async def _wait_in_flight(self, parts: Iterable[PartitionState], limit: float) -> None:
         parts = list(parts)
@@ -674,11 +677,14 @@ class KafkaSource(Generic[V]):
         self._next_lag = self._clock.now() + self.config.lag_interval
         paused = [tp for tp in self._pause.paused if tp in self._parts]
         if paused:
-            # highwater() goes stale while a partition is paused: ask the broker as well.
-            with contextlib.suppress(KafkaError, TimeoutError):
-                async with asyncio.timeout(self.config.poll_timeout * 10):
-                    ends = await self._consumer.end_offsets(paused)
-                for tp, end in ends.items():
+            # highwater() goes stale while a partition is paused, and some brokers answer
+            # ListOffsets wrongly: a side reader fetches the current high-watermark.
+            if self._ends is None:
+                self._ends = LogEndReader(self.config.bootstrap_servers,
+                                          connect_timeout=self.config.connect_timeout,
+                                          client_id=f"{self.config.client_id}-lag")
+            with contextlib.suppress(KafkaError, KafkaAdapterError, TimeoutError):
+                for tp, end in (await self._ends.log_end_offsets(paused)).items():
                     part = self._parts.get(tp)
                     if part is not None:
                         part.listed_end = end
