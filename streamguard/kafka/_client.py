@@ -61,7 +61,7 @@ async def start_client(client: Any, *, bootstrap: str, within: float, what: str)
         ) from exc
     except UnknownError as exc:
         await close_quietly(client)
-        if getattr(client, "_enable_idempotence", False):
+        if getattr(client, "_txn_manager", None) is not None:
             raise IdempotenceUnsupportedError(
                 f"{what}: the broker at {bootstrap!r} refused an idempotent producer "
                 "(InitProducerId failed); brokers without idempotent producers (Tansu 0.6) "

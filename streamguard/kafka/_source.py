@@ -516,7 +516,7 @@ class KafkaSource(Generic[V]):
         down = self._down
         assert down is not None
         limit = self.config.max_poll_records
-        while self._demand > 0 and ready and self._state == _RUNNING:
+        while self._demand > 0 and ready and self._state == _RUNNING and self._error is None:
             part = ready.popleft()
             if part.revoking or not part.buffered or self._parts.get(part.tp) is not part:
                 part.in_ready = False
