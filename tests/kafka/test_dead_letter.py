@@ -99,10 +99,14 @@ async def test_without_a_dead_letter_topic_a_malformed_record_stops_the_stream_u
     source: KafkaSource[dict[str, int]] = KafkaSource(
         source_config(kafka_broker, topic, group), codec="json", bus=EventBus())
     seen: list[int] = []
+
+    def store(record: KafkaRecord[dict[str, int]]) -> None:
+        seen.append(record.value["n"])
+
     with pytest.raises(RecordFailedError, match=r"could not be decoded with codec 'json'.*"
                                                 r"dead_letter_topic"):
         async with asyncio.timeout(60):
-            await source.stream().pipe(op.sink(lambda r: seen.append(r.value["n"]))).run()
+            await source.stream().pipe(op.sink(store)).run()
     assert seen == [0]
     committed = await committed_offsets(kafka_broker.bootstrap, group, topics=[topic])
     assert committed == {TopicPartition(topic, 0): 1}
