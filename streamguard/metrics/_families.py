@@ -80,6 +80,15 @@ RETRY_GAVE_UP = Family(
     "streamguard_retry_gave_up_total", "counter",
     "Calls that failed for good after their retries, per reason.", ("stage", "reason"))
 
+GUARD_DEAD_LETTERED = Family(
+    "streamguard_guard_dead_lettered_total", "counter",
+    "Items a guarded sink sent to its dead-letter sink, per reason (breaker open, retries "
+    "exhausted, not retryable, call failed).", ("pipeline", "stage", "reason"))
+GUARD_FALLBACKS = Family(
+    "streamguard_guard_fallbacks_total", "counter",
+    "Items a guarded sink handed to its fallback because the breaker refused them.",
+    ("pipeline", "stage"))
+
 KAFKA_PAUSED = Family(
     "streamguard_kafka_partition_paused", "gauge",
     "1 while streamguard keeps a partition paused, else 0.", ("topic", "partition"))
@@ -115,6 +124,7 @@ EVENT_FAMILIES: tuple[Family, ...] = (
     RATELIMIT_DECISIONS, RATELIMIT_WAIT, RATELIMIT_STORAGE_UP, RATELIMIT_STORAGE_OUTAGES,
     BREAKER_STATE, BREAKER_TRANSITIONS, BREAKER_CALLS, BREAKER_SLOW_CALLS,
     RETRY_ATTEMPTS, RETRY_BUDGET_EXHAUSTED, RETRY_GAVE_UP,
+    GUARD_DEAD_LETTERED, GUARD_FALLBACKS,
     KAFKA_PAUSED, KAFKA_PAUSES, KAFKA_RESUMES, KAFKA_LAG, KAFKA_COMMITS, KAFKA_COMMIT_FAILURES,
     KAFKA_DEAD_LETTERED, KAFKA_THROTTLE_RATE,
 )

@@ -135,6 +135,20 @@ def _retry() -> Table:
     }
 
 
+# ---------------------------------------------------------------- guarded sink
+def _guard() -> Table:
+    from ..guard import _events as ev
+
+    def dead_lettered(rec: Recorder, e: Any) -> None:
+        reason = str(e.reason).replace(" ", "_")
+        rec.inc(F.GUARD_DEAD_LETTERED, (e.pipeline, e.stage, reason))
+
+    def fell_back(rec: Recorder, e: Any) -> None:
+        rec.inc(F.GUARD_FALLBACKS, (e.pipeline, e.stage))
+
+    return {ev.ItemDeadLettered: dead_lettered, ev.ItemFellBack: fell_back}
+
+
 # ---------------------------------------------------------------- kafka
 def _kafka() -> Table:
     from ..kafka import _events as ev
@@ -199,6 +213,7 @@ _LOADERS: dict[str, Callable[[], Table]] = {
     "breaker": _breaker,
     "ratelimit": _ratelimit,
     "retry": _retry,
+    "guard": _guard,
     "kafka": _kafka,
 }
 _tables: dict[str, Table] = {}
