@@ -1,0 +1,86 @@
+"""`guarded_sink`: the operator that ends a pipeline with a guarded call."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any, Never, TypeVar
+
+from ..breaker._breaker import CircuitBreaker
+from ..core._clock import SYSTEM_CLOCK, Clock
+from ..core._errors import require
+from ..core._lift import lift
+from ..core._stream import Operator
+from ..retry._budget import RetryBudget
+from ..retry._config import RetryConfig
+from ..retry._retry import Retry
+from ._stage import DeadLetter, Fallback, GuardedSinkStage, OnOpen
+
+T = TypeVar("T")
+
+_ON_OPEN = ("backpressure", "fail", "dead_letter", "fallback")
+
+
+def guarded_sink(
+    call: Callable[[T], Awaitable[Any]], *, breaker: CircuitBreaker | None = None,
+    retry: Retry | RetryConfig | None = None, timeout: float | None = None,
+    concurrency: int = 1, on_open: OnOpen = "backpressure",
+    dead_letter: DeadLetter | None = None, fallback: Fallback | None = None,
+    clock: Clock | None = None, name: str | None = None,
+) -> Operator[T, Never]:
+    """End the pipeline by awaiting ``call(item)`` for every item, guarded.
+
+    Args:
+        call: the async call that delivers one item downstream.
+        breaker: the circuit breaker every try goes through (none: no breaker).
+        retry: a :class:`~streamguard.retry.Retry` (its config, budget and random source are
+            used; its own ``breaker`` is not), or a :class:`~streamguard.retry.RetryConfig`,
+            which gets a :class:`~streamguard.retry.RetryBudget` shared by the stage. None:
+            one try per item.
+        timeout: seconds per try; a try that takes longer is cancelled and counts as a
+            failure for the breaker (and is retried like any ``TimeoutError``).
+        concurrency: tries in flight at once, >= 1.
+        on_open: what an item does when the breaker refuses it:
+
+            * ``"backpressure"`` (default): it waits; the first waiting item becomes the
+              half-open probe. Nothing is dropped.
+            * ``"fail"``: the stream fails with an error naming the item and the breaker.
+            * ``"dead_letter"``: it goes to *dead_letter* with the breaker's error.
+            * ``"fallback"``: *fallback(item, error)* handles it.
+        dead_letter: ``(item, error)`` (sync or async) taking items that could not be
+            delivered: refused (``on_open="dead_letter"``), retries exhausted, not
+            retryable. Without it such an item fails the stream with a
+            :class:`DeliveryError` naming the breaker, wrapped in an ``ItemFailedError``
+            naming the stage and the item.
+        fallback: ``(item, error)`` (sync or async) for ``on_open="fallback"``.
+        clock: times tries, timeouts and retry waits (default: the event loop's clock).
+        name: the stage's name in statistics, events and metrics.
+
+    An item completes at its source once delivered, handled by the fallback, or
+    dead-lettered; never when it is merely given up.
+    """
+    require(callable(call), "call must be an async callable (item) -> awaitable", call)
+    require(retry is None or isinstance(retry, Retry | RetryConfig),
+            "retry must be a Retry, a RetryConfig or None", retry)
+    require(isinstance(concurrency, int) and concurrency >= 1,
+            "concurrency must be an int >= 1", concurrency)
+    require(timeout is None or (math.isfinite(timeout) and timeout > 0),
+            "timeout must be > 0 seconds or None", timeout)
+    require(on_open in _ON_OPEN,
+            "on_open must be 'backpressure', 'fail', 'dead_letter' or 'fallback'", on_open)
+    require(on_open != "dead_letter" or dead_letter is not None,
+            "on_open='dead_letter' needs a dead_letter sink", dead_letter)
+    require(on_open != "fallback" or fallback is not None,
+            "on_open='fallback' needs a fallback", fallback)
+    require(dead_letter is None or callable(dead_letter),
+            "dead_letter must be a callable (item, error)", dead_letter)
+    require(fallback is None or callable(fallback), "fallback must be a callable (item, error)",
+            fallback)
+    the_clock = clock if clock is not None else SYSTEM_CLOCK
+    stage_name = name or "guarded_sink"
+    retrier = retry if isinstance(retry, Retry) or retry is None else Retry(
+        stage_name, retry, budget=RetryBudget(clock=the_clock), clock=the_clock)
+    return lift(lambda down: GuardedSinkStage(
+        down, call, breaker=breaker, retry=retrier, timeout=timeout, concurrency=concurrency,
+        on_open=on_open, dead_letter=dead_letter, fallback=fallback, clock=the_clock,
+        name=stage_name))
