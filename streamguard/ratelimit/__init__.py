@@ -1,0 +1,75 @@
+"""Rate limiting: seven algorithms, keyed and composite limits, shared through Redis.
+
+Pick an algorithm (the policy), wrap it in a :class:`RateLimiter` (per key if you pass keys,
+in ``memory://`` or ``redis://`` storage), then decide now or wait::
+
+    from streamguard.ratelimit import RateLimiter, TokenBucket
+
+    limiter = RateLimiter(TokenBucket(rate=100, burst=20), name="api")
+    decision = limiter.try_acquire_nowait(key="alice")     # local: synchronous
+    if not decision.allowed:
+        return 429, decision.headers()                     # Retry-After, RateLimit, ...
+    await limiter.acquire(key="bob")                       # or wait for capacity
+
+A :class:`CompositeLimiter` combines :class:`Tier` limits that must all pass. Decisions are
+published as :class:`RateLimitDecided` events; storage outages as
+:class:`StorageOutageBegan` / :class:`StorageOutageEnded`.
+
+=====================  ==========================================================
+algorithm              use it for
+=====================  ==========================================================
+TokenBucket            the default: an average rate with a separate burst
+GCRA                   the same decisions, one timestamp of state
+LeakyBucketMeter       the token bucket told as a bucket that fills
+LeakyBucketShaper      a constant outflow, no burst at all, a bounded queue
+FixedWindow            "N per minute" quotas (2N across a boundary)
+SlidingWindowLog       strictly N in any window (memory grows with N)
+SlidingWindowCounter   about N per window in constant memory
+=====================  ==========================================================
+"""
+
+from ._composite import CompositeLimiter, Tier
+from ._decision import Decision
+from ._errors import RateLimitExceeded
+from ._events import RateLimitDecided, RateLimitEvent, StorageOutageBegan, StorageOutageEnded
+from ._headers import parse_retry_after
+from ._limiter import BaseLimiter, RateLimiter
+from ._statistics import LimiterStatistics
+from .algorithms import (
+    GCRA,
+    Algorithm,
+    FixedWindow,
+    LeakyBucketMeter,
+    LeakyBucketShaper,
+    SlidingWindowCounter,
+    SlidingWindowLog,
+    TokenBucket,
+)
+from .storage import MemoryStorage, RedisStorage, Storage, storage_from_uri
+
+__all__ = [
+    "GCRA",
+    "Algorithm",
+    "BaseLimiter",
+    "CompositeLimiter",
+    "Decision",
+    "FixedWindow",
+    "LeakyBucketMeter",
+    "LeakyBucketShaper",
+    "LimiterStatistics",
+    "MemoryStorage",
+    "RateLimitDecided",
+    "RateLimitEvent",
+    "RateLimitExceeded",
+    "RateLimiter",
+    "RedisStorage",
+    "SlidingWindowCounter",
+    "SlidingWindowLog",
+    "Storage",
+    "StorageOutageBegan",
+    "StorageOutageEnded",
+    "Tier",
+    "TokenBucket",
+    "parse_retry_after",
+    "storage_from_uri",
+]

@@ -1,0 +1,125 @@
+"""Token bucket: a bucket of ``burst`` tokens refilled at ``rate`` tokens per second.
+
+**Burst** is the bucket's capacity: after a quiet spell, up to ``burst`` cost passes at once.
+**Worst case** in any window of ``w`` seconds: ``burst + rate * w`` (a full bucket emptied at
+the window's start, then every token that drips in). The long-run rate is ``rate``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .._decision import Decision
+from ._base import EPSILON, INF, Algorithm, State, new_decision
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TokenBucket(Algorithm):
+    """Token bucket with *rate* (tokens per second) and *burst* (capacity) set separately.
+
+    Example::
+
+        TokenBucket(rate=100, burst=20)   # 100/s on average, at most 20 back to back
+    """
+
+    rate: float
+    """Tokens added per second; the long-run admitted rate. Must be > 0."""
+    burst: float = 1.0
+    """Capacity of the bucket: the most admitted at once. Must be >= 1."""
+
+    kind: ClassVar[str] = "token_bucket"
+
+    def __post_init__(self) -> None:
+        _require_rate_burst(self.rate, self.burst, "burst")
+
+    @property
+    def limit(self) -> float:
+        """The capacity, ``burst``."""
+        return self.burst
+
+    @property
+    def quota(self) -> float:
+        """``burst`` tokens ..."""
+        return self.burst
+
+    @property
+    def window(self) -> float:
+        """... per the time an empty bucket takes to fill again."""
+        return self.burst / self.rate
+
+    def max_admitted(self, window: float, max_cost: float = 1.0) -> float:
+        """``burst + rate * window``."""
+        return self.burst + self.rate * window
+
+    def new_state(self, limiter: str) -> State:
+        """A full bucket."""
+        return TokenBucketState(self, limiter)
+
+    def lua_params(self) -> tuple[float, float]:
+        """``(rate, burst)``."""
+        return (self.rate, self.burst)
+
+
+class TokenBucketState(State):
+    """Tokens left at ``stamp``; the refill since then is added lazily on each decision."""
+
+    __slots__ = ("_burst", "_rate", "stamp", "tokens")
+
+    def __init__(self, policy: TokenBucket, limiter: str) -> None:
+        super().__init__(policy, limiter)
+        self._rate = policy.rate
+        self._burst = policy.burst
+        self.tokens = policy.burst
+        self.stamp = -INF
+
+    def decide(self, now: float, cost: float, commit: bool = True) -> Decision:
+        """Admit *cost* if the bucket holds that many tokens now."""
+        if now < self.blocked_until:
+            return self._blocked(now, cost)
+        rate = self._rate
+        burst = self._burst
+        tokens = self.tokens + (now - self.stamp) * rate if now > self.stamp else self.tokens
+        if tokens > burst:
+            tokens = burst
+        if cost <= tokens + EPSILON:
+            tokens -= cost
+            if commit:
+                self.tokens = tokens
+                if now > self.stamp:
+                    self.stamp = now
+            return new_decision(Decision, (True, burst, tokens if tokens > 0.0 else 0.0, 0.0,
+                                           (burst - tokens) / rate, self.policy, self.limiter, ()))
+        retry = (cost - tokens) / rate if cost <= burst + EPSILON else INF
+        return new_decision(Decision, (False, burst, tokens if tokens > 0.0 else 0.0, retry,
+                                       (burst - tokens) / rate, self.policy, self.limiter, ()))
+
+    def take(self, now: float, cost: float) -> bool:
+        """:meth:`decide` without reporting; building the report is most of its cost."""
+        if now < self.blocked_until:
+            return False
+        stamp = self.stamp
+        if now > stamp:
+            tokens = self.tokens + (now - stamp) * self._rate
+            if tokens > self._burst:
+                tokens = self._burst
+        else:
+            tokens = self.tokens
+        if cost <= tokens + EPSILON:
+            self.tokens = tokens - cost
+            if now > stamp:
+                self.stamp = now
+            return True
+        return False
+
+    def idle_at(self) -> float:
+        """When the bucket is full again."""
+        return self.stamp + (self._burst - self.tokens) / self._rate
+
+
+def _require_rate_burst(rate: float, burst: float, burst_name: str) -> None:
+    from streamguard.core._errors import require
+
+    require(math.isfinite(rate) and rate > 0, "rate must be > 0 and finite", rate)
+    require(math.isfinite(burst) and burst >= 1, f"{burst_name} must be >= 1 and finite", burst)

@@ -1,0 +1,46 @@
+"""Where limiter state lives, chosen by URI: ``memory://`` (this process, the default) or
+``redis://host:port/db`` (shared by every process that points at it).
+
+Example::
+
+    storage = storage_from_uri("redis://127.0.0.1:6379/0?timeout=0.25")
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from streamguard.core._errors import ConfigError
+
+from ._base import Binding, Storage, StorageUnavailable, TierSpec
+from ._memory import KeyTable, MemoryBinding, MemoryStorage
+from ._redis import RedisBinding, RedisStorage
+
+SCHEMES = ("memory", "redis", "rediss")
+
+
+def storage_from_uri(uri: str) -> Storage:
+    """Build the storage named by *uri*; an unknown scheme is a :class:`ConfigError`."""
+    scheme = urlsplit(uri).scheme if isinstance(uri, str) else ""
+    if scheme == "memory":
+        return MemoryStorage.from_uri(uri)
+    if scheme in ("redis", "rediss"):
+        return RedisStorage.from_uri(uri)
+    raise ConfigError(
+        f"storage URI must start with memory://, redis:// or rediss://, got {uri!r}"
+    )
+
+
+__all__ = [
+    "SCHEMES",
+    "Binding",
+    "KeyTable",
+    "MemoryBinding",
+    "MemoryStorage",
+    "RedisBinding",
+    "RedisStorage",
+    "Storage",
+    "StorageUnavailable",
+    "TierSpec",
+    "storage_from_uri",
+]
