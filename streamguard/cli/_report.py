@@ -38,6 +38,7 @@ class Report:
     stages: tuple[StageRow, ...]
     breakers: dict[str, str] = field(default_factory=dict)
     breaker_trips: dict[str, int] = field(default_factory=dict)
+    breaker_probes: dict[str, int] = field(default_factory=dict)
     limiters: dict[str, dict[str, int]] = field(default_factory=dict)
     paused: tuple[tuple[str, str], ...] = ()
     lag: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
@@ -65,7 +66,8 @@ class Reporter:
             stages=tuple(self._rows(now)),
             breakers={name: _STATE_NAMES.get(v, "unknown")
                       for (name,), v in sorted(values(F.BREAKER_STATE).items())},
-            breaker_trips=_trips(values(F.BREAKER_TRANSITIONS)),
+            breaker_trips=_transitions_to(values(F.BREAKER_TRANSITIONS), ("open", "forced_open")),
+            breaker_probes=_transitions_to(values(F.BREAKER_TRANSITIONS), ("half_open",)),
             limiters=_nested(values(F.RATELIMIT_DECISIONS)),
             paused=tuple(sorted((t, p) for (t, p), v in values(F.KAFKA_PAUSED).items() if v)),
             lag=_lag(values(F.KAFKA_LAG)),
@@ -95,12 +97,14 @@ def _total(series: dict[tuple[str, ...], float]) -> int:
     return int(sum(series.values()))
 
 
-def _trips(series: dict[tuple[str, ...], float]) -> dict[str, int]:
-    trips: dict[str, int] = {}
+def _transitions_to(
+    series: dict[tuple[str, ...], float], states: tuple[str, ...]
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
     for (breaker, _from, to), count in series.items():
-        if to in ("open", "forced_open"):
-            trips[breaker] = trips.get(breaker, 0) + int(count)
-    return trips
+        if to in states:
+            counts[breaker] = counts.get(breaker, 0) + int(count)
+    return counts
 
 
 def _nested(series: dict[tuple[str, ...], float]) -> dict[str, dict[str, int]]:

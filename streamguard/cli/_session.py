@@ -26,7 +26,15 @@ from ._style import style
 from ._view import live_view
 
 Work = Callable[[], Coroutine[Any, Any, Any]]
-Summary = Callable[[Report, str, Any], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A command's own summary: *data* builds its JSON fields (first in ``--json``), *text*
+    renders them as sentences above the stage table."""
+
+    data: Callable[[Report], dict[str, Any]]
+    text: Callable[[dict[str, Any]], str]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -139,10 +147,10 @@ def _report_failure(error: BaseException, debug: bool) -> None:
 def _print_summary(
     report: Report, outcome: Outcome, options: Options, summary: Summary | None
 ) -> None:
+    own = summary.data(report) if summary is not None else {}
     if options.json:
-        data = summary_json(report, outcome.label)
-        if summary is not None:
-            data = {**summary(report, outcome.label, outcome.result), **data}
-        print(json.dumps(data, sort_keys=False), flush=True)
+        print(json.dumps({**own, **summary_json(report, outcome.label)}), flush=True)
         return
+    if summary is not None:
+        print(summary.text(own), flush=True)
     print(summary_text(report, outcome.label), flush=True)

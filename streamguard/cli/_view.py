@@ -66,7 +66,7 @@ async def _rich(reporter: Reporter, refresh: float, out: TextIO) -> AsyncIterato
     # Redirect the target's prints through the view only when they share the terminal.
     shared = sys.stdout.isatty() and out.isatty()
     with Live(render(reporter.report()), console=console, auto_refresh=False,
-              redirect_stdout=shared, redirect_stderr=False, transient=True) as live:
+              redirect_stdout=shared, redirect_stderr=True, transient=True) as live:
 
         async def loop() -> None:
             while True:

@@ -1,44 +1,44 @@
-"""The demo's summary: the required keys, computed from real counters."""
+"""The demo's summary: the ledger's counts and what the guardians did (from the metrics)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from ._ledger import Ledger
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class DemoResult:
-    """What a demo run counted. ``lost`` is what entered and is accounted for nowhere."""
-
-    source: str
-    items_in: int
-    items_out: int
-    dead_lettered: int
-    dropped: int
-
-    @property
-    def lost(self) -> int:
-        """Items in minus items out, dead-lettered and dropped on purpose (0 when correct)."""
-        return self.items_in - self.items_out - self.dead_lettered - self.dropped
+KEYS = ("items_in", "items_out", "dead_lettered", "dropped", "lost", "limiter_delayed",
+        "breaker_trips", "partitions_paused", "partitions_resumed")
+"""The keys ``streamguard demo --json`` always reports."""
 
 
-def demo_summary(report: Any, outcome: str, result: DemoResult | None) -> dict[str, Any]:
-    """The summary object of ``streamguard demo --json``."""
-    limiter_delayed = sum(r.get("delayed", 0) for r in report.limiters.values())
-    limiter_rejected = sum(r.get("rejected", 0) for r in report.limiters.values())
-    base = {
-        "source": result.source if result else None,
-        "items_in": result.items_in if result else 0,
-        "items_out": result.items_out if result else 0,
-        "dead_lettered": result.dead_lettered if result else 0,
-        "dropped": result.dropped if result else 0,
-        "lost": result.lost if result else 0,
-        "limiter_delayed": limiter_delayed,
-        "limiter_rejected": limiter_rejected,
+def demo_summary(report: Any, ledger: Ledger) -> dict[str, Any]:
+    """The summary object of ``streamguard demo --json`` (*report*: the CLI's metrics
+    snapshot, with ``limiters``, ``breaker_trips``, ``breaker_probes``, ``pauses`` …)."""
+    limiters = report.limiters.values()
+    return {
+        "source": ledger.source,
+        **ledger.counts(),
+        "limiter_delayed": sum(r.get("delayed", 0) for r in limiters),
+        "limiter_rejected": sum(r.get("rejected", 0) for r in limiters),
         "breaker_trips": sum(report.breaker_trips.values()),
-        "breaker_probes": 0,
+        "breaker_probes": sum(report.breaker_probes.values()),
         "partitions_paused": report.pauses,
         "partitions_resumed": report.resumes,
         "retries": report.retries,
     }
-    return base
+
+
+def demo_text(summary: dict[str, Any]) -> str:
+    """The summary as a few sentences."""
+    s = summary
+    lines = [
+        f"orders in {s['items_in']:,}: delivered {s['items_out']:,}, dead-lettered "
+        f"{s['dead_lettered']:,}, dropped by validation {s['dropped']:,}, lost {s['lost']:,}",
+        f"rate limiter: delayed {s['limiter_delayed']:,}, rejected {s['limiter_rejected']:,}",
+        f"circuit breaker: opened {s['breaker_trips']} times, probed "
+        f"{s['breaker_probes']} times; {s['retries']:,} retries",
+    ]
+    if s["source"] == "kafka":
+        lines.append(f"kafka: partitions paused {s['partitions_paused']} times, resumed "
+                     f"{s['partitions_resumed']} times")
+    return "\n".join(lines)

@@ -1,0 +1,62 @@
+"""The guarded pipeline the demo runs on either source: validate, rate limit, guarded sink."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, Never, TypeVar
+
+from .. import operators as op
+from ..breaker import BreakerConfig, CircuitBreaker
+from ..core._stream import Stream
+from ..guard import guarded_sink
+from ..ratelimit import RateLimiter, TokenBucket
+from ..retry import RetryConfig
+from ._config import DemoConfig
+from ._downstream import FlakyDownstream
+from ._ledger import Ledger
+
+T = TypeVar("T")
+
+BREAKER = "downstream"
+LIMITER = "ingest"
+
+
+def breaker() -> CircuitBreaker:
+    """Opens when half of the last 20 calls failed; probes after 0.5 s."""
+    return CircuitBreaker(BREAKER, BreakerConfig(window_size=20, minimum_calls=10,
+                                                 open_duration=0.5, probe_timeout=2.0))
+
+
+def guarded(
+    stream: Stream[T], config: DemoConfig, ledger: Ledger, downstream: FlakyDownstream,
+    *, key_of: Callable[[T], Hashable], order_of: Callable[[T], Any],
+    dead_letter: Callable[[T, BaseException], Any],
+) -> Stream[Never]:
+    """Build the pipeline on *stream*; every item ends in one of the ledger's sets."""
+    limiter = RateLimiter(TokenBucket(rate=config.rate, burst=config.burst), name=LIMITER)
+
+    def valid(item: T) -> bool:
+        if order_of(item).get("test"):
+            ledger.drop(key_of(item))
+            return False
+        return True
+
+    async def limit(item: T) -> T:
+        await limiter.acquire()
+        return item
+
+    async def deliver(item: T) -> None:
+        await downstream.deliver(order_of(item)["id"])
+        ledger.deliver(key_of(item))
+
+    def park(item: T, error: BaseException) -> Any:
+        ledger.dead_letter(key_of(item))
+        return dead_letter(item, error)
+
+    return stream.pipe(
+        op.filter(valid, name="validate"),
+        op.map_async(limit, name="rate-limit"),
+        guarded_sink(deliver, breaker=breaker(),
+                     retry=RetryConfig(attempts=3, base_delay=0.02, max_delay=0.2),
+                     timeout=1.0, concurrency=16, dead_letter=park, name="downstream"),
+    )
