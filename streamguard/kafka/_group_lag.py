@@ -48,6 +48,7 @@ class LogEndReader:
             consumer = make_consumer(
                 bootstrap_servers=self._bootstrap, group_id=None, client_id=self._client_id,
                 enable_auto_commit=False, max_partition_fetch_bytes=64 * 1024,
+                fetch_max_wait_ms=10,
             )
             await start_client(consumer, bootstrap=self._bootstrap, within=self._timeout,
                                what="log-end reader")
@@ -129,32 +130,64 @@ async def _committed_of_group(bootstrap: str, group: str, within: float) -> dict
 async def _committed_of_topics(
     bootstrap: str, group: str, topics: list[str], within: float
 ) -> dict[TP, int]:
-    consumer = make_consumer(bootstrap_servers=bootstrap, group_id=group,
-                             enable_auto_commit=False, client_id="streamguard-lag")
-    await start_client(consumer, bootstrap=bootstrap, within=within, what="offset reader")
+    reader = CommittedReader(bootstrap, group, connect_timeout=within)
     try:
-        known = await topic_partitions(consumer)
+        return await reader.committed(topics)
+    finally:
+        await reader.aclose()
+
+
+class CommittedReader:
+    """Reads a group's committed offsets of named topics, through a consumer of the group
+    that never joins it (plain OffsetFetch, which every broker serves); reusable."""
+
+    def __init__(
+        self, bootstrap_servers: str, group: str, *, connect_timeout: float = 15.0
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self.group = group
+        self._timeout = connect_timeout
+        self._consumer: Any = None
+
+    async def committed(self, topics: Iterable[str]) -> dict[TP, int]:
+        """The committed offset of every partition of *topics* that has one."""
+        if self._consumer is None:
+            consumer = make_consumer(bootstrap_servers=self._bootstrap, group_id=self.group,
+                                     enable_auto_commit=False, client_id="streamguard-lag")
+            await start_client(consumer, bootstrap=self._bootstrap, within=self._timeout,
+                               what="offset reader")
+            self._consumer = consumer
+        known = await topic_partitions(self._consumer)
         result: dict[TP, int] = {}
-        for topic in topics:
+        for topic in sorted(set(topics)):
             for partition in sorted(known.get(topic, ())):
-                offset = await consumer.committed(TP(topic, partition))
+                offset = await self._consumer.committed(TP(topic, partition))
                 if offset is not None and offset >= 0:
                     result[TP(topic, partition)] = offset
         return result
-    finally:
-        await close_quietly(consumer)
+
+    async def aclose(self) -> None:
+        """Close the consumer."""
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            await close_quietly(consumer)
 
 
 async def read_group_lag(
     bootstrap_servers: str, group: str, *, topics: Iterable[str] = (),
-    reader: LogEndReader | None = None, connect_timeout: float = 15.0,
+    reader: LogEndReader | None = None, offsets: CommittedReader | None = None,
+    connect_timeout: float = 15.0,
 ) -> list[GroupPartitionLag]:
     topics = tuple(topics)
     """Committed offset, log-end offset and lag per partition of *group*, like
     ``kafka-consumer-groups --describe``; *topics* adds partitions nothing was committed for.
     """
-    committed = await committed_offsets(bootstrap_servers, group, topics=topics,
-                                        connect_timeout=connect_timeout)
+    if offsets is not None and topics:
+        async with asyncio.timeout(connect_timeout):
+            committed = await offsets.committed(topics)
+    else:
+        committed = await committed_offsets(bootstrap_servers, group, topics=topics,
+                                            connect_timeout=connect_timeout)
     own = reader is None
     reader = reader or LogEndReader(bootstrap_servers, connect_timeout=connect_timeout)
     try:

@@ -180,6 +180,21 @@ class KafkaSource(Generic[V]):
         self._send_dead_letter(record, self._raw_of(record), error, chunk.done)
         return record
 
+    async def write_dead_letter(self, record: KafkaRecord[Any], error: BaseException) -> None:
+        """A guarded sink's ``dead_letter``: write *record* to the dead-letter topic and
+        return once the broker has it (the guarded sink then completes the record).
+
+        ``guarded_sink(call, breaker=..., dead_letter=source.write_dead_letter)``
+        """
+        if self._dlq is None:
+            raise RecordFailedError(
+                f"source {self.name!r}: record {record.topic}/{record.partition}@{record.offset} "
+                f"failed ({type(error).__name__}: {error}) and no dead_letter_topic is set; "
+                "set KafkaSourceConfig.dead_letter_topic"
+            ) from error
+        await self._dlq.write(record, self._raw_of(record), error)
+        self._record_dead_letter(record, error)
+
     def pause(self, partitions: Iterable[tuple[str, int]] | None = None) -> None:
         """Pause *partitions* (default: all, also those assigned later) until :meth:`resume`."""
         self._pause.pause(PauseReason.USER, _tps(partitions))
@@ -613,13 +628,17 @@ class KafkaSource(Generic[V]):
         except KafkaAdapterError as exc:
             self._fail_soon(exc)
             return
+        self._record_dead_letter(record, error)
+        on_written()
+
+    def _record_dead_letter(self, record: Any, error: BaseException) -> None:
+        assert self._dlq is not None
         self._dead_lettered += 1
         self._publish(RecordDeadLettered(
             source=self.name, topic=record.topic, partition=record.partition,
             offset=record.offset, error_type=type(error).__name__, error_message=str(error),
             dead_letter_topic=self._dlq.topic,
         ))
-        on_written()
 
     # ================================================================== pause / resume
     def _apply_pauses(self) -> list[TP]:

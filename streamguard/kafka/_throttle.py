@@ -30,7 +30,7 @@ from streamguard.core._stream import Operator
 from streamguard.operators import ConcurrentStage
 
 from ._events import ThrottleRateChanged
-from ._group_lag import LogEndReader, read_group_lag
+from ._group_lag import CommittedReader, LogEndReader, read_group_lag
 
 T = TypeVar("T")
 
@@ -144,7 +144,7 @@ def throttle_by_lag(
 class GroupLagProbe:
     """A :data:`LagProbe`: the total lag of consumer group *group* on *topic*.
 
-    Call :meth:`aclose` when done (it keeps one group-less consumer open).
+    Call :meth:`aclose` when done (it keeps two consumers open; neither joins the group).
     """
 
     def __init__(self, bootstrap_servers: str, *, group: str, topic: str,
@@ -154,11 +154,13 @@ class GroupLagProbe:
         self.topic = topic
         self._timeout = connect_timeout
         self._reader = LogEndReader(bootstrap_servers, connect_timeout=connect_timeout)
+        self._offsets = CommittedReader(bootstrap_servers, group, connect_timeout=connect_timeout)
 
     async def __call__(self) -> int:
         """The summed broker lag over the topic's partitions (uncommitted ones count whole)."""
         rows = await read_group_lag(self._bootstrap, self.group, topics=(self.topic,),
-                                    reader=self._reader, connect_timeout=self._timeout)
+                                    reader=self._reader, offsets=self._offsets,
+                                    connect_timeout=self._timeout)
         total = 0
         for row in rows:
             if row.topic != self.topic:
@@ -167,5 +169,6 @@ class GroupLagProbe:
         return total
 
     async def aclose(self) -> None:
-        """Close the probe's consumer."""
+        """Close the probe's consumers."""
         await self._reader.aclose()
+        await self._offsets.aclose()
