@@ -78,9 +78,10 @@ def guarded_sink(
             fallback)
     the_clock = clock if clock is not None else SYSTEM_CLOCK
     stage_name = name or "guarded_sink"
-    retrier = retry if isinstance(retry, Retry) or retry is None else Retry(
-        stage_name, retry, budget=RetryBudget(clock=the_clock), clock=the_clock)
+    # One budget per operator: every subscription of it (every run) spends from it.
+    budget = RetryBudget(clock=the_clock) if isinstance(retry, RetryConfig) else None
     return lift(lambda down: GuardedSinkStage(
-        down, call, breaker=breaker, retry=retrier, timeout=timeout, concurrency=concurrency,
+        down, call, breaker=breaker, retry=retry, budget=budget, timeout=timeout,
+        concurrency=concurrency,
         on_open=on_open, dead_letter=dead_letter, fallback=fallback, clock=the_clock,
         name=stage_name))

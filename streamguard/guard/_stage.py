@@ -19,6 +19,8 @@ from ..breaker._state import State
 from ..core._clock import Clock
 from ..core._protocol import ChunkSubscriber
 from ..operators._map_async import ConcurrentStage, _Slot
+from ..retry._budget import RetryBudget
+from ..retry._config import RetryConfig
 from ..retry._errors import RetryError
 from ..retry._retry import Retry, describe_call
 from ._errors import DeliveryError
@@ -44,7 +46,8 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
 
     def __init__(
         self, downstream: ChunkSubscriber[Never], call: Callable[[T], Awaitable[Any]], *,
-        breaker: CircuitBreaker | None, retry: Retry | None, timeout: float | None,
+        breaker: CircuitBreaker | None, retry: Retry | RetryConfig | None,
+        budget: RetryBudget | None, timeout: float | None,
         concurrency: int, on_open: OnOpen, dead_letter: DeadLetter | None,
         fallback: Fallback | None, clock: Clock, name: str | None,
     ) -> None:
@@ -52,7 +55,9 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
                          name=name, emits=False)
         self._call = call
         self._breaker = breaker
-        self._retry = retry
+        # A Retry built here publishes on this pipeline's bus, like the stage itself.
+        self._retry = retry if not isinstance(retry, RetryConfig) else Retry(
+            self.name, retry, budget=budget, clock=clock, bus=self._rt.bus)
         self._timeout = timeout
         self._on_open = on_open
         self._dead_letter = dead_letter

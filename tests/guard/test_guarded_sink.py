@@ -14,7 +14,7 @@ from streamguard import from_iterable
 from streamguard.breaker import BreakerConfig, CircuitBreaker, CircuitOpenError, State
 from streamguard.core import ConfigError, EventBus, ItemFailedError
 from streamguard.guard import DeliveryError, ItemDeadLettered, ItemFellBack, guarded_sink
-from streamguard.retry import Retry, RetryConfig, RetryError
+from streamguard.retry import Retry, RetryAttempted, RetryConfig, RetryError
 from streamguard.testing import AckRecorder, VirtualClock
 
 QUICK = BreakerConfig(window_size=4, minimum_calls=4, open_duration=10)
@@ -171,6 +171,9 @@ async def test_exhausted_retries_go_to_the_dead_letter_sink() -> None:
     assert acks.completed_exactly_once(range(3))
     assert {e.reason for e in events if isinstance(e, ItemDeadLettered)} == {
         "retries exhausted"}
+    # the retry built from the RetryConfig publishes on the pipeline's bus, named after the stage
+    attempts = [e for e in events if isinstance(e, RetryAttempted)]
+    assert [(e.source, e.attempt) for e in attempts] == [("guarded_sink", 2)] * 3
 
 
 async def test_exhausted_retries_without_dead_letter_fail_the_stream() -> None:
