@@ -57,7 +57,9 @@ def guarded_sink(
         name: the stage's name in statistics, events and metrics.
 
     An item completes at its source once delivered, handled by the fallback, or
-    dead-lettered; never when it is merely given up.
+    dead-lettered; never when it is merely given up. In ``backpressure`` mode an item whose
+    tries ran out gives up only if the breaker still lets calls through one backoff
+    (``max_delay``-capped) later: during an outage items wait, only a poison item is given up.
     """
     require(callable(call), "call must be an async callable (item) -> awaitable", call)
     require(retry is None or isinstance(retry, Retry | RetryConfig),

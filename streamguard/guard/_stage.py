@@ -4,6 +4,10 @@ While the breaker refuses, the stage asks upstream for nothing (a Kafka source u
 pauses); in the default ``backpressure`` mode the items it already holds wait for the breaker,
 and the first to wake becomes the half-open probe. An item completes at its source only once
 delivered (or handled by the fallback) or dead-lettered.
+
+In ``backpressure`` mode an item gives up (dead letter, or the stream fails) only when its
+tries ran out while the breaker kept letting calls through, one backoff later still closed and
+in the same generation: an outage makes items wait, only a poison item is given up.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from ..breaker._state import State
 from ..core._clock import Clock
 from ..core._protocol import ChunkSubscriber
 from ..operators._map_async import ConcurrentStage, _Slot
+from ..retry._backoff import ceiling
 from ..retry._budget import RetryBudget
 from ..retry._config import RetryConfig
 from ..retry._errors import RetryError
@@ -63,6 +68,8 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         self._dead_letter = dead_letter
         self._fallback = fallback
         self._clock = clock
+        retry_config = self._retry.config if self._retry is not None else RetryConfig()
+        self._grace = ceiling(retry_config, retry_config.attempts)
         self._watcher: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------- demand
@@ -107,6 +114,7 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     async def process(self, item: T) -> Any:
         """Deliver *item*: wait for the breaker, retry, time out, or route it elsewhere."""
         while True:
+            generation = 0 if self._breaker is None else self._breaker.generation
             try:
                 return await self._deliver_once(item)
             except CircuitOpenError as refused:
@@ -116,20 +124,30 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
                 error, reason = exc, "retries exhausted"
             except Exception as exc:
                 error, reason = exc, "call failed" if self._retry is None else "not retryable"
-            if self._breaker is not None and self._waits(reason, self._breaker):
-                await self._breaker.wait_permitted()
+            breaker = self._breaker
+            if breaker is not None and await self._waits(reason, breaker, generation):
+                await breaker.wait_permitted()
                 continue
             if reason == "breaker open":
                 return await self._when_open(item, error)
             return await self._undeliverable(item, error, reason)
 
-    def _waits(self, reason: str, breaker: CircuitBreaker) -> bool:
+    async def _waits(self, reason: str, breaker: CircuitBreaker, generation: int) -> bool:
         """In backpressure mode an item waits for the breaker when it refused, and also when
-        the item's tries ran out because the breaker opened meanwhile: only a downstream
-        that still takes calls can make an item give up (a poison item, not an outage)."""
+        the item's tries ran out because the downstream is down: only a downstream that still
+        takes calls can make an item give up (a poison item, not an outage)."""
         if self._on_open != "backpressure" or reason == "not retryable":
             return False
-        return reason == "breaker open" or breaker.state not in _FREE
+        if reason == "breaker open" or self._disturbed(breaker, generation):
+            return True
+        # At the start of an outage an item's tries can run out before the breaker has seen
+        # enough failures to open. Give it one more backoff to judge before giving up.
+        await self._clock.sleep(self._grace)
+        return self._disturbed(breaker, generation)
+
+    @staticmethod
+    def _disturbed(breaker: CircuitBreaker, generation: int) -> bool:
+        return breaker.state not in _FREE or breaker.generation != generation
 
     async def _deliver_once(self, item: T) -> Any:
         if self._retry is None:

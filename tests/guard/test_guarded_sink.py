@@ -275,6 +275,27 @@ async def test_a_poison_item_gives_up_while_the_breaker_stays_closed() -> None:
     assert reasons == {"retries exhausted", "not retryable"}
 
 
+async def test_tries_running_out_just_before_the_breaker_opens_is_no_reason_to_give_up() -> None:
+    # Items 0 and 1 each fail twice at the same instants; item 0's last failure is the 3rd
+    # the breaker sees, item 1's the 4th, which opens it. Item 0 ran out of tries while the
+    # breaker was still closed, yet the downstream was down for everyone: it must wait.
+    clock, bus, breaker, _ = setup(BreakerConfig(window_size=4, minimum_calls=4,
+                                                 open_duration=1))
+    down, parked = Downstream(clock, latency=0.01), []
+    down.down = True
+    run = asyncio.create_task(from_iterable(range(2)).pipe(guarded_sink(
+        down, breaker=breaker, concurrency=2, clock=clock,
+        retry=RetryConfig(attempts=2, backoff="exponential", base_delay=0.1),
+        dead_letter=lambda i, e: parked.append(i))).run(bus=bus))
+    await clock.advance(0.5)
+    assert breaker.state is State.OPEN
+    down.down = False
+    await clock.advance(2)
+    await run
+    assert parked == []
+    assert sorted(down.accepted) == [0, 1]
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"concurrency": 0}, "concurrency must be an int >= 1, got 0"),
     ({"timeout": 0}, "timeout must be > 0 seconds or None, got 0"),
