@@ -176,9 +176,8 @@ class CircuitBreaker:
 
     def on_success(self, permit: Permit, duration: float = 0.0) -> None:
         """The call made under *permit* succeeded after *duration* seconds."""
-        # `_listeners` rather than the `active` property: this line is the whole cost of a
-        # healthy call, and a property read would double it.
-        if self._quiet and permit == self._gen and not self._bus._listeners:
+        # This early return is the whole cost of a healthy call: keep it to attribute reads.
+        if self._quiet and permit == self._gen and not self._bus.active:
             return
         self._settle(permit, _SUCCESS, None, duration)
 
@@ -308,7 +307,7 @@ class CircuitBreaker:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         if not self._held and not self._anon_stale:
             self._anon -= 1
-            if exc is None and self._quiet and not self._bus._listeners:
+            if exc is None and self._quiet and not self._bus.active:
                 return
             self._finish(self._gen, exc, 0.0)
             return

@@ -11,7 +11,9 @@
     ├── WouldBlock                        a non-waiting call found no demand or no room
     ├── RateLimitExceeded                 (streamguard.ratelimit) a limiter in "error" mode said no
     ├── CircuitOpenError                  (streamguard.breaker) the breaker refused the call
-    └── RetryError                        (streamguard.retry) attempts or budget exhausted
+    ├── RetryError                        (streamguard.retry) attempts or budget exhausted
+    ├── DeliveryError                     (streamguard.guard) an item could not be delivered
+    └── KafkaAdapterError                 (streamguard.kafka) broker unreachable, unknown topic…
 
 Messages name the object, its state, the rule and the bad value, and say what to do.
 """

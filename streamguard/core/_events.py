@@ -38,22 +38,23 @@ class EventBus:
         unsubscribe()
     """
 
-    __slots__ = ("_listeners",)
+    __slots__ = ("_listeners", "active")
 
     def __init__(self) -> None:
         self._listeners: tuple[Listener, ...] = ()
-
-    @property
-    def active(self) -> bool:
+        # A plain attribute, not a property: publishers on hot paths (a breaker's healthy
+        # call) read it on every call, and a property costs as much as the call itself.
+        self.active = False
         """True when at least one listener is subscribed (publishers may skip building events)."""
-        return bool(self._listeners)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Add *listener*; return a function that removes it again."""
         self._listeners = (*self._listeners, listener)
+        self.active = True
 
         def unsubscribe() -> None:
             self._listeners = tuple(x for x in self._listeners if x is not listener)
+            self.active = bool(self._listeners)
 
         return unsubscribe
 
