@@ -19,6 +19,12 @@ EPSILON = 1e-9
 """Tolerance, in cost units, of every comparison: a clock reading of 0.30000000000000004 must
 admit what is due at 0.3. The state itself is never rounded, so no capacity is created."""
 
+ROUNDING = 1e-15
+"""Relative rounding of a clock reading. Comparisons that subtract two readings also tolerate
+a few ulps of the readings' magnitude, so a limiter on an epoch-based clock (the Redis
+server's TIME, a wall clock) admits what is due exactly like one on small ``loop.time()``
+values: ``(now + 0.025) - now`` is not 0.025 when ``now`` is 1.7e9."""
+
 INF = float("inf")
 
 new_decision = tuple.__new__

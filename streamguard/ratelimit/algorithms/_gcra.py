@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .._decision import Decision
-from ._base import EPSILON, INF, Algorithm, State, new_decision
+from ._base import EPSILON, INF, ROUNDING, Algorithm, State, new_decision
 from ._token_bucket import _require_rate_burst
 
 
@@ -70,7 +70,7 @@ class GCRA(Algorithm):
 class GCRAState(State):
     """The theoretical arrival time ``tat``."""
 
-    __slots__ = ("_burst", "_interval", "_rate", "_tau", "tat")
+    __slots__ = ("_burst", "_interval", "_rate", "_reach", "_tau", "tat")
 
     def __init__(self, policy: GCRA, limiter: str) -> None:
         super().__init__(policy, limiter)
@@ -78,6 +78,7 @@ class GCRAState(State):
         self._burst = policy.burst
         self._interval = 1.0 / policy.rate
         self._tau = policy.burst / policy.rate
+        self._reach = self._tau + EPSILON * self._interval  # how far ahead the TAT may run
         self.tat = -INF
 
     def decide(self, now: float, cost: float, commit: bool = True) -> Decision:
@@ -87,7 +88,7 @@ class GCRAState(State):
         tat = self.tat if self.tat > now else now
         new_tat = tat + cost * self._interval
         ahead = new_tat - now
-        if ahead <= self._tau + EPSILON * self._interval:
+        if ahead <= self._reach + ROUNDING * (now if now > 0.0 else -now):
             if commit:
                 self.tat = new_tat
             left = self._burst - ahead * self._rate
@@ -104,7 +105,7 @@ class GCRAState(State):
             return False
         tat = self.tat if self.tat > now else now
         new_tat = tat + cost * self._interval
-        if new_tat - now <= self._tau + EPSILON * self._interval:
+        if new_tat - now <= self._reach + ROUNDING * (now if now > 0.0 else -now):
             self.tat = new_tat
             return True
         return False

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .._decision import Decision
-from ._base import EPSILON, INF, Algorithm, State, new_decision
+from ._base import EPSILON, INF, ROUNDING, Algorithm, State, new_decision
 from ._token_bucket import _require_rate_burst
 
 
@@ -69,12 +69,13 @@ class LeakyBucketMeter(Algorithm):
 class LeakyMeterState(State):
     """The water ``level`` at time ``stamp``."""
 
-    __slots__ = ("_capacity", "_rate", "level", "stamp")
+    __slots__ = ("_capacity", "_rate", "_rounding", "level", "stamp")
 
     def __init__(self, policy: LeakyBucketMeter, limiter: str) -> None:
         super().__init__(policy, limiter)
         self._rate = policy.rate
         self._capacity = policy.capacity
+        self._rounding = policy.rate * ROUNDING
         self.level = 0.0
         self.stamp = -INF
 
@@ -87,7 +88,7 @@ class LeakyMeterState(State):
         level = self.level - (now - self.stamp) * rate if now > self.stamp else self.level
         if level < 0.0:
             level = 0.0
-        if level + cost <= capacity + EPSILON:
+        if level + cost <= capacity + EPSILON + self._rounding * (now if now > 0.0 else -now):
             level += cost
             if commit:
                 self.level = level
@@ -108,7 +109,8 @@ class LeakyMeterState(State):
         level = self.level - (now - stamp) * self._rate if now > stamp else self.level
         if level < 0.0:
             level = 0.0
-        if level + cost <= self._capacity + EPSILON:
+        if level + cost <= (self._capacity + EPSILON
+                            + self._rounding * (now if now > 0.0 else -now)):
             self.level = level + cost
             if now > stamp:
                 self.stamp = now

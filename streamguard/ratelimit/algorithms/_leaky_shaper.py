@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .._decision import Decision
-from ._base import EPSILON, INF, Algorithm, State, new_decision
+from ._base import EPSILON, INF, ROUNDING, Algorithm, State, new_decision
 from ._token_bucket import _require_rate_burst
 
 
@@ -90,7 +90,8 @@ class LeakyShaperState(State):
         if now < self.blocked_until:
             return self._blocked(now, cost)
         capacity = self._capacity
-        if self.free_at <= now + EPSILON * self._interval and cost <= capacity + EPSILON:
+        slack = EPSILON * self._interval + ROUNDING * (now if now > 0.0 else -now)
+        if self.free_at <= now + slack and cost <= capacity + EPSILON:
             start = self.free_at if self.free_at > now else now
             busy = start + cost * self._interval - now
             if commit:

@@ -20,7 +20,16 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .._decision import Decision
-from ._base import EPSILON, INF, Algorithm, State, new_decision, until, window_index
+from ._base import (
+    EPSILON,
+    INF,
+    ROUNDING,
+    Algorithm,
+    State,
+    new_decision,
+    until,
+    window_index,
+)
 from ._fixed_window import _require_limit_window
 
 
@@ -93,7 +102,8 @@ class SlidingCounterState(State):
         start = index * window
         weight = 1.0 - (now - start) / window
         estimate = previous * weight + current
-        if estimate + cost <= limit + EPSILON:
+        slack = EPSILON + previous / window * ROUNDING * (now if now > 0.0 else -now)
+        if estimate + cost <= limit + slack:
             if commit:
                 self.index, self.previous, self.current = index, previous, current + cost
             left = limit - estimate - cost

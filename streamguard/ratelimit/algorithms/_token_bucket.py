@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .._decision import Decision
-from ._base import EPSILON, INF, Algorithm, State, new_decision
+from ._base import EPSILON, INF, ROUNDING, Algorithm, State, new_decision
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -65,12 +65,13 @@ class TokenBucket(Algorithm):
 class TokenBucketState(State):
     """Tokens left at ``stamp``; the refill since then is added lazily on each decision."""
 
-    __slots__ = ("_burst", "_rate", "stamp", "tokens")
+    __slots__ = ("_burst", "_rate", "_rounding", "stamp", "tokens")
 
     def __init__(self, policy: TokenBucket, limiter: str) -> None:
         super().__init__(policy, limiter)
         self._rate = policy.rate
         self._burst = policy.burst
+        self._rounding = policy.rate * ROUNDING
         self.tokens = policy.burst
         self.stamp = -INF
 
@@ -83,7 +84,7 @@ class TokenBucketState(State):
         tokens = self.tokens + (now - self.stamp) * rate if now > self.stamp else self.tokens
         if tokens > burst:
             tokens = burst
-        if cost <= tokens + EPSILON:
+        if cost <= tokens + EPSILON + self._rounding * (now if now > 0.0 else -now):
             tokens -= cost
             if commit:
                 self.tokens = tokens
@@ -106,7 +107,7 @@ class TokenBucketState(State):
                 tokens = self._burst
         else:
             tokens = self.tokens
-        if cost <= tokens + EPSILON:
+        if cost <= tokens + EPSILON + self._rounding * (now if now > 0.0 else -now):
             self.tokens = tokens - cost
             if now > stamp:
                 self.stamp = now

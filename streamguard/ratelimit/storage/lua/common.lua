@@ -1,6 +1,10 @@
 -- Shared by every rate-limit script. Times are seconds on the Redis server's clock (TIME),
 -- counted from 2023-11-14 (1700000000) so that a double keeps sub-microsecond precision.
 local EPSILON = 1e-9
+-- Relative rounding of a clock reading: (now + 0.025) - now is not 0.025 at this magnitude,
+-- so comparisons that subtract readings also tolerate a few ulps of now (see ROUNDING in
+-- algorithms/_base.py).
+local ROUNDING = 1e-15
 local INF = math.huge
 local EPOCH = 1700000000
 local ALG = {}

@@ -6,7 +6,7 @@ ALG.gcra = function(key, _, rate, burst, now, cost, commit)
   local tau = burst * interval
   local new_tat = tat + cost * interval
   local ahead = new_tat - now
-  if ahead <= tau + EPSILON * interval then
+  if ahead <= tau + EPSILON * interval + ROUNDING * math.abs(now) then
     if commit then redis.call('HSET', key, 'tat', num(new_tat)) end
     return true, nonneg(burst - ahead * rate), 0, ahead, ahead
   end

@@ -5,7 +5,7 @@ ALG.leaky_meter = function(key, _, rate, capacity, now, cost, commit)
   local stamp = tonumber(v[2]) or now
   if now > stamp then level = level - (now - stamp) * rate end
   if level < 0 then level = 0 end
-  if level + cost <= capacity + EPSILON then
+  if level + cost <= capacity + EPSILON + rate * ROUNDING * math.abs(now) then
     level = level + cost
     if commit then
       redis.call('HSET', key, 'level', num(level), 'stamp', num(math.max(now, stamp)))

@@ -3,7 +3,8 @@
 ALG.leaky_shaper = function(key, _, rate, capacity, now, cost, commit)
   local free = tonumber(redis.call('HGET', key, 'free')) or now
   local interval = 1 / rate
-  if free <= now + EPSILON * interval and cost <= capacity + EPSILON then
+  local slack = EPSILON * interval + ROUNDING * math.abs(now)
+  if free <= now + slack and cost <= capacity + EPSILON then
     local start = math.max(free, now)
     local busy = start + cost * interval - now
     if commit then redis.call('HSET', key, 'free', num(start + cost * interval)) end

@@ -12,7 +12,8 @@ ALG.sliding_counter = function(key, _, limit, window, now, cost, commit)
   end
   local start = index * window
   local estimate = previous * (1 - (now - start) / window) + current
-  if estimate + cost <= limit + EPSILON then
+  local slack = EPSILON + previous / window * ROUNDING * math.abs(now)
+  if estimate + cost <= limit + slack then
     if commit then
       redis.call('HSET', key, 'index', num(index), 'current', num(current + cost),
                  'previous', num(previous))

@@ -5,7 +5,7 @@ ALG.token_bucket = function(key, _, rate, burst, now, cost, commit)
   local stamp = tonumber(v[2]) or now
   if now > stamp then tokens = tokens + (now - stamp) * rate end
   if tokens > burst then tokens = burst end
-  if cost <= tokens + EPSILON then
+  if cost <= tokens + EPSILON + rate * ROUNDING * math.abs(now) then
     tokens = tokens - cost
     if commit then
       redis.call('HSET', key, 'tokens', num(tokens), 'stamp', num(math.max(now, stamp)))
