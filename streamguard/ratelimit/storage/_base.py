@@ -21,6 +21,13 @@ TierSpec = tuple[str, Algorithm]
 """A tier as storage sees it: its namespace (``"api"``, ``"api/user"``) and its algorithm."""
 
 
+def uncommitted(decisions: list[Decision], cost: float) -> list[Decision]:
+    """After a refusal by some tier, the tiers that would have allowed report what they still
+    have: their decision was computed as if the cost had been taken, and it was not."""
+    return [d._replace(remaining=min(d.limit, d.remaining + cost)) if d.allowed else d
+            for d in decisions]
+
+
 class StorageUnavailable(StreamGuardError):
     """Remote storage could not be reached or did not answer in time (internal: the limiter
     turns it into its configured failure mode and never lets it reach a pipeline)."""

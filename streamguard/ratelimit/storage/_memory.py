@@ -19,7 +19,7 @@ from streamguard.core._errors import ConfigError, require
 
 from .._decision import Decision
 from ..algorithms._base import Algorithm, State
-from ._base import Binding, Storage, TierSpec
+from ._base import Binding, Storage, TierSpec, uncommitted
 
 DEFAULT_MAX_KEYS = 100_000
 
@@ -107,8 +107,8 @@ class MemoryBinding(Binding):
         states = [table.get(key, now) for table, key in zip(self.tables, keys, strict=True)]
         decisions = [state.decide(now, cost, commit=False) for state in states]
         if all(d.allowed for d in decisions):
-            decisions = [state.decide(now, cost) for state in states]
-        return decisions
+            return [state.decide(now, cost) for state in states]
+        return uncommitted(decisions, cost)
 
     async def decide(self, keys: Sequence[Hashable], cost: float, now: float) -> list[Decision]:
         """Same as :meth:`decide_nowait`."""

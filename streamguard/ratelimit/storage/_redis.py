@@ -23,7 +23,7 @@ from streamguard.core._errors import require
 
 from .._decision import Decision
 from ..algorithms._base import new_decision
-from ._base import Binding, Storage, StorageUnavailable, TierSpec
+from ._base import Binding, Storage, StorageUnavailable, TierSpec, uncommitted
 
 DEFAULT_PREFIX = "streamguard:rl:"
 DEFAULT_TIMEOUT = 0.5
@@ -81,6 +81,8 @@ class RedisBinding(Binding):
             decisions.append(new_decision(Decision, (
                 allowed in (b"1", "1"), algorithm.limit, float(remaining), float(retry),
                 float(reset), algorithm, name, ())))
+        if len(decisions) > 1 and not all(d.allowed for d in decisions):
+            return uncommitted(decisions, cost)
         return decisions
 
     async def penalize(self, keys: Sequence[Hashable], seconds: float, now: float) -> None:
