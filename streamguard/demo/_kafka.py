@@ -115,7 +115,7 @@ async def run_kafka(config: DemoConfig, ledger: Ledger, say: Say) -> None:
         pipeline = guarded(
             source.stream(), config, ledger, downstream,
             key_of=lambda r: (r.partition, r.offset), order_of=lambda r: r.value,
-            dead_letter=lambda r, error: source.dead_letter(_exception(error), r))
+            dead_letter=source.write_dead_letter)
         try:
             task = asyncio.create_task(pipeline.run(name="demo"))
             await _until_settled(ledger, config.deadline, task)
@@ -123,10 +123,6 @@ async def run_kafka(config: DemoConfig, ledger: Ledger, say: Say) -> None:
             await task
         finally:
             unsubscribe()
-
-
-def _exception(error: BaseException) -> Exception:
-    return error if isinstance(error, Exception) else RuntimeError(repr(error))
 
 
 async def _until_settled(ledger: Ledger, deadline: float, task: asyncio.Task[Any]) -> None:
