@@ -1,0 +1,81 @@
+"""Four OS processes share one Redis limit; then Redis is killed under them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streamguard.testing.servers._redis import RedisServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCESSES = 4
+
+
+def run_workers(args: dict[str, Any], during: Any = None) -> list[dict[str, Any]]:
+    """Start the workers, call *during* at the kill time if given, collect their reports."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}
+    env["PYTHONPATH"] = str(ROOT)
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.ratelimit._worker",
+                                 json.dumps(args)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+               for _ in range(PROCESSES)]
+    try:
+        if during is not None:
+            time.sleep(max(0.0, args["kill_at"] - time.time()))
+            during()
+        reports = []
+        for worker in workers:
+            out, err = worker.communicate(timeout=60)
+            assert worker.returncode == 0, err.decode()
+            reports.append(json.loads(out))
+        return reports
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+
+
+def test_four_processes_share_one_limit(redis_server: RedisServer) -> None:
+    rate, burst, seconds = 400.0, 40.0, 5.0
+    start = time.time() + 2.0  # time enough for every process to import and connect
+    reports = run_workers({"url": f"{redis_server.url}?prefix=dist{start}:", "name": "shared",
+                           "rate": rate, "burst": burst, "mode": "closed", "pause": 0.0,
+                           "start": start, "end": start + seconds})
+    admitted = sum(len(r["admitted"]) for r in reports)
+    first = min(t for r in reports for t in r["admitted"])
+    print(f"admitted {admitted} of {rate * seconds + burst:.0f}; first at +{first - start:.4f} s")
+    assert first - start < 0.01 * seconds
+    assert admitted == pytest.approx(rate * seconds + burst, rel=0.01)
+    assert all(len(r["admitted"]) > 0 for r in reports)  # every process got its share
+    assert all(r["outages"] == 0 for r in reports)
+
+
+@pytest.mark.parametrize("mode", ["open", "closed"])
+def test_killing_redis_mid_run_follows_the_failure_mode(own_redis: RedisServer,
+                                                         mode: str) -> None:
+    start = time.time() + 2.0
+    kill_at = start + 1.0
+    reports = run_workers({"url": f"{own_redis.url}?timeout=0.2", "name": "shared",
+                           "rate": 100.0, "burst": 10.0, "mode": mode, "pause": 0.002,
+                           "start": start, "end": start + 2.5, "kill_at": kill_at},
+                          during=own_redis.kill)
+    before = sum(1 for r in reports for t in r["admitted"] if t < kill_at)
+    after = sum(1 for r in reports for t in r["admitted"] if t > kill_at + 0.1)
+    assert before == pytest.approx(100 * 1.0 + 10, rel=0.05)
+    assert all(r["outages"] == 1 for r in reports)
+    assert all(r["outage_decisions"] > 0 for r in reports)
+    if mode == "open":
+        assert after > 100 * 1.4  # more than the limit would have let through
+    else:
+        assert after == 0
+        assert all(r["refused"] > 0 for r in reports)
