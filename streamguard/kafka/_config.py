@@ -37,7 +37,12 @@ class KafkaSourceConfig:
         auto_offset_reset: where to start without a committed offset: ``"earliest"``
             (default: nothing is skipped) or ``"latest"``.
         flow: per-partition pause/resume thresholds (see :class:`FlowControl`).
-        max_poll_records: most records one ``getmany`` returns (default 500).
+        max_poll_records: most records one ``getmany`` returns (default 500); must stay
+            below ``flow.high_mark``, or every poll would pause its partition.
+        fetch_max_bytes: most bytes one fetch response may carry (default 1 MiB). The consumer
+            holds at most one response per broker beyond the source's own bounded buffers;
+            some brokers (Tansu) fill a response up to this limit whatever the per-partition
+            limit says.
         poll_timeout: seconds one ``getmany`` waits for records (default 0.1); also how
             often commits, resumes and lag samples are looked at while nothing arrives.
         commit_every: commit once this many records completed since the last commit
@@ -72,6 +77,7 @@ class KafkaSourceConfig:
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     flow: FlowControl = field(default_factory=FlowControl)
     max_poll_records: int = 500
+    fetch_max_bytes: int = 1024 * 1024
     poll_timeout: float = 0.1
     commit_every: int = 1000
     commit_interval: float = 1.0
@@ -117,6 +123,11 @@ class KafkaSourceConfig:
 
     def _check_numbers(self) -> None:
         require(self.max_poll_records >= 1, "max_poll_records must be >= 1", self.max_poll_records)
+        require(self.max_poll_records < self.flow.high_mark,
+                f"max_poll_records must be < flow.high_mark={self.flow.high_mark} (one poll "
+                "must not pause its partition)", self.max_poll_records)
+        require(self.fetch_max_bytes >= 1024, "fetch_max_bytes must be >= 1024",
+                self.fetch_max_bytes)
         require(self.poll_timeout > 0, "poll_timeout must be > 0 seconds", self.poll_timeout)
         require(self.commit_every >= 1, "commit_every must be >= 1", self.commit_every)
         require(self.commit_interval > 0, "commit_interval must be > 0 seconds",

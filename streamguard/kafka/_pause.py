@@ -100,6 +100,7 @@ class PauseController:
         self._reasons: dict[TP, set[PauseReason]] = {}
         self._global: set[PauseReason] = set()
         self._paused_at: dict[TP, float] = {}  # what is applied on the consumer
+        self._dirty = False  # reasons or assignment changed since the last plan()
 
     # ------------------------------------------------------------------ inputs
     def assign(self, tps: set[TP] | frozenset[TP]) -> None:
@@ -108,6 +109,7 @@ class PauseController:
             self._reasons.get(tp, set()).discard(PauseReason.BACKLOG)
         self._assigned = set(tps)
         self._paused_at.clear()
+        self._dirty = True
 
     def revoke(self, tps: set[TP] | frozenset[TP]) -> None:
         """*tps* are no longer assigned; their backlog is gone, user pauses are kept."""
@@ -117,22 +119,31 @@ class PauseController:
             reasons = self._reasons.get(tp)
             if reasons is not None:
                 reasons.discard(PauseReason.BACKLOG)
+        self._dirty = True
 
-    def backlog(self, tp: TP, records: int, nbytes: int = 0) -> None:
-        """Record *tp*'s backlog; sets or clears the ``backlog`` reason with hysteresis."""
+    def backlog(self, tp: TP, records: int, nbytes: int = 0) -> bool:
+        """Record *tp*'s backlog; sets or clears the ``backlog`` reason with hysteresis.
+        Returns True if that changed the reasons."""
         cfg = self.config
         reasons = self._reasons.setdefault(tp, set())
         over = records >= cfg.high_mark or (cfg.high_bytes is not None and nbytes >= cfg.high_bytes)
         if over:
+            if PauseReason.BACKLOG in reasons:
+                return False
             reasons.add(PauseReason.BACKLOG)
-            return
+            self._dirty = True
+            return True
         if PauseReason.BACKLOG in reasons:
             low_bytes = cfg.resume_bytes
             if records <= cfg.low_mark and (low_bytes is None or nbytes <= low_bytes):
                 reasons.discard(PauseReason.BACKLOG)
+                self._dirty = True
+                return True
+        return False
 
     def pause(self, reason: PauseReason, tps: set[TP] | frozenset[TP] | None = None) -> None:
         """Add *reason* for *tps*, or for every partition, present and future, if ``None``."""
+        self._dirty = True
         if tps is None:
             self._global.add(reason)
             return
@@ -141,6 +152,7 @@ class PauseController:
 
     def resume(self, reason: PauseReason, tps: set[TP] | frozenset[TP] | None = None) -> None:
         """Remove *reason* for *tps*, or everywhere (also the all-partitions one) if ``None``."""
+        self._dirty = True
         if tps is None:
             self._global.discard(reason)
             for reasons in self._reasons.values():
@@ -170,17 +182,24 @@ class PauseController:
 
     def plan(self) -> list[PauseChange]:
         """What to change on the consumer now; the changes count as applied once returned."""
+        if not self._dirty and not self._paused_at:
+            return []  # the common case, kept cheap: nothing paused, nothing changed
         now = self._clock.now()
         changes: list[PauseChange] = []
+        holding = False
         for tp in sorted(self._assigned):
             reasons = self.reasons(tp)
             since = self._paused_at.get(tp)
             if reasons and since is None:
                 self._paused_at[tp] = now
                 changes.append(PauseChange(tp, True, reasons))
-            elif not reasons and since is not None and now - since >= self.config.min_pause:
-                del self._paused_at[tp]
-                changes.append(PauseChange(tp, False, frozenset(), now - since))
+            elif not reasons and since is not None:
+                if now - since >= self.config.min_pause:
+                    del self._paused_at[tp]
+                    changes.append(PauseChange(tp, False, frozenset(), now - since))
+                else:
+                    holding = True
+        self._dirty = holding
         return changes
 
     def next_resume_at(self) -> float | None:

@@ -148,6 +148,7 @@ class KafkaSource(Generic[V]):
         self._unsubscribe: Callable[[], None] | None = None
         self._ends: LogEndReader | None = None
         self._next_lag = 0.0
+        self._unknown_committed = False
         self._fetched = self._emitted = self._completed = self._dead_lettered = 0
         self._pauses = self._resumes = 0
 
@@ -303,7 +304,8 @@ class KafkaSource(Generic[V]):
         await self._close(wait=graceful)
 
     async def _poll_once(self) -> None:
-        await self._learn_committed()
+        if self._unknown_committed:
+            await self._learn_committed()
         batch = await self._consumer.getmany(
             timeout_ms=int(self.config.poll_timeout * 1000),
             max_records=self.config.max_poll_records,
@@ -338,6 +340,7 @@ class KafkaSource(Generic[V]):
             "session_timeout_ms": int(cfg.session_timeout * 1000),
             "heartbeat_interval_ms": int(cfg.heartbeat_interval * 1000),
             "max_poll_interval_ms": int(cfg.max_poll_interval * 1000),
+            "fetch_max_bytes": cfg.fetch_max_bytes,
             "value_deserializer": safe_decoder(self._codec, self._poison),
             **dict(cfg.consumer_options or {}),
         }
@@ -462,6 +465,7 @@ class KafkaSource(Generic[V]):
         for tp in assigned:
             if tp not in self._parts:
                 self._parts[tp] = self._new_partition(tp)
+                self._unknown_committed = True
         self._pause.assign(assigned)
         paused = self._apply_pauses()
         self._publish(PartitionsAssigned(
@@ -482,6 +486,7 @@ class KafkaSource(Generic[V]):
 
     async def _learn_committed(self) -> None:
         """Read the group's committed offsets of newly assigned partitions (for broker lag)."""
+        self._unknown_committed = False
         if not self.config.group_id:
             return
         for part in list(self._parts.values()):
@@ -491,6 +496,7 @@ class KafkaSource(Generic[V]):
                     committed = await self._consumer.committed(part.tp)
                 except KafkaError:
                     part.committed_known = False
+                    self._unknown_committed = True
                     return
                 if part.tracker.committed is None and committed is not None and committed >= 0:
                     part.tracker.committed = committed
@@ -557,8 +563,8 @@ class KafkaSource(Generic[V]):
         self._completed += n
         if self._committer is not None:
             self._committer.since_last += n
-        if not part.tracker.dead:
-            self._pause.backlog(part.tp, part.backlog, part.backlog_bytes)
+        if not part.tracker.dead and self._pause.backlog(part.tp, part.backlog,
+                                                         part.backlog_bytes):
             self._apply_pauses()
         if self._progress is not None:
             self._progress.set()

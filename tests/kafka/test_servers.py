@@ -46,3 +46,19 @@ def test_bad_server_options_are_config_errors() -> None:
         ApacheKafkaConfig(start_timeout=0)
     with pytest.raises(ConfigError, match=r"port must be in 0\.\.65535, got 70000"):
         TansuConfig(port=70000)
+
+
+def test_bad_source_options_are_config_errors() -> None:
+    from streamguard.kafka import FlowControl, KafkaSourceConfig
+
+    with pytest.raises(ConfigError, match="give exactly one of topics, pattern or partitions"):
+        KafkaSourceConfig(bootstrap_servers="b:1", group_id="g")
+    with pytest.raises(ConfigError, match=r"max_poll_records must be < flow.high_mark=400"):
+        KafkaSourceConfig(bootstrap_servers="b:1", topics=("t",), group_id="g",
+                          flow=FlowControl(high_mark=400, low_mark=100))
+    with pytest.raises(ConfigError, match="group_id is required"):
+        KafkaSourceConfig(bootstrap_servers="b:1", topics=("t",))
+    with pytest.raises(ConfigError, match=r"topic must be 1 to 249 characters.*got 'a b'"):
+        KafkaSourceConfig(bootstrap_servers="b:1", topics=("a b",), group_id="g")
+    with pytest.raises(ConfigError, match="topics must be a tuple of names, not one string"):
+        KafkaSourceConfig(bootstrap_servers="b:1", topics="orders", group_id="g")  # type: ignore[arg-type]

@@ -88,7 +88,9 @@ async def test_slow_sink_pauses_at_high_mark_and_resumes_at_low_mark(
     paused = Counter(e.partition for e in events.of(PartitionPaused))
     resumed = Counter(e.partition for e in events.of(PartitionResumed))
     assert set(paused) == {0, 1, 2, 3}, paused
-    assert paused == resumed
+    assert set(resumed) == {0, 1, 2, 3}, resumed
+    # Pauses and resumes alternate; the last pause may outlive the stream (closed paused).
+    assert all(paused[p] - resumed[p] in (0, 1) for p in range(4)), (paused, resumed)
     assert all(e.reasons == ("backlog",) for e in events.of(PartitionPaused))
     # Bounded: a partition never holds more than the high mark plus one poll's records.
     assert max(peak_backlog.values()) >= HIGH
