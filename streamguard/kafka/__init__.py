@@ -63,6 +63,7 @@ from ._events import (
     PartitionResumed,
     PartitionsAssigned,
     PartitionsRevoked,
+    PauseReasonsChanged,
     RecordDeadLettered,
     ThrottleRateChanged,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "PartitionsAssigned",
     "PartitionsRevoked",
     "PauseReason",
+    "PauseReasonsChanged",
     "RecordDeadLettered",
     "RecordFailedError",
     "ThrottleRateChanged",

@@ -31,6 +31,16 @@ class PartitionPaused(KafkaEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class PauseReasonsChanged(KafkaEvent):
+    """A partition that was already paused gained a reason: *reasons* hold now (a breaker
+    opened while the partition's backlog already held it, say). Not a new pause."""
+
+    topic: str
+    partition: int
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PartitionResumed(KafkaEvent):
     """streamguard resumed *topic*/*partition* after *paused_for* seconds."""
 

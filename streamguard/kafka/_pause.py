@@ -81,13 +81,15 @@ class PauseChange:
     """One change to apply on the consumer: pause or resume *tp*.
 
     *reasons* are the reasons in force (empty on resume); *paused_for* is how long the
-    partition was paused (on resume).
+    partition was paused (on resume); *again* marks an already paused partition that gained
+    a reason (nothing to do on the consumer).
     """
 
     tp: TP
     paused: bool
     reasons: frozenset[PauseReason]
     paused_for: float = 0.0
+    again: bool = False
 
 
 class PauseController:
@@ -100,6 +102,7 @@ class PauseController:
         self._reasons: dict[TP, set[PauseReason]] = {}
         self._global: set[PauseReason] = set()
         self._paused_at: dict[TP, float] = {}  # what is applied on the consumer
+        self._applied: dict[TP, frozenset[PauseReason]] = {}  # the reasons last reported
         self._dirty = False  # reasons or assignment changed since the last plan()
 
     # ------------------------------------------------------------------ inputs
@@ -109,6 +112,7 @@ class PauseController:
             self._reasons.get(tp, set()).discard(PauseReason.BACKLOG)
         self._assigned = set(tps)
         self._paused_at.clear()
+        self._applied.clear()
         self._dirty = True
 
     def revoke(self, tps: set[TP] | frozenset[TP]) -> None:
@@ -116,6 +120,7 @@ class PauseController:
         for tp in tps:
             self._assigned.discard(tp)
             self._paused_at.pop(tp, None)
+            self._applied.pop(tp, None)
             reasons = self._reasons.get(tp)
             if reasons is not None:
                 reasons.discard(PauseReason.BACKLOG)
@@ -181,7 +186,10 @@ class PauseController:
         return frozenset(self._assigned)
 
     def plan(self) -> list[PauseChange]:
-        """What to change on the consumer now; the changes count as applied once returned."""
+        """What to change on the consumer now; the changes count as applied once returned.
+
+        A paused partition that gains a reason (a breaker opens while its backlog already
+        held it) is reported again, with ``again=True``, so the new reason shows."""
         if not self._dirty and not self._paused_at:
             return []  # the common case, kept cheap: nothing paused, nothing changed
         now = self._clock.now()
@@ -192,10 +200,17 @@ class PauseController:
             since = self._paused_at.get(tp)
             if reasons and since is None:
                 self._paused_at[tp] = now
+                self._applied[tp] = reasons
                 changes.append(PauseChange(tp, True, reasons))
+            elif reasons and reasons != self._applied.get(tp):
+                gained = not reasons <= self._applied.get(tp, frozenset())
+                self._applied[tp] = reasons
+                if gained:
+                    changes.append(PauseChange(tp, True, reasons, again=True))
             elif not reasons and since is not None:
                 if now - since >= self.config.min_pause:
                     del self._paused_at[tp]
+                    self._applied.pop(tp, None)
                     changes.append(PauseChange(tp, False, frozenset(), now - since))
                 else:
                     holding = True

@@ -42,6 +42,7 @@ from ._events import (
     PartitionResumed,
     PartitionsAssigned,
     PartitionsRevoked,
+    PauseReasonsChanged,
     RecordDeadLettered,
 )
 from ._group_lag import LogEndReader
@@ -656,7 +657,7 @@ class KafkaSource(Generic[V]):
         if not changes:
             return []
         assigned = consumer.assignment()
-        to_pause = [c.tp for c in changes if c.paused and c.tp in assigned]
+        to_pause = [c.tp for c in changes if c.paused and not c.again and c.tp in assigned]
         to_resume = [c.tp for c in changes if not c.paused and c.tp in assigned]
         if to_pause:
             consumer.pause(*to_pause)
@@ -665,7 +666,12 @@ class KafkaSource(Generic[V]):
             consumer.resume(*to_resume)
             self._resumes += len(to_resume)
         for change in changes:
-            if change.paused:
+            if change.again:
+                self._publish(PauseReasonsChanged(
+                    source=self.name, topic=change.tp.topic, partition=change.tp.partition,
+                    reasons=tuple(sorted(str(r) for r in change.reasons)),
+                ))
+            elif change.paused:
                 self._publish(PartitionPaused(
                     source=self.name, topic=change.tp.topic, partition=change.tp.partition,
                     reasons=tuple(sorted(str(r) for r in change.reasons)),

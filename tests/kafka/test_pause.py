@@ -108,3 +108,15 @@ def test_a_retained_partition_is_paused_again_after_assignment() -> None:
 def test_bad_flow_control_is_a_config_error(kw: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         FlowControl(**kw)  # type: ignore[arg-type]
+
+
+def test_a_paused_partition_that_gains_a_reason_is_reported_again() -> None:
+    ctl, _ = controller()
+    ctl.backlog(A, 500)
+    assert [c.again for c in ctl.plan()] == [False]
+    ctl.pause(PauseReason.BREAKER)
+    changes = ctl.plan()
+    assert [(c.tp, c.again) for c in changes] == [(A, True), (B, False)]
+    assert changes[0].reasons == {PauseReason.BACKLOG, PauseReason.BREAKER}
+    ctl.resume(PauseReason.BREAKER)  # losing a reason while still paused: nothing to report
+    assert ctl.plan() == []
