@@ -178,10 +178,10 @@ async def read_group_lag(
     reader: LogEndReader | None = None, offsets: CommittedReader | None = None,
     connect_timeout: float = 15.0,
 ) -> list[GroupPartitionLag]:
-    topics = tuple(topics)
     """Committed offset, log-end offset and lag per partition of *group*, like
     ``kafka-consumer-groups --describe``; *topics* adds partitions nothing was committed for.
     """
+    topics = tuple(topics)
     if offsets is not None and topics:
         async with asyncio.timeout(connect_timeout):
             committed = await offsets.committed(topics)
