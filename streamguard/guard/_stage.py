@@ -22,7 +22,7 @@ from ..breaker._errors import CircuitOpenError
 from ..breaker._state import State
 from ..core._clock import Clock
 from ..core._protocol import ChunkSubscriber
-from ..operators._map_async import ConcurrentStage, _Slot
+from ..operators._map_async import ConcurrentStage
 from ..retry._backoff import ceiling
 from ..retry._budget import RetryBudget
 from ..retry._config import RetryConfig
@@ -40,7 +40,6 @@ DeadLetter: TypeAlias = Callable[[Any, BaseException], Any]
 Fallback: TypeAlias = Callable[[Any, BaseException], Any]
 """``(item, error) -> anything`` or an awaitable: handles an item the breaker refused."""
 
-_DEAD: Any = object()  # process() result of an item that went to the dead-letter sink
 _FREE = (State.CLOSED, State.DISABLED)
 
 
@@ -200,16 +199,7 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
             bus.publish(ItemDeadLettered(source=f"{self._rt.name}/{self.name}",
                                          pipeline=self._rt.name, stage=self.name,
                                          reason=reason, error=error))
-        return _DEAD
-
-    def _deliver(self, slot: _Slot[Never]) -> None:
-        if slot.value is _DEAD:
-            # Dead-lettered items are complete at their source but count as rejected.
-            self._rejected += 1
-            if slot.ack is not None:
-                slot.ack.done()
-            return
-        super()._deliver(slot)
+        return ConcurrentStage.REJECTED  # completes at its source, counted as rejected
 
 
 async def _maybe_await(value: Any) -> Any:

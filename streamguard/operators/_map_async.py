@@ -25,6 +25,18 @@ _PENDING: Any = object()
 _SKIPPED: Any = object()
 
 
+class _Rejected:
+    """What :meth:`ConcurrentStage.process` returns for an item it routed elsewhere."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ConcurrentStage.REJECTED"
+
+
+REJECTED: Any = _Rejected()
+
+
 class _Slot(Generic[B]):
     __slots__ = ("ack", "value")
 
@@ -43,6 +55,10 @@ class ConcurrentStage(OutboxStage[A, B]):
     """
 
     kind = "map_async"
+
+    REJECTED: Any = REJECTED
+    """Return this from :meth:`process` when the item was routed elsewhere (dead-lettered,
+    rejected by a limiter): it completes at its source and counts as rejected, not emitted."""
 
     def __init__(
         self, downstream: ChunkSubscriber[B], *, concurrency: int, ordered: bool,
@@ -160,6 +176,11 @@ class ConcurrentStage(OutboxStage[A, B]):
 
     def _deliver(self, slot: _Slot[B]) -> None:
         if slot.value is _SKIPPED:
+            return
+        if slot.value is REJECTED:
+            self._rejected += 1
+            if slot.ack is not None:
+                slot.ack.done()
             return
         if self._emits:
             self._put(slot.value, slot.ack)
