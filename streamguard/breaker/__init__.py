@@ -18,6 +18,7 @@ Example::
         await client.post("/refund")
 """
 
+from ..core._signals import Throttled, TooManyRequests, is_throttled, retry_after_of, retryable_of
 from ._breaker import CircuitBreaker, Permit
 from ._config import BreakerConfig
 from ._errors import CircuitOpenError
@@ -32,7 +33,6 @@ from ._events import (
     StateTransition,
 )
 from ._outcome import Verdict, classify
-from ._signals import Throttled, TooManyRequests, is_throttled, retry_after_of, retryable_of
 from ._state import State
 from ._stats import BreakerStatistics
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from ..core._signals import is_throttled
 from ._config import BreakerConfig
-from ._signals import is_throttled
 
 
 class Verdict(Enum):

@@ -20,6 +20,7 @@ from ._outbox import OutboxStage
 from ._overflow import Overflow
 from ._protocol import ChunkSubscriber, Subscriber, Subscription
 from ._runtime import Runtime, live_pipelines
+from ._signals import Throttled, TooManyRequests, is_throttled, retry_after_of, retryable_of
 from ._stage import ItemFailed, ItemsDropped, Stage, StageEvent, StageTerminated
 from ._stats import StageStatistics
 from ._stream import Operator, PipelineResult, Stream
@@ -54,10 +55,15 @@ __all__ = [
     "StreamGuardError",
     "Subscriber",
     "Subscription",
+    "Throttled",
+    "TooManyRequests",
     "WouldBlock",
     "default_bus",
     "done_all",
     "fail_all",
+    "is_throttled",
     "lift",
     "live_pipelines",
+    "retry_after_of",
+    "retryable_of",
 ]

@@ -16,7 +16,7 @@ Example::
     receipt = await retry.call(client.pay, order)
 """
 
-from ..breaker._signals import Throttled, TooManyRequests, retry_after_of, retryable_of
+from ..core._signals import Throttled, TooManyRequests, retry_after_of, retryable_of
 from ._backoff import ceiling, next_delay
 from ._budget import BudgetConfig, BudgetStatistics, RetryBudget
 from ._config import Backoff, RetryConfig

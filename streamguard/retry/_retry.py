@@ -15,10 +15,10 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 from ..breaker._breaker import CircuitBreaker
 from ..breaker._errors import CircuitOpenError
-from ..breaker._signals import retry_after_of, retryable_of
 from ..core._clock import SYSTEM_CLOCK, Clock
 from ..core._errors import require
 from ..core._events import EventBus, default_bus
+from ..core._signals import retry_after_of, retryable_of
 from ._backoff import next_delay
 from ._budget import RetryBudget
 from ._config import RetryConfig

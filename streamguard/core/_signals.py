@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Protocol, runtime_checkable
 
-from ..core._errors import StreamGuardError
+from ._errors import StreamGuardError
 
 
 @runtime_checkable
