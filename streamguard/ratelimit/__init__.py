@@ -11,6 +11,11 @@ in ``memory://`` or ``redis://`` storage), then decide now or wait::
         return 429, decision.headers()                     # Retry-After, RateLimit, ...
     await limiter.acquire(key="bob")                       # or wait for capacity
 
+In a pipeline, :func:`rate_limit` shapes (delays, the default), polices (refuses to a
+callback) or fails::
+
+    stream.pipe(rate_limit(limiter, key=lambda event: event.user))
+
 A :class:`CompositeLimiter` combines :class:`Tier` limits that must all pass. Decisions are
 published as :class:`RateLimitDecided` events; storage outages as
 :class:`StorageOutageBegan` / :class:`StorageOutageEnded`.
@@ -34,6 +39,7 @@ from ._errors import RateLimitExceeded
 from ._events import RateLimitDecided, RateLimitEvent, StorageOutageBegan, StorageOutageEnded
 from ._headers import parse_retry_after
 from ._limiter import BaseLimiter, RateLimiter
+from ._stage import RateLimitStage, rate_limit
 from ._statistics import LimiterStatistics
 from .algorithms import (
     GCRA,
@@ -61,6 +67,7 @@ __all__ = [
     "RateLimitDecided",
     "RateLimitEvent",
     "RateLimitExceeded",
+    "RateLimitStage",
     "RateLimiter",
     "RedisStorage",
     "SlidingWindowCounter",
@@ -71,5 +78,6 @@ __all__ = [
     "Tier",
     "TokenBucket",
     "parse_retry_after",
+    "rate_limit",
     "storage_from_uri",
 ]

@@ -213,6 +213,22 @@ class BaseLimiter:
         if self._owns_storage:
             await self.storage.aclose()
 
+    # ---------------------------------------------------------------- for the stream stage
+    def _line_of(self, key: Any) -> Hashable:
+        """The line (wait queue) that callers with *key* stand in."""
+        return self._queue_key(key, self._keys(key))
+
+    def _admit_nowait(self, cost: float, key: Any) -> bool:
+        """Local storage: pass *cost* now (counted as allowed) or change nothing at all,
+        not even the refusal count (the caller will wait, which counts as delayed)."""
+        keys = self._keys(key)
+        if self._queues and self._queue_key(key, keys) in self._queues:
+            return False
+        decision = self._decide_local(keys, cost, self._now())
+        if decision.allowed:
+            self._count(decision, key, cost)
+        return decision.allowed
+
     # ---------------------------------------------------------------- internals
     def _after_reset(self) -> None:
         """Hook: re-read state held directly after a reset."""
@@ -370,6 +386,27 @@ class RateLimiter(BaseLimiter):
 
     def _queue_key(self, key: Any, keys: tuple[Hashable, ...]) -> Hashable:
         return keys[0]
+
+    def _line_of(self, key: Any) -> Hashable:
+        return key  # type: ignore[no-any-return]
+
+    def _admit_nowait(self, cost: float, key: Any) -> bool:
+        table = self._table
+        if table is None or (self._queues and key in self._queues):
+            return False
+        now = self._now()
+        state = self._state if key is None else table.get(key, now)
+        assert state is not None
+        if self._bus.active:
+            decision = state.decide(now, cost)
+            if decision.allowed:
+                self._allowed += 1
+                self._publish("allowed", key, cost, 0.0, decision)
+            return decision.allowed
+        if state.take(now, cost):
+            self._allowed += 1
+            return True
+        return False
 
     def _combine(self, decisions: list[Decision]) -> Decision:
         return decisions[0]

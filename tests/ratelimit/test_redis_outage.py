@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
 
+from streamguard import from_async_iterable
 from streamguard.core import EventBus
 from streamguard.ratelimit import (
     RateLimiter,
@@ -15,6 +17,7 @@ from streamguard.ratelimit import (
     StorageOutageBegan,
     StorageOutageEnded,
     TokenBucket,
+    rate_limit,
 )
 from streamguard.testing.servers._redis import RedisServer
 
@@ -82,3 +85,66 @@ async def test_redis_that_never_answers_costs_no_timeout_per_decision(
         assert limiter.statistics().outage_decisions == 1000
     finally:
         await limiter.aclose()
+
+
+@pytest.mark.parametrize("mode", ["open", "closed"])
+async def test_a_policing_pipeline_keeps_running_through_an_outage(own_redis: RedisServer,
+                                                                   mode: str) -> None:
+    limiter = RateLimiter(TokenBucket(rate=5000, burst=100), name="edge", bus=EventBus(),
+                          storage=f"{own_redis.url}?timeout=0.2", failure_mode=mode,  # type: ignore[arg-type]
+                          outage_probe=0.02)
+    rejected: list[int] = []
+
+    async def source() -> AsyncIterator[int]:
+        for i in range(300):
+            if i == 100:
+                own_redis.kill()
+            if i == 200:
+                own_redis.start()
+                await asyncio.sleep(0.05)  # past the next probe
+            await asyncio.sleep(0.001)
+            yield i
+
+    try:
+        out = await from_async_iterable(source()).pipe(
+            rate_limit(limiter, mode="police", on_reject=lambda i, d: rejected.append(i)),
+        ).to_list()
+    finally:
+        await limiter.aclose()
+    assert sorted(out + rejected) == list(range(300))
+    assert set(range(90)) <= set(out)  # before the outage: the limit is far away
+    if mode == "open":
+        assert rejected == []
+    else:  # refused while Redis was down, admitted again once it was back
+        assert len(rejected) >= 50
+        assert all(90 <= i < 250 for i in rejected)
+        assert set(range(250, 300)) <= set(out)
+    assert limiter.statistics().outages == 1
+
+
+async def test_a_shaping_pipeline_waits_out_a_fail_closed_outage(own_redis: RedisServer) -> None:
+    limiter = RateLimiter(TokenBucket(rate=5000, burst=100), name="shape", bus=EventBus(),
+                          storage=f"{own_redis.url}?timeout=0.2", failure_mode="closed",
+                          outage_probe=0.02)
+
+    async def revive() -> None:
+        await asyncio.sleep(0.3)
+        own_redis.start()
+
+    async def source() -> AsyncIterator[int]:
+        for i in range(200):
+            if i == 50:
+                own_redis.kill()
+                reviver = asyncio.create_task(revive())
+            await asyncio.sleep(0.001)
+            yield i
+        await reviver
+
+    try:
+        out = await from_async_iterable(source()).pipe(rate_limit(limiter)).to_list()
+    finally:
+        await limiter.aclose()
+    assert out == list(range(200))  # nothing lost, nothing reordered: items waited
+    stats = limiter.statistics()
+    assert stats.outages == 1
+    assert stats.delayed > 0

@@ -82,7 +82,7 @@ async def test_admits_the_limit_then_refuses_with_retry_after(limiter: Factory,
     assert refused.limit == 3
     assert refused.policy == policy
     assert refused.limiter == "api"
-    assert 0 < refused.retry_after <= 3600 * 1.01
+    assert 0 < refused.retry_after <= 2 * 3600  # a sliding counter may wait into the next window
     assert refused.reset_after > 0
     never = await api.try_acquire(4)
     assert not never.allowed

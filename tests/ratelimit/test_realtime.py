@@ -1,0 +1,41 @@
+"""Real time on the event loop: the stage shapes 2,000 items/s for 10 s.
+
+The only test here that looks at wall-clock behaviour; it asserts the limiter's contract
+(achieved rate, burst bound), not how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from streamguard import from_iterable
+from streamguard import operators as op
+from streamguard.core import EventBus
+from streamguard.ratelimit import RateLimiter, TokenBucket, rate_limit
+
+from ._simulate import max_in_window
+
+pytestmark = pytest.mark.slow
+
+RATE, BURST, SECONDS = 2000.0, 20.0, 10.0
+
+
+async def test_2000_items_per_second_for_10_seconds() -> None:
+    loop = asyncio.get_running_loop()
+    limiter = RateLimiter(TokenBucket(rate=RATE, burst=BURST), name="realtime", bus=EventBus())
+    stamps: list[float] = []
+    end = loop.time() + SECONDS
+    await from_iterable(itertools.count()).pipe(
+        rate_limit(limiter),
+        op.take_while(lambda _: loop.time() < end),
+        op.map(lambda _: stamps.append(loop.time())),
+    ).run()
+    achieved = len(stamps) / SECONDS
+    busiest = max_in_window([(t, 1.0) for t in stamps], 0.1, closed=True)
+    print(f"achieved {achieved:.1f}/s, busiest 100 ms window {busiest:.0f} "
+          f"(bound {RATE * 0.1 + BURST:.0f})")
+    assert achieved == pytest.approx(RATE, rel=0.01)
+    assert busiest <= RATE * 0.1 + BURST

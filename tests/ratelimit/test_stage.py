@@ -1,0 +1,212 @@
+"""The ``rate_limit`` stage on a virtual clock: shaping with backpressure, fairness between
+keys, policing to a sink, error mode, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from streamguard import from_iterable
+from streamguard import operators as op
+from streamguard.core import ConfigError, EventBus
+from streamguard.ratelimit import (
+    GCRA,
+    CompositeLimiter,
+    Decision,
+    RateLimiter,
+    RateLimitExceeded,
+    Tier,
+    TokenBucket,
+    rate_limit,
+)
+from streamguard.testing import AckRecorder, TestSubscriber, VirtualClock
+
+
+def limiter(clock: VirtualClock, rate: float = 10, burst: float = 2) -> RateLimiter:
+    return RateLimiter(TokenBucket(rate=rate, burst=burst), name="api", clock=clock,
+                       bus=EventBus())
+
+
+async def settle(clock: VirtualClock, seconds: float, step: float = 0.05) -> None:
+    for _ in range(round(seconds / step)):
+        await clock.advance(step)
+
+
+async def test_shape_delays_items_to_the_rate_in_order() -> None:
+    clock = VirtualClock()
+    stamps: list[tuple[int, float]] = []
+
+    def stamp(x: int) -> None:
+        stamps.append((x, clock.now()))
+
+    task = asyncio.create_task(from_iterable(range(10)).pipe(
+        rate_limit(limiter(clock)), op.map(stamp)).run())
+    await settle(clock, 1.0)
+    await task
+    assert [x for x, _ in stamps] == list(range(10))
+    assert [t for _, t in stamps] == pytest.approx([0, 0, .1, .2, .3, .4, .5, .6, .7, .8])
+
+
+async def test_shape_stops_requesting_upstream_while_items_wait() -> None:
+    clock = VirtualClock()
+    pulled: list[int] = []
+
+    def source() -> Iterator[int]:
+        for i in range(1000):
+            pulled.append(i)
+            yield i
+
+    out: list[int] = []
+    task = asyncio.create_task(from_iterable(source()).pipe(
+        rate_limit(limiter(clock, rate=10, burst=1), max_pending=4),
+        op.map(out.append),
+    ).run())
+    await clock.advance(0)
+    for _ in range(10):
+        await clock.advance(0.1)
+        assert len(pulled) <= len(out) + 4 + 1  # admitted + held + one the source prepared
+    assert len(out) == 10  # at 0, 0.1, ..., 0.9 (ten steps of 0.1 add up to just under 1.0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_the_limiter_is_asked_only_while_downstream_wants_items() -> None:
+    clock = VirtualClock()
+    shared = limiter(clock, rate=10, burst=5)
+    downstream: TestSubscriber[int] = TestSubscriber(initial_request=1)
+    from_iterable(range(100)).pipe(rate_limit(shared, max_pending=8)).subscribe(downstream)
+    await clock.advance(0)
+    await clock.advance(1.0)
+    # One item wanted, one admitted: the other four tokens are not spent on items that
+    # would then wait in the stage and leave together, later, as a burst.
+    assert downstream.items == [0]
+    assert shared.statistics().allowed == 1
+    downstream.request(10)
+    await clock.advance(0)
+    assert downstream.items == [0, 1, 2, 3, 4, 5]  # the full burst, at once, as allowed
+    assert not downstream.violations
+    downstream.cancel()
+    await clock.advance(0)
+
+
+async def test_a_hot_key_does_not_hold_up_other_keys() -> None:
+    clock = VirtualClock()
+    per_user = limiter(clock, rate=1, burst=1)
+    items = [("hot", i) for i in range(20)] + [("cold", i) for i in range(3)]
+    passed: list[tuple[str, int, float]] = []
+
+    def stamp(item: tuple[str, int]) -> None:
+        passed.append((*item, clock.now()))
+
+    def user(item: tuple[str, int]) -> str:
+        return item[0]
+
+    task = asyncio.create_task(from_iterable(items).pipe(
+        rate_limit(per_user, key=user), op.map(stamp)).run())
+    await clock.advance(0)
+    await clock.advance(1.0)
+    cold = [t for user, _, t in passed if user == "cold"]
+    assert cold == [0.0, 1.0]  # one per second, untouched by the hot key's backlog of 19
+    assert [i for user, i, _ in passed if user == "hot"] == [0, 1]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_police_sends_refusals_to_on_reject_and_completes_them() -> None:
+    clock = VirtualClock()
+    rejected: list[tuple[int, Decision]] = []
+    acks = AckRecorder()
+    result = await from_iterable(range(5), ack=acks.ack).pipe(
+        rate_limit(limiter(clock, rate=10, burst=2), mode="police",
+                   on_reject=lambda item, d: rejected.append((item, d))),
+    ).to_list()
+    assert result == [0, 1]
+    assert [item for item, _ in rejected] == [2, 3, 4]
+    assert all(not d.allowed and d.retry_after > 0 for _, d in rejected)
+    assert acks.completed_exactly_once(range(5))
+    assert not acks.failed
+
+
+async def test_police_with_an_async_sink() -> None:
+    clock = VirtualClock()
+    sunk: list[int] = []
+
+    async def dead_letter(item: int, decision: Decision) -> None:
+        await asyncio.sleep(0)
+        sunk.append(item)
+
+    run = await from_iterable(range(6)).pipe(
+        rate_limit(limiter(clock, rate=1, burst=3), mode="police", on_reject=dead_letter,
+                   name="edge"),
+        op.sink(lambda _: None),
+    ).run()
+    assert sunk == [3, 4, 5]
+    stats = next(s for s in run.statistics if s.stage == "edge")
+    assert (stats.received, stats.emitted, stats.rejected) == (6, 3, 3)
+
+
+async def test_error_mode_fails_the_stream_and_the_item() -> None:
+    clock = VirtualClock()
+    acks = AckRecorder()
+    with pytest.raises(RateLimitExceeded, match=r"refused item 2 \(cost 1, retry after 0\.100"):
+        await from_iterable(range(5), ack=acks.ack).pipe(
+            rate_limit(limiter(clock), mode="error"),
+        ).to_list()
+    assert set(acks.failed) == {2}
+
+
+async def test_a_cost_that_never_fits_goes_to_on_reject_in_shape_mode() -> None:
+    clock = VirtualClock()
+    refused: list[float] = []
+    task = asyncio.create_task(from_iterable([1, 5, 1]).pipe(
+        rate_limit(limiter(clock, rate=10, burst=2), cost=lambda c: c,
+                   on_reject=lambda item, d: refused.append(d.retry_after)),
+    ).to_list())
+    await settle(clock, 0.5)
+    assert await task == [1, 1]
+    assert refused == [float("inf")]
+
+
+async def test_cancelling_the_pipeline_gives_the_waits_back() -> None:
+    clock = VirtualClock()
+    shared = limiter(clock, rate=1, burst=1)
+    task = asyncio.create_task(from_iterable(range(5)).pipe(rate_limit(shared)).to_list())
+    await clock.advance(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert shared.statistics().waiting == 0
+    await clock.advance(0.5)
+    assert shared.try_acquire_nowait().allowed  # the token the cancelled item waited for
+
+
+async def test_a_composite_takes_its_tier_keys_from_the_item() -> None:
+    clock = VirtualClock()
+    api = CompositeLimiter(name="api", clock=clock, bus=EventBus(), tiers=[
+        Tier(name="global", algorithm=GCRA(rate=100, burst=100)),
+        Tier(name="user", algorithm=GCRA(rate=1, burst=1), key=lambda r: r["user"]),
+    ])
+    rejected: list[Any] = []
+    out = await from_iterable([{"user": "a"}, {"user": "a"}, {"user": "b"}]).pipe(
+        rate_limit(api, mode="police", on_reject=lambda item, d: rejected.append(d.limiter)),
+    ).to_list()
+    assert out == [{"user": "a"}, {"user": "b"}]
+    assert rejected == ["api/user"]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"mode": "drop"}, "mode must be 'shape', 'police' or 'error', got 'drop'"),
+    ({"mode": "police"}, "mode='police' needs on_reject, a callback (item, decision), got None"),
+    ({"max_pending": 0}, "max_pending must be an int >= 1, got 0"),
+    ({"cost": 0}, "cost must be > 0, got 0"),
+    ({"key": "user"}, "key must be a callable (item) -> key, got 'user'"),
+])
+def test_bad_stage_options_name_rule_and_value(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        rate_limit(limiter(VirtualClock()), **options)
+    assert str(info.value) == message
