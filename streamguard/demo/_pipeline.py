@@ -9,7 +9,7 @@ from .. import operators as op
 from ..breaker import BreakerConfig, CircuitBreaker
 from ..core._stream import Stream
 from ..guard import guarded_sink
-from ..ratelimit import RateLimiter, TokenBucket
+from ..ratelimit import RateLimiter, TokenBucket, rate_limit
 from ..retry import RetryConfig
 from ._config import DemoConfig
 from ._downstream import FlakyDownstream
@@ -41,10 +41,6 @@ def guarded(
             return False
         return True
 
-    async def limit(item: T) -> T:
-        await limiter.acquire()
-        return item
-
     async def deliver(item: T) -> None:
         await downstream.deliver(order_of(item)["id"])
         ledger.deliver(key_of(item))
@@ -55,7 +51,7 @@ def guarded(
 
     return stream.pipe(
         op.filter(valid, name="validate"),
-        op.map_async(limit, name="rate-limit"),
+        rate_limit(limiter, max_pending=config.burst, name="rate-limit"),
         guarded_sink(deliver, breaker=breaker(),
                      retry=RetryConfig(attempts=3, base_delay=0.02, max_delay=0.2),
                      timeout=1.0, concurrency=16, dead_letter=park, name="downstream"),
