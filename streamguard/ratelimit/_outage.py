@@ -23,7 +23,7 @@ class OutageGuard:
     After a failure the storage is not asked again for ``probe`` seconds: every decision in
     between follows the failure mode at once, so a dead Redis costs no timeouts per item.
     The first failure of an outage logs a warning and publishes :class:`StorageOutageBegan`;
-    the first success after it logs and publishes :class:`StorageOutageEnded`.
+    the first success after it logs (at info level) and publishes :class:`StorageOutageEnded`.
     """
 
     __slots__ = ("_bus", "_limiter", "_storage", "_tiers", "began", "decisions", "down",
@@ -71,7 +71,7 @@ class OutageGuard:
             return
         self.down = False
         duration = now - self.began
-        _log.warning("rate limiter %r: storage %s answers again after %.3f s; %d decisions "
+        _log.info("rate limiter %r: storage %s answers again after %.3f s; %d decisions "
                      "were made failing %s", self._limiter, self._storage, duration,
                      self.decisions, self.mode)
         if self._bus.active:

@@ -166,7 +166,7 @@ class RedisStorage(Storage):
             return await awaitable
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
                 OSError) as exc:
-            raise StorageUnavailable(f"Redis at {self.uri} is unreachable: {exc}") from exc
+            raise StorageUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     async def aclose(self) -> None:
         """Close the connection pool."""
