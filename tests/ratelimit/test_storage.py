@@ -30,6 +30,7 @@ from streamguard.ratelimit import (
     storage_from_uri,
 )
 from streamguard.ratelimit.storage import MemoryStorage, RedisStorage
+from streamguard.testing.servers._redis import RedisServer
 
 SLOW = 1 / 3600  # one unit per hour: nothing refills during a test
 
@@ -221,3 +222,25 @@ async def test_remote_storage_has_no_synchronous_try(redis_url: str) -> None:
         assert not api.local
     finally:
         await api.aclose()
+
+
+async def test_redis_state_expires_once_idle(redis_server: RedisServer) -> None:
+    import redis.asyncio as aioredis
+
+    url = f"{redis_server.url}?prefix=ttl:"
+    api = RateLimiter(TokenBucket(rate=10, burst=2), name="api", storage=url, bus=EventBus())
+    log = RateLimiter(SlidingWindowLog(limit=5, window=30), name="log", storage=url,
+                      bus=EventBus())
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        await api.try_acquire(key="k")
+        await log.try_acquire(key="k")
+        # Full again after 0.1 s: the state may go then (plus a second of margin).
+        assert 0 < await client.pttl("ttl:api:k") <= 1100
+        assert 29_000 < await client.pttl("ttl:log:k:log") <= 31_000
+        await api.penalize(60, key="k")
+        assert 60_000 < await client.pttl("ttl:api:k") <= 61_000
+    finally:
+        await api.aclose()
+        await log.aclose()
+        await client.aclose()

@@ -8,9 +8,9 @@ Example::
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit as _urlsplit
 
-from streamguard.core._errors import ConfigError
+from streamguard.core._errors import ConfigError as _ConfigError
 
 from ._base import Binding, Storage, StorageUnavailable, TierSpec
 from ._memory import KeyTable, MemoryBinding, MemoryStorage
@@ -21,12 +21,12 @@ SCHEMES = ("memory", "redis", "rediss")
 
 def storage_from_uri(uri: str) -> Storage:
     """Build the storage named by *uri*; an unknown scheme is a :class:`ConfigError`."""
-    scheme = urlsplit(uri).scheme if isinstance(uri, str) else ""
+    scheme = _urlsplit(uri).scheme if isinstance(uri, str) else ""
     if scheme == "memory":
         return MemoryStorage.from_uri(uri)
     if scheme in ("redis", "rediss"):
         return RedisStorage.from_uri(uri)
-    raise ConfigError(
+    raise _ConfigError(
         f"storage URI must start with memory://, redis:// or rediss://, got {uri!r}"
     )
 
