@@ -128,3 +128,20 @@ def test_scraped_metrics_show_pause_breaker_and_resume_in_order() -> None:
     assert summary["partitions_paused"] >= 1
     assert summary["partitions_resumed"] >= 1
     assert "embedded Tansu broker on 127.0.0.1:" in err
+
+
+async def test_auto_falls_back_to_memory_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import streamguard.demo._run as run_module
+    from streamguard.demo import DemoConfig, Ledger, run_demo
+
+    monkeypatch.setattr(run_module, "kafka_available", lambda: False)
+    said: list[str] = []
+    ledger = Ledger()
+    await run_demo(DemoConfig(items=300, outage=0.2), ledger, say=said.append)
+    assert ledger.source == "memory"
+    assert "Kafka is not available" in said[0]
+    assert "pip install 'streamguard[demo]'" in said[0]
+    counts = ledger.counts()
+    assert counts["items_in"] == 300
+    assert counts["lost"] == 0
+    assert counts["items_out"] + counts["dead_lettered"] + counts["dropped"] == 300
