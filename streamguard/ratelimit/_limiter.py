@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from streamguard.core._clock import SYSTEM_CLOCK, Clock, MonotonicClock
-from streamguard.core._errors import WouldBlock, require
+from streamguard.core._errors import ConfigError, WouldBlock, require
 from streamguard.core._events import EventBus, default_bus
 
 from ._decision import Decision
@@ -35,6 +35,11 @@ from .algorithms._base import EPSILON, INF, Algorithm, State
 from .storage import Storage, storage_from_uri
 from .storage._base import StorageUnavailable, TierSpec
 from .storage._memory import KeyTable, MemoryBinding
+
+
+def bad_cost(cost: object) -> ConfigError:
+    """The error for a cost that is not > 0 (a negative one would refill the bucket)."""
+    return ConfigError(f"cost must be a number > 0, got {cost!r}")
 
 
 def fast_now(clock: Clock) -> Callable[[], float]:
@@ -123,6 +128,8 @@ class BaseLimiter:
         Raises :class:`~streamguard.core.WouldBlock` for remote storage, which needs
         ``await try_acquire()``.
         """
+        if not cost > 0.0:
+            raise bad_cost(cost)
         if not self._local:
             raise self._remote_error("try_acquire_nowait")
         keys = self._keys(key)
@@ -135,6 +142,8 @@ class BaseLimiter:
 
     async def try_acquire(self, cost: float = 1.0, *, key: Any = None) -> Decision:
         """Decide now, consuming *cost* if it passes; never waits for capacity."""
+        if not cost > 0.0:
+            raise bad_cost(cost)
         keys = self._keys(key)
         if self._queues and self._queue_key(key, keys) in self._queues:
             decision = self._queued_refusal(await self._decide_peek_async(keys, cost))
@@ -153,6 +162,8 @@ class BaseLimiter:
         seconds (it does not sleep first to find out). Cancelling the call while it waits
         consumes nothing.
         """
+        if not cost > 0.0:
+            raise bad_cost(cost)
         keys = self._keys(key)
         queue_key = self._queue_key(key, keys)
         if not (self._queues and queue_key in self._queues):
@@ -426,6 +437,8 @@ class RateLimiter(BaseLimiter):
     # directly: this is the not-limited fast path (see benchmarks/suite_ratelimit.py).
     def try_acquire_nowait(self, cost: float = 1.0, *, key: Any = None) -> Decision:
         """Decide now, synchronously, consuming *cost* if it passes (local storage only)."""
+        if not cost > 0.0:
+            raise bad_cost(cost)
         if not self._local:
             raise self._remote_error("try_acquire_nowait")
         now = self._now()
@@ -454,6 +467,8 @@ class RateLimiter(BaseLimiter):
     async def acquire(self, cost: float = 1.0, *, key: Any = None,
                       max_wait: float | None = None) -> float:
         """Wait until *cost* passes (see :meth:`BaseLimiter.acquire`)."""
+        if not cost > 0.0:
+            raise bad_cost(cost)
         table = self._table
         if table is not None and not self._queues and not self._bus.active:
             now = self._now()

@@ -249,3 +249,14 @@ async def test_the_fast_path_and_the_observed_path_decide_alike() -> None:
         a = [quiet.try_acquire_nowait(key="k"), quiet.try_acquire_nowait()]
         b = [observed.try_acquire_nowait(key="k"), observed.try_acquire_nowait()]
         assert a == b
+
+
+@pytest.mark.parametrize("cost", [0, -1, float("nan")])
+async def test_a_cost_must_be_positive(cost: float) -> None:
+    limiter = make(TokenBucket(rate=1, burst=1), VirtualClock())
+    with pytest.raises(ConfigError, match="cost must be a number > 0"):
+        limiter.try_acquire_nowait(cost)
+    with pytest.raises(ConfigError, match="cost must be a number > 0"):
+        await limiter.try_acquire(cost)
+    with pytest.raises(ConfigError, match="cost must be a number > 0"):
+        await limiter.acquire(cost)
