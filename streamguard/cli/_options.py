@@ -70,7 +70,8 @@ def _view_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refresh", type=positive_seconds, default=1.0, metavar="SECONDS",
                         help="refresh period of the live view (default: %(default)s)")
     parser.add_argument("--json", action="store_true",
-                        help="print the final summary as one JSON object on stdout")
+                        help="print the final summary as one JSON object, the last line of "
+                             "stdout")
 
 
 def add_run(commands: _Commands) -> None:
