@@ -26,7 +26,13 @@ class Ack(Protocol):
         ...
 
     def fail(self, error: BaseException) -> None:
-        """The item failed; *error* says why."""
+        """The item failed; *error* says why.
+
+        Operators pass an :class:`~streamguard.core.ItemFailedError` whose ``item`` is the
+        failing item and whose ``__cause__`` is the original exception, so a source that
+        shares one ack between several items (the Kafka source, per fetched chunk) can still
+        tell which one failed — and, say, dead-letter it.
+        """
         ...
 
 

@@ -63,7 +63,7 @@ class FilterStage(Stage[T, T]):
             except Exception as err:
                 self._failed += 1
                 if acks is not None:
-                    acks[i].fail(err)
+                    acks[i].fail(item_failed(self.name, x, err))
                 self._fail(item_failed(self.name, x, err))
                 return
         self._fail(exc)

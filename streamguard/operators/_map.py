@@ -54,24 +54,26 @@ class MapStage(Stage[A, B]):
                 policy: Any = self._on_error
                 if policy == "skip":
                     if acks is not None:
-                        acks[i].fail(exc)
+                        acks[i].fail(item_failed(self.name, x, exc))
                     skipped += 1
                     continue
                 if policy == "fail":
+                    failure = item_failed(self.name, x, exc)
                     if acks is not None:
-                        acks[i].fail(exc)
+                        acks[i].fail(failure)
                     if out:
                         self._emit(out, out_acks)
-                    self._fail(item_failed(self.name, x, exc))
+                    self._fail(failure)
                     return
                 try:
                     y = policy(exc, x)
                 except Exception as exc2:
+                    failure = item_failed(self.name, x, exc2)
                     if acks is not None:
-                        acks[i].fail(exc2)
+                        acks[i].fail(failure)
                     if out:
                         self._emit(out, out_acks)
-                    self._fail(item_failed(self.name, x, exc2))
+                    self._fail(failure)
                     return
             out.append(y)
             if out_acks is not None and acks is not None:

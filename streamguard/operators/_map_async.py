@@ -148,7 +148,7 @@ class ConcurrentStage(OutboxStage[A, B]):
         policy: Any = self._on_error
         if policy == "skip":
             if slot.ack is not None:
-                slot.ack.fail(exc)
+                slot.ack.fail(item_failed(self.name, item, exc))
             slot.ack = None
             slot.value = _SKIPPED
             return True
@@ -158,9 +158,10 @@ class ConcurrentStage(OutboxStage[A, B]):
                 return True
             except Exception as exc2:
                 exc = exc2
+        failure = item_failed(self.name, item, exc)
         if slot.ack is not None:
-            slot.ack.fail(exc)
-        self._fail(item_failed(self.name, item, exc))
+            slot.ack.fail(failure)
+        self._fail(failure)
         return False
 
     def _settle(self, slot: _Slot[B]) -> None:

@@ -88,9 +88,10 @@ class SyncSinkStage(Stage[T, Never]):
                 if ack is not None:
                     ack.done()  # the handler took care of it
                 return True
+        failure = item_failed(self.name, item, exc)
         if ack is not None:
-            ack.fail(exc)
+            ack.fail(failure)
         if policy == "skip":
             return True
-        self._fail(item_failed(self.name, item, exc))
+        self._fail(failure)
         return False

@@ -78,7 +78,7 @@ class TakeWhileStage(Stage[T, T]):
                 ok = self._pred(x)
             except Exception as exc:
                 if acks is not None:
-                    acks[k].fail(exc)
+                    acks[k].fail(item_failed(self.name, x, exc))
                     done_all(acks[k + 1:])
                 if k:
                     self._emit(items[:k], None if acks is None else acks[:k])

@@ -140,3 +140,21 @@ async def test_async_for_completes_after_the_loop_body() -> None:
         completed_before_body.append(rec.done[x])
     assert completed_before_body == [0, 0, 0]
     assert rec.completed_exactly_once(range(3))
+
+
+async def test_a_failed_ack_names_its_item() -> None:
+    from streamguard import ItemFailedError
+
+    rec = AckRecorder()
+
+    def boom(x: int) -> int:
+        if x == 2:
+            raise ValueError("bad")
+        return x
+
+    await from_iterable(range(4), ack=rec.ack).pipe(op.map(boom, on_error="skip")).run()
+    assert len(rec.errors) == 1
+    error = rec.errors[0]
+    assert isinstance(error, ItemFailedError)
+    assert error.item == 2
+    assert isinstance(error.__cause__, ValueError)
