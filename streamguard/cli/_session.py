@@ -30,10 +30,10 @@ Work = Callable[[], Coroutine[Any, Any, Any]]
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """A command's own summary: *data* builds its JSON fields (first in ``--json``), *text*
-    renders them as sentences above the stage table."""
+    """A command's own summary: *data* builds its JSON fields (first in ``--json``) from the
+    report and how the run ended; *text* renders them as sentences above the stage table."""
 
-    data: Callable[[Report], dict[str, Any]]
+    data: Callable[[Report, str], dict[str, Any]]
     text: Callable[[dict[str, Any]], str]
 
 
@@ -147,7 +147,7 @@ def _report_failure(error: BaseException, debug: bool) -> None:
 def _print_summary(
     report: Report, outcome: Outcome, options: Options, summary: Summary | None
 ) -> None:
-    own = summary.data(report) if summary is not None else {}
+    own = summary.data(report, outcome.label) if summary is not None else {}
     if options.json:
         print(json.dumps({**own, **summary_json(report, outcome.label)}), flush=True)
         return

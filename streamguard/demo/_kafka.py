@@ -116,12 +116,17 @@ async def run_kafka(config: DemoConfig, ledger: Ledger, say: Say) -> None:
             source.stream(), config, ledger, downstream,
             key_of=lambda r: (r.partition, r.offset), order_of=lambda r: r.value,
             dead_letter=source.write_dead_letter)
+        task = asyncio.create_task(pipeline.run(name="demo"))
         try:
-            task = asyncio.create_task(pipeline.run(name="demo"))
             await _until_settled(ledger, config.deadline, task)
             source.stop()
             await task
         finally:
+            # Interrupted: cancel the pipeline (the source commits what completed) before
+            # the broker goes away under it.
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
             unsubscribe()
 
 

@@ -11,12 +11,17 @@ KEYS = ("items_in", "items_out", "dead_lettered", "dropped", "lost", "limiter_de
 """The keys ``streamguard demo --json`` always reports."""
 
 
-def demo_summary(report: Any, ledger: Ledger) -> dict[str, Any]:
+def demo_summary(report: Any, ledger: Ledger, outcome: str = "completed") -> dict[str, Any]:
     """The summary object of ``streamguard demo --json`` (*report*: the CLI's metrics
-    snapshot, with ``limiters``, ``breaker_trips``, ``breaker_probes``, ``pauses`` …)."""
+    snapshot, with ``limiters``, ``breaker_trips``, ``breaker_probes``, ``pauses`` …).
+
+    ``finished`` is false when the demo was stopped early: its unprocessed orders then count
+    in ``lost`` although they wait, uncommitted, in the topic.
+    """
     limiters = report.limiters.values()
     return {
         "source": ledger.source,
+        "finished": outcome == "completed",
         **ledger.counts(),
         "limiter_delayed": sum(r.get("delayed", 0) for r in limiters),
         "limiter_rejected": sum(r.get("rejected", 0) for r in limiters),
@@ -38,6 +43,9 @@ def demo_text(summary: dict[str, Any]) -> str:
         f"circuit breaker: opened {s['breaker_trips']} times, probed "
         f"{s['breaker_probes']} times; {s['retries']:,} retries",
     ]
+    if not s["finished"] and s["lost"]:
+        lines.append(f"stopped early: {s['lost']:,} orders were not processed (on Kafka they "
+                     "stay in the topic, uncommitted)")
     if s["source"] == "kafka":
         lines.append(f"kafka: partitions paused {s['partitions_paused']} times, resumed "
                      f"{s['partitions_resumed']} times")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import threading
 import time
 import urllib.error
@@ -145,3 +146,25 @@ async def test_auto_falls_back_to_memory_and_says_so(monkeypatch: pytest.MonkeyP
     assert counts["items_in"] == 300
     assert counts["lost"] == 0
     assert counts["items_out"] + counts["dead_lettered"] + counts["dropped"] == 300
+
+
+@pytest.mark.integration
+def test_ctrl_c_stops_the_kafka_demo_early_and_says_so() -> None:
+    proc = spawn("demo", "--json")
+    try:
+        assert proc.stderr is not None
+        assert "a burst of" in proc.stderr.readline() + proc.stderr.readline()
+        time.sleep(0.5)  # the pipeline is consuming now
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    summary = json.loads(out)
+    assert summary["outcome"] == "interrupted"
+    assert summary["finished"] is False
+    assert summary["items_in"] == (summary["items_out"] + summary["dead_lettered"]
+                                   + summary["dropped"] + summary["lost"])
+    assert "Traceback" not in err
