@@ -225,20 +225,36 @@ class BaseLimiter:
             await self.storage.aclose()
 
     # ---------------------------------------------------------------- for the stream stage
+    # The rate_limit stage keeps its own lines and records outcomes itself (a refusal it
+    # will retry is not a rejection).
     def _line_of(self, key: Any) -> Hashable:
         """The line (wait queue) that callers with *key* stand in."""
         return self._queue_key(key, self._keys(key))
 
-    def _admit_nowait(self, cost: float, key: Any) -> bool:
-        """Local storage: pass *cost* now (counted as allowed) or change nothing at all,
-        not even the refusal count (the caller will wait, which counts as delayed)."""
-        keys = self._keys(key)
-        if self._queues and self._queue_key(key, keys) in self._queues:
-            return False
-        decision = self._decide_local(keys, cost, self._now())
-        if decision.allowed:
-            self._count(decision, key, cost)
-        return decision.allowed
+    def _attempt_nowait(self, cost: float, key: Any) -> Decision:
+        """Local storage: decide now; nothing is counted or published."""
+        return self._decide_local(self._keys(key), cost, self._now())
+
+    async def _attempt(self, cost: float, key: Any) -> Decision:
+        """Any storage (failure mode included): decide now; nothing is counted or published."""
+        return await self._decide(self._keys(key), cost)
+
+    def _record(self, result: DecisionResult, decision: Decision, key: Any, cost: float,
+                waited: float) -> None:
+        """Count and publish an outcome decided through :meth:`_attempt`."""
+        if result == "allowed":
+            self._allowed += 1
+        elif result == "delayed":
+            self._delayed += 1
+        else:
+            self._rejected += 1
+        if self._bus.active:
+            self._publish(result, key, cost, waited, decision)
+
+    @property
+    def clock(self) -> Clock:
+        """The clock this limiter reads and waits on."""
+        return self._clock
 
     # ---------------------------------------------------------------- internals
     def _after_reset(self) -> None:
@@ -401,23 +417,10 @@ class RateLimiter(BaseLimiter):
     def _line_of(self, key: Any) -> Hashable:
         return key  # type: ignore[no-any-return]
 
-    def _admit_nowait(self, cost: float, key: Any) -> bool:
-        table = self._table
-        if table is None or (self._queues and key in self._queues):
-            return False
+    def _attempt_nowait(self, cost: float, key: Any) -> Decision:
         now = self._now()
-        state = self._state if key is None else table.get(key, now)
-        assert state is not None
-        if self._bus.active:
-            decision = state.decide(now, cost)
-            if decision.allowed:
-                self._allowed += 1
-                self._publish("allowed", key, cost, 0.0, decision)
-            return decision.allowed
-        if state.take(now, cost):
-            self._allowed += 1
-            return True
-        return False
+        state = self._local_state(key, now)
+        return state.decide(now, cost)
 
     def _combine(self, decisions: list[Decision]) -> Decision:
         return decisions[0]

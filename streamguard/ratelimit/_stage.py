@@ -2,10 +2,10 @@
 
 * **shape** (default): an item that may not pass yet waits; while ``max_pending`` items wait
   or sit in the outbox the stage requests nothing from upstream, so a slow limit slows the
-  source down instead of filling a queue. Each key waits in its own line, one item at a
-  time, so a hot key's backlog never holds up another key's items (they pass as soon as
-  their own limit allows), and keys that compete for a shared tier each have one item in
-  the competition. Order is kept within a key.
+  source down instead of filling a queue. Each key waits in its own line and only a line's
+  head asks the limiter, so a hot key's backlog never holds up another key's items: they
+  pass as soon as their own limit allows, and keys that compete for a shared tier take
+  turns (see ``_lines.py``). Order is kept within a key.
 
 The limiter is asked only while downstream has demand, so what it admits leaves at once:
 the limit holds where downstream sees the items, not only where the limiter counted them.
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, Literal, TypeVar
 
@@ -36,7 +35,10 @@ from streamguard.core._stream import Operator
 from ._composite import CompositeLimiter
 from ._decision import Decision
 from ._errors import RateLimitExceeded
+from ._events import DecisionResult
 from ._limiter import BaseLimiter
+from ._lines import Lines
+from .algorithms._base import INF, until
 
 T = TypeVar("T")
 
@@ -57,7 +59,12 @@ class _Pending(Generic[T]):
 
 
 class RateLimitStage(OutboxStage[T, T]):
-    """The stage behind :func:`rate_limit`."""
+    """The stage behind :func:`rate_limit`.
+
+    Items that cannot be decided at once (no downstream demand yet, refused in shape mode,
+    or remote storage) wait in :class:`Lines`; one runner task asks the limiter for the
+    heads in turn order and naps until the next head may pass.
+    """
 
     kind = "rate_limit"
 
@@ -66,28 +73,31 @@ class RateLimitStage(OutboxStage[T, T]):
                  on_reject: OnReject | None, max_pending: int, name: str | None) -> None:
         super().__init__(downstream, name or f"rate_limit:{limiter.name}", capacity=max_pending)
         self._limiter = limiter
+        self._clock = limiter.clock
         self._key = key
         self._cost = cost
         self._mode = mode
         self._on_reject = on_reject
         self._max_pending = max_pending
-        self._lines: dict[Hashable, deque[_Pending[T]]] = {}
-        self._waiting = 0
+        self._lines: Lines[_Pending[T]] = Lines()
+        self._rejecting = 0  # refused items whose async on_reject is still running
         self._outstanding = 0
         self._started = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._nap: asyncio.Future[None] | None = None
         self._wanted = asyncio.Event()  # set while downstream has demand
 
     # ---------------------------------------------------------------- statistics
     def _in_flight(self) -> int:
-        return self._waiting
+        return self._lines.count + self._rejecting
 
     def _busy(self) -> bool:
-        return self._waiting > 0
+        return bool(self._lines) or self._rejecting > 0
 
     # ---------------------------------------------------------------- demand
     def request(self, n: int) -> None:
-        """Downstream demand starts the flow and wakes lines waiting for it."""
+        """Downstream demand starts the flow and wakes the lines waiting for it."""
         self._started = True
         super().request(n)
         if self._wants_more():
@@ -96,7 +106,8 @@ class RateLimitStage(OutboxStage[T, T]):
     def _top_up(self) -> None:
         if not self._started or self._done or self._upstream_done:
             return
-        free = self._max_pending - len(self._outbox) - self._waiting - self._outstanding
+        held = len(self._outbox) + self._lines.count + self._rejecting + self._outstanding
+        free = self._max_pending - held
         if free > 0:
             self._outstanding += free
             self._up.request(free)
@@ -107,7 +118,7 @@ class RateLimitStage(OutboxStage[T, T]):
 
     # ---------------------------------------------------------------- items
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
-        """Admit, queue or refuse each item."""
+        """Admit, line up or refuse each item."""
         if self._done:
             return
         self._received += len(items)
@@ -129,62 +140,84 @@ class RateLimitStage(OutboxStage[T, T]):
         self._top_up()
 
     def _offer(self, pending: _Pending[T]) -> None:
-        limiter = self._limiter
-        line_key = limiter._line_of(pending.context)
-        line = self._lines.get(line_key)
-        if line is not None:
-            line.append(pending)
-            self._waiting += 1
-        elif not self._wants_more():
-            self._open_line(line_key, pending)
-        elif limiter.local and self._mode != "shape":
-            self._judge(pending, limiter.try_acquire_nowait(pending.cost, key=pending.context))
-        elif limiter.local and limiter._admit_nowait(pending.cost, pending.context):
-            self._put(pending.item, pending.ack)
+        line = self._limiter._line_of(pending.context)
+        if line in self._lines:
+            self._lines.join(line, pending)
+            return
+        now = self._clock.now()
+        if not self._wants_more() or not self._limiter.local:
+            self._open(line, pending, now, now)
+            return
+        decision = self._limiter._attempt_nowait(pending.cost, pending.context)
+        if decision.allowed or self._mode != "shape" or decision.retry_after == INF:
+            self._settle(pending, decision, 0.0)
         else:
-            self._open_line(line_key, pending)
+            self._open(line, pending, now, now + decision.retry_after)
 
-    def _open_line(self, line_key: Hashable, pending: _Pending[T]) -> None:
-        self._lines[line_key] = deque((pending,))
-        self._waiting += 1
-        task = self._spawn(self._serve(line_key))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _open(self, line: Hashable, pending: _Pending[T], since: float, wake: float) -> None:
+        self._lines.open(line, pending, since=since, wake=wake)
+        if self._runner is None:
+            self._runner = self._spawn(self._run())
+            self._tasks.add(self._runner)
+            self._runner.add_done_callback(self._tasks.discard)
+        elif self._nap is not None:
+            self._nap.cancel()  # a new head may ask before the runner would wake
 
-    async def _serve(self, line_key: Hashable) -> None:
-        # One task per key with a backlog: its items pass (or not) one at a time, in order,
-        # each decided only once downstream wants an item.
-        line = self._lines[line_key]
-        limiter = self._limiter
-        while line and not self._done:
-            while not self._wants_more():
-                self._wanted.clear()
-                await self._wanted.wait()
-            pending = line[0]
-            if self._mode == "shape":
-                try:
-                    await limiter.acquire(pending.cost, key=pending.context)
-                    decision = None
-                except RateLimitExceeded as exc:
-                    decision = exc.decision
-            else:
-                decision = await limiter.try_acquire(pending.cost, key=pending.context)
-            line.popleft()
-            self._waiting -= 1
-            if decision is None:
-                self._put(pending.item, pending.ack)
-            else:
-                self._judge(pending, decision)
-            self._drain()
-            self._top_up()
-        if self._lines.get(line_key) is line:
-            del self._lines[line_key]
+    # ---------------------------------------------------------------- the runner
+    async def _run(self) -> None:
+        lines = self._lines
+        try:
+            while lines and not self._done:
+                if not self._wants_more():
+                    self._wanted.clear()
+                    await self._wanted.wait()
+                    continue
+                due = lines.due(self._clock.now())
+                if due:
+                    await self._ask(due)
+                else:
+                    await self._nap_until(lines.next_wake())
+        finally:
+            self._runner = None
         self._drain()
 
-    def _judge(self, pending: _Pending[T], decision: Decision) -> None:
+    async def _ask(self, due: list[Hashable]) -> None:
+        # One turn: each due head asks once, in turn order, while downstream wants items.
+        for line in due:
+            if self._done or not self._wants_more():
+                return
+            pending = self._lines.head(line)
+            decision = await self._limiter._attempt(pending.cost, pending.context)
+            if self._done:
+                return
+            now = self._clock.now()
+            if decision.allowed or self._mode != "shape" or decision.retry_after == INF:
+                waited = now - self._lines.since(line)
+                self._lines.pop(line, now)
+                self._settle(pending, decision, waited)
+                self._drain()
+                self._top_up()
+            else:
+                self._lines.refused(line, now + decision.retry_after)
+
+    async def _nap_until(self, when: float) -> None:
+        self._nap = asyncio.ensure_future(self._clock.sleep(until(self._clock.now(), when)))
+        try:
+            await asyncio.wait((self._nap,))  # returns early when _open cancels the nap
+        finally:
+            self._nap.cancel()
+            self._nap = None
+
+    # ---------------------------------------------------------------- outcomes
+    def _settle(self, pending: _Pending[T], decision: Decision, waited: float) -> None:
+        limiter = self._limiter
         if decision.allowed:
+            result: DecisionResult = "delayed" if waited > 0.0 else "allowed"
+            limiter._record(result, decision, pending.context, pending.cost, waited)
             self._put(pending.item, pending.ack)
-        elif self._mode == "error" or self._on_reject is None:
+            return
+        limiter._record("rejected", decision, pending.context, pending.cost, waited)
+        if self._mode == "error" or self._on_reject is None:
             error = RateLimitExceeded(
                 f"stage {self.name!r}: rate limiter {decision.limiter!r} refused item "
                 f"{_shown(pending.item)} (cost {pending.cost:g}, retry after "
@@ -205,7 +238,7 @@ class RateLimitStage(OutboxStage[T, T]):
             self._reject_failed(pending, exc)
             return
         if inspect.isawaitable(result):
-            self._waiting += 1
+            self._rejecting += 1
             task = self._spawn(self._finish_reject(pending, result))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -216,10 +249,10 @@ class RateLimitStage(OutboxStage[T, T]):
         try:
             await result
         except Exception as exc:
-            self._waiting -= 1
+            self._rejecting -= 1
             self._reject_failed(pending, exc)
             return
-        self._waiting -= 1
+        self._rejecting -= 1
         if pending.ack is not None:
             pending.ack.done()
         self._drain()
@@ -240,7 +273,7 @@ class RateLimitStage(OutboxStage[T, T]):
         super()._on_terminate()
         self._on_cancel()
         self._lines.clear()
-        self._waiting = 0
+        self._rejecting = 0
 
 
 def _shown(item: object) -> str:

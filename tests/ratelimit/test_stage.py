@@ -117,6 +117,29 @@ async def test_a_hot_key_does_not_hold_up_other_keys() -> None:
         await task
 
 
+async def test_keys_competing_for_a_shared_tier_take_turns() -> None:
+    clock = VirtualClock()
+    api = CompositeLimiter(name="api", clock=clock, bus=EventBus(), tiers=[
+        Tier(name="global", algorithm=GCRA(rate=10, burst=1)),
+        Tier(name="user", algorithm=GCRA(rate=1000, burst=1000), key=lambda item: item[0]),
+    ])
+    items = [("hot", i) for i in range(30)] + [("cold", i) for i in range(5)]
+    passed: list[str] = []
+
+    def note(item: tuple[str, int]) -> None:
+        passed.append(item[0])
+
+    task = asyncio.create_task(from_iterable(items).pipe(rate_limit(api), op.map(note)).run())
+    await clock.advance(0)
+    await settle(clock, 1.0, step=0.1)
+    # 11 tokens so far; the cold key got every other one, not what was left after 30 hot items.
+    assert passed.count("cold") == 5
+    assert len(passed) == 11
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 async def test_police_sends_refusals_to_on_reject_and_completes_them() -> None:
     clock = VirtualClock()
     rejected: list[tuple[int, Decision]] = []
