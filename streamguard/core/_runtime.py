@@ -51,7 +51,14 @@ class Runtime:
         _live.add(self)
 
     def register(self, stage: Observable) -> None:
-        """Record *stage* as part of this pipeline."""
+        """Record *stage* as part of this pipeline, renaming it ``name-2``, ``name-3``… if
+        another stage already has its name, so that metrics never merge two stages."""
+        taken = {s.name for s in self.stages}
+        if stage.name in taken:
+            base, n = stage.name, 2
+            while f"{base}-{n}" in taken:
+                n += 1
+            stage.name = f"{base}-{n}"
         self.stages.append(stage)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:

@@ -97,6 +97,11 @@ class Stage(Generic[In, Out]):
 
     # ---------------------------------------------------------------- statistics
     @property
+    def finished(self) -> bool:
+        """True once the stage sent its terminal signal or was cancelled."""
+        return self._done
+
+    @property
     def pipeline(self) -> str:
         """Name of the pipeline this stage runs in."""
         return self._rt.name

@@ -140,7 +140,7 @@ class Telemetry:
                 continue
             for stage in reversed(rt.stages):
                 # A stage that ended published its final counters already (see retire()).
-                if getattr(stage, "_done", False):
+                if getattr(stage, "finished", False):
                     merged.setdefault((rt.name, stage.name), [0] * 9)
                     continue
                 _add_live(merged, running, stage.statistics())

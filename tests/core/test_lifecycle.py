@@ -149,3 +149,12 @@ async def test_to_observable_dispose_cancels() -> None:
     await asyncio.sleep(0.01)
     assert closed.is_set()
     assert seen[:3] == [0, 1, 2]
+
+
+async def test_stage_names_are_unique_within_a_pipeline() -> None:
+    result = await from_iterable(range(3)).pipe(
+        op.map(_double), op.map(_neg), op.map(_double, name="scale")).run()
+    names = [s.stage for s in result.statistics]
+    assert len(set(names)) == 3
+    assert "scale" in names
+    assert {n for n in names if n != "scale"} == {"map", "map-2"}
