@@ -38,7 +38,8 @@ from ._decision import Decision
 from ._errors import RateLimitExceeded
 from ._events import RateLimitDecided, RateLimitEvent, StorageOutageBegan, StorageOutageEnded
 from ._headers import parse_retry_after
-from ._limiter import BaseLimiter, RateLimiter
+from ._limiter import BaseLimiter
+from ._rate_limiter import RateLimiter
 from ._stage import RateLimitStage, rate_limit
 from ._statistics import LimiterStatistics
 from .algorithms import (
