@@ -13,6 +13,7 @@ is reported at once (no client-side retries): the limiter applies its failure mo
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable, Sequence
 from functools import cache
 from importlib import resources
@@ -38,6 +39,11 @@ def script_source(main: str) -> str:
     folder = resources.files(__package__) / "lua"
     parts = ["common", *_ALGORITHM_FILES] if main == "decide" else ["common"]
     return "\n".join((folder / f"{name}.lua").read_text() for name in [*parts, main])
+
+
+@cache
+def _sha(main: str) -> str:
+    return hashlib.sha1(script_source(main).encode(), usedforsecurity=False).hexdigest()
 
 
 def _import_redis() -> Any:
@@ -114,7 +120,6 @@ class RedisStorage(Storage):
         self.uri = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
         self._connect_uri = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         self._client: Any = None
-        self._scripts: dict[str, Any] = {}
 
     @classmethod
     def from_uri(cls, uri: str) -> RedisStorage:
@@ -145,14 +150,18 @@ class RedisStorage(Storage):
                 socket_connect_timeout=self.timeout,
                 retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
             )
-            for main in ("decide", "penalize"):
-                self._scripts[main] = self._client.register_script(script_source(main))
         return self._client
 
     async def run(self, main: str, keys: list[str], args: list[Any]) -> list[Any]:
-        """Run script *main* (EVALSHA, loading it if the server lost it)."""
-        self._ensure_client()
-        result: Any = await self._guarded(self._scripts[main](keys=keys, args=args))
+        """Run script *main* with EVALSHA, loading it first if the server does not have it
+        (a restarted Redis has forgotten every script)."""
+        client = self._ensure_client()
+        sha = _sha(main)
+        try:
+            result: Any = await self._guarded(client.evalsha(sha, len(keys), *keys, *args))
+        except _import_redis().exceptions.NoScriptError:
+            await self._guarded(client.script_load(script_source(main)))
+            result = await self._guarded(client.evalsha(sha, len(keys), *keys, *args))
         return list(result) if isinstance(result, list) else [result]
 
     async def call(self, command: str, *args: Any) -> Any:
@@ -172,5 +181,4 @@ class RedisStorage(Storage):
         """Close the connection pool."""
         if self._client is not None:
             client, self._client = self._client, None
-            self._scripts.clear()
             await client.aclose()
