@@ -16,6 +16,14 @@ PACKAGES = [
     "streamguard.sources",
     "streamguard.interop",
     "streamguard.testing",
+    "streamguard.ratelimit",
+    "streamguard.breaker",
+    "streamguard.retry",
+    "streamguard.guard",
+    "streamguard.kafka",
+    "streamguard.metrics",
+    "streamguard.cli",
+    "streamguard.demo",
 ]
 
 
