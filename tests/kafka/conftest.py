@@ -15,8 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streamguard.testing.servers._kafka import ApacheKafkaServer
-from streamguard.testing.servers._tansu import TansuServer
+from streamguard.testing.servers import ApacheKafkaServer, TansuServer
 
 from ._brokers import Broker, unique_name
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from streamguard.core._errors import ConfigError, StreamGuardError
-from streamguard.testing.servers._kafka import (
+from streamguard.testing.servers import (
     ApacheKafkaConfig,
     ApacheKafkaServer,
     BrokerStartError,
     GroupPartitionOffsets,
+    TansuConfig,
     parse_consumer_group_table,
 )
-from streamguard.testing.servers._tansu import TansuConfig
 
 _TABLE = """
 Consumer group 'g1' has no active members.

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from streamguard.testing.servers._redis import RedisServer
+from streamguard.testing.servers import RedisServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,30 +10,24 @@ Example::
     with apache_kafka() as bootstrap:
         ...  # AIOKafkaConsumer(bootstrap_servers=bootstrap, ...)
         rows = describe_consumer_group(bootstrap, "my-group")
-
-The module also holds the process helpers that :mod:`._tansu` shares (free ports, the Kafka
-protocol readiness probe, stopping by pid).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import ctypes
 import os
 import shutil
-import signal
-import socket
-import struct
 import subprocess
-import tempfile
-import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamguard.core._errors import StreamGuardError, require
+from streamguard.core._errors import StreamGuardError
+
+from ._broker import BrokerStartError, KafkaBroker
+from ._process import check_lifecycle, free_port
 
 KAFKA_VERSION = "4.1.1"
 """The Apache Kafka version that ``scripts/fetch_kafka.sh`` fetches by default."""
@@ -54,96 +48,8 @@ logger.started.level = INFO
 """
 
 
-class BrokerStartError(StreamGuardError):
-    """A test broker could not be started; the message says why and what to do."""
-
-
 class BrokerToolError(StreamGuardError):
     """A Kafka command-line tool failed; the message carries its output."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Process helpers shared by the broker modules
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: if the test process dies hard (kill -9, a
-    # timeout), the kernel kills the broker too instead of leaving it running.
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-
-def spawn(argv: Sequence[str], *, log_path: Path, env: Mapping[str, str] | None = None,
-          cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start *argv* with stdout and stderr going to *log_path*, killed if this process dies."""
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            preexec_fn=_die_with_parent if os.name == "posix" else None,
-        )
-
-
-def stop_process(process: subprocess.Popen[bytes], *, grace: float = 10.0) -> None:
-    """Stop *process* by its pid: SIGTERM, wait up to *grace* seconds, then SIGKILL."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10.0)
-
-
-def log_tail(path: Path, lines: int = 20) -> str:
-    """Return the last *lines* lines of the log at *path* (empty if there is none)."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def kafka_answers(host: str, port: int, *, timeout: float = 1.0) -> bool:
-    """True when a Kafka broker at *host*:*port* answers an ApiVersions request without error."""
-    client_id = b"streamguard-probe"
-    header = struct.pack(">hhih", 18, 0, 1, len(client_id)) + client_id
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            sock.sendall(struct.pack(">i", len(header)) + header)
-            answer = _read_exact(sock, 10)
-    except OSError:
-        return False
-    _size, correlation_id, error_code = struct.unpack(">iih", answer)
-    return bool(correlation_id == 1 and error_code == 0)
-
-
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("connection closed by the broker")
-        data += chunk
-    return data
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,79 +107,53 @@ class ApacheKafkaConfig:
     properties: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
-        require(self.start_timeout > 0, "start_timeout must be > 0", self.start_timeout)
-        require(self.stop_grace >= 0, "stop_grace must be >= 0", self.stop_grace)
+        check_lifecycle(start_timeout=self.start_timeout, stop_grace=self.stop_grace)
 
 
-class ApacheKafkaServer:
+class ApacheKafkaServer(KafkaBroker):
     """One local KRaft broker+controller process; see :func:`apache_kafka`."""
+
+    what = "Apache Kafka"
+    log_name = "server.log"
+    folder_prefix = "streamguard-kafka-"
+    poll_interval = 0.1
+    slow_hint = " (raise ApacheKafkaConfig.start_timeout on a slow machine)"
 
     def __init__(self, config: ApacheKafkaConfig | None = None) -> None:
         self.config = config or ApacheKafkaConfig()
-        self.port = 0
-        self.startup_seconds = 0.0
-        self._dir: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        super().__init__(start_timeout=self.config.start_timeout,
+                         stop_grace=self.config.stop_grace)
 
-    @property
-    def bootstrap(self) -> str:
-        """The ``host:port`` clients connect to."""
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        """The broker's process id while it runs."""
-        return self._process.pid if self._process is not None else None
-
-    @property
-    def log_path(self) -> Path | None:
-        """The broker's combined stdout/stderr log while it runs."""
-        return self._dir / "server.log" if self._dir is not None else None
-
-    def start(self) -> str:
-        """Format storage, start the broker and wait until it has started; return bootstrap."""
+    def _command(self, folder: Path) -> list[str]:
         classpath = kafka_classpath(self.config.version)
         java = _java()
-        began = time.monotonic()
-        self._dir = Path(tempfile.mkdtemp(prefix="streamguard-kafka-"))
+        # Every start is an empty cluster, also a restart in the folder of a crashed broker.
+        shutil.rmtree(folder / "data", ignore_errors=True)
         self.port, controller_port = free_port(), free_port()
-        props = self._dir / "server.properties"
-        props.write_text(self._properties(controller_port))
-        (self._dir / "log4j2.properties").write_text(_LOG4J2)
+        props = folder / "server.properties"
+        props.write_text(self._properties(folder, controller_port))
+        (folder / "log4j2.properties").write_text(_LOG4J2)
         self._format(java, classpath, props)
-        argv = [java, *self._jvm_options(), "-cp", classpath, "kafka.Kafka", str(props)]
-        self._process = spawn(argv, log_path=self._dir / "server.log", cwd=self._dir)
-        try:
-            self._wait_started()
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_seconds = time.monotonic() - began
-        return self.bootstrap
+        return [java, *self._jvm_options(folder), "-cp", classpath, "kafka.Kafka", str(props)]
 
-    def stop(self) -> None:
-        """Stop the broker by its pid and remove its data folder."""
-        if self._process is not None:
-            stop_process(self._process, grace=self.config.stop_grace)
-            self._process = None
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+    def _answers(self) -> bool:
+        # Started means both: the broker logged it, and it answers the Kafka protocol.
+        log = self.log_path
+        return (log is not None and _STARTED_MARKER in log.read_text(errors="replace")
+                and super()._answers())
 
-    def _jvm_options(self) -> list[str]:
-        assert self._dir is not None
+    def _jvm_options(self, folder: Path) -> list[str]:
         # A small heap and the serial collector keep the JVM modest on a shared 2-core machine.
         return [
             f"-Xmx{self.config.heap}",
             "-Xms128m",
             "-XX:+UseSerialGC",
             "-Djava.awt.headless=true",
-            f"-Dkafka.logs.dir={self._dir}",
-            f"-Dlog4j2.configurationFile={self._dir / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={folder}",
+            f"-Dlog4j2.configurationFile={folder / 'log4j2.properties'}",
         ]
 
-    def _properties(self, controller_port: int) -> str:
-        assert self._dir is not None
+    def _properties(self, folder: Path, controller_port: int) -> str:
         values = {
             "process.roles": "broker,controller",
             "node.id": "1",
@@ -283,7 +163,7 @@ class ApacheKafkaServer:
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "log.dirs": str(self._dir / "data"),
+            "log.dirs": str(folder / "data"),
             "num.partitions": "1",
             "auto.create.topics.enable": "true",
             "offsets.topic.replication.factor": "1",
@@ -315,38 +195,12 @@ class ApacheKafkaServer:
                 f"{(done.stdout + done.stderr).strip()[-2000:]}"
             )
 
-    def _wait_started(self) -> None:
-        assert self._process is not None
-        assert self._dir is not None
-        log = self._dir / "server.log"
-        deadline = time.monotonic() + self.config.start_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise BrokerStartError(
-                    f"Apache Kafka exited with code {self._process.returncode} while starting; "
-                    f"last log lines:\n{log_tail(log)}"
-                )
-            if _STARTED_MARKER in log.read_text(errors="replace") and kafka_answers(
-                "127.0.0.1", self.port
-            ):
-                return
-            time.sleep(0.1)
-        raise BrokerStartError(
-            f"Apache Kafka did not start within {self.config.start_timeout} s "
-            f"(raise ApacheKafkaConfig.start_timeout on a slow machine); "
-            f"last log lines:\n{log_tail(log)}"
-        )
-
 
 @contextlib.contextmanager
 def apache_kafka(config: ApacheKafkaConfig | None = None) -> Iterator[str]:
     """Run a local Apache Kafka broker for the duration of the block; yield its bootstrap."""
-    server = ApacheKafkaServer(config)
-    server.start()
-    try:
+    with ApacheKafkaServer(config) as server:
         yield server.bootstrap
-    finally:
-        server.stop()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,20 +18,14 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
-from streamguard.core._errors import StreamGuardError, require
-
-from ._kafka import free_port, log_tail, spawn, stop_process
+from ._process import ManagedServer, ServerStartError, check_lifecycle, free_port
 
 
-class RedisStartError(StreamGuardError):
+class RedisStartError(ServerStartError):
     """``redis-server`` is missing, exited while starting, or did not answer in time."""
 
 
@@ -52,9 +46,8 @@ class RedisConfig:
     stop_grace: float = 5.0
 
     def __post_init__(self) -> None:
-        require(0 <= self.port <= 65535, "port must be in 0..65535", self.port)
-        require(self.start_timeout > 0, "start_timeout must be > 0", self.start_timeout)
-        require(self.stop_grace >= 0, "stop_grace must be >= 0", self.stop_grace)
+        check_lifecycle(port=self.port, start_timeout=self.start_timeout,
+                        stop_grace=self.stop_grace)
 
 
 def redis_answers(port: int, *, timeout: float = 0.5) -> bool:
@@ -67,14 +60,23 @@ def redis_answers(port: int, *, timeout: float = 0.5) -> bool:
         return False
 
 
-class RedisServer:
-    """One local ``redis-server`` process; a context manager that starts and stops it."""
+class RedisServer(ManagedServer):
+    """One local ``redis-server`` process; a context manager that starts and stops it.
+
+    :meth:`start` may be called again after :meth:`kill`: the server comes back, empty, on the
+    same port.
+    """
+
+    what = "redis-server"
+    log_name = "redis.log"
+    folder_prefix = "streamguard-redis-"
+    poll_interval = 0.01
+    start_error = RedisStartError
 
     def __init__(self, config: RedisConfig | None = None) -> None:
         self.config = config or RedisConfig()
-        self.port = self.config.port
-        self._dir: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        super().__init__(start_timeout=self.config.start_timeout,
+                         stop_grace=self.config.stop_grace, port=self.config.port)
 
     @property
     def url(self) -> str:
@@ -82,41 +84,15 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     @property
-    def pid(self) -> int | None:
-        """The server's process id while it runs."""
-        return self._process.pid if self._process is not None else None
-
-    @property
-    def running(self) -> bool:
-        """True while the process started by :meth:`start` is alive."""
-        return self._process is not None and self._process.poll() is None
+    def address(self) -> str:
+        """What :meth:`start` returns: :attr:`url`."""
+        return self.url
 
     def argv(self) -> list[str]:
         """The command line: loopback only, no persistence, no protected-mode surprises."""
         return [self.config.binary, "--port", str(self.port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--protected-mode", "yes",
                 "--daemonize", "no", "--loglevel", "warning"]
-
-    def start(self) -> str:
-        """Start the server (again, on the same port after :meth:`kill`); return its URL."""
-        require(self._process is None or self._process.poll() is not None,
-                "start() needs a stopped server", self.pid)
-        binary = shutil.which(self.config.binary)
-        if binary is None:
-            raise RedisStartError(
-                f"{self.config.binary!r} not found on PATH; install it with "
-                "'apt-get install -y redis-server' (scripts/test.sh does this)"
-            )
-        self.port = self.port or free_port()
-        if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="streamguard-redis-"))
-        self._process = spawn(self.argv(), log_path=self._dir / "redis.log", cwd=self._dir)
-        try:
-            self._wait_answering()
-        except BaseException:
-            self.stop()
-            raise
-        return self.url
 
     def kill(self) -> None:
         """SIGKILL the server by its pid (an outage, not a shutdown) and reap it."""
@@ -126,40 +102,18 @@ class RedisServer:
             os.kill(self._process.pid, signal.SIGKILL)
         self._process.wait(timeout=10.0)
 
-    def stop(self) -> None:
-        """Stop the server by its pid and remove its folder."""
-        if self._process is not None:
-            stop_process(self._process, grace=self.config.stop_grace)
-            self._process = None
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+    def _command(self, folder: Path) -> list[str]:
+        if shutil.which(self.config.binary) is None:
+            raise RedisStartError(
+                f"{self.config.binary!r} not found on PATH; install it with "
+                "'apt-get install -y redis-server' (scripts/test.sh does this)"
+            )
+        # A restart after kill() keeps the port, so clients configured with the URL reconnect.
+        self.port = self.port or free_port()
+        return self.argv()
 
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    def _wait_answering(self) -> None:
-        assert self._process is not None
-        assert self._dir is not None
-        deadline = time.monotonic() + self.config.start_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RedisStartError(
-                    f"redis-server exited with code {self._process.returncode} while starting "
-                    f"on port {self.port}; last log lines:\n{log_tail(self._dir / 'redis.log')}"
-                )
-            if redis_answers(self.port):
-                return
-            time.sleep(0.01)
-        raise RedisStartError(
-            f"redis-server did not answer on 127.0.0.1:{self.port} within "
-            f"{self.config.start_timeout} s; last log lines:\n{log_tail(self._dir / 'redis.log')}"
-        )
+    def _answers(self) -> bool:
+        return redis_answers(self.port)
 
 
 @contextlib.contextmanager

@@ -15,17 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamguard.core._errors import require
-
-from ._kafka import BrokerStartError, free_port, kafka_answers, log_tail, spawn, stop_process
+from ._broker import BrokerStartError, KafkaBroker
+from ._process import check_lifecycle, free_port
 
 # Tansu reads these from the environment; a stray value must not redirect a test broker.
 _TANSU_ENV = (
@@ -70,35 +65,22 @@ class TansuConfig:
     storage: str = "memory://tansu/"
 
     def __post_init__(self) -> None:
-        require(0 <= self.port <= 65535, "port must be in 0..65535", self.port)
-        require(self.start_timeout > 0, "start_timeout must be > 0", self.start_timeout)
-        require(self.stop_grace >= 0, "stop_grace must be >= 0", self.stop_grace)
+        check_lifecycle(port=self.port, start_timeout=self.start_timeout,
+                        stop_grace=self.stop_grace)
 
 
-class TansuServer:
+class TansuServer(KafkaBroker):
     """One local Tansu broker process; see :func:`tansu`."""
+
+    what = "Tansu"
+    log_name = "tansu.log"
+    folder_prefix = "streamguard-tansu-"
+    poll_interval = 0.02
 
     def __init__(self, config: TansuConfig | None = None) -> None:
         self.config = config or TansuConfig()
-        self.port = 0
-        self.startup_seconds = 0.0
-        self._dir: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        """The ``host:port`` clients connect to."""
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        """The broker's process id while it runs."""
-        return self._process.pid if self._process is not None else None
-
-    @property
-    def log_path(self) -> Path | None:
-        """The broker's combined stdout/stderr log while it runs."""
-        return self._dir / "tansu.log" if self._dir is not None else None
+        super().__init__(start_timeout=self.config.start_timeout,
+                         stop_grace=self.config.stop_grace)
 
     def argv(self) -> list[str]:
         """The command line that starts this broker (also used by ``streamguard broker``)."""
@@ -106,57 +88,18 @@ class TansuServer:
         return [tansu_binary(), "broker", "--listener-url", url,
                 "--advertised-listener-url", url, "--storage-engine", self.config.storage]
 
-    def start(self) -> str:
-        """Start the broker and wait until it answers; return its bootstrap string."""
-        began = time.monotonic()
+    def _command(self, folder: Path) -> list[str]:
         self.port = self.config.port or free_port()
-        self._dir = Path(tempfile.mkdtemp(prefix="streamguard-tansu-"))
+        return self.argv()
+
+    def _environment(self) -> Mapping[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
         env["NO_COLOR"] = "1"
-        self._process = spawn(self.argv(), log_path=self._dir / "tansu.log", env=env,
-                              cwd=self._dir)
-        try:
-            self._wait_answering()
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_seconds = time.monotonic() - began
-        return self.bootstrap
-
-    def stop(self) -> None:
-        """Stop the broker by its pid and remove its folder."""
-        if self._process is not None:
-            stop_process(self._process, grace=self.config.stop_grace)
-            self._process = None
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-    def _wait_answering(self) -> None:
-        assert self._process is not None
-        assert self._dir is not None
-        deadline = time.monotonic() + self.config.start_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise BrokerStartError(
-                    f"Tansu exited with code {self._process.returncode} while starting on port "
-                    f"{self.port}; last log lines:\n{log_tail(self._dir / 'tansu.log')}"
-                )
-            if kafka_answers("127.0.0.1", self.port):
-                return
-            time.sleep(0.02)
-        raise BrokerStartError(
-            f"Tansu did not answer on {self.bootstrap} within {self.config.start_timeout} s; "
-            f"last log lines:\n{log_tail(self._dir / 'tansu.log')}"
-        )
+        return env
 
 
 @contextlib.contextmanager
 def tansu(config: TansuConfig | None = None) -> Iterator[str]:
     """Run a local Tansu broker for the duration of the block; yield its bootstrap."""
-    server = TansuServer(config)
-    server.start()
-    try:
+    with TansuServer(config) as server:
         yield server.bootstrap
-    finally:
-        server.stop()
