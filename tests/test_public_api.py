@@ -24,6 +24,7 @@ PACKAGES = [
     "streamguard.metrics",
     "streamguard.cli",
     "streamguard.demo",
+    "streamguard.testing.servers",
 ]
 
 
