@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .._decision import Decision
-from ._base import EPSILON, INF, ROUNDING, Algorithm, State, new_decision
-from ._token_bucket import _require_rate_burst
+from ._base import EPSILON, INF, ROUNDING, State, new_decision
+from ._rate_burst import RateBurst
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class GCRA(Algorithm):
+class GCRA(RateBurst):
     """GCRA with *rate* (per second) and *burst* (units admitted back to back).
 
     Example::
@@ -29,42 +29,11 @@ class GCRA(Algorithm):
         GCRA(rate=10, burst=5)
     """
 
-    rate: float
-    """Units per second in the long run. Must be > 0."""
-    burst: float = 1.0
-    """Units admitted back to back after a quiet spell. Must be >= 1."""
-
     kind: ClassVar[str] = "gcra"
-
-    def __post_init__(self) -> None:
-        _require_rate_burst(self.rate, self.burst, "burst")
-
-    @property
-    def limit(self) -> float:
-        """``burst``."""
-        return self.burst
-
-    @property
-    def quota(self) -> float:
-        """``burst`` units ..."""
-        return self.burst
-
-    @property
-    def window(self) -> float:
-        """... per ``burst / rate`` seconds."""
-        return self.burst / self.rate
-
-    def max_admitted(self, window: float, max_cost: float = 1.0) -> float:
-        """``burst + rate * window``."""
-        return self.burst + self.rate * window
 
     def new_state(self, limiter: str) -> State:
         """TAT in the past: a full allowance."""
         return GCRAState(self, limiter)
-
-    def lua_params(self) -> tuple[float, float]:
-        """``(rate, burst)``."""
-        return (self.rate, self.burst)
 
 
 class GCRAState(State):

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from .._decision import Decision
 from ._base import EPSILON, INF, ROUNDING, Algorithm, State, new_decision
-from ._token_bucket import _require_rate_burst
+from ._rate_burst import require_rate_burst
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -36,7 +36,7 @@ class LeakyBucketMeter(Algorithm):
     kind: ClassVar[str] = "leaky_meter"
 
     def __post_init__(self) -> None:
-        _require_rate_burst(self.rate, self.capacity, "capacity")
+        require_rate_burst(self.rate, self.capacity, "capacity")
 
     @property
     def limit(self) -> float:

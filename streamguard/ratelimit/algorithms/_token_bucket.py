@@ -7,16 +7,16 @@ the window's start, then every token that drips in). The long-run rate is ``rate
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 from .._decision import Decision
-from ._base import EPSILON, INF, ROUNDING, Algorithm, State, new_decision
+from ._base import EPSILON, INF, ROUNDING, State, new_decision
+from ._rate_burst import RateBurst
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class TokenBucket(Algorithm):
+class TokenBucket(RateBurst):
     """Token bucket with *rate* (tokens per second) and *burst* (capacity) set separately.
 
     Example::
@@ -24,42 +24,11 @@ class TokenBucket(Algorithm):
         TokenBucket(rate=100, burst=20)   # 100/s on average, at most 20 back to back
     """
 
-    rate: float
-    """Tokens added per second; the long-run admitted rate. Must be > 0."""
-    burst: float = 1.0
-    """Capacity of the bucket: the most admitted at once. Must be >= 1."""
-
     kind: ClassVar[str] = "token_bucket"
-
-    def __post_init__(self) -> None:
-        _require_rate_burst(self.rate, self.burst, "burst")
-
-    @property
-    def limit(self) -> float:
-        """The capacity, ``burst``."""
-        return self.burst
-
-    @property
-    def quota(self) -> float:
-        """``burst`` tokens ..."""
-        return self.burst
-
-    @property
-    def window(self) -> float:
-        """... per the time an empty bucket takes to fill again."""
-        return self.burst / self.rate
-
-    def max_admitted(self, window: float, max_cost: float = 1.0) -> float:
-        """``burst + rate * window``."""
-        return self.burst + self.rate * window
 
     def new_state(self, limiter: str) -> State:
         """A full bucket."""
         return TokenBucketState(self, limiter)
-
-    def lua_params(self) -> tuple[float, float]:
-        """``(rate, burst)``."""
-        return (self.rate, self.burst)
 
 
 class TokenBucketState(State):
@@ -117,10 +86,3 @@ class TokenBucketState(State):
     def idle_at(self) -> float:
         """When the bucket is full again."""
         return self.stamp + (self._burst - self.tokens) / self._rate
-
-
-def _require_rate_burst(rate: float, burst: float, burst_name: str) -> None:
-    from streamguard.core._errors import require
-
-    require(math.isfinite(rate) and rate > 0, "rate must be > 0 and finite", rate)
-    require(math.isfinite(burst) and burst >= 1, f"{burst_name} must be >= 1 and finite", burst)
