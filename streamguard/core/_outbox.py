@@ -72,11 +72,11 @@ class OutboxStage(Stage[In, Out]):
         self._outbox.acks.clear()
 
     def _put(self, item: Out, ack: Ack | None) -> None:
-        dropped = self._outbox.offer(item, ack)
-        if dropped is not False:
+        dropped, dropped_ack = self._outbox.offer(item, ack)
+        if dropped:
             self._dropped += 1
-            if dropped is not None and dropped is not True:
-                dropped.done()
+            if dropped_ack is not None:
+                dropped_ack.done()
             self._publish_dropped(1, f"overflow={self._outbox.strategy.value}")
 
     def _drain(self) -> None:

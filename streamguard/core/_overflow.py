@@ -61,28 +61,28 @@ class BoundedQueue(Generic[T]):
     def __len__(self) -> int:
         return len(self.items)
 
-    def offer(self, item: T, ack: Ack | None) -> Ack | bool | None:
-        """Add one item; return ``False`` if nothing was dropped, else the dropped item's ack.
+    def offer(self, item: T, ack: Ack | None) -> tuple[bool, Ack | None]:
+        """Add one item; return ``(dropped, ack of the dropped item)``.
 
         Raises :class:`BufferOverflowError` under ``Overflow.ERROR`` when full.
         """
         if len(self.items) < self.capacity or self.strategy is Overflow.BACKPRESSURE:
             self.items.append(item)
             self.acks.append(ack)
-            return False
+            return False, None
         if self.strategy is Overflow.DROP_NEWEST:
-            return ack
+            return True, ack
         if self.strategy is Overflow.DROP_OLDEST:
             self.items.popleft()
             dropped = self.acks.popleft()
             self.items.append(item)
             self.acks.append(ack)
-            return dropped
+            return True, dropped
         if self.strategy is Overflow.KEEP_LATEST:
             self.items[-1] = item
             dropped = self.acks[-1]
             self.acks[-1] = ack
-            return dropped
+            return True, dropped
         raise BufferOverflowError(
             f"{self.owner} is full (capacity={self.capacity}) and overflow='error'; "
             "use a lossy overflow strategy or a larger capacity"

@@ -25,7 +25,7 @@ _log = logging.getLogger("streamguard")
 _counter = itertools.count(1)
 
 
-class Observable(Protocol):
+class StatisticsSource(Protocol):
     """Anything with a name and a statistics snapshot (every stage)."""
 
     name: str
@@ -45,12 +45,12 @@ class Runtime:
 
         self.name = name or f"pipeline-{next(_counter)}"
         self.bus = bus or default_bus()
-        self.stages: list[Observable] = []
+        self.stages: list[StatisticsSource] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
         _live.add(self)
 
-    def register(self, stage: Observable) -> None:
+    def register(self, stage: StatisticsSource) -> None:
         """Record *stage* as part of this pipeline, renaming it ``name-2``, ``name-3``… if
         another stage already has its name, so that metrics never merge two stages."""
         taken = {s.name for s in self.stages}

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..core._ack import Ack, done_all
-from ..core._protocol import ChunkSubscriber
+from ..core._demand import add_demand
+from ..core._protocol import ChunkSubscriber, Subscription
 from ..core._stage import Stage
 from ._errors import item_failed
 
@@ -23,8 +24,8 @@ class TakeStage(Stage[T, T]):
         self._left = count
         self._unasked = count  # never ask upstream for more than we will ever emit
 
-    def on_subscribe(self, subscription: object) -> None:
-        super().on_subscribe(subscription)  # type: ignore[arg-type]
+    def on_subscribe(self, subscription: Subscription) -> None:
+        super().on_subscribe(subscription)
         if self._left == 0 and not self._done:
             self._up.cancel()
             self._terminate(None)
@@ -32,7 +33,7 @@ class TakeStage(Stage[T, T]):
     def request(self, n: int) -> None:
         if n > 0:
             n_up = min(n, self._unasked)
-            self._requested = min(self._requested + n, 2**63 - 1)
+            self._requested = add_demand(self._requested, n)
             if n_up > 0:
                 self._unasked -= n_up
                 self._up.request(n_up)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 
 
 class RecordedAck:
@@ -46,9 +46,9 @@ class AckRecorder:
         self.issued += 1
         return RecordedAck(self, key)
 
-    def completed_exactly_once(self, keys: object) -> bool:
+    def completed_exactly_once(self, keys: Iterable[Hashable]) -> bool:
         """True if every key in *keys* was completed (done or failed) exactly once, and no
         other key was."""
-        wanted = Counter(keys)  # type: ignore[call-overload]
+        wanted = Counter(keys)
         settled = self.done + self.failed
         return all(v == 1 for v in settled.values()) and set(settled) == set(wanted)

@@ -6,6 +6,7 @@ from typing import TypeVar
 
 from ..core._ack import Ack
 from ..core._lift import lift
+from ..core._protocol import ChunkSubscriber
 from ..core._stage import Stage
 from ..core._stream import Operator
 
@@ -19,8 +20,8 @@ class DemandViolation(AssertionError):
 class _CheckDemandStage(Stage[T, T]):
     kind = "check_demand"
 
-    def __init__(self, downstream: object, label: str) -> None:
-        super().__init__(downstream, f"check_demand[{label}]")  # type: ignore[arg-type]
+    def __init__(self, downstream: ChunkSubscriber[T], label: str) -> None:
+        super().__init__(downstream, f"check_demand[{label}]")
         self._outstanding = 0
 
     def request(self, n: int) -> None:

@@ -50,7 +50,7 @@ class VirtualClock:
         if delta < 0:
             raise ValueError(f"time cannot go backwards: delta must be >= 0, got {delta!r}")
         self._now += delta
-        self._fire_due(run=True)
+        self._fire_due()
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> VirtualTimer:
         """Run *callback* once the clock reaches ``now() + delay``."""
@@ -96,10 +96,10 @@ class VirtualClock:
         """How many timers and sleepers are waiting."""
         return sum(1 for _, _, t in self._heap if not t.cancelled)
 
-    def _fire_due(self, *, run: bool) -> None:
+    def _fire_due(self) -> None:
         while self._heap and self._heap[0][0] <= self._now:
             _, _, timer = heapq.heappop(self._heap)
-            if run and not timer.cancelled:
+            if not timer.cancelled:
                 timer.callback()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -19,14 +20,10 @@ def _neg(x: int) -> int:
     return -x
 
 
-def _other_tasks() -> set[asyncio.Task[Any]]:
-    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+def _endless(closed: asyncio.Event) -> Callable[[], AsyncIterator[int]]:
+    """An endless async generator function that sets *closed* when it is cleaned up."""
 
-
-async def test_cancelling_run_cleans_up_sources_and_tasks() -> None:
-    closed = asyncio.Event()
-
-    async def endless() -> Any:
+    async def endless() -> AsyncIterator[int]:
         try:
             i = 0
             while True:
@@ -35,6 +32,17 @@ async def test_cancelling_run_cleans_up_sources_and_tasks() -> None:
                 await asyncio.sleep(0)
         finally:
             closed.set()
+
+    return endless
+
+
+def _other_tasks() -> set[asyncio.Task[Any]]:
+    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+
+async def test_cancelling_run_cleans_up_sources_and_tasks() -> None:
+    closed = asyncio.Event()
+    endless = _endless(closed)
 
     async def slow(x: int) -> int:
         await asyncio.sleep(10)
@@ -92,15 +100,7 @@ async def test_end_of_source_completes_and_leaves_nothing() -> None:
 
 async def test_breaking_out_of_async_for_cancels_the_pipeline() -> None:
     closed = asyncio.Event()
-
-    async def endless() -> Any:
-        try:
-            i = 0
-            while True:
-                yield i
-                i += 1
-        finally:
-            closed.set()
+    endless = _endless(closed)
 
     seen = []
     async with from_async_iterable(endless).pipe(op.map(_double)).iterate() as items:
@@ -131,16 +131,7 @@ async def test_emitter_pipeline_completes() -> None:
 
 async def test_to_observable_dispose_cancels() -> None:
     closed = asyncio.Event()
-
-    async def endless() -> Any:
-        try:
-            i = 0
-            while True:
-                yield i
-                i += 1
-                await asyncio.sleep(0)
-        finally:
-            closed.set()
+    endless = _endless(closed)
 
     seen: list[int] = []
     disposable = to_observable(from_async_iterable(endless)).subscribe(on_next=seen.append)
