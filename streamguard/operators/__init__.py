@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import inspect
 import math
@@ -166,7 +165,7 @@ def sink(
             "concurrency must be an int >= 1", concurrency)
     _require(isinstance(prefetch, int) and prefetch >= 1, "prefetch must be an int >= 1", prefetch)
     _check_on_error(on_error)
-    if inspect.iscoroutinefunction(fn) or asyncio.iscoroutinefunction(fn):
+    if inspect.iscoroutinefunction(fn):
         return _lift(lambda down: _MapAsyncStage(
             down, fn, concurrency=concurrency, ordered=False, on_error=on_error,
             name=name or "sink", emits=False))
