@@ -231,9 +231,7 @@ class CircuitBreaker:
 
     def close(self) -> None:
         """Cancel the pending timer (the breaker still works; time is then checked lazily)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._disarm()
 
     # ------------------------------------------------------------------ guarding calls
     async def call(self, fn: Callable[P, Awaitable[R]], /, *args: P.args,

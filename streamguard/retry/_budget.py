@@ -103,15 +103,19 @@ class RetryBudget:
     def available(self) -> float:
         """Retries that may be spent now."""
         self._bucket()
+        return self._allowance()
+
+    def _allowance(self) -> float:
         c = self.config
         return c.ratio * self.calls + c.min_per_second * c.window - self.retries
 
     def try_spend(self) -> bool:
         """Spend one retry if the budget allows it; False (and counted) if not."""
-        if self.available() < 1:
+        bucket = self._bucket()
+        if self._allowance() < 1:
             self.exhausted += 1
             return False
-        self._bucket()[1] += 1
+        bucket[1] += 1
         self.retries += 1
         return True
 

@@ -132,13 +132,14 @@ class Retry:
                     if isinstance(exc, CircuitOpenError) and exc.__cause__ is None:
                         exc.__cause__ = last  # a refused retry: say what it was retrying
                     raise
-                delay = self._plan(tries, delay, exc, call)
-                wait = self._wait(delay, exc)
+                delay, wait = self._plan(tries, delay, exc, call)
                 last = exc
             await self._clock.sleep(wait)
 
-    def _plan(self, tries: int, previous: float, error: Exception, call: str) -> float:
-        """Decide on a retry after try *tries* failed: its backoff delay, or raise."""
+    def _plan(self, tries: int, previous: float, error: Exception,
+              call: str) -> tuple[float, float]:
+        """Decide on a retry after try *tries* failed: its backoff delay and the wait before
+        it (at least the error's ``retry_after`` when honoured), or raise."""
         cfg = self.config
         if tries >= cfg.attempts:
             self._give_up(tries, "attempts exhausted", error, call)
@@ -154,14 +155,10 @@ class Retry:
                                  f"{budget.ratio:.0%} of calls + {budget.min_per_second:g}/s "
                                  f"over {budget.window} s", error, call)
         delay = next_delay(cfg, tries, previous, self._rng)
+        wait = delay if after is None else max(delay, after)
         if self._bus.active:
-            self._bus.publish(RetryAttempted(self.name, tries + 1, self._wait(delay, error),
-                                             error))
-        return delay
-
-    def _wait(self, delay: float, error: Exception) -> float:
-        after = retry_after_of(error) if self.config.honour_retry_after else None
-        return delay if after is None else max(delay, after)
+            self._bus.publish(RetryAttempted(self.name, tries + 1, wait, error))
+        return delay, wait
 
     def _give_up(self, tries: int, reason: str, error: Exception, call: str) -> NoReturn:
         if self._bus.active:
