@@ -42,16 +42,19 @@ async def traffic(seconds: float, rates: dict[str, float]) -> AsyncIterator[Requ
     """Requests of every consumer at its own rate, interleaved in time order."""
     loop = asyncio.get_running_loop()
     start = loop.time()
-    due = dict.fromkeys(rates, start)
+    # Request k of a consumer is due at k / rate: computed, not summed, so rounding cannot
+    # add a request at the very end (40 additions of 0.05 fall just short of 2.0).
+    sent = dict.fromkeys(rates, 0)
     numbers = itertools.count()
     while True:
-        consumer = min(due, key=due.__getitem__)
-        if due[consumer] - start >= seconds:
+        consumer = min(sent, key=lambda c: sent[c] / rates[c])
+        offset = sent[consumer] / rates[consumer]
+        if offset >= seconds:
             return
-        await asyncio.sleep(max(0.0, due[consumer] - loop.time()))
+        await asyncio.sleep(max(0.0, start + offset - loop.time()))
         number = next(numbers)
         yield Request(consumer, "/search" if number % 3 else "/orders", number)
-        due[consumer] += 1 / rates[consumer]
+        sent[consumer] += 1
 
 
 def edge_limiter() -> CompositeLimiter:
