@@ -11,9 +11,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from ._errors import CliError, ExitCode
+from ._errors import CliError, ExitCode, print_error
 from ._options import add_broker, add_demo, add_lag, add_run
-from ._style import style
 
 PROG = "streamguard"
 
@@ -75,12 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ExitCode.USAGE
         return int(_handler(args)(args))
     except CliError as exc:
-        _report(exc.message, exc.hint)
+        print_error(exc.message, exc.hint)
         return exc.code
     except SystemExit as exc:  # argparse's --help and --version
         return exc.code if isinstance(exc.code, int) else ExitCode.USAGE
     except KeyboardInterrupt:
-        _report("interrupted", None)
+        print_error("interrupted", None)
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()
@@ -88,17 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        _report(f"unexpected {type(exc).__name__}: {exc}",
-                None if debug else "run with --debug for the traceback")
+        print_error(f"unexpected {type(exc).__name__}: {exc}",
+                    None if debug else "run with --debug for the traceback")
         return ExitCode.FAILED
-
-
-def _report(message: str, hint: str | None) -> None:
-    label = style("error:", "bold red", sys.stderr)
-    line = f"{PROG}: {label} {message}"
-    if hint:
-        line += f" (hint: {hint})"
-    print(line, file=sys.stderr, flush=True)
 
 
 def _silence_stdout() -> None:

@@ -15,7 +15,10 @@ code    meaning
 
 from __future__ import annotations
 
+import sys
 from enum import IntEnum
+
+from ._style import style
 
 
 class ExitCode(IntEnum):
@@ -46,3 +49,11 @@ def missing_dependency(package: str, extra: str, what: str) -> CliError:
     return CliError(f"{what} needs the {package} package, which is not installed",
                     code=ExitCode.MISSING_DEPENDENCY,
                     hint=f"pip install 'streamguard[{extra}]'")
+
+
+def print_error(message: str, hint: str | None) -> None:
+    """Print ``streamguard: error: MESSAGE (hint: HINT)`` as one line on stderr."""
+    line = f"streamguard: {style('error:', 'bold red', sys.stderr)} {message}"
+    if hint:
+        line += f" (hint: {hint})"
+    print(line, file=sys.stderr, flush=True)

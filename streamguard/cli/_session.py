@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..metrics import PrometheusExporter
-from ._errors import CliError, ExitCode
+from ._errors import CliError, ExitCode, print_error
 from ._report import Report, Reporter, summary_json, summary_text
-from ._style import style
 from ._view import live_view
 
 Work = Callable[[], Coroutine[Any, Any, Any]]
@@ -139,9 +138,8 @@ async def _run(work: Work, options: Options) -> Outcome:
 def _report_failure(error: BaseException, debug: bool) -> None:
     if debug:
         traceback.print_exception(error)
-    hint = "" if debug else " (hint: run with --debug for the traceback)"
-    print(f"streamguard: {style('error:', 'bold red', sys.stderr)} pipeline failed: "
-          f"{type(error).__name__}: {error}{hint}", file=sys.stderr, flush=True)
+    print_error(f"pipeline failed: {type(error).__name__}: {error}",
+                None if debug else "run with --debug for the traceback")
 
 
 def _print_summary(

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import importlib.util
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TextIO
 
 from ._errors import missing_dependency
@@ -40,21 +40,31 @@ async def live_view(
         yield
         return
     if mode == "plain":
-        task = asyncio.create_task(_plain(reporter, refresh, out))
-        try:
+        def line() -> None:
+            print(status_line(reporter.report()), file=out, flush=True)
+
+        async with _every(refresh, line):
             yield
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
         return
     async with _rich(reporter, refresh, out):
         yield
 
 
-async def _plain(reporter: Reporter, refresh: float, out: TextIO) -> None:
-    while True:
-        await asyncio.sleep(refresh)
-        print(status_line(reporter.report()), file=out, flush=True)
+@contextlib.asynccontextmanager
+async def _every(period: float, draw: Callable[[], None]) -> AsyncIterator[None]:
+    """Call *draw* every *period* seconds while the block runs."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(period)
+            draw()
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 @contextlib.asynccontextmanager
@@ -67,18 +77,8 @@ async def _rich(reporter: Reporter, refresh: float, out: TextIO) -> AsyncIterato
     shared = sys.stdout.isatty() and out.isatty()
     with Live(render(reporter.report()), console=console, auto_refresh=False,
               redirect_stdout=shared, redirect_stderr=True, transient=True) as live:
-
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(refresh)
-                live.update(render(reporter.report()), refresh=True)
-
-        task = asyncio.create_task(loop())
-        try:
+        async with _every(refresh, lambda: live.update(render(reporter.report()), refresh=True)):
             yield
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
 
 def render(report: Report) -> Any:

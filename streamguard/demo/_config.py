@@ -4,6 +4,7 @@ minute on a small machine)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..core._errors import require
 
@@ -51,6 +52,11 @@ class DemoConfig:
         if self.outage_start is not None:
             return self.outage_start
         return 0.3 * self.items / self.rate
+
+    def order(self, i: int) -> dict[str, Any]:
+        """Order *i* of the burst; every ``test_every``-th is a test order."""
+        test = bool(self.test_every) and i % self.test_every == self.test_every - 1
+        return {"id": i, "amount": round(10 + i % 97 * 1.5, 2), "test": test}
 
     def __post_init__(self) -> None:
         require(self.source in ("auto", "kafka", "memory"),

@@ -15,7 +15,6 @@ import orjson
 
 from ..core._events import default_bus
 from ._config import DemoConfig
-from ._downstream import FlakyDownstream
 from ._ledger import Ledger
 from ._pipeline import BREAKER, guarded
 
@@ -56,8 +55,7 @@ def order(i: int, config: DemoConfig) -> bytes:
     """The bytes of record *i*: JSON, except every ``malformed_every``-th."""
     if config.malformed_every and i % config.malformed_every == config.malformed_every - 1:
         return b'{"id": ' + str(i).encode() + b", oops"
-    test = bool(config.test_every) and i % config.test_every == config.test_every - 1
-    return orjson.dumps({"id": i, "amount": round(10 + i % 97 * 1.5, 2), "test": test})
+    return orjson.dumps(config.order(i))
 
 
 async def produce_burst(bootstrap: str, config: DemoConfig) -> list[tuple[int, int]]:
@@ -109,10 +107,8 @@ async def run_kafka(config: DemoConfig, ledger: Ledger, say: Say) -> None:
                 ledger.dead_letter((event.partition, event.offset))
 
         unsubscribe = default_bus().subscribe(on_event)
-        downstream = FlakyDownstream(outage_start=config.outage_begins, outage=config.outage,
-                                     failure_rate=config.failure_rate, seed=config.seed)
         pipeline = guarded(
-            source.stream(), config, ledger, downstream,
+            source.stream(), config, ledger,
             key_of=lambda r: (r.partition, r.offset), order_of=lambda r: r.value,
             dead_letter=source.write_dead_letter)
         task = asyncio.create_task(pipeline.run(name="demo"))

@@ -28,11 +28,14 @@ def breaker() -> CircuitBreaker:
 
 
 def guarded(
-    stream: Stream[T], config: DemoConfig, ledger: Ledger, downstream: FlakyDownstream,
+    stream: Stream[T], config: DemoConfig, ledger: Ledger,
     *, key_of: Callable[[T], Hashable], order_of: Callable[[T], Any],
     dead_letter: Callable[[T, BaseException], Any],
 ) -> Stream[Never]:
-    """Build the pipeline on *stream*; every item ends in one of the ledger's sets."""
+    """Build the pipeline on *stream* (to a :class:`FlakyDownstream` set by *config*); every
+    item ends in one of the ledger's sets."""
+    downstream = FlakyDownstream(outage_start=config.outage_begins, outage=config.outage,
+                                 failure_rate=config.failure_rate, seed=config.seed)
     limiter = RateLimiter(TokenBucket(rate=config.rate, burst=config.burst), name=LIMITER)
 
     def valid(item: T) -> bool:

@@ -14,18 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..core._demand import add_demand
 from ..core._errors import require
 from ..core._events import EventBus, default_bus
 from ..core._runtime import live_pipelines
 from ..core._stats import StageStatistics
-from ._families import Family
+from ._families import STAGE_OUTCOMES, Family
 from ._handlers import Handler, resolve_handler
 
 _log = logging.getLogger("streamguard.metrics")
 
-_COUNTS = ("received", "emitted", "dropped", "rejected", "failed")
 _GAUGES = ("in_flight", "buffered", "capacity", "demand")
-_UNBOUNDED = 2**63 - 1
+_FIELDS = STAGE_OUTCOMES + _GAUGES
 _MISSING: Any = object()
 
 
@@ -118,8 +118,8 @@ class Telemetry:
                 self._retired.popitem(last=False)
         else:
             self._retired.move_to_end(statistics.pipeline)
-        totals = stages.setdefault(statistics.stage, [0] * len(_COUNTS))
-        for i, name in enumerate(_COUNTS):
+        totals = stages.setdefault(statistics.stage, [0] * len(STAGE_OUTCOMES))
+        for i, name in enumerate(STAGE_OUTCOMES):
             totals[i] += getattr(statistics, name)
 
     # ---------------------------------------------------------------- reading side
@@ -141,12 +141,12 @@ class Telemetry:
             for stage in reversed(rt.stages):
                 # A stage that ended published its final counters already (see retire()).
                 if getattr(stage, "finished", False):
-                    merged.setdefault((rt.name, stage.name), [0] * 9)
+                    merged.setdefault((rt.name, stage.name), [0] * len(_FIELDS))
                     continue
                 _add_live(merged, running, stage.statistics())
         for pipeline, finished in list(self._retired.items()):
             for name, totals in finished.items():
-                row = merged.setdefault((pipeline, name), [0] * 9)
+                row = merged.setdefault((pipeline, name), [0] * len(_FIELDS))
                 for i, value in enumerate(totals):
                     row[i] += value
         return [_sample(key, row, key in running) for key, row in merged.items()]
@@ -157,13 +157,13 @@ def _add_live(
     stats: StageStatistics,
 ) -> None:
     key = (stats.pipeline, stats.stage)
-    row = merged.setdefault(key, [0] * 9)
+    row = merged.setdefault(key, [0] * len(_FIELDS))
     running.add(key)
-    for i, name in enumerate(_COUNTS + _GAUGES):
+    for i, name in enumerate(_FIELDS):
         # Two stages of one name in one pipeline are summed; demand saturates like the core's.
-        row[i] = min(_UNBOUNDED, row[i] + getattr(stats, name))
+        row[i] = add_demand(row[i], getattr(stats, name))
 
 
 def _sample(key: tuple[str, str], row: list[int], running: bool) -> StageSample:
-    values = dict(zip(_COUNTS + _GAUGES, row, strict=True))
+    values = dict(zip(_FIELDS, row, strict=True))
     return StageSample(StageStatistics(pipeline=key[0], stage=key[1], **values), running)

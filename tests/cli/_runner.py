@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +41,14 @@ def cli(*args: str, timeout: float = 60.0) -> Result:
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
-def spawn(*args: str) -> subprocess.Popen[str]:
-    """Start ``streamguard ARGS`` in the background (the caller stops it by its pid)."""
-    return subprocess.Popen(argv(*args), cwd=ROOT, env=env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+@contextlib.contextmanager
+def spawn(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """``streamguard ARGS`` in the background for the block; killed (by its pid) if the block
+    leaves it running."""
+    with subprocess.Popen(argv(*args), cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()  # Popen's exit then waits for it and closes the pipes

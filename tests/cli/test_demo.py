@@ -83,23 +83,20 @@ class _Scraper(threading.Thread):
 
 @pytest.mark.integration
 def test_scraped_metrics_show_pause_breaker_and_resume_in_order() -> None:
-    proc = spawn("demo", "--metrics-port", "0", "--json")
     scraper: _Scraper | None = None
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline().strip()
-        match = re.fullmatch(r"metrics: (http://127\.0\.0\.1:\d+/metrics)", line)
-        assert match, line
-        scraper = _Scraper(match.group(1))
-        scraper.start()
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if scraper is not None:
-            scraper.stop.set()
-            scraper.join(timeout=10)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with spawn("demo", "--metrics-port", "0", "--json") as proc:
+        try:
+            assert proc.stderr is not None
+            line = proc.stderr.readline().strip()
+            match = re.fullmatch(r"metrics: (http://127\.0\.0\.1:\d+/metrics)", line)
+            assert match, line
+            scraper = _Scraper(match.group(1))
+            scraper.start()
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if scraper is not None:
+                scraper.stop.set()
+                scraper.join(timeout=10)
     assert proc.returncode == 0, err
     summary = json.loads(out)
     snapshots = scraper.snapshots
@@ -150,17 +147,12 @@ async def test_auto_falls_back_to_memory_and_says_so(monkeypatch: pytest.MonkeyP
 
 @pytest.mark.integration
 def test_ctrl_c_stops_the_kafka_demo_early_and_says_so() -> None:
-    proc = spawn("demo", "--json")
-    try:
+    with spawn("demo", "--json") as proc:
         assert proc.stderr is not None
         assert "a burst of" in proc.stderr.readline() + proc.stderr.readline()
         time.sleep(0.5)  # the pipeline is consuming now
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130, err
     summary = json.loads(out)
     assert summary["outcome"] == "interrupted"

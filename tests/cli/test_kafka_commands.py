@@ -110,8 +110,7 @@ def test_lag_needs_a_group() -> None:
 
 
 def test_broker_runs_in_the_foreground_until_ctrl_c() -> None:
-    proc = spawn("broker", "--port", "0")
-    try:
+    with spawn("broker", "--port", "0") as proc:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         match = re.match(r"Tansu broker listening on 127\.0\.0\.1:(\d+) \(pid (\d+);", line)
@@ -120,10 +119,6 @@ def test_broker_runs_in_the_foreground_until_ctrl_c() -> None:
         assert kafka_answers("127.0.0.1", port)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     assert "broker stopped" in err
     assert not kafka_answers("127.0.0.1", port)

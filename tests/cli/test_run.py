@@ -124,16 +124,11 @@ def test_duration_stops_gracefully_with_exit_0() -> None:
 @pytest.mark.parametrize(("signum", "code", "label"), [
     (signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 def test_signal_stops_gracefully(signum: int, code: int, label: str) -> None:
-    proc = spawn("run", f"{TARGETS}:forever", "--view", "plain", "--refresh", "0.1")
-    try:
+    with spawn("run", f"{TARGETS}:forever", "--view", "plain", "--refresh", "0.1") as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "started"
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == code, err
     assert f"{label} after" in out
     assert "cleanup done" in err
@@ -151,8 +146,7 @@ def test_plain_view_prints_status_lines_on_stderr() -> None:
 
 
 def test_metrics_endpoint_serves_while_running() -> None:
-    proc = spawn("run", f"{TARGETS}:forever", "--metrics-port", "0", "--duration", "20")
-    try:
+    with spawn("run", f"{TARGETS}:forever", "--metrics-port", "0", "--duration", "20") as proc:
         assert proc.stderr is not None
         line = proc.stderr.readline()
         match = re.match(r"metrics: (http://127\.0\.0\.1:\d+/metrics)$", line.strip())
@@ -161,10 +155,6 @@ def test_metrics_endpoint_serves_while_running() -> None:
             samples = parse(response.read())
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert value(samples, "streamguard_pipelines_running") == 1
     received = value(samples, "streamguard_stage_items_total",
                      pipeline="forever", stage="buf", outcome="received")

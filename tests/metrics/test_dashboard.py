@@ -43,9 +43,14 @@ def test_panels_have_unique_ids_and_positions() -> None:
     panels = _panels()
     ids = [p["id"] for p in panels]
     assert len(ids) == len(set(ids))
+    taken: dict[tuple[int, int], str] = {}
     for p in panels:
         grid = p["gridPos"]
         assert grid["x"] + grid["w"] <= 24, p["title"]
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in taken, (p["title"], "overlaps", taken[(x, y)])
+                taken[(x, y)] = p["title"]
     data = json.loads(DASHBOARD.read_text())
     variables = {v["name"] for v in data["templating"]["list"]}
     assert {"datasource", "pipeline", "topic"} <= variables
