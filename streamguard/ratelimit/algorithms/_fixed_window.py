@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .._decision import Decision
-from ._base import EPSILON, INF, Algorithm, State, new_decision, until, window_index
+from ._base import EPSILON, INF, State, new_decision, until, window_index
+from ._limit_window import LimitWindow
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class FixedWindow(Algorithm):
+class FixedWindow(LimitWindow):
     """At most *limit* per aligned window of *window* seconds.
 
     Example::
@@ -28,20 +29,7 @@ class FixedWindow(Algorithm):
         FixedWindow(limit=100, window=60)   # 100 per clock minute
     """
 
-    limit: float
-    """Cost admitted per window. Must be >= 1."""
-    window: float = 1.0
-    """Length of a window in seconds. Must be > 0."""
-
     kind: ClassVar[str] = "fixed_window"
-
-    def __post_init__(self) -> None:
-        _require_limit_window(self.limit, self.window)
-
-    @property
-    def quota(self) -> float:
-        """``limit`` per ``window``."""
-        return self.limit
 
     def max_admitted(self, window: float, max_cost: float = 1.0) -> float:
         """``limit * (ceil(window / self.window) + 1)``: 2 * limit for one window's length."""
@@ -50,10 +38,6 @@ class FixedWindow(Algorithm):
     def new_state(self, limiter: str) -> State:
         """An empty window."""
         return FixedWindowState(self, limiter)
-
-    def lua_params(self) -> tuple[float, float]:
-        """``(limit, window)``."""
-        return (self.limit, self.window)
 
 
 class FixedWindowState(State):
@@ -102,10 +86,3 @@ class FixedWindowState(State):
     def idle_at(self) -> float:
         """The end of the window last used."""
         return (self.index + 1.0) * self._window
-
-
-def _require_limit_window(limit: float, window: float) -> None:
-    from streamguard.core._errors import require
-
-    require(math.isfinite(limit) and limit >= 1, "limit must be >= 1 and finite", limit)
-    require(math.isfinite(window) and window > 0, "window must be > 0 and finite", window)

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .._decision import Decision
-from ._base import EPSILON, INF, ROUNDING, Algorithm, State, new_decision
-from ._rate_burst import require_rate_burst
+from ._base import EPSILON, INF, ROUNDING, State, new_decision
+from ._rate_capacity import RateCapacity
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class LeakyBucketMeter(Algorithm):
+class LeakyBucketMeter(RateCapacity):
     """Leaky bucket used as a meter: refuse what would overflow.
 
     Example::
@@ -28,20 +28,7 @@ class LeakyBucketMeter(Algorithm):
         LeakyBucketMeter(rate=5, capacity=10)
     """
 
-    rate: float
-    """Leak rate, units per second. Must be > 0."""
-    capacity: float = 1.0
-    """Size of the bucket: the most admitted at once. Must be >= 1."""
-
     kind: ClassVar[str] = "leaky_meter"
-
-    def __post_init__(self) -> None:
-        require_rate_burst(self.rate, self.capacity, "capacity")
-
-    @property
-    def limit(self) -> float:
-        """``capacity``."""
-        return self.capacity
 
     @property
     def quota(self) -> float:
@@ -60,10 +47,6 @@ class LeakyBucketMeter(Algorithm):
     def new_state(self, limiter: str) -> State:
         """An empty bucket."""
         return LeakyMeterState(self, limiter)
-
-    def lua_params(self) -> tuple[float, float]:
-        """``(rate, capacity)``."""
-        return (self.rate, self.capacity)
 
 
 class LeakyMeterState(State):

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .._decision import Decision
-from ._base import EPSILON, INF, ROUNDING, Algorithm, State, new_decision
-from ._rate_burst import require_rate_burst
+from ._base import EPSILON, INF, ROUNDING, State, new_decision
+from ._rate_capacity import RateCapacity
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class LeakyBucketShaper(Algorithm):
+class LeakyBucketShaper(RateCapacity):
     """Leaky bucket used as a shaper: constant outflow, a bounded queue in front of it.
 
     Example::
@@ -31,20 +31,7 @@ class LeakyBucketShaper(Algorithm):
         LeakyBucketShaper(rate=50, capacity=100)   # one item every 20 ms, up to 100 waiting
     """
 
-    rate: float
-    """Outflow, units per second. Must be > 0."""
-    capacity: float = 1.0
-    """The most cost that may wait in the queue (per key and process). Must be >= 1."""
-
     kind: ClassVar[str] = "leaky_shaper"
-
-    def __post_init__(self) -> None:
-        require_rate_burst(self.rate, self.capacity, "capacity")
-
-    @property
-    def limit(self) -> float:
-        """``capacity``: no larger cost ever fits in the queue."""
-        return self.capacity
 
     @property
     def max_queued(self) -> float:
@@ -68,10 +55,6 @@ class LeakyBucketShaper(Algorithm):
     def new_state(self, limiter: str) -> State:
         """A free outflow."""
         return LeakyShaperState(self, limiter)
-
-    def lua_params(self) -> tuple[float, float]:
-        """``(rate, capacity)``."""
-        return (self.rate, self.capacity)
 
 
 class LeakyShaperState(State):

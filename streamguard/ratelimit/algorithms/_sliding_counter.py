@@ -24,17 +24,16 @@ from ._base import (
     EPSILON,
     INF,
     ROUNDING,
-    Algorithm,
     State,
     new_decision,
     until,
     window_index,
 )
-from ._fixed_window import _require_limit_window
+from ._limit_window import LimitWindow
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class SlidingWindowCounter(Algorithm):
+class SlidingWindowCounter(LimitWindow):
     """About *limit* per sliding *window* seconds, in constant memory.
 
     Example::
@@ -42,20 +41,7 @@ class SlidingWindowCounter(Algorithm):
         SlidingWindowCounter(limit=600, window=60)
     """
 
-    limit: float
-    """Cost admitted per window. Must be >= 1."""
-    window: float = 1.0
-    """Length of a window in seconds. Must be > 0."""
-
     kind: ClassVar[str] = "sliding_counter"
-
-    def __post_init__(self) -> None:
-        _require_limit_window(self.limit, self.window)
-
-    @property
-    def quota(self) -> float:
-        """``limit`` per ``window``."""
-        return self.limit
 
     def max_admitted(self, window: float, max_cost: float = 1.0) -> float:
         """``limit * (1 + w / window)`` up to one window's length, then
@@ -67,10 +53,6 @@ class SlidingWindowCounter(Algorithm):
     def new_state(self, limiter: str) -> State:
         """Both counters at zero."""
         return SlidingCounterState(self, limiter)
-
-    def lua_params(self) -> tuple[float, float]:
-        """``(limit, window)``."""
-        return (self.limit, self.window)
 
 
 class SlidingCounterState(State):

@@ -18,12 +18,12 @@ from itertools import islice
 from typing import ClassVar
 
 from .._decision import Decision
-from ._base import EPSILON, INF, Algorithm, State, new_decision, until
-from ._fixed_window import _require_limit_window
+from ._base import EPSILON, INF, State, new_decision, until
+from ._limit_window import LimitWindow
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class SlidingWindowLog(Algorithm):
+class SlidingWindowLog(LimitWindow):
     """At most *limit* in any *window* seconds, exactly.
 
     Example::
@@ -31,20 +31,7 @@ class SlidingWindowLog(Algorithm):
         SlidingWindowLog(limit=10, window=1)   # never 11 within one second
     """
 
-    limit: float
-    """Cost admitted per sliding window. Must be >= 1."""
-    window: float = 1.0
-    """Length of the window in seconds. Must be > 0."""
-
     kind: ClassVar[str] = "sliding_log"
-
-    def __post_init__(self) -> None:
-        _require_limit_window(self.limit, self.window)
-
-    @property
-    def quota(self) -> float:
-        """``limit`` per ``window``."""
-        return self.limit
 
     def max_admitted(self, window: float, max_cost: float = 1.0) -> float:
         """``limit * ceil(window / self.window)`` (half-open windows)."""
@@ -53,10 +40,6 @@ class SlidingWindowLog(Algorithm):
     def new_state(self, limiter: str) -> State:
         """An empty log."""
         return SlidingLogState(self, limiter)
-
-    def lua_params(self) -> tuple[float, float]:
-        """``(limit, window)``."""
-        return (self.limit, self.window)
 
 
 class SlidingLogState(State):
