@@ -42,15 +42,14 @@ class Committer:
         self.commits = 0
         self.failures = 0
 
-    def due(self) -> bool:
-        """True when enough records completed, or enough time passed with some completed."""
+    def due(self) -> str | None:
+        """Why a commit is due now: ``"count"`` (enough records completed), ``"interval"``
+        (enough time passed with some completed), or ``None``."""
         if self.since_last >= self._every:
-            return True
-        return self.since_last > 0 and self._clock.now() - self._last >= self._interval
-
-    def trigger(self) -> str:
-        """Why a due commit is due: ``"count"`` or ``"interval"``."""
-        return "count" if self.since_last >= self._every else "interval"
+            return "count"
+        if self.since_last > 0 and self._clock.now() - self._last >= self._interval:
+            return "interval"
+        return None
 
     async def commit(self, parts: Iterable[PartitionState], trigger: str) -> bool:
         """Commit what *parts* completed; False if the broker refused (reported as event)."""

@@ -62,7 +62,6 @@ class DeadLetterWriter:
             bootstrap_servers=bootstrap_servers, client_id=f"{client_id}-dead-letter",
             acks="all", enable_idempotence=idempotence, linger_ms=5,
         )
-        self.written = 0
 
     async def start(self) -> None:
         """Connect the producer (bounded by ``connect_timeout``)."""
@@ -83,7 +82,6 @@ class DeadLetterWriter:
                 f"dead-letter topic {self.topic!r}: {type(exc).__name__}: {exc}; it was not "
                 "committed and will be delivered again"
             ) from exc
-        self.written += 1
 
     async def stop(self) -> None:
         """Flush and close the producer."""

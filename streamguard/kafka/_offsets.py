@@ -55,11 +55,6 @@ class ChunkAck:
         """Wait for one more :meth:`done` before the chunk counts as complete."""
         self.remaining += 1
 
-    @property
-    def complete(self) -> bool:
-        """True once every record completed and nothing failed."""
-        return self.remaining <= 0 and not self.failed
-
     def __repr__(self) -> str:
         return (f"ChunkAck(offsets {self.first}..{self.last}, {self.remaining} of "
                 f"{self.count} pending, {self.failed} failed)")

@@ -173,11 +173,7 @@ class KafkaSource(Generic[V]):
                 "again"
             ) from error
         if self._dlq is None:
-            raise RecordFailedError(
-                f"source {self.name!r}: record {record.topic}/{record.partition}@{record.offset} "
-                f"failed ({type(error).__name__}: {error}) and no dead_letter_topic is set; "
-                "set KafkaSourceConfig.dead_letter_topic"
-            ) from error
+            raise self._no_dead_letter_topic(record, error) from error
         chunk.hold()
         self._send_dead_letter(record, self._raw_of(record), error, chunk.done)
         return record
@@ -189,11 +185,7 @@ class KafkaSource(Generic[V]):
         ``guarded_sink(call, breaker=..., dead_letter=source.write_dead_letter)``
         """
         if self._dlq is None:
-            raise RecordFailedError(
-                f"source {self.name!r}: record {record.topic}/{record.partition}@{record.offset} "
-                f"failed ({type(error).__name__}: {error}) and no dead_letter_topic is set; "
-                "set KafkaSourceConfig.dead_letter_topic"
-            ) from error
+            raise self._no_dead_letter_topic(record, error) from error
         await self._dlq.write(record, self._raw_of(record), error)
         self._record_dead_letter(record, error)
 
@@ -316,8 +308,9 @@ class KafkaSource(Generic[V]):
             self._drain()
         self._apply_pauses()
         assert self._committer is not None
-        if self._committer.due():
-            await self._committer.commit(list(self._parts.values()), self._committer.trigger())
+        trigger = self._committer.due()
+        if trigger is not None:
+            await self._committer.commit(self._parts.values(), trigger)
         if self._clock.now() >= self._next_lag:
             await self._sample_lag()
 
@@ -412,7 +405,7 @@ class KafkaSource(Generic[V]):
             self._unsubscribe = None
         if self._consumer is not None and self._committer is not None and self.config.group_id:
             with contextlib.suppress(Exception):
-                await self._committer.commit(list(self._parts.values()), "close")
+                await self._committer.commit(self._parts.values(), "close")
         for part in self._parts.values():
             part.tracker.dead = True
         if self._consumer is not None:
@@ -598,6 +591,13 @@ class KafkaSource(Generic[V]):
             self._error = error
 
     # ================================================================== dead letters
+    def _no_dead_letter_topic(self, record: KafkaRecord[Any], error: BaseException) -> Exception:
+        return RecordFailedError(
+            f"source {self.name!r}: record {record.topic}/{record.partition}@{record.offset} "
+            f"failed ({type(error).__name__}: {error}) and no dead_letter_topic is set; "
+            "set KafkaSourceConfig.dead_letter_topic"
+        )
+
     def _raw_of(self, record: Any) -> bytes | None:
         value = record.value
         if value is None:

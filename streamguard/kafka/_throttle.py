@@ -106,7 +106,6 @@ class LagThrottleStage(ConcurrentStage[T, T]):
         self._clock = clock
         self._bus = bus
         self.adaptive = AdaptiveRate(config)
-        self.last_lag = 0
         self._next_check = clock.now()
         self._next_slot = clock.now()
 
@@ -123,7 +122,6 @@ class LagThrottleStage(ConcurrentStage[T, T]):
     async def _check(self) -> None:
         self._next_check = self._clock.now() + self._cfg.interval
         lag = await self._probe()
-        self.last_lag = lag
         if self.adaptive.update(lag) and self._bus.active:
             self._bus.publish(ThrottleRateChanged(
                 source=f"{self.pipeline}/{self.name}", rate=self.adaptive.rate, lag=lag,
