@@ -135,7 +135,7 @@ async def _streamguard_round(bootstrap: str, topic: str) -> float:
             task.result()
         await asyncio.sleep(0.05)  # a coarse watch: the handler itself keeps the time
     elapsed = counter.last - counter.first
-    source.stop()
+    source.drain()
     await task
     stats = source.statistics()
     assert stats.completed == RECORDS, stats
@@ -219,7 +219,7 @@ async def _bounded(bootstrap: str, topic: str, pace: float) -> int:
 
     task = asyncio.create_task(source.stream().pipe(op.batch(BATCH), op.sink(work)).run())
     await asyncio.wait([task], timeout=OVERLOAD_SECONDS)
-    source.stop()
+    source.drain()
     await task
     return done
 

@@ -63,8 +63,6 @@ class KafkaSourceConfig:
         heartbeat_interval: seconds between heartbeats (default 3).
         max_poll_interval: seconds without an active ``getmany`` before the group evicts the
             consumer (default 300); the source keeps one active even when all is paused.
-        pause_on_breakers: names of circuit breakers whose opening pauses every partition
-            (reason ``breaker``) until they close again.
         consumer_options: further keyword arguments for ``aiokafka.AIOKafkaConsumer``.
     """
 
@@ -90,7 +88,6 @@ class KafkaSourceConfig:
     session_timeout: float = 10.0
     heartbeat_interval: float = 3.0
     max_poll_interval: float = 300.0
-    pause_on_breakers: tuple[str, ...] = ()
     consumer_options: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
