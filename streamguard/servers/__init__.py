@@ -1,5 +1,6 @@
-"""Real servers for integration tests, benchmarks and the demo: each starts as a plain process
-on a free 127.0.0.1 port, is stopped by its pid, and dies with the process that started it.
+"""Real servers for the demo, the ``streamguard broker`` command, integration tests and
+benchmarks: each starts as a plain process on a free 127.0.0.1 port, is stopped by its pid, and
+dies with the process that started it.
 
 * :class:`ApacheKafkaServer` (:func:`apache_kafka`) — Apache Kafka 4.x in KRaft mode, from the
   jars that ``scripts/fetch_kafka.sh`` puts in ``~/.cache/streamguard``;
@@ -16,7 +17,7 @@ tail of the server's log.
 
 Example::
 
-    from streamguard.testing.servers import RedisServer, tansu
+    from streamguard.servers import RedisServer, tansu
 
     with tansu() as bootstrap, RedisServer() as redis:
         ...  # bootstrap == "127.0.0.1:PORT", redis.url == "redis://127.0.0.1:PORT/0"
@@ -61,3 +62,10 @@ __all__ = [
     "tansu",
     "tansu_binary",
 ]
+
+# Tracebacks and reprs show the public path (streamguard.servers.TansuServer), as httpx does.
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type) or callable(_value):
+        _value.__module__ = __name__
+del _name, _value
