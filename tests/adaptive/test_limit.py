@@ -117,7 +117,7 @@ def test_changes_reach_instance_listeners_and_the_bus() -> None:
     (lambda: AIMD(initial=True), "initial must be an int >= 1, got True"),
     (lambda: AIMD(initial=5, max_limit=4), "initial must lie in [min_limit, max_limit]"),
     (lambda: AIMD(backoff=1.0), "backoff must be a number in [0.5, 1), got 1.0"),
-    (lambda: AIMD(timeout="1"), "timeout must be None or a number > 0, got '1'"),
+    (lambda: AIMD(timeout="1"), "timeout must be None or a number > 0, got '1'"),  # type: ignore[arg-type]
     (lambda: Vegas(smoothing=0), "smoothing must be a number in (0, 1], got 0"),
     (lambda: Vegas(probe_every=0), "probe_every must be None or an int >= 1, got 0"),
     (lambda: Vegas(alpha=3, beta=2), "alpha and beta must be numbers with 0 < alpha < beta"),
