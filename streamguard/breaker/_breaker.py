@@ -33,6 +33,7 @@ from ..core._events import Event, EventBus, default_bus
 from ._config import BreakerConfig
 from ._errors import CircuitOpenError
 from ._events import (
+    BreakerEvent,
     CallFailed,
     CallIgnored,
     CallNotPermitted,
@@ -87,9 +88,10 @@ class CircuitBreaker:
 
     __slots__ = (
         "_anon", "_anon_stale", "_anon_stale_gen", "_bus", "_clock", "_deadlines", "_gen",
-        "_held", "_measure", "_not_permitted", "_open_for", "_open_until", "_pending",
-        "_probes", "_publishing", "_quiet", "_reopens", "_rng", "_slow_s", "_state",
-        "_successes", "_timer", "_waiters", "_window", "config", "name",
+        "_held", "_measure", "_not_permitted", "_observers", "_open_for", "_open_until",
+        "_pending", "_probes", "_publishing", "_quiet", "_reopens", "_rng", "_slow_s",
+        "_state", "_state_observers", "_successes", "_timer", "_waiters", "_window",
+        "config", "name",
     )
 
     def __init__(
@@ -101,6 +103,10 @@ class CircuitBreaker:
         self.config = cfg = config if config is not None else BreakerConfig()
         self._clock: Clock = clock if clock is not None else SYSTEM_CLOCK
         self._bus = bus if bus is not None else default_bus()
+        # Per-instance subscribers (on_event, on_state_change): plain EventBus objects, so
+        # that a failing listener is logged the same way and unsubscribing is the same.
+        self._observers = EventBus()
+        self._state_observers = EventBus()
         self._rng = rng if rng is not None else random.Random()
         self._window: Window = (CountWindow(cfg.window_size) if cfg.window == "count"
                                 else TimeWindow(cfg.window_size))
@@ -158,6 +164,29 @@ class CircuitBreaker:
             open_remaining=max(0.0, self._open_until - now) if state is _OPEN else 0.0,
         )
 
+    # ------------------------------------------------------------------ subscriptions
+    def on_state_change(self, fn: Callable[[StateTransition], None]) -> Callable[[], None]:
+        """Call *fn* with every :class:`StateTransition` of this breaker; return a function
+        that unsubscribes.
+
+        *fn* runs once the breaker's state is consistent, so it may call back in (read
+        :attr:`state`, acquire a permit). An exception from *fn* is logged, not raised.
+
+        Example::
+
+            unsubscribe = breaker.on_state_change(lambda e: print(e.from_state, e.to_state))
+        """
+        return self._state_observers.subscribe(fn)
+
+    def on_event(self, fn: Callable[[BreakerEvent], None]) -> Callable[[], None]:
+        """Call *fn* with every event of this breaker (transitions and call outcomes); return
+        a function that unsubscribes. The process-wide bus carries the same events."""
+        return self._observers.subscribe(fn)
+
+    def _watched(self) -> bool:
+        """Whether anyone listens to call events (then they are built and published)."""
+        return self._bus.active or self._observers.active
+
     # ------------------------------------------------------------------ permits
     def try_acquire(self) -> Permit | None:
         """Ask to make one call: a permit, or ``None`` if the breaker refuses."""
@@ -177,7 +206,8 @@ class CircuitBreaker:
     def on_success(self, permit: Permit, duration: float = 0.0) -> None:
         """The call made under *permit* succeeded after *duration* seconds."""
         # This early return is the whole cost of a healthy call: keep it to attribute reads.
-        if self._quiet and permit == self._gen and not self._bus.active:
+        if (self._quiet and permit == self._gen and not self._bus.active
+                and not self._observers.active):
             return
         self._settle(permit, _SUCCESS, None, duration)
 
@@ -305,7 +335,7 @@ class CircuitBreaker:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         if not self._held and not self._anon_stale:
             self._anon -= 1
-            if exc is None and self._quiet and not self._bus.active:
+            if exc is None and self._quiet and not self._bus.active and not self._observers.active:
                 return
             self._finish(self._gen, exc, 0.0)
             return
@@ -344,7 +374,7 @@ class CircuitBreaker:
         else:
             permit = None
             self._not_permitted += 1
-            if self._bus.active:
+            if self._watched():
                 self._pending.append(CallNotPermitted(self.name, self._gen, state))
         self._flush()
         return permit
@@ -373,7 +403,7 @@ class CircuitBreaker:
     def _settle(self, permit: Permit, verdict: Verdict, error: BaseException | None,
                 duration: float, reason: str | None = None) -> None:
         if permit != self._gen:
-            if self._bus.active:
+            if self._watched():
                 self._pending.append(StaleResultIgnored(
                     self.name, self._gen, permit, verdict is _SUCCESS))
                 self._flush()
@@ -381,7 +411,7 @@ class CircuitBreaker:
         if verdict is _SUCCESS or verdict is _FAILURE:
             self._judge(verdict is _FAILURE, error, duration)
         else:
-            if self._bus.active:
+            if self._watched():
                 self._pending.append(CallIgnored(
                     self.name, self._gen, error, reason or verdict.value))
             if self._state is _HALF_OPEN:
@@ -391,7 +421,7 @@ class CircuitBreaker:
 
     def _judge(self, failed: bool, error: BaseException | None, duration: float) -> None:
         slow = duration >= self._slow_s
-        if self._bus.active:
+        if self._watched():
             if failed:
                 assert error is not None
                 self._pending.append(CallFailed(self.name, self._gen, error, duration, slow))
@@ -455,7 +485,7 @@ class CircuitBreaker:
         self._transition(_HALF_OPEN, f"open for {self._open_for:.3g} s")
 
     def _expire_probe(self) -> None:
-        if self._bus.active:
+        if self._watched():
             self._pending.append(ProbeExpired(self.name, self._gen, self.config.probe_timeout))
         self._reopens += 1
         self._to_open(f"probe gave no result within {self.config.probe_timeout:g} s")
@@ -479,7 +509,7 @@ class CircuitBreaker:
         self._successes = 0
         self._deadlines.clear()
         self._window.reset()
-        if self._bus.active:
+        if self._watched() or self._state_observers.active:
             self._pending.append(StateTransition(
                 self.name, self._gen, old, to, reason,
                 self._open_for if to is _OPEN else None))
@@ -527,6 +557,12 @@ class CircuitBreaker:
         try:
             pending = self._pending
             while pending:
-                self._bus.publish(pending.pop(0))
+                event = pending.pop(0)
+                if self._bus.active:
+                    self._bus.publish(event)
+                if self._observers.active:
+                    self._observers.publish(event)
+                if self._state_observers.active and isinstance(event, StateTransition):
+                    self._state_observers.publish(event)
         finally:
             self._publishing = False
