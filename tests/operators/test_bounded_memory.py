@@ -93,10 +93,14 @@ async def test_partition_holds_at_most_branches_times_buffer() -> None:
     assert ledger.peak <= 2 * 8 + 2
 
 
+def _mod4(x: int) -> int:
+    return x % 4
+
+
 async def test_group_by_holds_at_most_its_shared_buffer() -> None:
     ledger = Open()
     await ledger.source().pipe(
-        op.group_by(lambda x: x % 4, buffer=32),
+        op.group_by(_mod4, buffer=32),
         op.flat_map(_slow_sink, concurrency=4)).run()
     assert ledger.completed == N
     assert ledger.peak <= 32 + 4
