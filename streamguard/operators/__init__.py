@@ -170,3 +170,10 @@ def sink(
             down, fn, concurrency=concurrency, ordered=False, on_error=on_error,
             name=name or "sink", emits=False))
     return _lift(lambda down: _SyncSinkStage(down, fn, prefetch, on_error, name))
+
+# ---- fan-in, fan-out, nesting and error recovery (#12; stages in their own modules) -------
+from ._graph import concat, concat_map, flat_map, merge  # noqa: E402
+
+__all__ += ["concat", "concat_map", "flat_map", "merge"]
+for _fn in (concat, concat_map, flat_map, merge):
+    _fn.__module__ = __name__

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from streamguard.testing.servers import RedisServer
+from streamguard.servers import RedisServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
