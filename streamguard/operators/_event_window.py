@@ -227,10 +227,9 @@ class EventWindowStage(OutboxStage[T, "EventWindow[Any, T]"]):
             live.append(w)
         if not live:
             return self._late(x, ack, ts, key, last_end)
-        for w in live:
-            self._join(w, x, None)
-        if ack is not None:
-            live[-1].acks.append(ack)  # the window that fires last settles the record
+        last = len(live) - 1
+        for j, w in enumerate(live):  # the window that fires last settles the record
+            self._join(w, x, ack if j == last else None)
         return True
 
     def _place_session(self, x: T, ack: Ack | None, ts: float, key: Any) -> bool:
@@ -331,8 +330,9 @@ class EventWindowStage(OutboxStage[T, "EventWindow[Any, T]"]):
                     del self._sessions[w.key]
         else:
             self._fixed.pop((w.key, w.start), None)
-        abandon_all(w.acks)  # none are left after a firing; kept for early ends
-        w.acks = []
+        # Nothing is normally left: a window is forgotten after a firing took its acks.
+        acks, w.acks = w.acks, []
+        abandon_all(acks)
 
     def _fire_earliest_early(self) -> None:
         """The bound is reached by windows that cannot fire yet: make room."""
@@ -371,6 +371,7 @@ class EventWindowStage(OutboxStage[T, "EventWindow[Any, T]"]):
         for w in open_windows:
             acks, w.acks = w.acks, []
             abandon_all(acks)
+            w.alive = False
         self._fixed.clear()
         self._sessions.clear()
         self._fire_heap.clear()

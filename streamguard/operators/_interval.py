@@ -8,14 +8,12 @@ numbers keep counting ticks, so a gap shows where ticks were dropped. Memory: O(
 
 from __future__ import annotations
 
-import math
-
 from ..core._ack import Ack
 from ..core._clock import Clock
 from ..core._demand import UNBOUNDED, add_demand, demand_error
 from ..core._protocol import ChunkSubscriber
 from ..core._stage import Stage
-from ._timer import Timer
+from ._timer import Timer, next_tick
 
 
 class IntervalSource(Stage[None, int]):
@@ -56,10 +54,10 @@ class IntervalSource(Stage[None, int]):
     def _on_tick(self) -> None:
         if self._done or self._start is None:
             return
-        now = self._timer.now()
-        due = math.floor((now - self._start) / self._period + 1e-9)
-        # Ticks the timer skipped (it fired late) count as ticks without demand.
-        while self._tick < due - 1:
+        # The timer was set for tick self._tick + 1; a late one also owes the ticks it
+        # missed, which count as ticks without demand.
+        latest = next_tick(self._start, self._period, self._timer.now(), self._tick + 1) - 1
+        while self._tick < latest - 1:
             self._tick += 1
             self._no_demand()
         self._tick += 1

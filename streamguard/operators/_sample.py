@@ -8,13 +8,13 @@ never lost. Memory: the latest item and one ready item (see :mod:`._latest`).
 
 from __future__ import annotations
 
-import math
 from typing import TypeVar
 
 from ..core._ack import Ack
 from ..core._clock import Clock
 from ..core._protocol import ChunkSubscriber
 from ._latest import LatestStage
+from ._timer import next_tick
 
 T = TypeVar("T")
 
@@ -32,6 +32,7 @@ class SampleStage(LatestStage[T]):
         super().__init__(downstream, name, clock)
         self._seconds = seconds
         self._start: float | None = None
+        self._tick_no = 0
         self._has_latest = False
         self._latest: T | None = None
         self._latest_ack: Ack | None = None
@@ -45,6 +46,7 @@ class SampleStage(LatestStage[T]):
     def request(self, n: int) -> None:
         if self._start is None and n > 0 and not self._done:
             self._start = self._timer.now()
+            self._tick_no = 1
             self._timer.at(self._start + self._seconds)
         super().request(n)
 
@@ -56,9 +58,8 @@ class SampleStage(LatestStage[T]):
     def _on_timer(self) -> None:
         if self._done or self._start is None:
             return
-        now = self._timer.now()
-        k = math.floor((now - self._start) / self._seconds) + 1
-        self._timer.at(self._start + k * self._seconds)
+        self._tick_no = next_tick(self._start, self._seconds, self._timer.now(), self._tick_no)
+        self._timer.at(self._start + self._tick_no * self._seconds)
         if self._has_latest:
             self._promote()
             self._deliver()

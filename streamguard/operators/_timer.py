@@ -81,3 +81,12 @@ class Timer:
         self._handle = None
         self.when = None
         self._callback()
+
+
+def next_tick(start: float, period: float, now: float, last: int) -> int:
+    """The number of the next periodic tick (due at ``start + k × period``): after *last*,
+    and due after *now* — a late timer skips the ticks it missed. Integer tick numbers keep
+    float error from ever scheduling a tick at the instant that just fired."""
+    k = last + 1
+    behind = int((now - start) / period)
+    return max(k, behind + 1) if start + k * period <= now else k

@@ -29,7 +29,7 @@ from ..core._clock import Clock
 from ..core._outbox import OutboxStage
 from ..core._protocol import ChunkSubscriber
 from ._settle import GroupAck, abandon_all
-from ._timer import Timer
+from ._timer import Timer, next_tick
 
 T = TypeVar("T")
 
@@ -255,6 +255,7 @@ class SlidingTimeStage(_WindowStage[T]):
         self._held: deque[tuple[float, T, Ack | None]] = deque()
         self._fresh = 0  # trailing items in no window yet
         self._start: float | None = None
+        self._tick_no = 0
         self._deferred = False
         self._last: GroupAck | None = None
 
@@ -272,6 +273,7 @@ class SlidingTimeStage(_WindowStage[T]):
     def request(self, n: int) -> None:
         if self._start is None and n > 0 and not self._done:
             self._start = self._timer.now()
+            self._tick_no = 1
             self._timer.at(self._start + self._every)
         super().request(n)
         if self._deferred and not self._outbox and not self._done:
@@ -296,8 +298,8 @@ class SlidingTimeStage(_WindowStage[T]):
         if self._done or self._start is None:
             return
         now = self._timer.now()
-        k = int((now - self._start) // self._every) + 1
-        self._timer.at(self._start + k * self._every)
+        self._tick_no = next_tick(self._start, self._every, now, self._tick_no)
+        self._timer.at(self._start + self._tick_no * self._every)
         if self._outbox:
             self._deferred = True  # a window still waits for demand: this one follows it
             return
@@ -329,6 +331,9 @@ class SlidingTimeStage(_WindowStage[T]):
         if self._done:
             return
         self._timer.cancel()
-        if self._held:
+        if self._fresh:  # items no window held yet: one last window
             self._tick(self._timer.now(), final=True)
+        elif self._last is not None:
+            self._last.add(a for _, _, a in self._held)  # already delivered in a window
+        self._held.clear()
         super().on_complete()
