@@ -26,7 +26,6 @@ from ..core._errors import require as _require
 from ..core._lift import lift as _lift
 from ..core._overflow import Overflow
 from ..core._overflow import parse_overflow as _parse_overflow
-from ..core._protocol import ChunkSubscriber
 from ..core._stream import Operator
 from ._batch import BatchStage as _BatchStage
 from ._buffer import BufferStage as _BufferStage
@@ -199,6 +198,7 @@ def sink(
 from collections.abc import Hashable as _Hashable  # noqa: E402
 
 from ..core._clock import Clock as _Clock  # noqa: E402
+from ..core._protocol import ChunkSubscriber as _ChunkSubscriber  # noqa: E402
 from ..core._stage import Stage as _Stage  # noqa: E402
 from ..core._stream import Stream as _Stream  # noqa: E402
 from ._debounce import DebounceStage as _DebounceStage  # noqa: E402
@@ -413,7 +413,7 @@ def interval(
     p = _seconds("period", period)
     _check_clock(clock)
 
-    def subscribe(down: ChunkSubscriber[int]) -> None:
+    def subscribe(down: _ChunkSubscriber[int]) -> None:
         _IntervalSource(down, p, name, clock).start()
 
     return _Stream(subscribe)
@@ -434,7 +434,7 @@ def _event_window(
              "on_late must be 'drop' or a callable (item, LateRecord)", on_late)
     cap = _count("max_items", max_items)
 
-    def factory(down: ChunkSubscriber[EventWindow[_K, _T]]) -> _Stage[_T, EventWindow[_K, _T]]:
+    def factory(down: _ChunkSubscriber[EventWindow[_K, _T]]) -> _Stage[_T, EventWindow[_K, _T]]:
         stage: _Stage[_T, EventWindow[_K, _T]] = _EventWindowStage(
             down, timestamp=timestamp, key=key, assigner=assigner, delay=float(delay),
             lateness=float(lateness), on_late=on_late, max_items=cap, name=name or kind)
