@@ -18,9 +18,10 @@ Late records (the rules of Flink's allowed lateness):
 Acks: a record's ack joins the window that fires last among those holding it (hopping
 windows overlap), and completes when that firing is delivered.
 
-Memory: at most *max_items* item references in open, retained and undelivered windows.
-Upstream is asked only for what fits; if open windows alone fill the bound, the window that
-ends first fires early (``early=True``): later records for it form a new window.
+Memory: upstream is read only while open, retained and undelivered windows hold fewer than
+*max_items* item references; a firing may add up to as many again, so the bound is
+``2 × max_items``. If open windows alone fill the room, the window that ends first fires
+early (``early=True``): later records for it form a new window.
 """
 
 from __future__ import annotations
@@ -148,7 +149,10 @@ class EventWindowStage(OutboxStage[T, "EventWindow[Any, T]"]):
         self._lateness = lateness
         self._on_late = on_late
         self._max = max_items
-        self._refill = max(1, max_items // 4)
+        # A record is referenced by up to this many windows (hopping windows overlap).
+        self._per_item = (math.ceil(assigner.size / assigner.slide)
+                          if isinstance(assigner, Assigner) else 1)
+        self._refill = max(1, max_items // (4 * self._per_item))
         self._watermark = -math.inf
         self._fixed: dict[tuple[Any, float], _Open] = {}
         self._sessions: dict[Any, list[_Open]] = {}
@@ -169,10 +173,16 @@ class EventWindowStage(OutboxStage[T, "EventWindow[Any, T]"]):
     def _buffered(self) -> int:
         return self._held + self._queued
 
+    def _capacity(self) -> int:
+        # Reading stops at max_items references; one firing (a late one copies a whole
+        # retained window) may add up to as many again before it is delivered.
+        return 2 * self._max
+
     def _top_up(self) -> None:
         if self._done or self._upstream_done:
             return
-        want = self._max - self._held - self._queued - self._outstanding
+        room = self._max - self._held - self._queued
+        want = room // self._per_item - self._outstanding
         if want >= self._refill or (want > 0 and not self._outstanding):
             self._outstanding += want
             self._up.request(want)

@@ -40,10 +40,11 @@ class _WindowStage(OutboxStage[T, list[T]]):
     """Shared book-keeping: item references held, upstream gating, settling on early end."""
 
     def __init__(self, downstream: ChunkSubscriber[list[T]], name: str | None,
-                 limit: int, refill: int) -> None:
+                 limit: int, refill: int, windows_per_item: int = 1) -> None:
         super().__init__(downstream, name, capacity=limit)
         self._limit = limit
         self._refill = refill
+        self._per_item = windows_per_item  # an item may be referenced by this many windows
         self._outstanding = 0
         self._queued = 0  # item references in windows waiting in the outbox
 
@@ -65,7 +66,8 @@ class _WindowStage(OutboxStage[T, list[T]]):
     def _top_up(self) -> None:
         if self._done or self._upstream_done:
             return
-        want = self._limit - self._open_count() - self._queued - self._outstanding
+        room = self._limit - self._open_count() - self._queued
+        want = room // self._per_item - self._outstanding
         if want >= self._refill or (want > 0 and not self._outstanding):
             self._outstanding += want
             self._up.request(want)
@@ -187,7 +189,9 @@ class SlidingCountStage(_WindowStage[T]):
     def __init__(
         self, downstream: ChunkSubscriber[list[T]], count: int, step: int, name: str | None
     ) -> None:
-        super().__init__(downstream, name, limit=max(2 * count, _AHEAD_ITEMS), refill=step)
+        super().__init__(downstream, name, limit=max(2 * count, _AHEAD_ITEMS),
+                         refill=min(step, max(1, _AHEAD_ITEMS // count)),
+                         windows_per_item=-(-count // step) + 1)
         self._count = count
         self._step = step
         self._items: deque[T] = deque()
