@@ -497,3 +497,26 @@ def session_window(
     :func:`tumbling_window`."""
     return _event_window(_SessionAssigner(_seconds("gap", gap)), timestamp, key, delay,
                          lateness, on_late, max_items, name, "session_window")
+
+
+# ---- fan-in, fan-out, nesting and error recovery (#12; stages in their own modules) -------
+from ._graph import (  # noqa: E402
+    Branch,
+    broadcast,
+    concat,
+    concat_map,
+    flat_map,
+    group_by,
+    merge,
+    on_error_resume,
+    partition,
+    retry,
+    zip,
+)
+from ._group_by import GroupedStream, GroupLimitError  # noqa: E402
+
+__all__ += ["Branch", "GroupLimitError", "GroupedStream", "broadcast", "concat", "concat_map",
+            "flat_map", "group_by", "merge", "on_error_resume", "partition", "retry", "zip"]
+for _fn in (GroupLimitError, GroupedStream, broadcast, concat, concat_map, flat_map, group_by,
+            merge, on_error_resume, partition, retry, zip):
+    _fn.__module__ = __name__
