@@ -6,7 +6,7 @@ from typing import Any
 
 from streamguard import EventBus
 from streamguard.metrics import PrometheusExporter
-from streamguard.ratelimit import _events as ratelimit
+from streamguard import ratelimit
 
 from ._scrape import parse, value
 
