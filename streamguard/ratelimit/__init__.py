@@ -46,7 +46,7 @@ from ._events import (
 )
 from ._headers import parse_retry_after
 from ._rate_limiter import RateLimiter
-from ._stage import rate_limit
+from ._stage import Mode, rate_limit
 from .algorithms import (
     GCRA,
     Algorithm,
@@ -69,6 +69,7 @@ __all__ = [
     "LeakyBucketShaper",
     "LimiterStatistics",
     "MemoryStorage",
+    "Mode",
     "RateLimitDecided",
     "RateLimitEvent",
     "RateLimitExceeded",

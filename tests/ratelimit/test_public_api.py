@@ -23,9 +23,10 @@ def test_all_matches_public_names(name: str) -> None:
 @pytest.mark.parametrize("name", PACKAGES)
 def test_public_names_are_documented(name: str) -> None:
     module = importlib.import_module(name)
-    undocumented = [n for n in module.__all__
-                    if (inspect.isclass(getattr(module, n)) or callable(getattr(module, n)))
-                    and not inspect.getdoc(getattr(module, n))]
+    objects = {n: getattr(module, n) for n in module.__all__}
+    undocumented = [n for n, obj in objects.items()
+                    if (inspect.isclass(obj) or inspect.isfunction(obj))
+                    and not inspect.getdoc(obj)]
     assert undocumented == []
 
 
@@ -64,12 +65,12 @@ async def test_the_limiter_follows_the_api_conventions() -> None:
     from streamguard.core import EventBus
     from streamguard.ratelimit import (
         CompositeLimiter,
+        Mode,
         RateLimiter,
         RateLimitExceeded,
         Tier,
         TokenBucket,
     )
-    from streamguard.ratelimit._stage import Mode
     from streamguard.testing import VirtualClock
 
     for cls in (RateLimiter, CompositeLimiter):
