@@ -139,7 +139,10 @@ async def test_broadcast_item_completes_when_every_branch_completed_it() -> None
     for ack in taps[0].acks:
         assert ack is not None
         ack.done()
-    assert not ledger.settled()  # the second branch has not finished any
+    # the second branch has not finished any
+    assert not ledger.done
+    assert not ledger.failed
+    assert not ledger.abandoned
     error = RuntimeError("no")
     for i, ack in enumerate(taps[1].acks):
         assert ack is not None
