@@ -23,14 +23,14 @@ from typing import Any
 from streamguard import from_iterable
 from streamguard import operators as op
 from streamguard.ratelimit import RateLimiter, TokenBucket, rate_limit
-from streamguard.testing.servers import RedisServer
+from streamguard.servers import RedisServer
 
 RATE = 50.0
 
 
 async def worker(name: str, url: str, items: range, seconds: float) -> dict[str, Any]:
     """Process *items* at the shared rate until *seconds* have passed."""
-    limiter = RateLimiter(TokenBucket(rate=RATE, burst=5), name="shared-export", storage=url,
+    limiter = RateLimiter("shared-export", TokenBucket(rate=RATE, burst=5), storage=url,
                           failure_mode="closed", outage_probe=0.1)
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
