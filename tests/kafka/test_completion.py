@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from streamguard.core import EventBus
 from streamguard.kafka._commits import Committer
 from streamguard.kafka._completion import ABANDONED, DONE, RecordAck, acks_for
 from streamguard.kafka._lifecycle import Ending, Lifecycle, Phase
 from streamguard.kafka._offsets import OffsetTracker
 from streamguard.kafka._partition import PartitionState
 from streamguard.kafka._types import TP
-from streamguard.core import EventBus
 from streamguard.testing import VirtualClock
 
 
@@ -52,7 +52,8 @@ def test_each_record_ack_settles_once_and_knows_its_record() -> None:
     acks[0].abandon()
     acks[1].fail(ValueError("boom"))
     assert route.failures == [(1, "boom")]
-    assert acks[0].state == DONE and acks[0].completed
+    assert acks[0].state == DONE
+    assert acks[0].completed
     acks[2].done()
     assert tracker.committable is None  # record 1 is not settled
 
@@ -102,13 +103,18 @@ def test_an_armed_dead_letter_binds_to_the_next_settled_ack() -> None:
 def test_the_lifecycle_follows_its_diagram() -> None:
     life = Lifecycle()
     assert not life.move(Phase.RUNNING)  # NEW must open first
-    assert life.move(Phase.OPENING) and life.move(Phase.RUNNING)
+    assert life.move(Phase.OPENING)
+    assert life.move(Phase.RUNNING)
     assert life.fetching
     assert life.end(Ending.COMPLETED)
-    assert life.phase is Phase.DRAINING and not life.fetching and life.open
+    assert life.phase is Phase.DRAINING
+    assert not life.fetching
+    assert life.open
     assert not life.end(Ending.FAILED, RuntimeError("late"))  # the first ending wins
-    assert life.ending is Ending.COMPLETED and life.error is None
-    assert life.move(Phase.CLOSING) and not life.open
+    assert life.ending is Ending.COMPLETED
+    assert life.error is None
+    assert life.move(Phase.CLOSING)
+    assert not life.open
     assert life.move(Phase.CLOSED)
     assert not life.move(Phase.RUNNING)
 
@@ -125,7 +131,8 @@ def test_an_error_while_running_goes_to_closing() -> None:
     life.move(Phase.RUNNING)
     error = RuntimeError("broker gone")
     assert life.end(Ending.FAILED, error)
-    assert life.phase is Phase.CLOSING and life.error is error
+    assert life.phase is Phase.CLOSING
+    assert life.error is error
 
 
 class _SlowCommits:
