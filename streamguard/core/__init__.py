@@ -2,8 +2,9 @@
 every item at its source, statistics and events. Everything else builds on this package;
 it imports nothing from the rest of streamguard."""
 
-from ._ack import Ack, BatchAck, done_all, fail_all
+from ._ack import Ack, BatchAck, abandon_all, done_all, fail_all
 from ._clock import SYSTEM_CLOCK, Clock, MonotonicClock
+from ._concurrent import ConcurrentStage
 from ._demand import UNBOUNDED
 from ._errors import (
     BufferOverflowError,
@@ -16,9 +17,10 @@ from ._errors import (
 )
 from ._events import Event, EventBus, default_bus
 from ._lift import lift
-from ._outbox import OutboxStage
+from ._outbox import DrainLoop, OutboxStage
 from ._overflow import Overflow
 from ._protocol import ChunkSubscriber, Subscriber, Subscription
+from ._publisher import Publisher
 from ._runtime import Runtime, live_pipelines
 from ._signals import Throttled, TooManyRequests, is_throttled, retry_after_of, retryable_of
 from ._stage import ItemFailed, ItemsDropped, Stage, StageEvent, StageTerminated
@@ -33,8 +35,10 @@ __all__ = [
     "BufferOverflowError",
     "ChunkSubscriber",
     "Clock",
+    "ConcurrentStage",
     "ConfigError",
     "DemandError",
+    "DrainLoop",
     "Event",
     "EventBus",
     "ItemFailed",
@@ -45,6 +49,7 @@ __all__ = [
     "OutboxStage",
     "Overflow",
     "PipelineResult",
+    "Publisher",
     "Runtime",
     "Stage",
     "StageEvent",
@@ -58,6 +63,7 @@ __all__ = [
     "Throttled",
     "TooManyRequests",
     "WouldBlock",
+    "abandon_all",
     "default_bus",
     "done_all",
     "fail_all",

@@ -88,12 +88,26 @@ class BoundedQueue(Generic[T]):
             "use a lossy overflow strategy or a larger capacity"
         )
 
+    def clear(self) -> list[Ack]:
+        """Remove everything; return the acks of the removed items (to settle them)."""
+        acks = [a for a in self.acks if a is not None]
+        self.items.clear()
+        self.acks.clear()
+        return acks
+
     def take(self, n: int) -> tuple[list[T], list[Ack] | None]:
         """Remove and return up to *n* items with their acks (``None`` if none carry one)."""
-        items = [self.items.popleft() for _ in range(min(n, len(self.items)))]
-        raw = [self.acks.popleft() for _ in range(len(items))]
-        acks = [a if a is not None else NOOP_ACK for a in raw] if any(raw) else None
-        return items, acks
+        if n >= len(self.items):  # everything: copy at C speed
+            items = list(self.items)
+            raw = list(self.acks)
+            self.items.clear()
+            self.acks.clear()
+        else:
+            items = [self.items.popleft() for _ in range(n)]
+            raw = [self.acks.popleft() for _ in range(n)]
+        if raw and (raw[0] is not None or raw[-1] is not None or any(raw)):
+            return items, [a if a is not None else NOOP_ACK for a in raw]
+        return items, None
 
 
 class _NoopAck:
@@ -105,6 +119,9 @@ class _NoopAck:
         pass
 
     def fail(self, error: BaseException) -> None:
+        pass
+
+    def abandon(self) -> None:
         pass
 
 

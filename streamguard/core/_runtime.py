@@ -35,10 +35,18 @@ class StatisticsSource(Protocol):
         ...
 
 
+class Drainable(Protocol):
+    """A source that can stop taking new items (every :class:`~streamguard.core.Publisher`)."""
+
+    def drain(self) -> None:
+        """Stop taking new items; complete once what was handed out is finished."""
+        ...
+
+
 class Runtime:
     """Book-keeping for one pipeline run. Created by :meth:`Stream.run` and friends."""
 
-    __slots__ = ("__weakref__", "bus", "closed", "name", "stages", "tasks")
+    __slots__ = ("__weakref__", "bus", "closed", "name", "sources", "stages", "tasks")
 
     def __init__(self, name: str | None = None, bus: EventBus | None = None) -> None:
         from ._events import default_bus
@@ -47,6 +55,7 @@ class Runtime:
         self.bus = bus or default_bus()
         self.stages: list[StatisticsSource] = []
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.sources: list[Drainable] = []
         self.closed = False
         _live.add(self)
 
@@ -60,6 +69,10 @@ class Runtime:
                 n += 1
             stage.name = f"{base}-{n}"
         self.stages.append(stage)
+
+    def add_source(self, source: Drainable) -> None:
+        """Record *source* so that :meth:`~streamguard.core.Pipeline.drain` can reach it."""
+        self.sources.append(source)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Start *coro* as a task owned by this pipeline."""

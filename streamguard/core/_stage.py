@@ -13,7 +13,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ._ack import Ack
+from ._ack import Ack, abandon_all
 from ._demand import UNBOUNDED, add_demand, demand_error
 from ._events import Event
 from ._protocol import ChunkSubscriber, Subscription
@@ -69,6 +69,31 @@ class _Unsubscribed:
 
 
 UNSUBSCRIBED: Subscription = _Unsubscribed()
+
+
+class _Detached:
+    """Stands in for the downstream after a cancel (rule 3.13: the subscription forgets its
+    subscriber). Nothing should reach it; an item that does is abandoned, not lost."""
+
+    __slots__ = ()
+
+    def on_subscribe(self, subscription: Subscription) -> None:
+        subscription.cancel()
+
+    def on_next(self, item: object) -> None:
+        pass
+
+    def on_chunk(self, items: list[Any], acks: list[Ack] | None) -> None:
+        abandon_all(acks)
+
+    def on_error(self, error: BaseException) -> None:
+        pass
+
+    def on_complete(self) -> None:
+        pass
+
+
+DETACHED: Any = _Detached()
 
 
 class Stage(Generic[In, Out]):
@@ -169,7 +194,9 @@ class Stage(Generic[In, Out]):
         self._on_cancel()
         self._up.cancel()
         if not was_done:
+            self._on_terminate()
             self._publish_terminated("cancelled", None)
+        self._down = DETACHED
 
     def _on_cancel(self) -> None:
         """Hook: release what the stage holds (tasks, timers)."""
@@ -203,7 +230,8 @@ class Stage(Generic[In, Out]):
             self._down.on_error(error)
 
     def _on_terminate(self) -> None:
-        """Hook: called once just before the terminal signal goes downstream."""
+        """Hook: the stage ends (completed, failed or cancelled); called once. Release what
+        the stage holds and abandon the acks of items it will never deliver."""
 
     def _publish_terminated(self, outcome: str, error: BaseException | None) -> None:
         bus = self._rt.bus

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from ._ack import Ack, done_all
+from ._ack import Ack, abandon_all, done_all
 from ._demand import demand_error
 from ._errors import StreamClosedError
 from ._protocol import ChunkSubscriber, Subscriber, Subscription
@@ -213,6 +213,7 @@ class _Terminal(Generic[T]):
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
         if self._done.done():
+            abandon_all(acks)
             return
         if self._out is not None:
             self._out.extend(items)
@@ -264,6 +265,9 @@ class _IteratorSubscriber(Generic[T]):
         self.on_chunk([item], None)
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
+        if self._finished:
+            abandon_all(acks)
+            return
         self._items.extend(items)
         if acks is None:
             self._acks.extend([None] * len(items))
@@ -289,6 +293,9 @@ class _IteratorSubscriber(Generic[T]):
         if self._sub is not None:
             self._sub.cancel()
         self._finished = True
+        abandon_all(self._acks)  # prefetched, never handed to the loop body
+        self._acks.clear()
+        self._items.clear()
 
     def _settle_previous(self) -> None:
         if self._pending_ack is not None:
@@ -338,6 +345,7 @@ class _ItemAdapter(Generic[T]):
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
         if self._dead:
+            abandon_all(acks)
             return
         for i, item in enumerate(items):
             try:

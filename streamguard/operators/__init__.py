@@ -33,14 +33,12 @@ from ._errors import OnError
 from ._errors import check_on_error as _check_on_error
 from ._filter import FilterStage as _FilterStage
 from ._map import MapStage as _MapStage
-from ._map_async import ConcurrentStage
 from ._map_async import MapAsyncStage as _MapAsyncStage
 from ._sink import SyncSinkStage as _SyncSinkStage
 from ._take import TakeStage as _TakeStage
 from ._take import TakeWhileStage as _TakeWhileStage
 
 __all__ = [
-    "ConcurrentStage",
     "OnError",
     "Overflow",
     "batch",
@@ -66,7 +64,7 @@ def map(
 
     Args:
         fn: a plain function; use :func:`map_async` for coroutines.
-        on_error: ``"fail"`` (default), ``"skip"``, or ``(error, item) -> replacement``.
+        on_error: ``"fail"`` (default), ``"skip"``, or ``(item, error) -> replacement``.
         name: the stage's name in statistics and metrics.
     """
     _check_on_error(on_error)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from ..core._ack import Ack
+from ..core._ack import Ack, abandon_all
 from ..core._demand import UNBOUNDED
 from ..core._errors import BufferOverflowError
 from ..core._outbox import OutboxStage
@@ -51,6 +51,7 @@ class BufferStage(OutboxStage[T, T]):
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
         if self._done:
+            abandon_all(acks)  # after the end: not processed
             return
         self._received += len(items)
         self._outstanding = max(0, self._outstanding - len(items))

@@ -79,7 +79,8 @@ async def test_map_async_holds_at_most_concurrency_without_demand() -> None:
     sub.request(1)
     await _settle()
     assert sub.items == [0]
-    assert pulled <= 1 + 4 + 1  # one emitted, at most `concurrency` held, one lookahead
+    # One emitted, at most max(2 x concurrency, 16) held (in flight and waiting), one lookahead.
+    assert pulled <= 1 + 16 + 1
     sub.cancel()
 
 
@@ -178,7 +179,7 @@ async def test_error_policy_skip_and_fallback() -> None:
     assert rec.completed_exactly_once(range(10))
 
     out2 = await from_iterable(range(5)).pipe(
-        op.map(boom, on_error=lambda exc, item: -1)).to_list()
+        op.map(boom, on_error=lambda item, exc: -1)).to_list()
     assert out2 == [-1, 1, 2, 3, -1]
 
 
@@ -191,7 +192,7 @@ async def test_map_async_error_policies() -> None:
     assert await from_iterable(range(4)).pipe(
         op.map_async(boom, on_error="skip")).to_list() == [0, 1, 3]
     assert await from_iterable(range(4)).pipe(
-        op.map_async(boom, on_error=lambda e, x: 99)).to_list() == [0, 1, 99, 3]
+        op.map_async(boom, on_error=lambda x, e: 99)).to_list() == [0, 1, 99, 3]
     with pytest.raises(ItemFailedError, match="failed on item 2: RuntimeError: down"):
         await from_iterable(range(4)).pipe(op.map_async(boom, concurrency=2)).run()
 
@@ -211,7 +212,7 @@ async def test_map_async_error_policies() -> None:
             lambda: op.map(str, on_error="ignore"),  # type: ignore[arg-type]
             "on_error must be 'fail', 'skip' or a callable",
         ),
-        (lambda: from_iterable([], chunk_size=0), "chunk_size must be >= 1, got 0"),
+        (lambda: from_iterable([], chunk_size=0), "chunk_size must be an int >= 1, got 0"),
     ],
 )
 def test_bad_configuration_names_rule_and_value(build: object, message: str) -> None:
