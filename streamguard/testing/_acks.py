@@ -53,7 +53,6 @@ class AckRecorder:
         self.keys[key] += 1
         return RecordedAck(self, key)
 
-    @property
     def settled(self) -> Counter[Hashable]:
         """How many times each key settled, whichever way (done, failed or abandoned)."""
         return self.done + self.failed + self.abandoned
@@ -66,17 +65,21 @@ class AckRecorder:
         return (not self.abandoned and all(v == 1 for v in completed.values())
                 and set(completed) == set(wanted))
 
-    def settled_exactly_once(self) -> bool:
-        """True if every ack handed out settled exactly once (done, failed or abandoned)."""
-        return self.settled == self.keys
+    def settled_exactly_once(self, keys: Iterable[Hashable] | None = None) -> bool:
+        """True if every ack handed out (or every key in *keys*, and no other) settled
+        exactly once, whichever way: done, failed or abandoned."""
+        settled = self.settled()
+        if keys is None:
+            return settled == self.keys
+        return set(settled) == set(keys) and all(v == 1 for v in settled.values())
 
     def unsettled(self) -> list[Hashable]:
         """Keys whose ack has not settled yet."""
-        return sorted((self.keys - self.settled).elements(), key=repr)
+        return sorted((self.keys - self.settled()).elements(), key=repr)
 
     def describe(self) -> str:
         """A one-line summary for assertion messages."""
-        twice = sorted((k for k, v in self.settled.items() if v > 1), key=repr)
+        twice = sorted((k for k, v in self.settled().items() if v > 1), key=repr)
         return (f"issued {self.issued}, done {sum(self.done.values())}, failed "
                 f"{sum(self.failed.values())}, abandoned {sum(self.abandoned.values())}, "
                 f"unsettled {self.unsettled()[:10]}, settled twice {twice[:10]}")

@@ -24,8 +24,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamguard.core._errors import StreamGuardError
-
+from ..core._errors import StreamGuardError
 from ._broker import BrokerStartError, KafkaBroker
 from ._process import check_lifecycle, free_port
 
