@@ -4,9 +4,9 @@ Items wait in the stage's bounded inbox; up to ``concurrency`` worker tasks take
 a time and await :meth:`ConcurrentStage.process` — no task per item. Results leave in arrival
 order (``ordered=True``) or as they finish. Everything the stage holds — items requested
 from upstream and not yet received, waiting in the inbox, in flight, finished and not yet
-taken downstream — is bounded by ``capacity`` (default ``max(2 × concurrency, 16)``: one
-item in flight and one waiting per worker, so a worker never waits for the next item while
-upstream is being asked, and upstream is asked in batches of half of it).
+taken downstream — is bounded by ``capacity`` (default ``2 × concurrency``: one item in
+flight and one waiting per worker, so a worker never waits for the next item while upstream
+is being asked; upstream is asked in batches of half of it).
 
 The stage is the base of ``map_async``, ``sink`` with an async function, the guarded sink,
 the lag throttle and any other stage that does per-item async work. Its protected API:
@@ -79,7 +79,7 @@ class ConcurrentStage(OutboxStage[A, B]):
         on_error: ``"fail"``, ``"skip"`` or a callable ``(item, error) -> replacement``.
         emits: ``False`` makes the stage a sink: an item completes at its source when
             :meth:`process` returns, and the stage asks upstream on its own.
-        capacity: the bound on items held (default ``max(2 × concurrency, 16)``).
+        capacity: the bound on items held (default ``2 × concurrency``).
     """
 
     kind = "concurrent"
@@ -92,7 +92,7 @@ class ConcurrentStage(OutboxStage[A, B]):
         self, downstream: ChunkSubscriber[B], *, concurrency: int, ordered: bool,
         on_error: Any, name: str | None, emits: bool = True, capacity: int | None = None,
     ) -> None:
-        limit = max(2 * concurrency, 16) if capacity is None else max(capacity, concurrency)
+        limit = 2 * concurrency if capacity is None else max(capacity, concurrency)
         super().__init__(downstream, name, capacity=limit)
         self._concurrency = concurrency
         self._limit = limit

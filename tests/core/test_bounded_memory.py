@@ -67,9 +67,8 @@ async def test_slow_sink_bounds_open_items_and_memory() -> None:
         return x
 
     # The documented bound of each stage: prefetch(n) and buffer(n) hold n items, a concurrent
-    # stage (map_async, async sink) max(2 x concurrency, 16).
-    capacities = {"prefetch": 64, "map_async": max(2 * 8, 16), "buffer": 32,
-                  "sink": max(2 * 4, 16)}
+    # stage (map_async, async sink) 2 x concurrency.
+    capacities = {"prefetch": 64, "map_async": 2 * 8, "buffer": 32, "sink": 2 * 4}
     tracemalloc.start()
     try:
         task = asyncio.create_task(

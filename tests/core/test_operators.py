@@ -79,8 +79,8 @@ async def test_map_async_holds_at_most_concurrency_without_demand() -> None:
     sub.request(1)
     await _settle()
     assert sub.items == [0]
-    # One emitted, at most max(2 x concurrency, 16) held (in flight and waiting), one lookahead.
-    assert pulled <= 1 + 16 + 1
+    # One emitted, at most 2 x concurrency held (in flight and waiting), one lookahead.
+    assert pulled <= 1 + 2 * 4 + 1
     sub.cancel()
 
 
