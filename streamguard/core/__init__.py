@@ -19,15 +19,17 @@ from ._events import Event, EventBus, default_bus
 from ._lift import lift
 from ._outbox import DrainLoop, OutboxStage
 from ._overflow import Overflow
+from ._pipeline import DEFAULT_PREFETCH, Pipeline, PipelineResult
 from ._protocol import ChunkSubscriber, Subscriber, Subscription
 from ._publisher import Publisher
 from ._runtime import Runtime, live_pipelines
 from ._signals import Throttled, TooManyRequests, is_throttled, retry_after_of, retryable_of
 from ._stage import ItemFailed, ItemsDropped, Stage, StageEvent, StageTerminated
 from ._stats import StageStatistics
-from ._stream import Operator, PipelineResult, Stream
+from ._stream import Operator, Stream
 
 __all__ = [
+    "DEFAULT_PREFETCH",
     "SYSTEM_CLOCK",
     "UNBOUNDED",
     "Ack",
@@ -48,6 +50,7 @@ __all__ = [
     "Operator",
     "OutboxStage",
     "Overflow",
+    "Pipeline",
     "PipelineResult",
     "Publisher",
     "Runtime",

@@ -100,9 +100,11 @@ class Publisher(Generic[T]):
         if self._cancelled:
             return
         self._cancelled = True
+        was_finished = self._finished
         self._finished = True
         self._down = None
-        self._stop()
+        if not was_finished:  # after the end there is nothing left to stop
+            self._stop()
 
     def drain(self) -> None:
         """Stop taking new items; complete once what was handed out is finished."""
