@@ -168,11 +168,11 @@ async def test_a_stage_error_is_raised_by_wait_and_drain() -> None:
         await pipeline.drain(timeout=1)
 
 
-@pytest.mark.parametrize("timeout", [-1, "1", True, None])
-async def test_drain_timeout_is_checked(timeout: Any) -> None:
+@pytest.mark.parametrize("bad", [-1, "1", True, None])
+async def test_drain_timeout_is_checked(bad: Any) -> None:
     pipeline = from_iterable(range(3)).start()
     with pytest.raises(ConfigError, match="drain\\(timeout\\) must be a number of seconds >= 0"):
-        await pipeline.drain(timeout)
+        await pipeline.drain(bad)
     await pipeline.wait()
 
 
