@@ -18,7 +18,7 @@ from ._errors import (
 from ._events import Event, EventBus, default_bus
 from ._lift import lift
 from ._outbox import DrainLoop, OutboxStage
-from ._overflow import Overflow
+from ._overflow import OverflowPolicy
 from ._pipeline import DEFAULT_PREFETCH, Pipeline, PipelineResult
 from ._protocol import ChunkSubscriber, Subscriber, Subscription
 from ._publisher import Publisher
@@ -49,7 +49,7 @@ __all__ = [
     "MonotonicClock",
     "Operator",
     "OutboxStage",
-    "Overflow",
+    "OverflowPolicy",
     "Pipeline",
     "PipelineResult",
     "Publisher",
@@ -76,3 +76,7 @@ __all__ = [
     "retry_after_of",
     "retryable_of",
 ]
+
+from ._public import publish as _publish
+
+_publish(__name__, globals(), __all__)

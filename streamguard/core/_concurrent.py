@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 from ._ack import Ack, abandon_all
+from ._checks import is_async_callable
 from ._demand import UNBOUNDED
 from ._errors import item_failed
 from ._outbox import OutboxStage
@@ -46,6 +47,7 @@ B = TypeVar("B")
 
 _PENDING: Any = object()
 _SKIPPED: Any = object()
+_AWAIT: Any = object()
 
 
 class _Rejected:
@@ -99,6 +101,7 @@ class ConcurrentStage(OutboxStage[A, B]):
         self._refill = max(1, limit // 2)
         self._ordered = ordered and concurrency > 1  # one worker keeps the order anyway
         self._on_error = on_error
+        self._on_error_async = callable(on_error) and is_async_callable(on_error)
         self._emits = emits
         self._inbox: deque[A] = deque()
         self._inbox_acks: deque[Ack | None] = deque()
@@ -271,6 +274,8 @@ class ConcurrentStage(OutboxStage[A, B]):
                             ack.abandon()
                         break
                     value = self._resolve_error(item, ack, exc)
+                    if value is _AWAIT:
+                        value = await self._await_on_error(item, ack, exc)
                     if value is _PENDING:
                         break  # the stream failed
                 else:
@@ -333,6 +338,8 @@ class ConcurrentStage(OutboxStage[A, B]):
                             slot.ack = None
                         break
                     value = self._resolve_error(item, slot.ack, exc)
+                    if value is _AWAIT:
+                        value = await self._await_on_error(item, slot.ack, exc)
                     if value is _PENDING:
                         slot.ack = None
                         break  # the stream failed
@@ -366,6 +373,8 @@ class ConcurrentStage(OutboxStage[A, B]):
                 ack.fail(item_failed(self.name, item, exc))
             return _SKIPPED
         if policy != "fail":
+            if self._on_error_async:
+                return _AWAIT
             try:
                 return policy(item, exc)
             except Exception as exc2:
@@ -376,6 +385,22 @@ class ConcurrentStage(OutboxStage[A, B]):
         self._held -= 1
         self._fail(failure)
         return _PENDING
+
+    async def _await_on_error(self, item: A, ack: Ack | None, exc: Exception) -> Any:
+        """Await an async ``on_error(item, error)``; its failure fails the stream."""
+        try:
+            return await self._on_error(item, exc)
+        except asyncio.CancelledError:
+            if ack is not None:
+                ack.abandon()
+            raise
+        except Exception as exc2:
+            failure = item_failed(self.name, item, exc2)
+            if ack is not None:
+                ack.fail(failure)
+            self._held -= 1
+            self._fail(failure)
+            return _PENDING
 
     def _deliver(self, value: Any, ack: Ack | None) -> None:
         if value is _SKIPPED:

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from collections import deque
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeAlias, TypeVar
 
 from ._ack import Ack
 from ._errors import BufferOverflowError, ConfigError
 
 T = TypeVar("T")
+
+
+OverflowPolicy: TypeAlias = Literal[
+    "backpressure", "drop_oldest", "drop_newest", "keep_latest", "error"]
+"""What a full buffer does with the next item, as a plain string (the public spelling)."""
 
 
 class Overflow(StrEnum):
@@ -37,13 +42,16 @@ class Overflow(StrEnum):
     ERROR = "error"
 
 
-def parse_overflow(value: Overflow | str) -> Overflow:
-    """Return *value* as an :class:`Overflow`, or raise naming the allowed values."""
-    try:
-        return Overflow(value)
-    except ValueError:
-        allowed = ", ".join(repr(o.value) for o in Overflow)
-        raise ConfigError(f"overflow must be one of {allowed}, got {value!r}") from None
+def parse_overflow(value: object) -> Overflow:
+    """Return the policy *value* (a plain string) as an :class:`Overflow`, or raise naming
+    the allowed values."""
+    if isinstance(value, str):
+        try:
+            return Overflow(value)
+        except ValueError:
+            pass
+    allowed = ", ".join(repr(o.value) for o in Overflow)
+    raise ConfigError(f"overflow must be one of {allowed}, got {value!r}")
 
 
 class BoundedQueue(Generic[T]):

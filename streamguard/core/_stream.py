@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ._ack import Ack, abandon_all
-from ._demand import demand_error
-from ._errors import StreamClosedError
+from ._errors import StreamClosedError, require
 from ._pipeline import DEFAULT_PREFETCH, Pipeline, PipelineResult
 from ._protocol import ChunkSubscriber, Subscriber, Subscription
 from ._runtime import Runtime, _current, activate
@@ -42,10 +41,12 @@ class Stream(Generic[T]):
         total = await from_iterable(range(10)).pipe(op.map(lambda x: x * 2)).to_list()
     """
 
-    __slots__ = ("_subscribe_fn",)
+    __slots__ = ("_ends", "_subscribe_fn")
 
-    def __init__(self, subscribe: Callable[[ChunkSubscriber[T]], None]) -> None:
+    def __init__(self, subscribe: Callable[[ChunkSubscriber[T]], None], *,
+                 ends: str | None = None) -> None:
         self._subscribe_fn = subscribe
+        self._ends = ends  # the sink that ends this stream: nothing may follow it
 
     # ---------------------------------------------------------------- subscribing
     def subscribe(self, subscriber: Subscriber[T]) -> None:
@@ -99,9 +100,14 @@ class Stream(Generic[T]):
     @overload
     def pipe(self, *ops: Operator[Any, Any]) -> Stream[Any]: ...
     def pipe(self, *ops: Operator[Any, Any]) -> Stream[Any]:
-        """Apply operators left to right: ``s.pipe(f, g)`` is ``g(f(s))``."""
+        """Apply operators left to right: ``s.pipe(f, g)`` is ``g(f(s))``.
+
+        A sink must be the last stage: an operator after one is refused here, when the
+        pipeline is built (a stage after a sink would receive nothing)."""
         stream: Stream[Any] = self
         for op in ops:
+            if stream._ends is not None:
+                raise after_sink_error(_describe(op), stream._ends)
             stream = op(stream)
         return stream
 
@@ -176,8 +182,8 @@ class _StreamIterator(Generic[T]):
     __slots__ = ("__weakref__", "_name", "_prefetch", "_rt", "_stream", "_sub")
 
     def __init__(self, stream: Stream[T], prefetch: int, name: str | None) -> None:
-        if not isinstance(prefetch, int) or isinstance(prefetch, bool) or prefetch <= 0:
-            raise demand_error("iterate(prefetch)", prefetch)
+        require(isinstance(prefetch, int) and not isinstance(prefetch, bool) and prefetch >= 1,
+                "iterate: prefetch must be an int >= 1", prefetch)
         self._stream = stream
         self._prefetch = prefetch
         self._name = name
@@ -220,8 +226,6 @@ class _IteratorSubscriber(Generic[T]):
     """Bridges demand to ``__anext__``: a bounded prefetch buffer refilled at 75%."""
 
     def __init__(self, prefetch: int) -> None:
-        if prefetch <= 0:
-            raise demand_error("iterate(prefetch)", prefetch)
         self._prefetch = prefetch
         self._limit = max(1, prefetch * 3 // 4)
         self._consumed = 0
@@ -357,3 +361,15 @@ class _ItemAdapter(Generic[T]):
 def closed_error(what: str) -> StreamClosedError:
     """Build the error for using a finished stream or emitter."""
     return StreamClosedError(f"{what} is closed and takes no more items; create a new one")
+
+
+def after_sink_error(what: str, sink: str) -> TypeError:
+    """Build the error for an operator placed after a sink."""
+    return TypeError(
+        f"{what} comes after {sink}, which ends the pipeline and emits nothing: a sink must "
+        f"be the last stage; move {what} before {sink} (or use map/map_async to go on)")
+
+
+def _describe(op: object) -> str:
+    name = getattr(op, "__qualname__", None) or type(op).__name__
+    return str(getattr(op, "operator_name", None) or name)

@@ -17,7 +17,8 @@ from reactivex.abc import ObserverBase, SchedulerBase
 from reactivex.disposable import Disposable
 
 from ..core._errors import BufferOverflowError, ConfigError, require
-from ..core._overflow import BoundedQueue, Overflow, parse_overflow
+from ..core._overflow import BoundedQueue, Overflow, OverflowPolicy, parse_overflow
+from ..core._pipeline import DEFAULT_PREFETCH
 from ..core._protocol import ChunkSubscriber
 from ..core._publisher import Publisher
 from ..core._stage import ItemsDropped
@@ -121,7 +122,7 @@ class _ObservablePublisher(Publisher[T]):
 
 
 def from_observable(
-    observable: Observable[T], *, capacity: int, overflow: Overflow | str
+    observable: Observable[T], *, capacity: int, overflow: OverflowPolicy
 ) -> Stream[T]:
     """Feed a pipeline from a reactivex Observable through a bounded buffer.
 
@@ -131,7 +132,8 @@ def from_observable(
         overflow: required, and lossy: ``drop_oldest``, ``drop_newest``, ``keep_latest`` or
             ``error`` — ``backpressure`` is refused because Rx cannot be slowed down.
     """
-    require(isinstance(capacity, int) and capacity >= 1, "capacity must be an int >= 1", capacity)
+    require(isinstance(capacity, int) and not isinstance(capacity, bool) and capacity >= 1,
+            "from_observable: capacity must be an int >= 1", capacity)
     strategy = parse_overflow(overflow)
     if strategy is Overflow.BACKPRESSURE:
         raise ConfigError(
@@ -145,9 +147,11 @@ def from_observable(
     return Stream(subscribe)
 
 
-def to_observable(stream: Stream[T], *, prefetch: int = 1024) -> Observable[T]:
+def to_observable(stream: Stream[T], *, prefetch: int = DEFAULT_PREFETCH) -> Observable[T]:
     """Expose *stream* as an Observable; each Rx subscription runs it as a task on the running
     event loop (subscribe from within that loop). Disposing cancels the pipeline."""
+    require(isinstance(prefetch, int) and not isinstance(prefetch, bool) and prefetch >= 1,
+            "to_observable: prefetch must be an int >= 1", prefetch)
 
     def on_subscribe(observer: ObserverBase[T], scheduler: SchedulerBase | None = None) -> Any:
         loop = asyncio.get_running_loop()

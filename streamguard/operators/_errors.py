@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, TypeAlias, TypeVar
 
+from ..core._checks import check_function
 from ..core._errors import ConfigError
 from ..core._errors import item_failed as item_failed
 
@@ -22,10 +23,13 @@ R = TypeVar("R")
 OnError: TypeAlias = Literal["fail", "skip"] | Callable[[Any, Exception], Any]
 
 
-def check_on_error(on_error: object) -> None:
-    """Reject anything that is not ``"fail"``, ``"skip"`` or a callable."""
-    if on_error not in ("fail", "skip") and not callable(on_error):
+def check_on_error(owner: str, on_error: object, kind: str) -> None:
+    """Refuse anything that is not ``"fail"``, ``"skip"`` or a callable ``(item, error)``;
+    *kind* ``"sync"`` refuses an async callable (a sync stage cannot await it)."""
+    if isinstance(on_error, str) and on_error in ("fail", "skip"):
+        return
+    if not callable(on_error):
         raise ConfigError(
-            f"on_error must be 'fail', 'skip' or a callable (item, error) -> replacement, "
-            f"got {on_error!r}"
-        )
+            f"{owner}: on_error must be 'fail', 'skip' or a callable (item, error) -> "
+            f"replacement, got {on_error!r}")
+    check_function(owner, "on_error", on_error, kind)

@@ -149,7 +149,7 @@ def _fan_out(kind: str, branches: tuple[Branch[T], ...], route: Callable[[T], in
             "buffer must be an int >= 0", buffer)
     strategies = ([parse_overflow(o) for o in overflow]
                   if isinstance(overflow, (list, tuple)) else
-                  [parse_overflow(overflow)] * len(branches))  # type: ignore[arg-type]
+                  [parse_overflow(overflow)] * len(branches))
     require(len(strategies) == len(branches),
             f"overflow must be one strategy or one per branch ({len(branches)})", overflow)
     for strategy in strategies:

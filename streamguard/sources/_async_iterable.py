@@ -26,9 +26,9 @@ class AsyncIterableSubscription(Publisher[T]):
 
     def __init__(
         self, make: Callable[[], AsyncIterable[T]], down: ChunkSubscriber[T],
-        ack: Callable[[T], Ack] | None,
+        ack: Callable[[T], Ack] | None, name: str,
     ) -> None:
-        super().__init__(down, "from_async_iterable")
+        super().__init__(down, name)
         self._make = make
         self._ack = ack
         self._wakeup: asyncio.Future[None] | None = None
@@ -80,7 +80,7 @@ class AsyncIterableSubscription(Publisher[T]):
 
 def from_async_iterable(
     iterable: AsyncIterable[T] | Callable[[], AsyncIterable[T]], *,
-    ack: Callable[[T], Ack] | None = None,
+    ack: Callable[[T], Ack] | None = None, name: str | None = None,
 ) -> Stream[T]:
     """A stream over an async iterable, or over an async generator function.
 
@@ -107,8 +107,11 @@ def from_async_iterable(
             f"got {iterable!r}; use from_iterable() for a plain iterable")
     require(ack is None or callable(ack),
             "from_async_iterable: ack must be a callable (item) -> Ack or None", ack)
+    require(name is None or isinstance(name, str),
+            "from_async_iterable: name must be a str or None", name)
+    label = name or "from_async_iterable"
 
     def subscribe(down: ChunkSubscriber[T]) -> None:
-        AsyncIterableSubscription(make, down, ack).start()
+        AsyncIterableSubscription(make, down, ack, label).start()
 
     return Stream(subscribe)

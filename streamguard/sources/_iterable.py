@@ -28,9 +28,9 @@ class IterableSubscription(Publisher[T]):
 
     def __init__(
         self, iterable: Iterable[T], down: ChunkSubscriber[T], chunk_size: int,
-        ack: Callable[[T], Ack] | None,
+        ack: Callable[[T], Ack] | None, name: str,
     ) -> None:
-        super().__init__(down, "from_iterable")
+        super().__init__(down, name)
         self._src = iterable
         self._it: Iterator[T] | None = None
         self._chunk = chunk_size
@@ -71,7 +71,7 @@ class IterableSubscription(Publisher[T]):
 
 def from_iterable(
     iterable: Iterable[T], *, chunk_size: int = DEFAULT_CHUNK,
-    ack: Callable[[T], Ack] | None = None,
+    ack: Callable[[T], Ack] | None = None, name: str | None = None,
 ) -> Stream[T]:
     """A stream over *iterable*, re-iterated for every subscription.
 
@@ -80,6 +80,7 @@ def from_iterable(
         chunk_size: at most this many items are handed downstream per call.
         ack: optional factory giving each item an :class:`~streamguard.core.Ack`, for sources
             that must learn when each item is finished.
+        name: the source's name in errors (default ``"from_iterable"``).
 
     Example::
 
@@ -89,9 +90,12 @@ def from_iterable(
             and chunk_size >= 1, "from_iterable: chunk_size must be an int >= 1", chunk_size)
     require(ack is None or callable(ack), "from_iterable: ack must be a callable (item) -> Ack "
             "or None", ack)
+    require(name is None or isinstance(name, str), "from_iterable: name must be a str or None",
+            name)
+    label = name or "from_iterable"
 
     def subscribe(down: ChunkSubscriber[T]) -> None:
-        IterableSubscription(iterable, down, chunk_size, ack).start()
+        IterableSubscription(iterable, down, chunk_size, ack, label).start()
 
     return Stream(subscribe)
 
