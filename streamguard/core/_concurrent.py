@@ -314,7 +314,9 @@ class ConcurrentStage(OutboxStage[A, B]):
 
     async def _work_ordered(self) -> None:
         inbox, inbox_acks, slots = self._inbox, self._inbox_acks, self._slots
-        call, low = self._process_item, self._limit - self._refill
+        outbox_items, outbox_acks = self._outbox.items, self._outbox.acks
+        emits, call = self._emits, self._process_item
+        rejected, skipped, low = REJECTED, _SKIPPED, self._limit - self._refill
         self._starting -= 1
         try:
             while inbox or await self._next_item():
@@ -354,7 +356,14 @@ class ConcurrentStage(OutboxStage[A, B]):
                 if slots[0] is slot:
                     while slots and slots[0].value is not _PENDING:
                         done = slots.popleft()
-                        self._deliver(done.value, done.ack)
+                        value = done.value
+                        if not emits or value is rejected or value is skipped:
+                            self._deliver(value, done.ack)
+                        else:
+                            outbox_items.append(value)
+                            outbox_acks.append(done.ack)
+                    if outbox_items and not self._flush_scheduled:
+                        self._schedule_flush()
                 if self._held <= low:
                     self._top_up()
         finally:
