@@ -5,7 +5,6 @@ it imports nothing from the rest of streamguard."""
 from ._ack import Ack, BatchAck, abandon_all, done_all, fail_all
 from ._clock import SYSTEM_CLOCK, Clock, MonotonicClock
 from ._concurrent import ConcurrentStage
-from ._demand import UNBOUNDED
 from ._errors import (
     BufferOverflowError,
     ConfigError,
@@ -16,17 +15,15 @@ from ._errors import (
     WouldBlock,
 )
 from ._events import Event, EventBus, default_bus
-from ._lift import lift
 from ._outbox import DrainLoop, OutboxStage
 from ._overflow import OverflowPolicy
 from ._pipeline import DEFAULT_PREFETCH, Pipeline, PipelineResult
-from ._protocol import ChunkSubscriber, Subscriber, Subscription
+from ._protocol import UNBOUNDED, ChunkSubscriber, Subscriber, Subscription
 from ._publisher import Publisher
 from ._runtime import Runtime, live_pipelines
 from ._signals import Throttled, TooManyRequests, is_throttled, retry_after_of, retryable_of
-from ._stage import ItemFailed, ItemsDropped, Stage, StageEvent, StageTerminated
-from ._stats import StageStatistics
-from ._stream import Operator, Stream
+from ._stage import ItemFailed, ItemsDropped, Stage, StageEvent, StageStatistics, StageTerminated
+from ._stream import Operator, Stream, lift
 
 __all__ = [
     "DEFAULT_PREFETCH",

@@ -37,10 +37,9 @@ from typing import Any, Generic, TypeVar
 
 from ._ack import Ack, abandon_all
 from ._checks import is_async_callable
-from ._demand import UNBOUNDED
 from ._errors import item_failed
 from ._outbox import OutboxStage
-from ._protocol import ChunkSubscriber, Subscription
+from ._protocol import UNBOUNDED, ChunkSubscriber, Subscription
 
 A = TypeVar("A")
 B = TypeVar("B")

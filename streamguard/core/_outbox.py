@@ -15,9 +15,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ._ack import Ack, abandon_all
-from ._demand import UNBOUNDED, add_demand, demand_error
 from ._overflow import BoundedQueue, Overflow
-from ._protocol import ChunkSubscriber
+from ._protocol import UNBOUNDED, ChunkSubscriber, add_demand, demand_error
 from ._stage import Stage
 
 In = TypeVar("In")

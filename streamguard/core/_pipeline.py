@@ -19,7 +19,7 @@ from ._ack import Ack, abandon_all, done_all
 from ._errors import require
 from ._protocol import Subscription
 from ._runtime import Runtime, activate
-from ._stats import StageStatistics
+from ._stage import StageStatistics
 
 if TYPE_CHECKING:
     from ._events import EventBus

@@ -34,9 +34,8 @@ from __future__ import annotations
 from typing import Generic, TypeVar
 
 from ._ack import Ack, abandon_all
-from ._demand import UNBOUNDED, demand_error
 from ._outbox import DrainLoop
-from ._protocol import ChunkSubscriber
+from ._protocol import UNBOUNDED, ChunkSubscriber, demand_error
 from ._runtime import current_runtime
 
 T = TypeVar("T")

@@ -16,10 +16,9 @@ from collections.abc import Coroutine, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._stats import StageStatistics
-
 if TYPE_CHECKING:
     from ._events import EventBus
+    from ._stage import StageStatistics
 
 _log = logging.getLogger("streamguard")
 _counter = itertools.count(1)

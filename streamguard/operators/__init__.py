@@ -28,12 +28,12 @@ from ..core._checks import is_async_callable as _is_async_callable
 from ..core._checks import is_int as _is_int
 from ..core._checks import is_number as _is_number
 from ..core._errors import require as _require
-from ..core._lift import lift as _lift
 from ..core._overflow import Overflow as _Overflow
 from ..core._overflow import OverflowPolicy
 from ..core._overflow import parse_overflow as _parse_overflow
 from ..core._pipeline import DEFAULT_PREFETCH as _DEFAULT_PREFETCH
 from ..core._stream import Operator
+from ..core._stream import lift as _lift
 from ._batch import BatchStage as _BatchStage
 from ._buffer import BufferStage as _BufferStage
 from ._errors import OnError

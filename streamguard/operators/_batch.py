@@ -11,9 +11,8 @@ import asyncio
 from typing import TypeVar
 
 from ..core._ack import Ack, BatchAck, abandon_all
-from ..core._demand import UNBOUNDED
 from ..core._outbox import OutboxStage
-from ..core._protocol import ChunkSubscriber
+from ..core._protocol import UNBOUNDED, ChunkSubscriber
 
 T = TypeVar("T")
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 from typing import TypeVar
 
 from ..core._ack import Ack, abandon_all
-from ..core._demand import UNBOUNDED
 from ..core._errors import BufferOverflowError
 from ..core._outbox import OutboxStage
 from ..core._overflow import Overflow
-from ..core._protocol import ChunkSubscriber
+from ..core._protocol import UNBOUNDED, ChunkSubscriber
 
 T = TypeVar("T")
 

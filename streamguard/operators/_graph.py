@@ -11,10 +11,9 @@ from typing import Any, TypeVar
 
 from ..core._clock import SYSTEM_CLOCK, Clock
 from ..core._errors import require
-from ..core._lift import lift
 from ..core._overflow import Overflow, parse_overflow
 from ..core._protocol import ChunkSubscriber
-from ..core._stream import Operator, Stream
+from ..core._stream import Operator, Stream, lift
 from ..retry._retry import Retry
 from ._fan_out import Hub
 from ._flat_map import FlatMapStage

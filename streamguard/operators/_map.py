@@ -6,8 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..core._ack import Ack, abandon_all
-from ..core._demand import UNBOUNDED
-from ..core._protocol import ChunkSubscriber
+from ..core._protocol import UNBOUNDED, ChunkSubscriber
 from ..core._stage import Stage
 from ._errors import OnError, item_failed
 

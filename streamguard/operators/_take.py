@@ -6,8 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..core._ack import Ack, abandon_all
-from ..core._demand import add_demand
-from ..core._protocol import ChunkSubscriber, Subscription
+from ..core._protocol import ChunkSubscriber, Subscription, add_demand
 from ..core._stage import Stage
 from ._errors import item_failed
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import TypeVar
 
 from ..core._ack import Ack, abandon_all
-from ..core._lift import lift
 from ..core._protocol import ChunkSubscriber
 from ..core._stage import Stage
-from ..core._stream import Operator
+from ..core._stream import Operator, lift
 
 T = TypeVar("T")
 
