@@ -21,7 +21,8 @@ the lag throttle and any other stage that does per-item async work. Its protecte
   (downstream asked, or the stage is a sink), :attr:`_is_upstream_done`.
 * statistics: the base :class:`~streamguard.core.Stage` counters; :meth:`_count_rejected`
   for an item routed elsewhere by a subclass outside :meth:`process`.
-* :meth:`_spawn_tracked` — start a helper task that is cancelled with the stage.
+* :meth:`~streamguard.core.Stage._spawn_tracked` (from the base) — start a helper task
+  that is cancelled with the stage.
 
 On every ending each ack settles once: an item delivered or finished by a sink is done, a
 failed one failed, and what is held or in flight when the stage is cancelled (or fails
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from ._ack import Ack, abandon_all
@@ -112,7 +113,6 @@ class ConcurrentStage(OutboxStage[A, B]):
         self._workers = 0      # live worker tasks
         self._starting = 0     # workers spawned or woken that have not looked at the inbox yet
         self._idle: deque[asyncio.Future[None]] = deque()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._flush_scheduled = False
         self._process_item: Callable[[A], Awaitable[B]] = self.process
 
@@ -160,13 +160,6 @@ class ConcurrentStage(OutboxStage[A, B]):
         self._rejected += 1
         if ack is not None:
             ack.done()
-
-    def _spawn_tracked(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Start a helper task that is cancelled when the stage ends."""
-        task = self._spawn(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     # ---------------------------------------------------------------- statistics
     def _in_flight(self) -> int:
@@ -444,10 +437,7 @@ class ConcurrentStage(OutboxStage[A, B]):
 
     # ---------------------------------------------------------------- ending
     def _on_cancel(self) -> None:
-        current = asyncio.current_task()
-        for task in list(self._tasks):
-            if task is not current:
-                task.cancel()
+        self._cancel_tasks()
         for waiter in self._idle:
             waiter.cancel()
         self._idle.clear()

@@ -128,8 +128,19 @@ DETACHED: Any = _Detached()
 class Stage(Generic[In, Out]):
     """Base class of operator stages. Subclasses implement :meth:`on_chunk`.
 
-    ``_done`` is set once nothing more may be sent downstream (terminal signal sent or
-    downstream cancelled); every path that emits checks it.
+    Protected API for subclasses:
+
+    * ``_done``: set once nothing more may be sent downstream (terminal signal sent or
+      downstream cancelled); every path that emits checks it, and a chunk arriving after it
+      has its acks abandoned.
+    * :meth:`_emit` (counts emitted), :meth:`_fail` (cancel upstream, error downstream),
+      :meth:`_terminate` (the one terminal signal).
+    * :meth:`_ask` / :meth:`_arrived` and ``_outstanding``: demand asked of upstream and not
+      yet received; :meth:`_spawn_tracked`: a task cancelled whenever the stage ends.
+    * hooks: :meth:`_on_cancel` (release timers and tasks), :meth:`_on_terminate` (the stage
+      ends — completed, failed or cancelled — abandon the acks of what it still holds).
+    * statistics: the counters ``_received``, ``_emitted``, ``_dropped``, ``_rejected``,
+      ``_failed``; the hooks :meth:`_in_flight`, :meth:`_buffered`, :meth:`_capacity`.
     """
 
     kind = "stage"
@@ -148,6 +159,8 @@ class Stage(Generic[In, Out]):
         self._dropped = 0
         self._rejected = 0
         self._failed = 0
+        self._outstanding = 0  # requested from upstream and not yet received (see _ask)
+        self._tasks: set[asyncio.Task[Any]] | None = None
 
     # ---------------------------------------------------------------- statistics
     @property
@@ -221,6 +234,7 @@ class Stage(Generic[In, Out]):
         was_done = self._done
         self._done = True
         self._on_cancel()
+        self._cancel_tasks()
         self._up.cancel()
         if not was_done:
             self._on_terminate()
@@ -238,12 +252,41 @@ class Stage(Generic[In, Out]):
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         return self._rt.spawn(coro, self.name)
 
+    def _spawn_tracked(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Start a task of this stage that is cancelled when the stage ends (any way)."""
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = set()
+        task = self._rt.spawn(coro, self.name)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return task
+
+    def _cancel_tasks(self) -> None:
+        """Cancel every task started with :meth:`_spawn_tracked` (but the running one)."""
+        if self._tasks:
+            current = asyncio.current_task()
+            for task in list(self._tasks):
+                if task is not current:
+                    task.cancel()
+
+    def _ask(self, n: int) -> None:
+        """Request *n* from upstream, counting them in ``_outstanding`` (saturating)."""
+        self._outstanding = add_demand(self._outstanding, n)
+        self._up.request(n)
+
+    def _arrived(self, n: int) -> None:
+        """*n* items arrived from upstream: fewer are outstanding."""
+        if self._outstanding < UNBOUNDED:
+            self._outstanding = max(0, self._outstanding - n)
+
     def _fail(self, error: BaseException) -> None:
         """Fail the stream from inside this stage: cancel upstream, error downstream."""
         if self._done:
             return
         self._up.cancel()
         self._on_cancel()
+        self._cancel_tasks()
         self._terminate(error)
 
     def _terminate(self, error: BaseException | None) -> None:
@@ -251,6 +294,7 @@ class Stage(Generic[In, Out]):
             return
         self._done = True
         self._on_terminate()
+        self._cancel_tasks()
         if error is None:
             self._publish_terminated("completed", None)
             self._down.on_complete()
