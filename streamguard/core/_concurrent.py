@@ -276,27 +276,30 @@ class ConcurrentStage(OutboxStage[A, B]):
                         if ack is not None:
                             ack.abandon()
                         break
-                if value is rejected or value is skipped:
-                    self._deliver(value, ack)
-                elif not emits:
-                    self._held -= 1
-                    self._emitted += 1  # counted as delivered to the sink's target
-                    if ack is not None:
-                        ack.done()
-                    if self._upstream_done:
-                        self._drain()
-                elif not outbox_items and self._active == 0 and self._demand > 0:
+                if emits and value is not rejected and value is not skipped:
+                    if outbox_items or self._active or not self._demand:
+                        # The flush (once per loop turn) emits it with the results of the
+                        # other workers that finish in this turn, then asks upstream.
+                        outbox_items.append(value)
+                        outbox_acks.append(ack)
+                        if not self._flush_scheduled:
+                            self._schedule_flush()
+                        continue
                     # Nothing else can join this result in a chunk: emit it now.
                     if self._demand < UNBOUNDED:
                         self._demand -= 1
                     self._emit([value], None if ack is None else [ack])
                     if self._upstream_done:
                         self._drain()
+                elif not emits and value is not rejected and value is not skipped:
+                    self._held -= 1
+                    self._emitted += 1  # counted as delivered to the sink's target
+                    if ack is not None:
+                        ack.done()
+                    if self._upstream_done:
+                        self._drain()
                 else:
-                    outbox_items.append(value)
-                    outbox_acks.append(ack)
-                    if not self._flush_scheduled:
-                        self._schedule_flush()
+                    self._deliver(value, ack)
                 if self._held <= low:
                     self._top_up()
         finally:
