@@ -131,9 +131,13 @@ class Pipeline:
             await finished
         except asyncio.CancelledError:
             if not self._terminal.cancelled:
+                self._terminal.cancel()
+                await self._rt.aclose()
                 raise  # the loop is shutting down
+        except BaseException:
+            self._terminal.cancel()  # a stage failed: stop every other stage (as run() did)
+            raise
         finally:
-            self._terminal.cancel()  # nothing after the end; a no-op once completed
             await self._rt.aclose()
         return PipelineResult(self.name, self._terminal.count, tuple(self._rt.statistics()),
                               self._outcome)
