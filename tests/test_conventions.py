@@ -31,11 +31,6 @@ from streamguard.testing import VirtualClock
 
 NOT_YET: dict[str, str] = {
     # guardians and callback slots
-    "RateLimiter": "try_acquire is async (try_acquire_nowait is the sync one); acquire takes "
-                   "max_wait, not timeout; name is keyword-only",
-    "rate_limit.mode": "the Mode Literal is not exported from streamguard.ratelimit",
-    # packages whose exports still carry their private module path
-    "streamguard.ratelimit": "__module__",
     "streamguard.kafka": "__module__",
     "streamguard.metrics": "__module__",
     "streamguard.cli": "__module__",
@@ -60,6 +55,9 @@ class Guardian:
     refusal_error: type[Exception] | None  # what acquire() raises; None: it has no acquire
     named: bool  # takes its name as its first argument, required
     holds_resources: bool  # timers, connections, tasks: it must have aclose()
+    # It knows when its refusal ends (a limiter's retry_after), so acquire raises at once when
+    # the timeout is shorter and returns as soon as it is granted, instead of sleeping first.
+    predicts: bool = False
 
 
 async def _open(breaker: CircuitBreaker) -> None:
@@ -119,7 +117,7 @@ GUARDIANS: dict[str, Callable[[], Guardian]] = {
         named=True, holds_resources=False),
     "RateLimiter": lambda: Guardian(
         _limiter_class(), _make_limiter, _exhaust_limiter,
-        _limiter_refusal, _limiter_error(), named=True, holds_resources=True),
+        _limiter_refusal, _limiter_error(), named=True, holds_resources=True, predicts=True),
 }
 CHECKED = enabled(list(GUARDIANS))
 GRANTING = [n for n in CHECKED if GUARDIANS[n]().is_refusal is not None]
@@ -158,6 +156,16 @@ async def test_acquire_is_async_takes_a_timeout_and_raises_on_refusal(name: str)
     await g.refuse(guardian)
     with pytest.raises(g.refusal_error):
         await guardian.acquire(timeout=0)
+    if g.predicts:  # refused for 1 s: a shorter timeout raises at once, a longer one waits
+        with pytest.raises(g.refusal_error):
+            await guardian.acquire(timeout=0.5)
+        waiting = asyncio.create_task(guardian.acquire(timeout=2.0))
+        await clock.advance(0.5)
+        assert not waiting.done()
+        await clock.advance(0.5)
+        assert waiting.done()
+        await waiting
+        return
     waiting = asyncio.create_task(guardian.acquire(timeout=2.0))
     await clock.advance(1.0)
     assert not waiting.done()  # it waits up to its timeout ...
