@@ -258,6 +258,11 @@ class Hub(Stage[T, T]):
 
     def _offer(self, port: Port[T], items: list[T], acks: list[Ack] | None) -> None:
         n = len(items)
+        if port.cancelled or port.finished:
+            # cancelled while this chunk was being handed out (from an earlier branch's
+            # on_chunk): its share was not processed
+            abandon_all(acks)
+            return
         if not port.queue and port.demand >= n and port.down is not None and not port.draining:
             if port.demand < UNBOUNDED:
                 port.demand -= n
