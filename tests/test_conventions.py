@@ -61,7 +61,9 @@ class Guardian:
 
 
 async def _open(breaker: CircuitBreaker) -> None:
-    breaker.force_open()
+    permit = breaker.try_acquire()
+    assert permit is not None
+    breaker.on_failure(permit, ConnectionError("down"))  # open for 1 s
 
 
 async def _spend(budget: RetryBudget) -> None:
@@ -106,8 +108,10 @@ def _limiter_error() -> type[Exception]:
 
 GUARDIANS: dict[str, Callable[[], Guardian]] = {
     "CircuitBreaker": lambda: Guardian(
-        CircuitBreaker, lambda clock: CircuitBreaker("payments", clock=clock), _open,
-        lambda permit: permit is None, CircuitOpenError, named=True, holds_resources=True),
+        CircuitBreaker, lambda clock: CircuitBreaker("payments", BreakerConfig(
+            window_size=1, minimum_calls=1, open_duration=1.0), clock=clock), _open,
+        lambda permit: permit is None, CircuitOpenError, named=True, holds_resources=True,
+        predicts=True),
     "RetryBudget": lambda: Guardian(
         RetryBudget, lambda clock: RetryBudget(BudgetConfig(min_per_second=0.1, window=10),
                                                clock=clock),
