@@ -139,8 +139,6 @@ class KafkaSource(Generic[V]):
         bytes and headers, plus headers naming topic, partition, offset, timestamp, error and
         stage (:mod:`streamguard.kafka._dead_letter`).
         """
-        if isinstance(item, BaseException) and not isinstance(error, BaseException):
-            item, error = error, item  # SHIM until core's sink passes (item, error)
         self._dead.dead_letter(item, error)
 
     def pause(self, partitions: Iterable[tuple[str, int]] | None = None) -> None:
@@ -191,7 +189,7 @@ class KafkaSource(Generic[V]):
         if self._outlet is not None:
             self._outlet.cancel()
         else:
-            self._ctx.life.end(Ending.CANCELLED)
+            self._on_cancel()
 
     @property
     def phase(self) -> str:
@@ -220,10 +218,10 @@ class KafkaSource(Generic[V]):
                 f"KafkaSource {self.name!r} already has a subscriber; create one source per "
                 "pipeline (one source is one consumer)"
             )
-        rt = current_runtime()
-        self._rt = rt
-        outlet: Outlet[KafkaRecord[V]] = Outlet(down, self.name, self._on_request,
-                                                self._on_cancel)
+        self._rt = current_runtime()
+        outlet: Outlet[KafkaRecord[V]] = Outlet(
+            down, self.name, on_request=self._on_request, on_cancel=self._on_cancel,
+            on_drain=self.drain)
         self._outlet = outlet
         self._pump = Pump(self._ctx, outlet, self._completion, self._dead, self._pauses,
                           self._lag, self._watch, self._spawn)
