@@ -125,11 +125,11 @@ async def test_drain_finishes_in_flight_commits_everything_accepted_and_leaves(
         await asyncio.sleep(0.01)
         accepted[record.partition].add(record.offset)
 
-    task = asyncio.create_task(source.stream().pipe(op.sink(slow_store, concurrency=16)).run())
+    pipeline = source.stream().pipe(op.sink(slow_store, concurrency=16)).start()
     await wait_for(lambda: sum(map(len, accepted.values())) >= 500, within=60,
-                   what="first deliveries", task=task)
-    source.drain()
-    await asyncio.wait_for(task, 30)
+                   what="first deliveries")
+    result = await pipeline.drain(timeout=30)
+    assert result.outcome == "drained"
     assert source.phase == "closed"
     stats = source.statistics()
     assert stats.completed == stats.emitted == sum(map(len, accepted.values())) < total
@@ -153,13 +153,11 @@ async def test_an_expired_drain_does_not_commit_past_unfinished_records(
             await stuck.wait()  # never set: this one outlives the drain
         finished.append(record.offset)
 
-    task = asyncio.create_task(source.stream().pipe(op.sink(store, concurrency=4)).run())
-    await wait_for(lambda: len(finished) >= 33, within=60, what="the records around 30",
-                   task=task)
-    source.drain(timeout=0.5)
-    await wait_for(lambda: source.phase == "closed", within=20, what="the drain to end")
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    pipeline = source.stream().pipe(op.sink(store, concurrency=4)).start()
+    await wait_for(lambda: len(finished) >= 33, within=60, what="the records around 30")
+    result = await pipeline.drain(timeout=0.5)
+    assert result.outcome == "drain_expired"  # record 30 was abandoned
+    assert source.phase == "closed"
     assert await committed_offsets(kafka_broker.bootstrap, group, topics=[topic]) == {
         TopicPartition(topic, 0): 30}
 
