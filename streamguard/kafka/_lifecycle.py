@@ -2,9 +2,10 @@
 
 ::
 
-    NEW ──request──▶ OPENING ──opened──▶ RUNNING ──drain/stop──▶ DRAINING ──▶ CLOSING ──▶ CLOSED
-     │                  │                   │                                   ▲
-     └──cancel──────────┴───cancel/error────┴───────────────────────────────────┘
+    NEW ──request──▶ OPENING ──opened──▶ RUNNING ──drain──▶ DRAINING ──▶ CLOSING ──▶ CLOSED
+     │                  │                   │                              ▲          ▲
+     │                  └───cancel/error────┴──────────────────────────────┘          │
+     └──drain/cancel (nothing opened yet)─────────────────────────────────────────────┘
 
 * ``RUNNING`` — the pump fetches and hands records downstream against demand.
 * ``DRAINING`` — nothing more is fetched or handed out; what is in flight may finish (up to
@@ -78,11 +79,9 @@ class Lifecycle:
         if self.ending is not None:
             return False
         self.ending, self.error = ending, error
-        if ending is Ending.COMPLETED:
-            return self.move(Phase.DRAINING) or self.phase is Phase.DRAINING
-        if self.phase is Phase.NEW:
+        if self.phase is Phase.NEW:  # nothing was opened: nothing to drain or close
             return self.move(Phase.CLOSED)
-        self.move(Phase.CLOSING)
+        self.move(Phase.DRAINING if ending is Ending.COMPLETED else Phase.CLOSING)
         return True
 
     @property

@@ -182,7 +182,9 @@ class KafkaSource(Generic[V]):
         group, complete the stream. Records not finished by then are not committed."""
         if timeout is not None:
             self._ctx.drain_timeout = timeout
-        self._ctx.life.end(Ending.COMPLETED)
+        life = self._ctx.life
+        if life.end(Ending.COMPLETED) and life.phase is Phase.CLOSED and self._outlet is not None:
+            self._outlet.complete()  # drained before the first request: nothing to wait for
 
     def cancel(self) -> None:
         """End the stream now: commit what completed, leave the group, no terminal signal."""

@@ -125,6 +125,21 @@ def test_cancel_before_the_first_request_closes_at_once() -> None:
     assert life.phase is Phase.CLOSED
 
 
+def test_drain_before_the_first_request_ends_at_once() -> None:
+    life = Lifecycle()
+    assert life.end(Ending.COMPLETED)
+    assert life.phase is Phase.CLOSED
+    assert not life.move(Phase.OPENING)
+
+
+def test_a_drain_while_opening_skips_running() -> None:
+    life = Lifecycle()
+    life.move(Phase.OPENING)
+    assert life.end(Ending.COMPLETED)
+    assert life.phase is Phase.DRAINING
+    assert not life.move(Phase.RUNNING)
+
+
 def test_an_error_while_running_goes_to_closing() -> None:
     life = Lifecycle()
     life.move(Phase.OPENING)
