@@ -163,7 +163,7 @@ class DeadLetters:
             return
         if records and any(_is_record(r) for r in records):
             raise RecordFailedError(
-                f"source {self._ctx.name!r}: record {_where(records[0])} is no longer in "
+                f"source {self._ctx.name!r}: {_where(records[0])} is no longer in "
                 "flight here (its partition was revoked); it will be delivered again"
             ) from error
         self._arm(item, error, max(1, len(records)))
@@ -192,7 +192,7 @@ class DeadLetters:
             return
         ack.state = FAILED
         self._fail_stream(RecordFailedError(
-            f"source {self._ctx.name!r}: record {_where(ack.record)} could not be decoded "
+            f"source {self._ctx.name!r}: {_where(ack.record)} could not be decoded "
             f"with codec {self._ctx.codec.name!r} ({type(error).__name__}: {error}); it was "
             "not committed. Set KafkaSourceConfig.dead_letter_topic to route such records "
             "and keep going"
