@@ -171,15 +171,25 @@ class Pump:
 
     async def _close(self) -> None:
         """Drain (if draining), commit what completed and close every client — exactly once,
-        to its end, even if the caller is cancelled meanwhile."""
-        if self._close_task is None:
-            self._close_task = asyncio.get_running_loop().create_task(self._close_body())
+        to its end, even if the caller is cancelled meanwhile.
+
+        The close runs in a task of its own, shielded from the caller's cancellation. When
+        ``asyncio.run`` shuts down it cancels every task, this one too, possibly before it
+        started: the steps are idempotent, so a cancelled close starts again (a few times at
+        most) in a fresh task that the shutdown does not cancel.
+        """
+        loop = asyncio.get_running_loop()
         cancelled = False
-        while not self._close_task.done():
-            try:
-                await asyncio.shield(self._close_task)
-            except asyncio.CancelledError:
-                cancelled = True
+        for _attempt in range(3):
+            if self._close_task is None or self._close_task.cancelled():
+                self._close_task = loop.create_task(self._close_body())
+            while not self._close_task.done():
+                try:
+                    await asyncio.shield(self._close_task)
+                except asyncio.CancelledError:
+                    cancelled = True
+            if not self._close_task.cancelled():
+                break
         if cancelled:
             raise asyncio.CancelledError
 
