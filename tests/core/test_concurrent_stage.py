@@ -44,7 +44,8 @@ async def test_may_request_holds_upstream_until_request_more() -> None:
         await asyncio.sleep(0)
     stage = stages[0]
     assert rec.issued == 0  # the hook said no: nothing was requested
-    assert stage.seen and stage.seen[-1] == (0, 0, True)
+    assert stage.seen
+    assert stage.seen[-1] == (0, 0, True)
     stage.open = True
     stage._request_more()
     result = await task
