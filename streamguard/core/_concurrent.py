@@ -24,6 +24,10 @@ the lag throttle and any other stage that does per-item async work. Its protecte
 * :meth:`~streamguard.core.Stage._spawn_tracked` (from the base) — start a helper task
   that is cancelled with the stage.
 
+The base's own state lives in attributes a subclass must not reuse (``_inbox``, ``_held``,
+``_active``, ``_workers``, ``_limit``, ``_on_error``, ``_process_item`` …): give a
+subclass's private attributes names of their own.
+
 On every ending each ack settles once: an item delivered or finished by a sink is done, a
 failed one failed, and what is held or in flight when the stage is cancelled (or fails
 because of another item) is abandoned.
@@ -101,7 +105,6 @@ class ConcurrentStage(OutboxStage[A, B]):
         self._early: dict[int, tuple[Any, Ack | None]] = {}
         self._active = 0       # calls of process() under way
         self._held = 0         # everything counted against the limit (see the module doc)
-        self._outstanding = 0  # requested from upstream, not yet received
         self._started = False
         self._workers = 0      # live worker tasks
         self._starting = 0     # workers spawned or woken that have not looked at the inbox yet
@@ -184,8 +187,7 @@ class ConcurrentStage(OutboxStage[A, B]):
         free = self._limit - self._held
         if free >= self._refill or (free > 0 and self._held == 0):
             self._held += free
-            self._outstanding += free
-            self._up.request(free)
+            self._ask(free)
 
     def _emit(self, items: list[B], acks: list[Ack] | None) -> None:
         self._held -= len(items)
@@ -198,7 +200,7 @@ class ConcurrentStage(OutboxStage[A, B]):
             return
         n = len(items)
         self._received += n
-        self._outstanding = max(0, self._outstanding - n)
+        self._arrived(n)
         self._inbox.extend(items)
         if acks is None:
             self._inbox_acks.extend([None] * n)
