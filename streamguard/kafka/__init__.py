@@ -67,12 +67,11 @@ from ._events import (
     RecordDeadLettered,
     ThrottleRateChanged,
 )
-from ._group_lag import GroupPartitionLag, LogEndReader, read_group_lag
-from ._lag import PartitionLag
+from ._lag import GroupLagProbe, GroupPartitionLag, LagProbe, PartitionLag, read_group_lag
 from ._pause import FlowControl, PauseReason
 from ._sink import Delivered, KafkaSink, OutgoingRecord
 from ._source import KafkaSource, KafkaSourceStatistics
-from ._throttle import AdaptiveRate, GroupLagProbe, LagProbe, LagThrottleConfig, throttle_by_lag
+from ._throttle import LagThrottleConfig, throttle_by_lag
 from ._types import KafkaRecord, TopicPartition
 
 __all__ = [
@@ -84,7 +83,6 @@ __all__ = [
     "HEADER_TOPIC",
     "JSON",
     "STR",
-    "AdaptiveRate",
     "BrokerUnreachableError",
     "Codec",
     "CommitFailed",
@@ -107,7 +105,6 @@ __all__ = [
     "LagProbe",
     "LagSampled",
     "LagThrottleConfig",
-    "LogEndReader",
     "OffsetsCommitted",
     "OutgoingRecord",
     "PartitionLag",

@@ -17,7 +17,6 @@ from streamguard.kafka import (
     KafkaSource,
     KafkaSourceConfig,
     LagSampled,
-    LogEndReader,
     OffsetsCommitted,
     PartitionPaused,
     PartitionResumed,
@@ -25,10 +24,10 @@ from streamguard.kafka import (
     UnknownTopicError,
     read_group_lag,
 )
-from streamguard.kafka._group_lag import committed_offsets
+from streamguard.kafka._lag import LogEndReader
 from streamguard.testing.servers import describe_consumer_group, free_port
 
-from ._brokers import Broker, create_topic, produce
+from ._brokers import Broker, committed_offsets, create_topic, produce
 from ._pipelines import Recorder, source_config, wait_for
 
 pytestmark = pytest.mark.integration
@@ -143,7 +142,7 @@ async def test_log_end_reader_is_right_where_list_offsets_is_not(
     reader = LogEndReader(kafka_broker.bootstrap)
     try:
         ends = await reader.log_end_offsets([TopicPartition(topic, 0), TopicPartition(topic, 1)])
-        consumer = await reader._ensure()
+        consumer = await reader.consumer()
         listed = await consumer.end_offsets(list(ends))
     finally:
         await reader.aclose()
