@@ -30,21 +30,38 @@ def _table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    """Entry point: run the named suite, print its table, write its JSON."""
-    suites = sorted(p.stem.removeprefix("suite_") for p in HERE.glob("suite_*.py"))
-    if len(argv) != 1 or argv[0] not in suites:
-        print(f"usage: python benchmarks/run.py SUITE  (SUITE one of: {', '.join(suites)})")
-        return 2
-    sys.path.insert(0, str(HERE))
-    sys.path.insert(0, str(HERE.parent))
-    module = importlib.import_module(f"suite_{argv[0]}")
+def _run_one(name: str) -> None:
+    module = importlib.import_module(f"suite_{name}")
     result: dict[str, Any] = module.run()
     print(_table(result))
-    out = HERE / "results" / f"{argv[0]}.json"
+    out = HERE / "results" / f"{name}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     print(f"wrote {out.relative_to(HERE.parent)}")
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: run the named suite (or ``all``), print its table, write its JSON.
+
+    ``all`` runs every suite, one after the other (never two at once: the machine has two
+    cores), then renders the plot (``docs/benchmarks.png``) and the README's performance
+    section from the results.
+    """
+    suites = sorted(p.stem.removeprefix("suite_") for p in HERE.glob("suite_*.py"))
+    if len(argv) != 1 or argv[0] not in [*suites, "all"]:
+        print(f"usage: python benchmarks/run.py SUITE  (SUITE one of: {', '.join(suites)}, all)")
+        return 2
+    sys.path.insert(0, str(HERE))
+    sys.path.insert(0, str(HERE.parent))
+    for name in suites if argv[0] == "all" else [argv[0]]:
+        print(f"== {name}", flush=True)
+        _run_one(name)
+    if argv[0] == "all":
+        import render
+
+        render.plot()
+        render.main([])
+        print("rendered docs/benchmarks.png and the README's performance section")
     return 0
 
 

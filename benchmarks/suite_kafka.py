@@ -250,7 +250,7 @@ def run() -> dict[str, dict[str, float]]:
     with ExitStack() as stack:
         bootstrap = os.environ.get("STREAMGUARD_KAFKA_BOOTSTRAP", "").strip()
         if not bootstrap:
-            from streamguard.testing.servers import tansu
+            from streamguard.servers import tansu
 
             bootstrap = stack.enter_context(tansu())
         topic = f"bench-{uuid.uuid4().hex[:8]}"

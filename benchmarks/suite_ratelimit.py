@@ -31,7 +31,7 @@ from streamguard import from_iterable
 from streamguard import operators as op
 from streamguard.core import EventBus
 from streamguard.ratelimit import CompositeLimiter, RateLimiter, Tier, TokenBucket, rate_limit
-from streamguard.testing.servers import RedisServer
+from streamguard.servers import RedisServer
 
 HUGE = 1e12  # a limit that is never reached: the not-limited path
 RATE, BURST, SECONDS = 2000.0, 20.0, 10.0

@@ -92,7 +92,7 @@ async def main(*, bootstrap: str | None = None, records: int = 20_000) -> dict[s
     """Fill a topic, then drain it through a slow, briefly failing sink; return a summary."""
     async with contextlib.AsyncExitStack() as stack:
         if bootstrap is None:
-            from streamguard.testing.servers import tansu
+            from streamguard.servers import tansu
 
             bootstrap = stack.enter_context(tansu())
             print(f"embedded Tansu broker at {bootstrap}")

@@ -23,7 +23,7 @@ from typing import Any
 from streamguard import from_iterable
 from streamguard import operators as op
 from streamguard.ratelimit import RateLimiter, TokenBucket, rate_limit
-from streamguard.testing.servers import RedisServer
+from streamguard.servers import RedisServer
 
 RATE = 50.0
 

@@ -7,7 +7,7 @@
 #
 # Result: ${STREAMGUARD_CACHE:-$HOME/.cache/streamguard}/kafka-<version>/libs/*.jar, plus a
 # marker file .complete written last, so an interrupted download is redone, never half-used.
-# streamguard.testing.servers._kafka finds the jars at the same place (same variables).
+# streamguard.servers._kafka finds the jars at the same place (same variables).
 set -euo pipefail
 
 version="${KAFKA_VERSION:-4.1.1}"

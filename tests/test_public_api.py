@@ -24,7 +24,7 @@ PACKAGES = [
     "streamguard.metrics",
     "streamguard.cli",
     "streamguard.demo",
-    "streamguard.testing.servers",
+    "streamguard.servers",
 ]
 
 

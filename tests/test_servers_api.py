@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from streamguard import servers
 from streamguard.core._errors import ConfigError, StreamGuardError
-from streamguard.testing import servers
-from streamguard.testing.servers import ManagedServer, ServerStartError, free_port
+from streamguard.servers import ManagedServer, ServerStartError, free_port
 
 _PACKAGE = Path(servers.__file__).parent
 
@@ -34,6 +34,39 @@ def test_every_public_name_is_exported_and_every_export_exists() -> None:
     public = {n for n, v in vars(servers).items()
               if not n.startswith("_") and not inspect.ismodule(v) and n != "annotations"}
     assert public == set(servers.__all__)
+
+
+def test_exports_carry_the_public_path() -> None:
+    wrong = {n: getattr(servers, n).__module__ for n in servers.__all__
+             if callable(getattr(servers, n))
+             and getattr(servers, n).__module__ != "streamguard.servers"}
+    assert wrong == {}
+
+
+def test_no_production_module_imports_the_testing_package() -> None:
+    """The demo and the CLI start servers too, so the launchers are public (#10); production
+    code never reaches into ``streamguard.testing``."""
+    root = _PACKAGE.parent
+    offenders: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root)
+        if relative.parts[0] == "testing":
+            continue
+        package = ["streamguard", *relative.parent.parts]
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            if isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                names = [".".join([*base, node.module or ""]).strip(".")]
+                names += [f"{names[0]}.{alias.name}" for alias in node.names]
+            else:
+                names = [alias.name for alias in node.names]
+            if any(n == "streamguard.testing" or n.startswith("streamguard.testing.")
+                   for n in names):
+                offenders.append(f"{relative}:{node.lineno}")
+    assert offenders == []
 
 
 def test_the_launchers_and_their_configs_are_exported() -> None:

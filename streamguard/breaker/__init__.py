@@ -1,9 +1,11 @@
 """Circuit breakers: stop calling a failing downstream, probe until it recovers.
 
 The pattern has resilience4j's shape: a validated :class:`BreakerConfig`, the runtime
-:class:`CircuitBreaker`, one exception (:class:`CircuitOpenError`) and typed events. It works
-on its own around any async call and imports nothing of the stream core but the clock, the
-errors and the events.
+:class:`CircuitBreaker`, one exception (:class:`CircuitOpenError`) and typed events,
+published on the process-wide bus and to the breaker's own subscribers
+(:meth:`CircuitBreaker.on_state_change`, :meth:`CircuitBreaker.on_event`). It works on its own
+around any async call and imports nothing of the stream core but the clock, the errors and
+the events.
 
 Example::
 
@@ -16,25 +18,27 @@ Example::
 
     async with breaker:
         await client.post("/refund")
+
+    permit = breaker.try_acquire()            # sync: a permit, or None when refused
+    permit = await breaker.acquire(timeout=5)  # async: waits up to 5 s, else CircuitOpenError
 """
 
-from ..core._signals import Throttled, TooManyRequests, is_throttled, retry_after_of, retryable_of
+from ..core._public import publish as _publish
 from ._breaker import CircuitBreaker, Permit
-from ._config import BreakerConfig
-from ._errors import CircuitOpenError
-from ._events import (
+from ._config import BreakerConfig, WindowKind
+from ._state import (
     BreakerEvent,
+    BreakerStatistics,
     CallFailed,
     CallIgnored,
     CallNotPermitted,
     CallSucceeded,
+    CircuitOpenError,
     ProbeExpired,
     StaleResultIgnored,
+    State,
     StateTransition,
 )
-from ._outcome import Verdict, classify
-from ._state import State
-from ._stats import BreakerStatistics
 
 __all__ = [
     "BreakerConfig",
@@ -51,11 +55,7 @@ __all__ = [
     "StaleResultIgnored",
     "State",
     "StateTransition",
-    "Throttled",
-    "TooManyRequests",
-    "Verdict",
-    "classify",
-    "is_throttled",
-    "retry_after_of",
-    "retryable_of",
+    "WindowKind",
 ]
+
+_publish(__name__, globals(), __all__)

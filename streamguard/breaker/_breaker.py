@@ -10,6 +10,10 @@ A permit is the breaker's *generation* at the time it was granted. Every transit
 new generation, so the result of a call permitted before the breaker opened cannot be taken
 for a half-open probe's result: late results from an earlier state are ignored.
 
+``await breaker.acquire(timeout)`` is the waiting form: it raises
+:class:`CircuitOpenError` when no permit came within *timeout* seconds (default 0: a breaker
+answers at once, that is its purpose).
+
 The breaker belongs to one event loop, like asyncio's own primitives: it is not thread-safe
 and needs no lock. Events are queued while the state changes and published once it is
 consistent again, so listeners run outside every critical section and may call back in.
@@ -20,32 +24,35 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import logging
 import math
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import Any, ParamSpec, TypeAlias, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeAlias, TypeVar
 
-from ..core._clock import SYSTEM_CLOCK, Clock
+from ..core._checks import is_async_callable, is_number
+from ..core._clock import SYSTEM_CLOCK, Clock, MonotonicClock
 from ..core._errors import require
 from ..core._events import Event, EventBus, default_bus
-from ._config import BreakerConfig
-from ._errors import CircuitOpenError
-from ._events import (
+from ._config import BreakerConfig, Verdict, classify
+from ._state import (
+    BreakerEvent,
+    BreakerStatistics,
     CallFailed,
     CallIgnored,
     CallNotPermitted,
     CallSucceeded,
+    CircuitOpenError,
     ProbeExpired,
     StaleResultIgnored,
+    State,
     StateTransition,
 )
-from ._outcome import Verdict, classify
-from ._state import State
-from ._stats import BreakerStatistics
-from ._timer import TimerHandle, start_timer
 from ._window import FAILED, OK, SLOW, CountWindow, TimeWindow, Window
+
+_log = logging.getLogger("streamguard.breaker")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -87,9 +94,10 @@ class CircuitBreaker:
 
     __slots__ = (
         "_anon", "_anon_stale", "_anon_stale_gen", "_bus", "_clock", "_deadlines", "_gen",
-        "_held", "_measure", "_not_permitted", "_open_for", "_open_until", "_pending",
-        "_probes", "_publishing", "_quiet", "_reopens", "_rng", "_slow_s", "_state",
-        "_successes", "_timer", "_waiters", "_window", "config", "name",
+        "_held", "_measure", "_not_permitted", "_observers", "_open_for", "_open_until",
+        "_pending", "_probes", "_publishing", "_quiet", "_reopens", "_rng", "_slow_s",
+        "_state", "_state_observers", "_successes", "_timer", "_waiters", "_window",
+        "config", "name",
     )
 
     def __init__(
@@ -97,10 +105,16 @@ class CircuitBreaker:
         bus: EventBus | None = None, rng: random.Random | None = None,
     ) -> None:
         require(isinstance(name, str) and bool(name), "name must be a non-empty string", name)
+        require(config is None or isinstance(config, BreakerConfig),
+                "config must be a BreakerConfig or None", config)
         self.name = name
         self.config = cfg = config if config is not None else BreakerConfig()
         self._clock: Clock = clock if clock is not None else SYSTEM_CLOCK
         self._bus = bus if bus is not None else default_bus()
+        # Per-instance subscribers (on_event, on_state_change): plain EventBus objects, so
+        # that a failing listener is logged the same way and unsubscribing is the same.
+        self._observers = EventBus()
+        self._state_observers = EventBus()
         self._rng = rng if rng is not None else random.Random()
         self._window: Window = (CountWindow(cfg.window_size) if cfg.window == "count"
                                 else TimeWindow(cfg.window_size))
@@ -115,7 +129,7 @@ class CircuitBreaker:
         self._probes = 0
         self._deadlines: deque[float] = deque()
         self._successes = 0
-        self._timer: TimerHandle | None = None
+        self._timer: _Timer | None = None
         self._pending: list[Event] = []
         self._publishing = False
         self._waiters: list[asyncio.Future[None]] = []
@@ -158,6 +172,29 @@ class CircuitBreaker:
             open_remaining=max(0.0, self._open_until - now) if state is _OPEN else 0.0,
         )
 
+    # ------------------------------------------------------------------ subscriptions
+    def on_state_change(self, fn: Callable[[StateTransition], None]) -> Callable[[], None]:
+        """Call *fn* with every :class:`StateTransition` of this breaker; return a function
+        that unsubscribes.
+
+        *fn* runs once the breaker's state is consistent, so it may call back in (read
+        :attr:`state`, acquire a permit). An exception from *fn* is logged, not raised.
+
+        Example::
+
+            unsubscribe = breaker.on_state_change(lambda e: print(e.from_state, e.to_state))
+        """
+        return self._state_observers.subscribe(fn)
+
+    def on_event(self, fn: Callable[[BreakerEvent], None]) -> Callable[[], None]:
+        """Call *fn* with every event of this breaker (transitions and call outcomes); return
+        a function that unsubscribes. The process-wide bus carries the same events."""
+        return self._observers.subscribe(fn)
+
+    def _watched(self) -> bool:
+        """Whether anyone listens to call events (then they are built and published)."""
+        return self._bus.active or self._observers.active
+
     # ------------------------------------------------------------------ permits
     def try_acquire(self) -> Permit | None:
         """Ask to make one call: a permit, or ``None`` if the breaker refuses."""
@@ -165,11 +202,38 @@ class CircuitBreaker:
             return self._gen
         return self._acquire_other()
 
-    def acquire(self) -> Permit:
-        """Ask to make one call: a permit, or raise :class:`CircuitOpenError`."""
+    # The README's conventions give every guardian this signature (ASYNC109 prefers
+    # asyncio.timeout, but a refusal must be the guardian's own error, not TimeoutError).
+    async def acquire(self, timeout: float | None = 0.0) -> Permit:  # noqa: ASYNC109
+        """Ask to make one call, waiting at most *timeout* seconds for a permit.
+
+        The default ``0`` does not wait: a refused call raises at once, which is what a
+        breaker is for. ``None`` waits as long as it takes (until the breaker closes, or a
+        half-open probe slot frees); a number waits up to that many seconds of the clock.
+
+        Raises:
+            CircuitOpenError: no permit within *timeout*; the call must not be made.
+        """
+        if timeout != 0.0 and timeout is not None:
+            require(is_number(timeout) and timeout >= 0,
+                    "timeout must be a number >= 0 (seconds) or None", timeout)
         if self._state is _CLOSED:
             return self._gen
-        permit = self._acquire_other()
+        if timeout == 0.0:
+            return self._permit_or_raise()
+        until = None if timeout is None else self._clock.now() + timeout
+        while True:
+            if self._would_permit():
+                permit = self._acquire_other()
+                if permit is not None:
+                    return permit
+            remaining = None if until is None else until - self._clock.now()
+            if remaining is not None and remaining <= 0:
+                return self._permit_or_raise()
+            await self._wait(remaining)
+
+    def _permit_or_raise(self) -> Permit:
+        permit = self._gen if self._state is _CLOSED else self._acquire_other()
         if permit is None:
             raise self.open_error()
         return permit
@@ -177,7 +241,8 @@ class CircuitBreaker:
     def on_success(self, permit: Permit, duration: float = 0.0) -> None:
         """The call made under *permit* succeeded after *duration* seconds."""
         # This early return is the whole cost of a healthy call: keep it to attribute reads.
-        if self._quiet and permit == self._gen and not self._bus.active:
+        if (self._quiet and permit == self._gen and not self._bus.active
+                and not self._observers.active):
             return
         self._settle(permit, _SUCCESS, None, duration)
 
@@ -203,40 +268,61 @@ class CircuitBreaker:
         return CircuitOpenError(self.name, state, remaining)
 
     async def wait_permitted(self) -> None:
-        """Return once a call would be permitted (the next call may still lose a race)."""
-        loop = asyncio.get_running_loop()
+        """Return once a call would be permitted, without taking a permit (the next call may
+        still lose a race). A stage that holds back demand while the breaker is open uses it."""
         while not self._would_permit():
-            if self._state is _OPEN and self._timer is None:
-                self._arm(self._open_until - self._clock.now(), self._open_elapsed)
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
+            await self._wait(None)
+
+    async def _wait(self, limit: float | None) -> None:
+        """Wait for the next change that may permit a call, or *limit* seconds."""
+        if self._state is _OPEN and self._timer is None:
+            self._arm(self._open_until - self._clock.now(), self._open_elapsed)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        alarm = None if limit is None else start_timer(
+            self._clock, limit, lambda: _resolve(waiter))
+        try:
+            await waiter
+        finally:
+            if alarm is not None:
+                alarm.cancel()
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
 
     # ------------------------------------------------------------------ manual control
     def force_open(self) -> None:
-        """Refuse every call until :meth:`force_closed` or :meth:`disable`."""
+        """Refuse every call until :meth:`reset` or :meth:`disable`."""
         self._manual(_FORCED_OPEN, "forced open by hand")
 
-    def force_closed(self) -> None:
-        """Close now, with an empty window (also the way out of ``FORCED_OPEN``/``DISABLED``)."""
-        self._manual(_CLOSED, "forced closed by hand")
+    def reset(self) -> None:
+        """Close now, with an empty window and the open-duration growth forgotten (also the
+        way out of ``FORCED_OPEN`` and ``DISABLED``)."""
+        self._manual(_CLOSED, "reset by hand")
 
     def disable(self) -> None:
-        """Permit every call and record nothing until :meth:`force_closed`."""
+        """Permit every call and record nothing until :meth:`reset`."""
         self._manual(_DISABLED, "disabled by hand")
 
-    def close(self) -> None:
-        """Cancel the pending timer (the breaker still works; time is then checked lazily)."""
+    async def aclose(self) -> None:
+        """Release the pending timer; idempotent.
+
+        The breaker keeps working: it then notices that an open duration is over when it is
+        next asked. Waiting callers are woken to check again (their wait arms a timer anew).
+        """
         self._disarm()
+        self._wake()
 
     # ------------------------------------------------------------------ guarding calls
     async def call(self, fn: Callable[P, Awaitable[R]], /, *args: P.args,
                    **kwargs: P.kwargs) -> R:
-        """Await ``fn(*args, **kwargs)`` under the breaker."""
+        """Await ``fn(*args, **kwargs)`` under the breaker.
+
+        Raises:
+            CircuitOpenError: the breaker refused; *fn* was not called.
+            TypeError: *fn* is not an async function (checked before anything is called).
+        """
+        if not is_async_callable(fn):
+            raise self._not_async(fn, "call")
         if self._measure:
             return await self._call_timed(fn(*args, **kwargs))
         permit = self.try_acquire()
@@ -250,9 +336,15 @@ class CircuitBreaker:
         self.on_success(permit)
         return result
 
+    def _not_async(self, fn: object, verb: str) -> TypeError:
+        return TypeError(
+            f"CircuitBreaker {self.name!r} can only {verb} an async function, got plain "
+            f"callable {fn!r}; define it with `async def` (a blocking call belongs in "
+            "`async def f(...): return await asyncio.to_thread(...)`)")
+
     async def _call_timed(self, awaitable: Awaitable[R]) -> R:
         try:
-            permit = self.acquire()
+            permit = self._permit_or_raise()
         except CircuitOpenError:
             if inspect.iscoroutine(awaitable):
                 awaitable.close()  # never awaited, on purpose
@@ -268,9 +360,8 @@ class CircuitBreaker:
 
     def __call__(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
         """Decorate an async function so that every call goes through the breaker."""
-        if not inspect.iscoroutinefunction(fn):
-            raise TypeError(f"CircuitBreaker {self.name!r} decorates async functions, got {fn!r}; "
-                            "wrap a plain function in an async def first")
+        if not is_async_callable(fn):
+            raise self._not_async(fn, "decorate")
         # The body of call(), inlined: one coroutine per guarded call instead of two.
         @functools.wraps(fn)
         async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -297,7 +388,7 @@ class CircuitBreaker:
                 and not self._measure):
             self._anon += 1
             return
-        permit = self.acquire()
+        permit = self._permit_or_raise()
         start = self._clock.now() if self._measure else 0.0
         self._held.setdefault(asyncio.current_task(), []).append((permit, start))
 
@@ -305,7 +396,7 @@ class CircuitBreaker:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         if not self._held and not self._anon_stale:
             self._anon -= 1
-            if exc is None and self._quiet and not self._bus.active:
+            if exc is None and self._quiet and not self._bus.active and not self._observers.active:
                 return
             self._finish(self._gen, exc, 0.0)
             return
@@ -344,7 +435,7 @@ class CircuitBreaker:
         else:
             permit = None
             self._not_permitted += 1
-            if self._bus.active:
+            if self._watched():
                 self._pending.append(CallNotPermitted(self.name, self._gen, state))
         self._flush()
         return permit
@@ -373,7 +464,7 @@ class CircuitBreaker:
     def _settle(self, permit: Permit, verdict: Verdict, error: BaseException | None,
                 duration: float, reason: str | None = None) -> None:
         if permit != self._gen:
-            if self._bus.active:
+            if self._watched():
                 self._pending.append(StaleResultIgnored(
                     self.name, self._gen, permit, verdict is _SUCCESS))
                 self._flush()
@@ -381,7 +472,7 @@ class CircuitBreaker:
         if verdict is _SUCCESS or verdict is _FAILURE:
             self._judge(verdict is _FAILURE, error, duration)
         else:
-            if self._bus.active:
+            if self._watched():
                 self._pending.append(CallIgnored(
                     self.name, self._gen, error, reason or verdict.value))
             if self._state is _HALF_OPEN:
@@ -391,7 +482,7 @@ class CircuitBreaker:
 
     def _judge(self, failed: bool, error: BaseException | None, duration: float) -> None:
         slow = duration >= self._slow_s
-        if self._bus.active:
+        if self._watched():
             if failed:
                 assert error is not None
                 self._pending.append(CallFailed(self.name, self._gen, error, duration, slow))
@@ -455,7 +546,7 @@ class CircuitBreaker:
         self._transition(_HALF_OPEN, f"open for {self._open_for:.3g} s")
 
     def _expire_probe(self) -> None:
-        if self._bus.active:
+        if self._watched():
             self._pending.append(ProbeExpired(self.name, self._gen, self.config.probe_timeout))
         self._reopens += 1
         self._to_open(f"probe gave no result within {self.config.probe_timeout:g} s")
@@ -479,7 +570,7 @@ class CircuitBreaker:
         self._successes = 0
         self._deadlines.clear()
         self._window.reset()
-        if self._bus.active:
+        if self._watched() or self._state_observers.active:
             self._pending.append(StateTransition(
                 self.name, self._gen, old, to, reason,
                 self._open_for if to is _OPEN else None))
@@ -517,8 +608,7 @@ class CircuitBreaker:
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+            _resolve(waiter)
 
     def _flush(self) -> None:
         if self._publishing or not self._pending:
@@ -527,6 +617,64 @@ class CircuitBreaker:
         try:
             pending = self._pending
             while pending:
-                self._bus.publish(pending.pop(0))
+                event = pending.pop(0)
+                if self._bus.active:
+                    self._bus.publish(event)
+                if self._observers.active:
+                    self._observers.publish(event)
+                if self._state_observers.active and isinstance(event, StateTransition):
+                    self._state_observers.publish(event)
         finally:
             self._publishing = False
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+# ---------------------------------------------------------------------- timers
+# A breaker must move from OPEN to HALF_OPEN when its time is up even if nobody calls it: a
+# stage that stopped asking for items makes no next call. The timer runs on the clock's own
+# `call_later` when it has one (a virtual clock fires it from advance/tick), on the event loop
+# for the system clock, and otherwise as a task sleeping on `clock.sleep`. Without a running
+# loop there is no timer; the breaker then notices the deadline when next asked.
+
+
+class _Timer(Protocol):
+    """Anything that can be cancelled (``asyncio.TimerHandle``, a virtual timer, a task)."""
+
+    def cancel(self) -> Any:
+        """Do not fire."""
+        ...
+
+
+def _logged(callback: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            callback()
+        except Exception:
+            _log.exception("breaker timer callback %r failed", callback)
+
+    return run
+
+
+async def _sleep_then(clock: Clock, delay: float, callback: Callable[[], None]) -> None:
+    await clock.sleep(delay)
+    callback()
+
+
+def start_timer(clock: Clock, delay: float, callback: Callable[[], object]) -> _Timer | None:
+    """Call *callback* after *delay* seconds of *clock*; ``None`` if nothing can wait."""
+    run = _logged(callback)
+    call_later = getattr(clock, "call_later", None)
+    if callable(call_later):
+        handle: _Timer = call_later(delay, run)
+        return handle
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    if isinstance(clock, MonotonicClock):
+        return loop.call_later(max(0.0, delay), run)  # loop.time() is this clock
+    return loop.create_task(_sleep_then(clock, delay, run), name="streamguard-breaker-timer")

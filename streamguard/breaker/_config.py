@@ -1,18 +1,34 @@
-"""`BreakerConfig`: when a circuit breaker opens, how long it stays open, how it probes."""
+"""`BreakerConfig`: when a circuit breaker opens, how long it stays open, how it probes;
+and :func:`classify`, how an exception counts under those rules."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Literal
 
+from ..core._checks import exception_types, is_async_callable, is_int, is_number
 from ..core._errors import require
+from ..core._signals import is_throttled
+
+WindowKind = Literal["count", "time"]
+"""The sliding window's kind: the last N calls, or the calls of the last N seconds."""
 
 
-def _exception_types(value: object) -> bool:
-    return isinstance(value, tuple) and all(
-        isinstance(t, type) and issubclass(t, BaseException) for t in value)
+def _fraction(value: object, low_open: bool = True) -> bool:
+    """A number in (0, 1] (or [0, 1) when not *low_open*)."""
+    if not is_number(value) or not isinstance(value, int | float):
+        return False
+    return (0 < value <= 1) if low_open else (0 <= value < 1)
+
+
+def _seconds(value: object) -> bool:
+    """A finite number of seconds > 0."""
+    if not is_number(value) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and value > 0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -58,7 +74,7 @@ class BreakerConfig:
 
     Whatever the lists say, cancellation (and any ``BaseException`` that is not an
     ``Exception``) never counts, and a throttled answer (see
-    :class:`~streamguard.breaker.TooManyRequests`) never counts as a failure.
+    :class:`~streamguard.core.TooManyRequests`) never counts as a failure.
 
     Example::
 
@@ -69,7 +85,7 @@ class BreakerConfig:
     failure_rate_threshold: float = 0.5
     slow_call_duration: float | None = None
     slow_call_rate_threshold: float = 1.0
-    window: Literal["count", "time"] = "count"
+    window: WindowKind = "count"
     window_size: int = 20
     minimum_calls: int = 20
     open_duration: float = 30.0
@@ -91,53 +107,56 @@ class BreakerConfig:
         self._check_exceptions()
 
     def _check_rates(self) -> None:
-        require(0 < self.failure_rate_threshold <= 1,
-                "failure_rate_threshold must be a fraction in (0, 1]", self.failure_rate_threshold)
-        require(0 < self.slow_call_rate_threshold <= 1,
-                "slow_call_rate_threshold must be a fraction in (0, 1]",
+        require(_fraction(self.failure_rate_threshold),
+                "failure_rate_threshold must be a number in (0, 1]", self.failure_rate_threshold)
+        require(_fraction(self.slow_call_rate_threshold),
+                "slow_call_rate_threshold must be a number in (0, 1]",
                 self.slow_call_rate_threshold)
-        require(self.slow_call_duration is None
-                or (self.slow_call_duration > 0 and math.isfinite(self.slow_call_duration)),
-                "slow_call_duration must be > 0 seconds or None", self.slow_call_duration)
+        require(self.slow_call_duration is None or _seconds(self.slow_call_duration),
+                "slow_call_duration must be a number > 0 (seconds) or None",
+                self.slow_call_duration)
 
     def _check_window(self) -> None:
         require(self.window in ("count", "time"), "window must be 'count' or 'time'", self.window)
-        require(isinstance(self.window_size, int) and self.window_size >= 1,
+        require(is_int(self.window_size) and self.window_size >= 1,
                 "window_size must be an int >= 1", self.window_size)
-        require(isinstance(self.minimum_calls, int) and self.minimum_calls >= 1,
+        require(is_int(self.minimum_calls) and self.minimum_calls >= 1,
                 "minimum_calls must be an int >= 1", self.minimum_calls)
         require(self.window == "time" or self.minimum_calls <= self.window_size,
                 f"minimum_calls must be <= window_size={self.window_size} for a count window "
                 "(it could never be reached)", self.minimum_calls)
 
     def _check_open(self) -> None:
-        require(math.isfinite(self.open_duration) and self.open_duration > 0,
-                "open_duration must be > 0 seconds", self.open_duration)
-        require(math.isfinite(self.open_duration_multiplier)
+        require(_seconds(self.open_duration),
+                "open_duration must be a number > 0 (seconds)", self.open_duration)
+        require(is_number(self.open_duration_multiplier)
+                and math.isfinite(self.open_duration_multiplier)
                 and self.open_duration_multiplier >= 1,
-                "open_duration_multiplier must be >= 1", self.open_duration_multiplier)
-        require(math.isfinite(self.max_open_duration)
+                "open_duration_multiplier must be a number >= 1", self.open_duration_multiplier)
+        require(_seconds(self.max_open_duration)
                 and self.max_open_duration >= self.open_duration,
-                f"max_open_duration must be >= open_duration={self.open_duration:g}",
+                f"max_open_duration must be a number >= open_duration={self.open_duration:g}",
                 self.max_open_duration)
-        require(0 <= self.open_duration_jitter < 1,
-                "open_duration_jitter must be a fraction in [0, 1)", self.open_duration_jitter)
+        require(_fraction(self.open_duration_jitter, low_open=False),
+                "open_duration_jitter must be a number in [0, 1)", self.open_duration_jitter)
 
     def _check_half_open(self) -> None:
-        require(isinstance(self.half_open_probes, int) and self.half_open_probes >= 1,
+        require(is_int(self.half_open_probes) and self.half_open_probes >= 1,
                 "half_open_probes must be an int >= 1", self.half_open_probes)
-        require(isinstance(self.half_open_successes, int) and self.half_open_successes >= 1,
+        require(is_int(self.half_open_successes) and self.half_open_successes >= 1,
                 "half_open_successes must be an int >= 1", self.half_open_successes)
-        require(math.isfinite(self.probe_timeout) and self.probe_timeout > 0,
-                "probe_timeout must be > 0 seconds", self.probe_timeout)
+        require(_seconds(self.probe_timeout),
+                "probe_timeout must be a number > 0 (seconds)", self.probe_timeout)
 
     def _check_exceptions(self) -> None:
-        require(_exception_types(self.record_exceptions),
+        require(exception_types(self.record_exceptions),
                 "record_exceptions must be a tuple of exception classes", self.record_exceptions)
-        require(_exception_types(self.ignore_exceptions),
+        require(exception_types(self.ignore_exceptions),
                 "ignore_exceptions must be a tuple of exception classes", self.ignore_exceptions)
-        require(self.is_failure is None or callable(self.is_failure),
-                "is_failure must be a callable (exception) -> bool or None", self.is_failure)
+        require(self.is_failure is None
+                or (callable(self.is_failure) and not is_async_callable(self.is_failure)),
+                "is_failure must be a plain (not async) callable (exception) -> bool, or None",
+                self.is_failure)
 
     def open_duration_for(self, reopens: int, unit: float) -> float:
         """Seconds the breaker stays open after *reopens* consecutive re-openings; *unit* is
@@ -149,3 +168,32 @@ class BreakerConfig:
             growth = self.open_duration_multiplier ** min(reopens, math.ceil(steps))
             base = min(self.max_open_duration, base * growth)
         return base * (1.0 - self.open_duration_jitter * unit)
+
+
+class Verdict(Enum):
+    """What a finished call means for the breaker's window."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    THROTTLED = "throttled"
+    IGNORED = "ignored"
+
+
+def classify(config: BreakerConfig, error: BaseException) -> Verdict:
+    """Judge *error* by the config's rules.
+
+    Cancellation and other non-``Exception`` exits say nothing about the downstream, and a
+    throttled answer means it is alive and asking us to slow down: neither trips a breaker.
+    """
+    if not isinstance(error, Exception):
+        return Verdict.CANCELLED
+    if is_throttled(error):
+        return Verdict.THROTTLED
+    if config.ignore_exceptions and isinstance(error, config.ignore_exceptions):
+        return Verdict.IGNORED
+    if config.is_failure is not None:
+        return Verdict.FAILURE if config.is_failure(error) else Verdict.SUCCESS
+    if isinstance(error, config.record_exceptions):
+        return Verdict.FAILURE
+    return Verdict.SUCCESS

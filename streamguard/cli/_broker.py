@@ -15,7 +15,7 @@ _CHECK_EVERY = 2.0
 
 def command(args: argparse.Namespace) -> int:
     """Start Tansu on 127.0.0.1:PORT, print where it listens, wait for a signal, stop it."""
-    from ..testing.servers import BrokerStartError, TansuConfig, TansuServer, tansu_binary
+    from ..servers import BrokerStartError, TansuConfig, TansuServer, tansu_binary
 
     try:
         tansu_binary()
@@ -50,7 +50,7 @@ def command(args: argparse.Namespace) -> int:
 
 
 def _wait(port: int, stop: threading.Event) -> int:
-    from ..testing.servers import kafka_answers
+    from ..servers import kafka_answers
 
     silent = 0
     while not stop.wait(_CHECK_EVERY):

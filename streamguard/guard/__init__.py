@@ -2,7 +2,7 @@
 
 A circuit breaker, budgeted retries, a per-call timeout and bounded concurrency around one
 async call per item. "Open" means "stop asking", not "drop": while the breaker refuses, no new
-demand goes upstream and the items already taken wait; nothing is lost.
+demand goes upstream and the items already taken wait ("backpressure"); nothing is lost.
 
 Example::
 
@@ -18,18 +18,17 @@ Example::
     ).run()
 """
 
-from ._errors import DeliveryError
-from ._events import ItemDeadLettered, ItemFellBack
+from ..core._public import publish as _publish
 from ._operator import guarded_sink
-from ._stage import DeadLetter, Fallback, GuardedSinkStage, OnOpen
+from ._stage import DeliveryError, ItemCallback, ItemDeadLettered, ItemFellBack, OnOpen
 
 __all__ = [
-    "DeadLetter",
     "DeliveryError",
-    "Fallback",
-    "GuardedSinkStage",
+    "ItemCallback",
     "ItemDeadLettered",
     "ItemFellBack",
     "OnOpen",
     "guarded_sink",
 ]
+
+_publish(__name__, globals(), __all__)

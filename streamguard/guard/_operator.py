@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Never, TypeVar
 
 from ..breaker._breaker import CircuitBreaker
+from ..core._checks import is_async_callable, is_int, is_number
 from ..core._clock import SYSTEM_CLOCK, Clock
 from ..core._errors import require
 from ..core._lift import lift
@@ -14,7 +16,7 @@ from ..core._stream import Operator
 from ..retry._budget import RetryBudget
 from ..retry._config import RetryConfig
 from ..retry._retry import Retry
-from ._stage import DeadLetter, Fallback, GuardedSinkStage, OnOpen
+from ._stage import GuardedSinkStage, ItemCallback, OnOpen
 
 T = TypeVar("T")
 
@@ -25,18 +27,20 @@ def guarded_sink(
     call: Callable[[T], Awaitable[Any]], *, breaker: CircuitBreaker | None = None,
     retry: Retry | RetryConfig | None = None, timeout: float | None = None,
     concurrency: int = 1, on_open: OnOpen = "backpressure",
-    dead_letter: DeadLetter | None = None, fallback: Fallback | None = None,
+    dead_letter: ItemCallback | None = None, fallback: ItemCallback | None = None,
     clock: Clock | None = None, name: str | None = None,
 ) -> Operator[T, Never]:
     """End the pipeline by awaiting ``call(item)`` for every item, guarded.
 
     Args:
-        call: the async call that delivers one item downstream.
+        call: the ``async def`` function that delivers one item downstream. A plain function
+            is refused here with a ``TypeError`` (it would run, then fail on ``await``).
         breaker: the circuit breaker every try goes through (none: no breaker).
         retry: a :class:`~streamguard.retry.Retry` (its config, budget and random source are
             used; its own ``breaker`` is not), or a :class:`~streamguard.retry.RetryConfig`,
             which gets a :class:`~streamguard.retry.RetryBudget` shared by the stage. None:
-            one try per item.
+            one try per item. Programming errors (``TypeError``, ``AttributeError`` …) are
+            never retried by default (``RetryConfig.never_retry_on``).
         timeout: seconds per try; a try that takes longer is cancelled and counts as a
             failure for the breaker (and is retried like any ``TimeoutError``).
         concurrency: tries in flight at once, >= 1.
@@ -47,12 +51,12 @@ def guarded_sink(
             * ``"fail"``: the stream fails with an error naming the item and the breaker.
             * ``"dead_letter"``: it goes to *dead_letter* with the breaker's error.
             * ``"fallback"``: *fallback(item, error)* handles it.
-        dead_letter: ``(item, error)`` (sync or async) taking items that could not be
-            delivered: refused (``on_open="dead_letter"``), retries exhausted, not
-            retryable. Without it such an item fails the stream with a
-            :class:`DeliveryError` naming the breaker, wrapped in an ``ItemFailedError``
-            naming the stage and the item.
-        fallback: ``(item, error)`` (sync or async) for ``on_open="fallback"``.
+        dead_letter: ``(item, error)``, sync or async (an async one is awaited;
+            ``KafkaSource.dead_letter`` is sync), taking items that could not be delivered:
+            refused (``on_open="dead_letter"``), retries exhausted, not retryable. Without it
+            such an item fails the stream with a :class:`DeliveryError` naming the breaker,
+            wrapped in an ``ItemFailedError`` naming the stage and the item.
+        fallback: ``(item, error)``, sync or async, for ``on_open="fallback"``.
         clock: times tries, timeouts and retry waits (default: the event loop's clock).
         name: the stage's name in statistics, events and metrics.
 
@@ -60,24 +64,31 @@ def guarded_sink(
     dead-lettered; never when it is merely given up. In ``backpressure`` mode an item whose
     tries ran out gives up only if the breaker still lets calls through one backoff
     (``max_delay``-capped) later: during an outage items wait, only a poison item is given up.
+
+    Raises:
+        TypeError: *call* is not an ``async def`` function, or a callback cannot take
+            ``(item, error)``.
+        ConfigError: a value breaks a rule (the message names the field and the value).
     """
-    require(callable(call), "call must be an async callable (item) -> awaitable", call)
+    _check_call(call)
+    require(breaker is None or isinstance(breaker, CircuitBreaker),
+            "breaker must be a CircuitBreaker or None", breaker)
     require(retry is None or isinstance(retry, Retry | RetryConfig),
             "retry must be a Retry, a RetryConfig or None", retry)
-    require(isinstance(concurrency, int) and concurrency >= 1,
+    require(is_int(concurrency) and concurrency >= 1,
             "concurrency must be an int >= 1", concurrency)
-    require(timeout is None or (math.isfinite(timeout) and timeout > 0),
-            "timeout must be > 0 seconds or None", timeout)
+    require(timeout is None or (is_number(timeout) and math.isfinite(timeout) and timeout > 0),
+            "timeout must be a number > 0 (seconds) or None", timeout)
     require(on_open in _ON_OPEN,
             "on_open must be 'backpressure', 'fail', 'dead_letter' or 'fallback'", on_open)
     require(on_open != "dead_letter" or dead_letter is not None,
             "on_open='dead_letter' needs a dead_letter sink", dead_letter)
     require(on_open != "fallback" or fallback is not None,
             "on_open='fallback' needs a fallback", fallback)
-    require(dead_letter is None or callable(dead_letter),
-            "dead_letter must be a callable (item, error)", dead_letter)
-    require(fallback is None or callable(fallback), "fallback must be a callable (item, error)",
-            fallback)
+    _check_callback("dead_letter", dead_letter)
+    _check_callback("fallback", fallback)
+    require(name is None or (isinstance(name, str) and bool(name)),
+            "name must be a non-empty string or None", name)
     the_clock = clock if clock is not None else SYSTEM_CLOCK
     stage_name = name or "guarded_sink"
     # One budget per operator: every subscription of it (every run) spends from it.
@@ -87,3 +98,30 @@ def guarded_sink(
         concurrency=concurrency,
         on_open=on_open, dead_letter=dead_letter, fallback=fallback, clock=the_clock,
         name=stage_name))
+
+
+def _check_call(call: object) -> None:
+    require(callable(call), "call must be an async function (item) -> awaitable", call)
+    if not is_async_callable(call):
+        name = getattr(call, "__qualname__", None) or repr(call)
+        raise TypeError(
+            f"guarded_sink awaits call(item) for every item, but {name} is a plain function "
+            f"(calling it would run it, then fail on `await`); define it with `async def "
+            f"{getattr(call, '__name__', 'call')}(item)`, and run blocking work inside it "
+            "with `await asyncio.to_thread(...)`")
+
+
+def _check_callback(field: str, fn: object) -> None:
+    if fn is None:
+        return
+    require(callable(fn), f"{field} must be a callable (item, error), sync or async", fn)
+    try:
+        signature = inspect.signature(fn)  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # a builtin without a signature: trust it
+        return
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        raise TypeError(
+            f"guarded_sink({field}=...) calls {field}(item, error) with the item first, but "
+            f"{fn!r} takes {signature}; give it two parameters (item, error)") from None

@@ -1,4 +1,5 @@
-"""`GuardedSinkStage`: deliver every item through a breaker, retries and a timeout.
+"""`GuardedSinkStage`: deliver every item through a breaker, retries and a timeout; the
+guarded sink's error (:class:`DeliveryError`) and events.
 
 While the breaker refuses, the stage asks upstream for nothing (a Kafka source upstream
 pauses); in the default ``backpressure`` mode the items it already holds wait for the breaker,
@@ -14,33 +15,86 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Literal, Never, TypeAlias, TypeVar
 
-from ..breaker._breaker import CircuitBreaker
-from ..breaker._errors import CircuitOpenError
-from ..breaker._state import State
+from ..breaker._breaker import CircuitBreaker, start_timer
+from ..breaker._state import CircuitOpenError, State
 from ..core._clock import Clock
+from ..core._errors import StreamGuardError
 from ..core._protocol import ChunkSubscriber
+from ..core._stage import StageEvent
 from ..operators._map_async import ConcurrentStage
-from ..retry._backoff import ceiling
 from ..retry._budget import RetryBudget
-from ..retry._config import RetryConfig
-from ..retry._errors import RetryError
-from ..retry._retry import Retry, describe_call
-from ._errors import DeliveryError
-from ._events import ItemDeadLettered, ItemFellBack
-from ._timeout import deadline
+from ..retry._config import PROGRAMMING_ERRORS, RetryConfig, ceiling
+from ..retry._retry import Retry, RetryError, describe_call
 
 T = TypeVar("T")
 
 OnOpen: TypeAlias = Literal["backpressure", "fail", "dead_letter", "fallback"]
-DeadLetter: TypeAlias = Callable[[Any, BaseException], Any]
-"""``(item, error) -> None`` or an awaitable: takes an item that could not be delivered."""
-Fallback: TypeAlias = Callable[[Any, BaseException], Any]
-"""``(item, error) -> anything`` or an awaitable: handles an item the breaker refused."""
+"""What an item does when the breaker refuses it (see :func:`~streamguard.guard.guarded_sink`)."""
+ItemCallback: TypeAlias = Callable[[Any, BaseException], Any]
+"""``(item, error)``, sync or async: a dead-letter sink or a fallback."""
 
 _FREE = (State.CLOSED, State.DISABLED)
+
+
+class DeliveryError(StreamGuardError):
+    """An item could not be delivered downstream.
+
+    The guarded sink raises it for an item it gave up with no dead-letter sink to take it:
+    the stream fails with an :class:`~streamguard.core.ItemFailedError` naming the stage and
+    the item, caused by this error, which names the breaker and its state; its own cause is
+    the last error of the call (often a :class:`~streamguard.retry.RetryError`). The Kafka
+    sink raises it when its producer could not deliver a record.
+
+    Attributes:
+        breaker: the breaker's name (``None`` without a breaker, or outside a guarded sink).
+        state: the breaker's state when the item was given up, as a string.
+    """
+
+    def __init__(self, message: str, *, breaker: str | None = None,
+                 state: str | None = None) -> None:
+        super().__init__(message)
+        self.breaker = breaker
+        self.state = state
+
+
+def _undelivered(call: object, breaker: CircuitBreaker | None,
+                 cause: BaseException) -> DeliveryError:
+    where = "without a breaker" if breaker is None else (
+        f"through CircuitBreaker {breaker.name!r} ({breaker.state.value})")
+    root = cause.last_error if isinstance(cause, RetryError) else cause
+    if isinstance(root, PROGRAMMING_ERRORS):
+        name = getattr(call, "__qualname__", None) or type(call).__qualname__
+        hint = (f"{type(root).__name__} is a programming error, never retried by default: fix "
+                f"{name} (RetryConfig.never_retry_on lists such errors)")
+    else:
+        hint = "pass dead_letter= to route such items instead of failing the stream"
+    error = DeliveryError(f"not delivered {where}: {type(cause).__name__}: {cause}; {hint}",
+                          breaker=None if breaker is None else breaker.name,
+                          state=None if breaker is None else breaker.state.value)
+    error.__cause__ = cause
+    return error
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDeadLettered(StageEvent):
+    """An item went to the dead-letter sink; *reason* is ``"breaker open"``, ``"retries
+    exhausted"``, ``"not retryable"`` or ``"call failed"`` (no retry configured); *error* is
+    the error that sent it there."""
+
+    reason: str
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFellBack(StageEvent):
+    """The breaker refused an item and the fallback handled it instead."""
+
+    error: BaseException
 
 
 class GuardedSinkStage(ConcurrentStage[T, Never]):
@@ -52,17 +106,19 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         self, downstream: ChunkSubscriber[Never], call: Callable[[T], Awaitable[Any]], *,
         breaker: CircuitBreaker | None, retry: Retry | RetryConfig | None,
         budget: RetryBudget | None, timeout: float | None,
-        concurrency: int, on_open: OnOpen, dead_letter: DeadLetter | None,
-        fallback: Fallback | None, clock: Clock, name: str | None,
+        concurrency: int, on_open: OnOpen, dead_letter: ItemCallback | None,
+        fallback: ItemCallback | None, clock: Clock, name: str | None,
     ) -> None:
         super().__init__(downstream, concurrency=concurrency, ordered=False, on_error="fail",
                          name=name, emits=False)
         self._call = call
         self._breaker = breaker
+        # Durations matter to the breaker only when it judges slow calls: read the clock then.
+        self._timed = breaker is not None and breaker.config.slow_call_duration is not None
         # A Retry built here publishes on this pipeline's bus, like the stage itself.
         self._retry = retry if not isinstance(retry, RetryConfig) else Retry(
             self.name, retry, budget=budget, clock=clock, bus=self._rt.bus)
-        self._timeout = timeout
+        self._deadlines = None if timeout is None else _Deadlines(clock, timeout)
         self._on_open = on_open
         self._dead_letter = dead_letter
         self._fallback = fallback
@@ -115,7 +171,10 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         while True:
             generation = 0 if self._breaker is None else self._breaker.generation
             try:
-                return await self._deliver_once(item)
+                if self._retry is None:
+                    return await self._attempt(item)
+                return await self._retry.run(lambda: self._attempt(item),
+                                             lambda: describe_call(self._call, (item,)))
             except CircuitOpenError as refused:
                 error: Exception = refused
                 reason = "breaker open"
@@ -148,27 +207,36 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     def _disturbed(breaker: CircuitBreaker, generation: int) -> bool:
         return breaker.state not in _FREE or breaker.generation != generation
 
-    async def _deliver_once(self, item: T) -> Any:
-        if self._retry is None:
-            return await self._attempt(item)
-        return await self._retry.run(lambda: self._attempt(item),
-                                     describe_call(self._call, (item,)))
-
     async def _attempt(self, item: T) -> Any:
-        breaker, clock = self._breaker, self._clock
+        breaker = self._breaker
         if breaker is None:
-            async with deadline(clock, self._timeout):
-                return await self._call(item)
-        permit = breaker.acquire()
-        start = clock.now()
+            return await self._timed_call(item)
+        permit = breaker.try_acquire()
+        if permit is None:
+            raise breaker.open_error()
+        start = self._clock.now() if self._timed else 0.0
         try:
-            async with deadline(clock, self._timeout):
-                result = await self._call(item)
+            result = await self._timed_call(item)
         except BaseException as exc:  # cancellation too: the breaker then counts nothing
-            breaker.on_failure(permit, exc, clock.now() - start)
+            breaker.on_failure(permit, exc, self._clock.now() - start if self._timed else 0.0)
             raise
-        breaker.on_success(permit, clock.now() - start)
+        breaker.on_success(permit, self._clock.now() - start if self._timed else 0.0)
         return result
+
+    async def _timed_call(self, item: T) -> Any:
+        deadlines = self._deadlines
+        if deadlines is None:
+            return await self._call(item)
+        entry = deadlines.start()
+        try:
+            return await self._call(item)
+        except asyncio.CancelledError:
+            if deadlines.expired(entry):
+                raise TimeoutError(f"call took longer than timeout={deadlines.seconds:g} s") \
+                    from None
+            raise
+        finally:
+            deadlines.finish(entry)
 
     async def _when_open(self, item: T, refused: Exception) -> Any:
         if self._on_open == "dead_letter":
@@ -186,9 +254,7 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     async def _undeliverable(self, item: T, error: Exception, reason: str) -> Any:
         if self._dead_letter is not None:
             return await self._to_dead_letter(item, error, reason)
-        breaker = self._breaker
-        raise DeliveryError(None if breaker is None else breaker.name,
-                            None if breaker is None else breaker.state.value, error)
+        raise _undelivered(self._call, self._breaker, error)
 
     async def _to_dead_letter(self, item: T, error: BaseException, reason: str) -> Any:
         if self._dead_letter is None:
@@ -203,6 +269,75 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
 
 
 async def _maybe_await(value: Any) -> Any:
+    # A sync callback is called as it is (KafkaSource.dead_letter schedules its write);
+    # an async one is awaited.
     if inspect.isawaitable(value):
         return await value
     return value
+
+
+class _Deadline:
+    __slots__ = ("cancelling", "done", "expired", "task", "when")
+
+    def __init__(self, task: asyncio.Task[Any], when: float) -> None:
+        self.task = task
+        self.when = when
+        self.cancelling = task.cancelling()
+        self.done = False
+        self.expired = False
+
+
+class _Deadlines:
+    """The per-call timeout of every call in flight, on one timer.
+
+    Every call has the same timeout, so deadlines come in start order: one timer, armed for
+    the oldest call still running, serves them all. A call that ends in time costs a list
+    entry, not a timer (``asyncio.timeout`` schedules and cancels one per call). An overdue
+    call's task is cancelled and the cancellation turned into :class:`TimeoutError`, as
+    ``asyncio.timeout`` does it.
+    """
+
+    __slots__ = ("_calls", "_clock", "_timer", "seconds")
+
+    def __init__(self, clock: Clock, seconds: float) -> None:
+        self._clock = clock
+        self.seconds = seconds
+        self._calls: deque[_Deadline] = deque()
+        self._timer: Any = None
+
+    def start(self) -> _Deadline:
+        task = asyncio.current_task()
+        assert task is not None
+        entry = _Deadline(task, self._clock.now() + self.seconds)
+        self._calls.append(entry)
+        if self._timer is None:
+            self._timer = start_timer(self._clock, self.seconds, self._fire)
+        return entry
+
+    def finish(self, entry: _Deadline) -> None:
+        entry.done = True
+        calls = self._calls
+        while calls and calls[0].done:
+            calls.popleft()
+        if entry.expired and entry.task.cancelling() > entry.cancelling:
+            entry.task.uncancel()  # the call swallowed our cancellation: take it back
+
+    def expired(self, entry: _Deadline) -> bool:
+        """Whether *entry*'s cancellation was ours (then it is taken back)."""
+        if not entry.expired:
+            return False
+        entry.expired = False  # taken back here: finish() must not take it again
+        return entry.task.uncancel() <= entry.cancelling
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = self._clock.now()
+        calls = self._calls
+        while calls and (calls[0].done or calls[0].when <= now):
+            entry = calls.popleft()
+            if not entry.done:
+                entry.done = True
+                entry.expired = True
+                entry.task.cancel()
+        if calls:
+            self._timer = start_timer(self._clock, calls[0].when - now, self._fire)

@@ -3,12 +3,13 @@
 ::
 
     StreamGuardError
+    ├── DeliveryError                     (streamguard.guard) the sink's producer could not
+    │                                     deliver a record (one definition, shared)
     └── KafkaAdapterError                 base of everything the Kafka adapter raises
         ├── BrokerUnreachableError        no broker answered within connect_timeout
         ├── UnknownTopicError             a named topic does not exist on the broker
         ├── RecordFailedError             a record failed and could not be dead-lettered
         ├── DeadLetterError               a record could not be written to the dead-letter topic
-        ├── DeliveryError                 the sink's producer could not deliver a record
         └── IdempotenceUnsupportedError   the broker refused an idempotent producer
 
 Bad options raise :class:`~streamguard.core.ConfigError` (also a ``ValueError``). Every
@@ -18,6 +19,7 @@ message names the object, the broker or topic, and says what to do.
 from __future__ import annotations
 
 from streamguard.core._errors import StreamGuardError
+from streamguard.guard import DeliveryError as DeliveryError  # one definition, re-exported
 
 
 class KafkaAdapterError(StreamGuardError):
@@ -41,10 +43,6 @@ class RecordFailedError(KafkaAdapterError):
 
 class DeadLetterError(KafkaAdapterError):
     """Writing a record to the dead-letter topic failed; the record was not committed."""
-
-
-class DeliveryError(KafkaAdapterError):
-    """The sink's producer could not deliver a record (after its own retries)."""
 
 
 class IdempotenceUnsupportedError(KafkaAdapterError):

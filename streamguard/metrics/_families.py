@@ -45,7 +45,7 @@ RATELIMIT_DECISIONS = Family(
     ("limiter", "result"))
 RATELIMIT_WAIT = Family(
     "streamguard_ratelimit_wait_seconds_total", "counter",
-    "Seconds items waited for a limiter (shape mode), summed.", ("limiter",))
+    "Seconds items waited for a limiter (backpressure mode), summed.", ("limiter",))
 RATELIMIT_STORAGE_UP = Family(
     "streamguard_ratelimit_storage_up", "gauge",
     "0 while a limiter's shared storage (Redis) is unreachable, 1 once it answers again.",

@@ -59,7 +59,7 @@ def _core() -> Table:
 
 # ---------------------------------------------------------------- breaker
 def _breaker() -> Table:
-    from ..breaker import _events as ev
+    from .. import breaker as ev
 
     def transition(rec: Recorder, e: Any) -> None:
         to_state = state_label(e.to_state)
@@ -117,7 +117,7 @@ def _ratelimit() -> Table:
 
 # ---------------------------------------------------------------- retry
 def _retry() -> Table:
-    from ..retry import _events as ev
+    from .. import retry as ev
 
     def attempted(rec: Recorder, e: Any) -> None:
         rec.inc(F.RETRY_ATTEMPTS, (e.source,))
@@ -137,7 +137,7 @@ def _retry() -> Table:
 
 # ---------------------------------------------------------------- guarded sink
 def _guard() -> Table:
-    from ..guard import _events as ev
+    from .. import guard as ev
 
     def dead_lettered(rec: Recorder, e: Any) -> None:
         reason = str(e.reason).replace(" ", "_")

@@ -170,3 +170,25 @@ def sink(
             down, fn, concurrency=concurrency, ordered=False, on_error=on_error,
             name=name or "sink", emits=False))
     return _lift(lambda down: _SyncSinkStage(down, fn, prefetch, on_error, name))
+
+# ---- fan-in, fan-out, nesting and error recovery (#12; stages in their own modules) -------
+from ._graph import (  # noqa: E402
+    Branch,
+    broadcast,
+    concat,
+    concat_map,
+    flat_map,
+    group_by,
+    merge,
+    on_error_resume,
+    partition,
+    retry,
+    zip,
+)
+from ._group_by import GroupedStream, GroupLimitError  # noqa: E402
+
+__all__ += ["Branch", "GroupLimitError", "GroupedStream", "broadcast", "concat", "concat_map",
+            "flat_map", "group_by", "merge", "on_error_resume", "partition", "retry", "zip"]
+for _fn in (GroupLimitError, GroupedStream, broadcast, concat, concat_map, flat_map, group_by,
+            merge, on_error_resume, partition, retry, zip):
+    _fn.__module__ = __name__

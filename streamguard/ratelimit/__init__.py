@@ -11,8 +11,8 @@ in ``memory://`` or ``redis://`` storage), then decide now or wait::
         return 429, decision.headers()                     # Retry-After, RateLimit, ...
     await limiter.acquire(key="bob")                       # or wait for capacity
 
-In a pipeline, :func:`rate_limit` shapes (delays, the default), polices (refuses to a
-callback) or fails::
+In a pipeline, :func:`rate_limit` delays items (``"backpressure"``, the default), polices
+(refuses to a callback) or fails::
 
     stream.pipe(rate_limit(limiter, key=lambda event: event.user))
 

@@ -236,6 +236,15 @@ class BaseLimiter:
         """Local storage: decide now; nothing is counted or published."""
         return self._decide_local(self._keys(key), cost, self._now())
 
+    def _refusal(self, cost: float, key: Any) -> Decision:
+        """A refusal for *cost* now, consuming nothing: what the limiter would say (local
+        storage) or its estimate (remote storage, which cannot be read without deciding)."""
+        keys = self._keys(key)
+        if self._local:
+            return self._queued_refusal(self._decide_peek(keys, cost, self._now()))
+        tier_name, algorithm = self._tiers[0]
+        return Decision(False, algorithm.limit, 0.0, 0.0, 0.0, algorithm, tier_name)
+
     async def _attempt(self, cost: float, key: Any) -> Decision:
         """Any storage (failure mode included): decide now; nothing is counted or published."""
         return await self._decide(self._keys(key), cost)
@@ -272,9 +281,7 @@ class BaseLimiter:
     async def _decide_peek_async(self, keys: tuple[Hashable, ...], cost: float) -> Decision:
         if self._local:
             return self._decide_peek(keys, cost, self._now())
-        # Remote state cannot be read without deciding; report the queue's estimate instead.
-        tier_name, algorithm = self._tiers[0]
-        return Decision(False, algorithm.limit, 0.0, 0.0, 0.0, algorithm, tier_name)
+        return self._refusal(cost, None)
 
     def _count(self, decision: Decision, key: Any, cost: float) -> Decision:
         self._record("allowed" if decision.allowed else "rejected", decision, key, cost, 0.0)

@@ -48,6 +48,11 @@ class Lines(Generic[P]):
         self._wake[key] = wake
         self.count += 1
 
+    def length(self, key: Hashable) -> int:
+        """How many items wait in the line of *key* (0 if it has none)."""
+        line = self._lines.get(key)
+        return 0 if line is None else len(line)
+
     def head(self, key: Hashable) -> P:
         """The item at the head of the line of *key*."""
         return self._lines[key][0]

@@ -1,16 +1,27 @@
-"""``rate_limit``: a limiter as a stream stage that shapes, polices or fails.
+"""``rate_limit``: a limiter as a stream stage that waits (backpressure), polices or fails.
 
-* **shape** (default): an item that may not pass yet waits; while ``max_pending`` items wait
-  or sit in the outbox the stage requests nothing from upstream, so a slow limit slows the
-  source down instead of filling a queue. Each key waits in its own line and only a line's
-  head asks the limiter, so a hot key's backlog never holds up another key's items: they
-  pass as soon as their own limit allows, and keys that compete for a shared tier take
-  turns (see ``_lines.py``). Order is kept within a key.
+* **backpressure** (default): an item that may not pass yet waits; while ``max_pending`` items
+  wait or sit in the outbox the stage requests nothing from upstream, so a slow limit slows the
+  source down instead of filling a queue. Each key waits in its own line and only a line's head
+  asks the limiter; heads take turns (round robin, see ``_lines.py``), so keys that compete for
+  a shared tier share it evenly and a key's backlog never holds up another key's items. Order
+  is kept within a key.
 
-The limiter is asked only while downstream has demand, so what it admits leaves at once:
-the limit holds where downstream sees the items, not only where the limiter counted them.
-(With several keys and a slow downstream, at most one admitted item per key waits for
-demand.)
+  **Fairness needs a per-key bound.** Upstream is one FIFO: an item the stage has not taken
+  cannot pass, however idle its key. If a hot key's items keep coming faster than its own
+  limit lets them out, every lossless stage with bounded memory ends up holding only the hot
+  key's items, and then takes new items no faster than the hot key drains (a hot key at a
+  fraction ``h`` of the traffic, limited to ``r``/s, lets in ``r / h`` items/s in all). So
+  ``max_pending_per_key=k`` caps what one key may hold waiting; its items beyond ``k`` go to
+  ``on_reject`` at once, and the shared ``max_pending`` stays free for the other keys. That is
+  the configuration for fairness (``benchmarks/suite_ratelimit.py`` measures it).
+
+The limiter is asked only while downstream has demand, so what it admits leaves at once: the
+limit holds where downstream sees the items, not only where the limiter counted them. With a
+local limiter every decision is synchronous: items that fit pass in the ``on_chunk`` or
+``request`` call that brought them (one decision per key group of a chunk), and one runner task
+only sleeps until the earliest line may ask again, waking per line, not per item. Remote
+storage (Redis) needs a round trip, which the runner awaits.
 * **police**: an item over the limit goes to ``on_reject(item, decision)`` (a callback or an
   async sink), is counted as rejected, and completes at its source.
 * **error**: an item over the limit fails the stream with :class:`RateLimitExceeded`.
@@ -42,43 +53,51 @@ from .algorithms._base import INF, until
 
 T = TypeVar("T")
 
-Mode = Literal["shape", "police", "error"]
+Mode = Literal["backpressure", "police", "error"]
 OnReject = Callable[[Any, Decision], Awaitable[object] | object]
 
 DEFAULT_MAX_PENDING = 64
+_MODES = ("backpressure", "police", "error")
 
 
 class _Pending(Generic[T]):
-    __slots__ = ("ack", "context", "cost", "item")
+    __slots__ = ("ack", "context", "cost", "item", "line")
 
-    def __init__(self, item: T, ack: Ack | None, context: Any, cost: float) -> None:
+    def __init__(self, item: T, ack: Ack | None, context: Any, cost: float,
+                 line: Hashable) -> None:
         self.item = item
         self.ack = ack
         self.context = context
         self.cost = cost
+        self.line = line
 
 
 class RateLimitStage(OutboxStage[T, T]):
     """The stage behind :func:`rate_limit`.
 
-    Items that cannot be decided at once (no downstream demand yet, refused in shape mode,
-    or remote storage) wait in :class:`Lines`; one runner task asks the limiter for the
-    heads in turn order and naps until the next head may pass.
+    Items that cannot be decided at once (no downstream demand yet, refused while waiting is
+    allowed, or remote storage) wait in :class:`Lines`. Local decisions are taken in the call
+    that makes them possible (new items, new demand); one runner task sleeps until the next
+    head may ask, and does the asking itself for remote storage.
     """
 
     kind = "rate_limit"
 
     def __init__(self, downstream: ChunkSubscriber[T], limiter: BaseLimiter, *,
                  key: Callable[[T], Any], cost: Callable[[T], float], mode: Mode,
-                 on_reject: OnReject | None, max_pending: int, name: str | None) -> None:
+                 on_reject: OnReject | None, max_pending: int,
+                 max_pending_per_key: int | None, name: str | None) -> None:
         super().__init__(downstream, name or f"rate_limit:{limiter.name}", capacity=max_pending)
         self._limiter = limiter
+        self._local = limiter.local
         self._clock = limiter.clock
         self._key = key
         self._cost = cost
+        self._waits = mode == "backpressure"
         self._mode = mode
         self._on_reject = on_reject
         self._max_pending = max_pending
+        self._per_key = max_pending_per_key
         self._lines: Lines[_Pending[T]] = Lines()
         self._rejecting = 0  # refused items whose async on_reject is still running
         self._outstanding = 0
@@ -97,10 +116,12 @@ class RateLimitStage(OutboxStage[T, T]):
 
     # ---------------------------------------------------------------- demand
     def request(self, n: int) -> None:
-        """Downstream demand starts the flow and wakes the lines waiting for it."""
+        """Downstream demand: emit what is held, let due heads ask, wake the runner."""
         self._started = True
         super().request(n)
-        if self._wants_more():
+        if self._lines and self._wants_more() and not self._done:
+            if self._local:
+                self._turns()
             self._wanted.set()
 
     def _top_up(self) -> None:
@@ -118,44 +139,109 @@ class RateLimitStage(OutboxStage[T, T]):
 
     # ---------------------------------------------------------------- items
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
-        """Admit, line up or refuse each item."""
+        """Admit, line up or refuse each item (one decision per key group while it fits)."""
         if self._done:
             return
         self._received += len(items)
         self._outstanding = max(0, self._outstanding - len(items))
+        pendings: list[_Pending[T]] = []
+        line_of = self._limiter._line_of
         for i, item in enumerate(items):
             try:
-                pending = _Pending(item, None if acks is None else acks[i], self._key(item),
-                                   float(self._cost(item)))
+                context = self._key(item)
+                pendings.append(_Pending(item, None if acks is None else acks[i], context,
+                                         float(self._cost(item)), line_of(context)))
             except Exception as exc:
-                if acks is not None:
-                    acks[i].fail(exc)
-                self._failed += 1
-                self._fail(exc)
+                self._abort(items, acks, i, exc)
                 return
-            self._offer(pending)
-            if self._done:
-                return
+        if (self._local and not self._lines and len(pendings) > 1
+                and self._demand - len(self._outbox) >= len(pendings)):
+            self._admit_groups(pendings)
+        else:
+            for pending in pendings:
+                self._offer(pending)
+                if self._done:
+                    return
         self._drain()
         self._top_up()
 
+    def _abort(self, items: list[T], acks: list[Ack] | None, i: int, exc: Exception) -> None:
+        # The key or cost function raised: the item fails, and with it the stream.
+        if acks is not None:
+            acks[i].fail(exc)
+        self._failed += 1
+        self._fail(exc)
+
+    def _admit_groups(self, pendings: list[_Pending[T]]) -> None:
+        # Downstream wants the whole chunk and nothing waits: one decision for each key's
+        # total cost. A group that does not fit whole is offered item by item, in order.
+        groups: dict[Hashable, list[_Pending[T]]] = {}
+        for pending in pendings:
+            group = groups.get(pending.line)
+            if group is None:
+                groups[pending.line] = [pending]
+            else:
+                group.append(pending)
+        limiter = self._limiter
+        passed: set[int] = set()
+        for group in groups.values():
+            first = group[0]
+            total = first.cost if len(group) == 1 else sum(p.cost for p in group)
+            decision = limiter._attempt_nowait(total, first.context)
+            if decision.allowed:
+                for pending in group:
+                    limiter._record("allowed", decision, pending.context, pending.cost, 0.0)
+                    passed.add(id(pending))
+                continue
+            for pending in group:
+                if pending.line in self._lines:
+                    self._join(pending)
+                    continue
+                one = decision if len(group) == 1 else limiter._attempt_nowait(
+                    pending.cost, pending.context)
+                if one.allowed:
+                    limiter._record("allowed", one, pending.context, pending.cost, 0.0)
+                    passed.add(id(pending))
+                else:
+                    self._refused_now(pending, one)
+                if self._done:
+                    return
+        for pending in pendings:
+            if id(pending) in passed:
+                self._put(pending.item, pending.ack)
+
     def _offer(self, pending: _Pending[T]) -> None:
-        line = self._limiter._line_of(pending.context)
-        if line in self._lines:
-            self._lines.join(line, pending)
+        if pending.line in self._lines:
+            self._join(pending)
             return
-        now = self._clock.now()
-        if not self._wants_more() or not self._limiter.local:
-            self._open(line, pending, now, now)
+        if not self._wants_more() or not self._local:
+            now = self._clock.now()
+            self._open(pending, now, now)
             return
         decision = self._limiter._attempt_nowait(pending.cost, pending.context)
-        if decision.allowed or self._mode != "shape" or decision.retry_after == INF:
+        if decision.allowed:
             self._settle(pending, decision, 0.0)
         else:
-            self._open(line, pending, now, now + decision.retry_after)
+            self._refused_now(pending, decision)
 
-    def _open(self, line: Hashable, pending: _Pending[T], since: float, wake: float) -> None:
-        self._lines.open(line, pending, since=since, wake=wake)
+    def _refused_now(self, pending: _Pending[T], decision: Decision) -> None:
+        if self._waits and decision.retry_after != INF:
+            now = self._clock.now()
+            self._open(pending, now, now + decision.retry_after)
+        else:
+            self._settle(pending, decision, 0.0)
+
+    def _join(self, pending: _Pending[T]) -> None:
+        if self._per_key is not None and self._lines.length(pending.line) >= self._per_key:
+            # The key holds its share of the pending budget: the rest of its items go to
+            # on_reject, so they cannot crowd the other keys out (see the module docstring).
+            decision = self._limiter._refusal(pending.cost, pending.context)
+            self._settle(pending, decision, 0.0)
+            return
+        self._lines.join(pending.line, pending)
+
+    def _open(self, pending: _Pending[T], since: float, wake: float) -> None:
+        self._lines.open(pending.line, pending, since=since, wake=wake)
         if self._runner is None:
             self._runner = self._spawn(self._run())
             self._tasks.add(self._runner)
@@ -163,7 +249,35 @@ class RateLimitStage(OutboxStage[T, T]):
         elif self._nap is not None:
             self._nap.cancel()  # a new head may ask before the runner would wake
 
-    # ---------------------------------------------------------------- the runner
+    # ---------------------------------------------------------------- turns
+    def _turns(self) -> None:
+        """Local limiter: let every due head ask, in turn order, one item per line per turn,
+        until no head is due or downstream wants nothing more."""
+        lines = self._lines
+        limiter = self._limiter
+        while lines and not self._done and self._wants_more():
+            now = self._clock.now()
+            due = lines.due(now)
+            if not due:
+                break
+            for line in due:
+                if self._done or not self._wants_more():
+                    break
+                pending = lines.head(line)
+                self._decided(line, pending, limiter._attempt_nowait(pending.cost,
+                                                                     pending.context), now)
+        self._drain()
+        self._top_up()
+
+    def _decided(self, line: Hashable, pending: _Pending[T], decision: Decision,
+                 now: float) -> None:
+        if decision.allowed or not self._waits or decision.retry_after == INF:
+            waited = now - self._lines.since(line)
+            self._lines.pop(line, now)
+            self._settle(pending, decision, waited)
+        else:
+            self._lines.refused(line, now + decision.retry_after)
+
     async def _run(self) -> None:
         lines = self._lines
         try:
@@ -172,33 +286,33 @@ class RateLimitStage(OutboxStage[T, T]):
                     self._wanted.clear()
                     await self._wanted.wait()
                     continue
-                due = lines.due(self._clock.now())
-                if due:
-                    await self._ask(due)
+                if self._local:
+                    self._turns()
                 else:
-                    await self._nap_until(lines.next_wake())
+                    await self._ask_remote()
+                if not lines or self._done:
+                    break
+                when = lines.next_wake()
+                if when > self._clock.now():
+                    await self._nap_until(when)
+                else:
+                    await asyncio.sleep(0)  # due but no demand left, or a remote round
         finally:
             self._runner = None
         self._drain()
 
-    async def _ask(self, due: list[Hashable]) -> None:
-        # One turn: each due head asks once, in turn order, while downstream wants items.
-        for line in due:
+    async def _ask_remote(self) -> None:
+        # One turn with a round trip per due head.
+        for line in self._lines.due(self._clock.now()):
             if self._done or not self._wants_more():
                 return
             pending = self._lines.head(line)
             decision = await self._limiter._attempt(pending.cost, pending.context)
             if self._done:
                 return
-            now = self._clock.now()
-            if decision.allowed or self._mode != "shape" or decision.retry_after == INF:
-                waited = now - self._lines.since(line)
-                self._lines.pop(line, now)
-                self._settle(pending, decision, waited)
-                self._drain()
-                self._top_up()
-            else:
-                self._lines.refused(line, now + decision.retry_after)
+            self._decided(line, pending, decision, self._clock.now())
+            self._drain()
+            self._top_up()
 
     async def _nap_until(self, when: float) -> None:
         self._nap = asyncio.ensure_future(self._clock.sleep(until(self._clock.now(), when)))
@@ -287,9 +401,9 @@ def _constant(value: float) -> Callable[[Any], float]:
 
 def rate_limit(
     limiter: BaseLimiter, *, key: Callable[[T], Any] | None = None,
-    cost: float | Callable[[T], float] = 1.0, mode: Mode = "shape",
+    cost: float | Callable[[T], float] = 1.0, mode: Mode = "backpressure",
     on_reject: OnReject | None = None, max_pending: int = DEFAULT_MAX_PENDING,
-    name: str | None = None,
+    max_pending_per_key: int | None = None, name: str | None = None,
 ) -> Operator[T, T]:
     """Limit the rate of items with *limiter*.
 
@@ -299,14 +413,18 @@ def rate_limit(
             (one limit for all items); the item itself for a ``CompositeLimiter`` (its
             tiers take their keys from it).
         cost: each item's cost, a number or a function of the item (default 1).
-        mode: ``"shape"`` (default): delay items, never drop; ``"police"``: refuse items
-            over the limit to *on_reject*; ``"error"``: fail the stream on the first one.
+        mode: ``"backpressure"`` (default): delay items, never drop; ``"police"``: refuse
+            items over the limit to *on_reject*; ``"error"``: fail the stream on the first.
         on_reject: ``(item, decision)``, sync or async, receives refused items in police
-            mode; the item completes at its source once it returns. In shape mode it also
-            takes items whose cost can never pass (more than the limit); without it such
-            an item fails the stream.
+            mode; the item completes at its source once it returns. In backpressure mode it
+            takes items whose cost can never pass (more than the limit) and a key's items
+            beyond *max_pending_per_key*; without it such an item fails the stream.
         max_pending: the most items held at once (waiting or admitted and not yet taken
             downstream); at that point the stage stops requesting upstream.
+        max_pending_per_key: the most items one key may hold waiting (default: no bound, so
+            nothing is refused, but a hot key can fill *max_pending* and starve the others);
+            its further items go to *on_reject* at once. Needs *on_reject*. The configuration
+            for fairness between keys: e.g. ``max_pending=256, max_pending_per_key=8``.
         name: the stage's name in statistics and metrics (default ``rate_limit:<limiter>``).
 
     Example::
@@ -315,20 +433,28 @@ def rate_limit(
         stream.pipe(rate_limit(limiter, key=lambda event: event.user))
     """
     require(isinstance(limiter, BaseLimiter),
-            "limiter must be a RateLimiter or a CompositeLimiter", limiter)
-    require(mode in ("shape", "police", "error"), "mode must be 'shape', 'police' or 'error'",
+            "rate_limit limiter must be a RateLimiter or a CompositeLimiter", limiter)
+    require(mode in _MODES, "rate_limit mode must be one of 'backpressure', 'police', 'error'",
             mode)
     require(mode != "police" or on_reject is not None,
-            "mode='police' needs on_reject, a callback (item, decision)", on_reject)
+            "rate_limit mode='police' needs on_reject, a callback (item, decision)", on_reject)
     require(on_reject is None or callable(on_reject),
-            "on_reject must be a callable (item, decision)", on_reject)
-    require(key is None or callable(key), "key must be a callable (item) -> key", key)
-    require(isinstance(max_pending, int) and max_pending >= 1,
-            "max_pending must be an int >= 1", max_pending)
+            "rate_limit on_reject must be a callable (item, decision)", on_reject)
+    require(key is None or callable(key), "rate_limit key must be a callable (item) -> key", key)
+    require(_is_int(max_pending) and max_pending >= 1,
+            "rate_limit max_pending must be an int >= 1", max_pending)
+    require(max_pending_per_key is None
+            or (_is_int(max_pending_per_key) and 1 <= max_pending_per_key <= max_pending),
+            "rate_limit max_pending_per_key must be None or an int in 1 .. max_pending",
+            max_pending_per_key)
+    require(max_pending_per_key is None or on_reject is not None,
+            "rate_limit max_pending_per_key needs on_reject, a callback (item, decision) for "
+            "the items beyond it", on_reject)
     if callable(cost):
         cost_of: Callable[[T], float] = cost
     else:
-        require(isinstance(cost, int | float) and cost > 0, "cost must be > 0", cost)
+        require(isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0,
+                "rate_limit cost must be a number > 0 or a function of the item", cost)
         cost_of = _constant(float(cost))
     if key is not None:
         key_of: Callable[[T], Any] = key
@@ -339,9 +465,14 @@ def rate_limit(
 
     def stage(down: ChunkSubscriber[T]) -> RateLimitStage[T]:
         return RateLimitStage(down, limiter, key=key_of, cost=cost_of, mode=mode,
-                              on_reject=on_reject, max_pending=max_pending, name=name)
+                              on_reject=on_reject, max_pending=max_pending,
+                              max_pending_per_key=max_pending_per_key, name=name)
 
     return lift(stage)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _identity(item: Any) -> Any:

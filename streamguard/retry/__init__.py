@@ -4,7 +4,10 @@ The pattern has resilience4j's shape: a validated :class:`RetryConfig`, the runt
 :class:`Retry`, one exception (:class:`RetryError`) and typed events; :class:`RetryBudget`
 (Finagle's and Envoy's idea) caps retries at a fraction of first attempts. It works on its own
 around any async call and imports nothing of the stream core but the clock, the errors and
-the events.
+the events — nor the breaker: a refused call declares itself ``retryable = False``.
+
+Programming errors (:data:`PROGRAMMING_ERRORS`: ``TypeError``, ``AttributeError``,
+``NameError`` …) are never retried by default.
 
 Example::
 
@@ -16,15 +19,20 @@ Example::
     receipt = await retry.call(client.pay, order)
 """
 
-from ..core._signals import Throttled, TooManyRequests, retry_after_of, retryable_of
-from ._backoff import ceiling, next_delay
+from ..core._public import publish as _publish
 from ._budget import BudgetConfig, BudgetStatistics, RetryBudget
-from ._config import Backoff, RetryConfig
-from ._errors import RetryError
-from ._events import RetryAttempted, RetryBudgetExhausted, RetryEvent, RetryGaveUp
-from ._retry import Retry, describe_call, is_retryable
+from ._config import PROGRAMMING_ERRORS, Backoff, RetryConfig
+from ._retry import (
+    Retry,
+    RetryAttempted,
+    RetryBudgetExhausted,
+    RetryError,
+    RetryEvent,
+    RetryGaveUp,
+)
 
 __all__ = [
+    "PROGRAMMING_ERRORS",
     "Backoff",
     "BudgetConfig",
     "BudgetStatistics",
@@ -36,12 +44,6 @@ __all__ = [
     "RetryError",
     "RetryEvent",
     "RetryGaveUp",
-    "Throttled",
-    "TooManyRequests",
-    "ceiling",
-    "describe_call",
-    "is_retryable",
-    "next_delay",
-    "retry_after_of",
-    "retryable_of",
 ]
+
+_publish(__name__, globals(), __all__)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..core._checks import is_int, is_number
 from ..core._clock import SYSTEM_CLOCK, Clock
 from ..core._errors import require
 
@@ -31,10 +32,12 @@ class BudgetConfig:
     window: int = 10
 
     def __post_init__(self) -> None:
-        require(math.isfinite(self.ratio) and self.ratio >= 0, "ratio must be >= 0", self.ratio)
-        require(math.isfinite(self.min_per_second) and self.min_per_second >= 0,
-                "min_per_second must be >= 0", self.min_per_second)
-        require(isinstance(self.window, int) and self.window >= 1,
+        require(is_number(self.ratio) and math.isfinite(self.ratio) and self.ratio >= 0,
+                "ratio must be a number >= 0", self.ratio)
+        require(is_number(self.min_per_second) and math.isfinite(self.min_per_second)
+                and self.min_per_second >= 0,
+                "min_per_second must be a number >= 0", self.min_per_second)
+        require(is_int(self.window) and self.window >= 1,
                 "window must be an int >= 1 (seconds)", self.window)
 
 
@@ -58,6 +61,10 @@ class BudgetStatistics:
 class RetryBudget:
     """A shared allowance of retries.
 
+    Its verbs follow the README's conventions: :meth:`try_acquire` is synchronous and returns
+    ``False`` on refusal; it has no ``acquire`` (waiting for retry budget would defeat it)
+    and holds nothing to ``aclose``.
+
     Example::
 
         budget = RetryBudget(BudgetConfig(ratio=0.1))
@@ -68,6 +75,8 @@ class RetryBudget:
     __slots__ = ("_buckets", "_clock", "_epoch", "calls", "config", "exhausted", "retries")
 
     def __init__(self, config: BudgetConfig | None = None, *, clock: Clock | None = None) -> None:
+        require(config is None or isinstance(config, BudgetConfig),
+                "config must be a BudgetConfig or None", config)
         self.config = config if config is not None else BudgetConfig()
         self._clock: Clock = clock if clock is not None else SYSTEM_CLOCK
         # one [first attempts, retries] pair per second of the window
@@ -109,8 +118,9 @@ class RetryBudget:
         c = self.config
         return c.ratio * self.calls + c.min_per_second * c.window - self.retries
 
-    def try_spend(self) -> bool:
-        """Spend one retry if the budget allows it; False (and counted) if not."""
+    def try_acquire(self) -> bool:
+        """Take one retry from the budget if it allows it (True); False, counted as
+        exhausted, if not. Never waits: a retry that must wait for budget is a retry storm."""
         bucket = self._bucket()
         if self._allowance() < 1:
             self.exhausted += 1

@@ -1,41 +1,113 @@
-"""`Retry`: try a call again after a failure, with backoff, within a shared budget.
+"""`Retry`: try a call again after a failure, with backoff, within a shared budget; its one
+exception (:class:`RetryError`) and its typed events.
 
-Three rules hold whatever the config says: cancellation is never retried nor swallowed; a
-call the circuit breaker refused is not retried (the breaker knows the downstream is down;
-retrying would bypass it); and retries never exceed the shared :class:`RetryBudget`.
+Three rules hold whatever the config says: cancellation is never retried nor swallowed; an
+exception that declares ``retryable = False`` (a call the circuit breaker refused) is not
+retried; and retries never exceed the shared :class:`~streamguard.retry.RetryBudget`.
+
+The first try costs one ``await`` and, with a budget, one count: the loop, the backoff state
+and the description of the call for messages are only built once a try failed.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 import random
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from dataclasses import dataclass
+from typing import Any, NoReturn, ParamSpec, Protocol, TypeVar
 
-from ..breaker._breaker import CircuitBreaker
-from ..breaker._errors import CircuitOpenError
+from ..core._checks import is_async_callable
 from ..core._clock import SYSTEM_CLOCK, Clock
-from ..core._errors import require
-from ..core._events import EventBus, default_bus
+from ..core._errors import StreamGuardError, require
+from ..core._events import Event, EventBus, default_bus
 from ..core._signals import retry_after_of, retryable_of
-from ._backoff import next_delay
 from ._budget import RetryBudget
-from ._config import RetryConfig
-from ._errors import RetryError
-from ._events import RetryAttempted, RetryBudgetExhausted, RetryGaveUp
+from ._config import RetryConfig, next_delay
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
+class RetryError(StreamGuardError):
+    """A retried call failed for good: attempts used up, retry budget exhausted, or the
+    downstream asked for a longer wait than allowed. The last error is ``__cause__``.
+
+    Message: ``Retry 'payments' gave up on send(42) after 3 attempts (attempts exhausted):
+    ConnectionError: refused``.
+
+    Attributes:
+        retry: the name of the :class:`~streamguard.retry.Retry`.
+        call: a short description of the call.
+        attempts: tries made.
+        reason: why it stopped.
+        last_error: the error of the last try.
+    """
+
+    retryable = False
+
+    def __init__(self, retry: str, call: str, attempts: int, reason: str,
+                 last_error: BaseException) -> None:
+        super().__init__(
+            f"Retry {retry!r} gave up on {call} after {attempts} attempt"
+            f"{'' if attempts == 1 else 's'} ({reason}): "
+            f"{type(last_error).__name__}: {last_error}")
+        self.retry = retry
+        self.call = call
+        self.attempts = attempts
+        self.reason = reason
+        self.last_error = last_error
+        self.__cause__ = last_error
+
+
+# ---------------------------------------------------------------------- events
+# `source` names the retry (usually the stage it serves). Metrics count RetryAttempted as
+# streamguard_retry_attempts_total{stage}, RetryBudgetExhausted as
+# streamguard_retry_budget_exhausted_total{stage}.
+
+
+@dataclass(frozen=True, slots=True)
+class RetryEvent(Event):
+    """Base of every retry event; ``source`` names the retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryAttempted(RetryEvent):
+    """Try number *attempt* (2 or more) will start after *delay* seconds, because the try
+    before failed with *error*."""
+
+    attempt: int
+    delay: float
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class RetryBudgetExhausted(RetryEvent):
+    """A retry was wanted after *error* but the shared budget had none left."""
+
+    attempt: int
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class RetryGaveUp(RetryEvent):
+    """The call failed for good after *attempts* tries; *reason* says why."""
+
+    attempts: int
+    reason: str
+    error: BaseException
+
+
+# ---------------------------------------------------------------------- rules
 def is_retryable(config: RetryConfig, error: BaseException) -> bool:
     """Whether *error* is worth another try under *config* (see :class:`RetryConfig`)."""
-    if not isinstance(error, Exception) or isinstance(error, CircuitOpenError):
+    if not isinstance(error, Exception):
         return False
     declared = retryable_of(error)
     if declared is not None:
         return declared
+    if isinstance(error, config.never_retry_on):
+        return False
     if config.retry_if is not None:
         return config.retry_if(error)
     return isinstance(error, config.retry_on)
@@ -48,6 +120,17 @@ def describe_call(fn: object, args: tuple[Any, ...]) -> str:
     if len(shown) > 80:
         shown = shown[:80] + "…"
     return f"{name}({shown})"
+
+
+class CallGuard(Protocol):
+    """What :class:`Retry` needs of a breaker: an async ``call(fn, *args, **kwargs)`` that
+    raises an error with ``retryable = False`` when it refuses. A
+    :class:`~streamguard.breaker.CircuitBreaker` is one (retry does not import it)."""
+
+    def call(self, fn: Callable[P, Awaitable[R]], /, *args: P.args,
+             **kwargs: P.kwargs) -> Awaitable[R]:
+        """Await ``fn(*args, **kwargs)`` under the guard."""
+        ...
 
 
 class Retry:
@@ -67,8 +150,9 @@ class Retry:
         name: names the retry in errors and events (usually the stage's name).
         config: its rules (default :class:`RetryConfig`).
         budget: the shared budget retries are spent from (none: only ``attempts`` limits).
-        breaker: if given, every try goes through it; a refused try ends the call with
-            :class:`~streamguard.breaker.CircuitOpenError`.
+        breaker: if given, every try goes through it (a
+            :class:`~streamguard.breaker.CircuitBreaker`); a refused try ends the call with
+            :class:`~streamguard.breaker.CircuitOpenError`, not retried.
         clock: waits between tries are ``clock.sleep``.
         rng: the random source of the jitter (seed it in tests).
         bus: where events go (default: the process-wide bus).
@@ -78,10 +162,16 @@ class Retry:
 
     def __init__(
         self, name: str, config: RetryConfig | None = None, *, budget: RetryBudget | None = None,
-        breaker: CircuitBreaker | None = None, clock: Clock | None = None,
+        breaker: CallGuard | None = None, clock: Clock | None = None,
         rng: random.Random | None = None, bus: EventBus | None = None,
     ) -> None:
         require(isinstance(name, str) and bool(name), "name must be a non-empty string", name)
+        require(config is None or isinstance(config, RetryConfig),
+                "config must be a RetryConfig or None", config)
+        require(budget is None or isinstance(budget, RetryBudget),
+                "budget must be a RetryBudget or None", budget)
+        require(breaker is None or callable(getattr(breaker, "call", None)),
+                "breaker must be a CircuitBreaker or None", breaker)
         self.name = name
         self.config = config if config is not None else RetryConfig()
         self.budget = budget
@@ -95,19 +185,25 @@ class Retry:
 
     async def call(self, fn: Callable[P, Awaitable[R]], /, *args: P.args,
                    **kwargs: P.kwargs) -> R:
-        """Await ``fn(*args, **kwargs)``, trying again as the rules allow."""
+        """Await ``fn(*args, **kwargs)``, trying again as the rules allow.
+
+        Raises:
+            RetryError: the rules said stop; the last error is its cause.
+            TypeError: *fn* is not an async function (checked before it is called).
+        """
+        if not is_async_callable(fn):
+            raise self._not_async(fn, "call")
         breaker = self.breaker
         if breaker is None:
-            attempt: Callable[[], Awaitable[R]] = lambda: fn(*args, **kwargs)  # noqa: E731
+            attempt: Callable[[], Awaitable[R]] = functools.partial(fn, *args, **kwargs)
         else:
-            attempt = lambda: breaker.call(fn, *args, **kwargs)  # noqa: E731
-        return await self.run(attempt, describe_call(fn, args))
+            attempt = functools.partial(breaker.call, fn, *args, **kwargs)
+        return await self.run(attempt, lambda: describe_call(fn, args))
 
     def __call__(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
         """Decorate an async function so that every call is retried by these rules."""
-        if not inspect.iscoroutinefunction(fn):
-            raise TypeError(f"Retry {self.name!r} decorates async functions, got {fn!r}; "
-                            "wrap a plain function in an async def first")
+        if not is_async_callable(fn):
+            raise self._not_async(fn, "decorate")
 
         @functools.wraps(fn)
         async def retried(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -115,52 +211,71 @@ class Retry:
 
         return retried
 
-    async def run(self, attempt: Callable[[], Awaitable[R]], call: str) -> R:
-        """Await ``attempt()`` until it succeeds or the rules say stop; *call* names it in
-        errors."""
+    def _not_async(self, fn: object, verb: str) -> TypeError:
+        return TypeError(
+            f"Retry {self.name!r} can only {verb} an async function, got plain callable "
+            f"{fn!r}; define it with `async def` (a blocking call belongs in "
+            "`async def f(...): return await asyncio.to_thread(...)`)")
+
+    async def run(self, attempt: Callable[[], Awaitable[R]],
+                  describe: Callable[[], str] | str = "call") -> R:
+        """Await ``attempt()`` until it succeeds or the rules say stop; *describe* names the
+        call in errors (a string, or a function asked only when a message needs it)."""
         if self.budget is not None:
             self.budget.record_call()
-        tries = 0
+        try:
+            return await attempt()
+        except Exception as exc:
+            if not is_retryable(self.config, exc):
+                raise
+            first = exc
+        return await self._again(attempt, first, describe)
+
+    async def _again(self, attempt: Callable[[], Awaitable[R]], error: Exception,
+                     describe: Callable[[], str] | str) -> R:
+        """The retry loop, entered only after the first try failed with *error*."""
+        tries = 1
         delay = self.config.base_delay
-        last: Exception | None = None
         while True:
+            delay, wait = self._plan(tries, delay, error, describe)
+            await self._clock.sleep(wait)
             tries += 1
             try:
                 return await attempt()
             except Exception as exc:
                 if not is_retryable(self.config, exc):
-                    if isinstance(exc, CircuitOpenError) and exc.__cause__ is None:
-                        exc.__cause__ = last  # a refused retry: say what it was retrying
+                    if retryable_of(exc) is False and exc.__cause__ is None:
+                        exc.__cause__ = error  # a refused retry: say what it was retrying
                     raise
-                delay, wait = self._plan(tries, delay, exc, call)
-                last = exc
-            await self._clock.sleep(wait)
+                error = exc
 
     def _plan(self, tries: int, previous: float, error: Exception,
-              call: str) -> tuple[float, float]:
+              describe: Callable[[], str] | str) -> tuple[float, float]:
         """Decide on a retry after try *tries* failed: its backoff delay and the wait before
         it (at least the error's ``retry_after`` when honoured), or raise."""
         cfg = self.config
         if tries >= cfg.attempts:
-            self._give_up(tries, "attempts exhausted", error, call)
+            self._give_up(tries, "attempts exhausted", error, describe)
         after = retry_after_of(error) if cfg.honour_retry_after else None
         if after is not None and after > cfg.max_retry_after:
             self._give_up(tries, f"Retry-After of {after:g} s exceeds max_retry_after="
-                                 f"{cfg.max_retry_after:g} s", error, call)
-        if self.budget is not None and not self.budget.try_spend():
+                                 f"{cfg.max_retry_after:g} s", error, describe)
+        if self.budget is not None and not self.budget.try_acquire():
             if self._bus.active:
                 self._bus.publish(RetryBudgetExhausted(self.name, tries + 1, error))
             budget = self.budget.config
             self._give_up(tries, f"retry budget exhausted: retries may not exceed "
                                  f"{budget.ratio:.0%} of calls + {budget.min_per_second:g}/s "
-                                 f"over {budget.window} s", error, call)
+                                 f"over {budget.window} s", error, describe)
         delay = next_delay(cfg, tries, previous, self._rng)
         wait = delay if after is None else max(delay, after)
         if self._bus.active:
             self._bus.publish(RetryAttempted(self.name, tries + 1, wait, error))
         return delay, wait
 
-    def _give_up(self, tries: int, reason: str, error: Exception, call: str) -> NoReturn:
+    def _give_up(self, tries: int, reason: str, error: Exception,
+                 describe: Callable[[], str] | str) -> NoReturn:
         if self._bus.active:
             self._bus.publish(RetryGaveUp(self.name, tries, reason, error))
+        call = describe if isinstance(describe, str) else describe()
         raise RetryError(self.name, call, tries, reason, error) from error

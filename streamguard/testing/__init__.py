@@ -1,6 +1,6 @@
 """Test helpers that ship with streamguard (as aiostream ships its own): a virtual clock, a
 recording subscriber, a completion ledger and a demand checker. Real servers for
-integration tests live in :mod:`streamguard.testing.servers`."""
+integration tests, the demo and the CLI live in :mod:`streamguard.servers`."""
 
 from ._acks import AckRecorder, RecordedAck
 from ._checks import DemandViolation, check_demand

@@ -22,9 +22,8 @@ from streamguard.breaker import (
     StaleResultIgnored,
     State,
     StateTransition,
-    TooManyRequests,
 )
-from streamguard.core import ConfigError, EventBus
+from streamguard.core import ConfigError, EventBus, TooManyRequests
 from streamguard.testing import VirtualClock
 
 
@@ -142,12 +141,12 @@ def test_slow_calls_open_it() -> None:
 
 
 # ---------------------------------------------------------------------------- the error
-def test_open_error_names_breaker_state_and_wait() -> None:
+async def test_open_error_names_breaker_state_and_wait() -> None:
     b, clock, _ = make(SMALL)
     fail(b, 4)
     clock.tick(2.5)
     with pytest.raises(CircuitOpenError) as info:
-        b.acquire()
+        await b.acquire()
     assert str(info.value) == (
         "CircuitBreaker 'payments' is OPEN and does not permit further calls "
         "(next probe in 7.5 s)")
@@ -156,7 +155,7 @@ def test_open_error_names_breaker_state_and_wait() -> None:
     assert info.value.retryable is False
 
 
-def test_half_open_error_when_probes_are_busy() -> None:
+async def test_half_open_error_when_probes_are_busy() -> None:
     b, clock, _ = make(SMALL)
     fail(b, 4)
     clock.tick(10)
@@ -164,16 +163,16 @@ def test_half_open_error_when_probes_are_busy() -> None:
     with pytest.raises(CircuitOpenError, match=re.escape(
             "CircuitBreaker 'payments' is HALF_OPEN and does not permit further calls (its "
             "probe calls are all in flight; wait for their results)")):
-        b.acquire()
+        await b.acquire()
 
 
-def test_forced_open_error_says_how_to_get_out() -> None:
+async def test_forced_open_error_says_how_to_get_out() -> None:
     b, _, _ = make()
     b.force_open()
     with pytest.raises(CircuitOpenError, match=re.escape(
             "CircuitBreaker 'payments' is FORCED_OPEN and does not permit further calls "
-            "(forced open: call force_closed() or disable() to let calls through)")):
-        b.acquire()
+            "(forced open: call reset() or disable() to let calls through)")):
+        await b.acquire()
     assert b.open_error().retry_after is None
 
 
@@ -243,8 +242,10 @@ async def test_system_clock_uses_a_loop_timer() -> None:
     timer = b._timer
     assert isinstance(timer, asyncio.TimerHandle)
     assert timer.when() == pytest.approx(asyncio.get_running_loop().time() + 10, abs=0.5)
-    b.close()
+    await b.aclose()
     assert timer.cancelled()
+    await b.aclose()  # idempotent
+    assert b.state is State.OPEN  # the breaker still answers
 
 
 async def test_wait_permitted_returns_when_the_timer_fires() -> None:
@@ -439,11 +440,11 @@ def test_force_open_refuses_until_closed_by_hand() -> None:
     b.force_open()
     clock.tick(10_000)
     assert b.try_acquire() is None
-    b.force_closed()
+    b.reset()
     assert b.try_acquire() is not None
     assert rec.of(StateTransition) == [
         StateTransition("payments", 1, State.CLOSED, State.FORCED_OPEN, "forced open by hand"),
-        StateTransition("payments", 2, State.FORCED_OPEN, State.CLOSED, "forced closed by hand"),
+        StateTransition("payments", 2, State.FORCED_OPEN, State.CLOSED, "reset by hand"),
     ]
 
 
@@ -456,12 +457,12 @@ def test_disabled_permits_everything_and_records_nothing() -> None:
     assert len(rec.of(CallFailed)) == 5
 
 
-def test_force_closed_resets_the_window_and_growth() -> None:
+def test_reset_resets_the_window_and_growth() -> None:
     b, clock, _ = make(BreakerConfig(window_size=2, minimum_calls=2, open_duration=1,
                                      open_duration_multiplier=2, max_open_duration=8))
     open_then_half_open(b, clock)
     fail(b)
-    b.force_closed()
+    b.reset()
     stats = b.statistics()
     assert (stats.state, stats.calls, stats.consecutive_reopens) == (State.CLOSED, 0, 0)
 
@@ -488,7 +489,7 @@ def test_listeners_run_outside_the_state_change_and_may_call_back() -> None:
         if isinstance(event, StateTransition) and event.to_state is State.OPEN:
             # The state is already consistent when the listener runs.
             seen.append((b.state, b.generation, b.try_acquire()))
-            b.force_closed()
+            b.reset()
 
     b._bus.subscribe(listener)
     fail(b, 4)

@@ -29,14 +29,16 @@ def test_is_frozen_and_keyword_only() -> None:
         BreakerConfig(0.5)  # type: ignore[call-arg]
 
 
+FRACTION = "must be a number in (0, 1]"
+SECONDS = "must be a number > 0 (seconds)"
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"failure_rate_threshold": 0}, "failure_rate_threshold must be a fraction in (0, 1], got 0"),
-    ({"failure_rate_threshold": 50}, "failure_rate_threshold must be a fraction in (0, 1], got 50"),
-    ({"slow_call_rate_threshold": 1.5},
-     "slow_call_rate_threshold must be a fraction in (0, 1], got 1.5"),
-    ({"slow_call_duration": 0}, "slow_call_duration must be > 0 seconds or None, got 0"),
-    ({"slow_call_duration": float("inf")},
-     "slow_call_duration must be > 0 seconds or None, got inf"),
+    ({"failure_rate_threshold": 0}, f"failure_rate_threshold {FRACTION}, got 0"),
+    ({"failure_rate_threshold": 50}, f"failure_rate_threshold {FRACTION}, got 50"),
+    ({"slow_call_rate_threshold": 1.5}, f"slow_call_rate_threshold {FRACTION}, got 1.5"),
+    ({"slow_call_duration": 0}, f"slow_call_duration {SECONDS} or None, got 0"),
+    ({"slow_call_duration": float("inf")}, f"slow_call_duration {SECONDS} or None, got inf"),
     ({"window": "calls"}, "window must be 'count' or 'time', got 'calls'"),
     ({"window_size": 0}, "window_size must be an int >= 1, got 0"),
     ({"window_size": 2.5}, "window_size must be an int >= 1, got 2.5"),
@@ -44,26 +46,66 @@ def test_is_frozen_and_keyword_only() -> None:
     ({"window_size": 10, "minimum_calls": 11},
      "minimum_calls must be <= window_size=10 for a count window (it could never be reached), "
      "got 11"),
-    ({"open_duration": 0}, "open_duration must be > 0 seconds, got 0"),
-    ({"open_duration": float("nan")}, "open_duration must be > 0 seconds, got nan"),
-    ({"open_duration_multiplier": 0.5}, "open_duration_multiplier must be >= 1, got 0.5"),
+    ({"open_duration": 0}, f"open_duration {SECONDS}, got 0"),
+    ({"open_duration": float("nan")}, f"open_duration {SECONDS}, got nan"),
+    ({"open_duration_multiplier": 0.5}, "open_duration_multiplier must be a number >= 1, got 0.5"),
     ({"open_duration": 60, "max_open_duration": 30},
-     "max_open_duration must be >= open_duration=60, got 30"),
-    ({"open_duration_jitter": 1.0}, "open_duration_jitter must be a fraction in [0, 1), got 1.0"),
-    ({"open_duration_jitter": -0.1},
-     "open_duration_jitter must be a fraction in [0, 1), got -0.1"),
+     "max_open_duration must be a number >= open_duration=60, got 30"),
+    ({"open_duration_jitter": 1.0}, "open_duration_jitter must be a number in [0, 1), got 1.0"),
+    ({"open_duration_jitter": -0.1}, "open_duration_jitter must be a number in [0, 1), got -0.1"),
     ({"half_open_probes": 0}, "half_open_probes must be an int >= 1, got 0"),
     ({"half_open_successes": 0}, "half_open_successes must be an int >= 1, got 0"),
-    ({"probe_timeout": -1}, "probe_timeout must be > 0 seconds, got -1"),
+    ({"probe_timeout": -1}, f"probe_timeout {SECONDS}, got -1"),
     ({"record_exceptions": ValueError},
      "record_exceptions must be a tuple of exception classes, got <class 'ValueError'>"),
     ({"ignore_exceptions": (ValueError, "x")},
      "ignore_exceptions must be a tuple of exception classes, got (<class 'ValueError'>, 'x')"),
-    ({"is_failure": 3}, "is_failure must be a callable (exception) -> bool or None, got 3"),
+    ({"is_failure": 3},
+     "is_failure must be a plain (not async) callable (exception) -> bool, or None, got 3"),
 ])
 def test_rule(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
         BreakerConfig(**kwargs)
+
+
+async def _async_is_failure(error: BaseException) -> bool:
+    return True
+
+
+# Wrong types (#9, item 8): each is a ConfigError naming the field and the value, never a
+# bare TypeError from a comparison; a bool is not a number.
+@pytest.mark.parametrize(("field", "value"), [
+    ("failure_rate_threshold", None), ("failure_rate_threshold", "0.5"),
+    ("failure_rate_threshold", True),
+    ("slow_call_duration", "1"), ("slow_call_duration", True),
+    ("slow_call_rate_threshold", None),
+    ("window", None), ("window", ["count"]),
+    ("window_size", None), ("window_size", True), ("window_size", "20"),
+    ("minimum_calls", None), ("minimum_calls", True),
+    ("open_duration", None), ("open_duration", "30"), ("open_duration", True),
+    ("open_duration_multiplier", None), ("open_duration_multiplier", True),
+    ("max_open_duration", None), ("max_open_duration", "300"),
+    ("open_duration_jitter", None), ("open_duration_jitter", False),
+    ("half_open_probes", True), ("half_open_probes", None), ("half_open_probes", 1.0),
+    ("half_open_successes", True), ("half_open_successes", "1"),
+    ("probe_timeout", None), ("probe_timeout", True),
+    ("record_exceptions", None), ("record_exceptions", [ValueError]),
+    ("ignore_exceptions", None),
+    ("is_failure", "yes"), ("is_failure", _async_is_failure),
+])
+def test_a_wrong_type_names_the_field_and_the_value(field: str, value: Any) -> None:
+    with pytest.raises(ConfigError, match=f"^{re.escape(field)} must be .*, got "
+                                          f"{re.escape(repr(value))}$"):
+        BreakerConfig(**{field: value})
+
+
+def test_every_field_has_a_type_check() -> None:
+    checked = {"failure_rate_threshold", "slow_call_duration", "slow_call_rate_threshold",
+               "window", "window_size", "minimum_calls", "open_duration",
+               "open_duration_multiplier", "max_open_duration", "open_duration_jitter",
+               "half_open_probes", "half_open_successes", "probe_timeout", "record_exceptions",
+               "ignore_exceptions", "is_failure"}
+    assert set(BreakerConfig.__dataclass_fields__) == checked
 
 
 def test_config_error_is_a_value_error() -> None:

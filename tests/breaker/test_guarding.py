@@ -54,8 +54,23 @@ async def test_decorator_passes_results_and_errors_through() -> None:
 def test_decorator_rejects_plain_functions() -> None:
     b, _, _ = make()
     with pytest.raises(TypeError, match=re.escape(
-            "CircuitBreaker 'api' decorates async functions, got <built-in function len>")):
+            "CircuitBreaker 'api' can only decorate an async function, got plain callable "
+            "<built-in function len>; define it with `async def`")):
         b(len)  # type: ignore[arg-type]
+
+
+async def test_call_refuses_a_plain_function_before_calling_it() -> None:
+    b, _, _ = make()
+    calls: list[int] = []
+
+    def post(order: int) -> None:
+        calls.append(order)
+
+    with pytest.raises(TypeError, match=re.escape(
+            "CircuitBreaker 'api' can only call an async function, got plain callable")):
+        await b.call(post, 1)  # type: ignore[arg-type]
+    assert calls == []
+    assert b.statistics().calls == 0
 
 
 async def test_call_guards_any_awaitable_function() -> None:

@@ -26,9 +26,8 @@ from streamguard.breaker import (
     StaleResultIgnored,
     State,
     StateTransition,
-    TooManyRequests,
 )
-from streamguard.core import EventBus
+from streamguard.core import EventBus, TooManyRequests
 from streamguard.testing import VirtualClock
 
 
@@ -226,7 +225,7 @@ class BreakerMachine(RuleBasedStateMachine):
         if chance:
             return  # rarely: a manual transition resets everything the other rules built up
         self.model.manual(to)
-        {State.CLOSED: self.breaker.force_closed, State.FORCED_OPEN: self.breaker.force_open,
+        {State.CLOSED: self.breaker.reset, State.FORCED_OPEN: self.breaker.force_open,
          State.DISABLED: self.breaker.disable}[to]()
 
     @invariant()

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streamguard.testing.servers import TansuServer, kafka_answers
+from streamguard.servers import TansuServer, kafka_answers
 
 from ._runner import cli, spawn
 

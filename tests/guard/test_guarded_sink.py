@@ -229,7 +229,7 @@ async def test_cancelling_the_pipeline_acks_nothing_and_counts_nothing() -> None
 async def test_demand_resumes_when_the_breaker_half_opens_with_nothing_held() -> None:
     clock, bus, breaker, _ = setup(BreakerConfig(window_size=1, minimum_calls=1,
                                                  open_duration=5))
-    breaker.on_failure(breaker.acquire(), ConnectionError("opened by another user"))
+    breaker.on_failure(await breaker.acquire(), ConnectionError("opened by another user"))
     down, source = Downstream(clock), Source(20)
     run = asyncio.create_task(from_iterable(source, chunk_size=1).pipe(guarded_sink(
         down, breaker=breaker, concurrency=4, clock=clock)).run(bus=bus))
@@ -298,13 +298,14 @@ async def test_tries_running_out_just_before_the_breaker_opens_is_no_reason_to_g
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"concurrency": 0}, "concurrency must be an int >= 1, got 0"),
-    ({"timeout": 0}, "timeout must be > 0 seconds or None, got 0"),
+    ({"timeout": 0}, "timeout must be a number > 0 (seconds) or None, got 0"),
     ({"on_open": "drop"},
      "on_open must be 'backpressure', 'fail', 'dead_letter' or 'fallback', got 'drop'"),
     ({"on_open": "dead_letter"}, "on_open='dead_letter' needs a dead_letter sink, got None"),
     ({"on_open": "fallback"}, "on_open='fallback' needs a fallback, got None"),
     ({"retry": 3}, "retry must be a Retry, a RetryConfig or None, got 3"),
-    ({"dead_letter": "park"}, "dead_letter must be a callable (item, error), got 'park'"),
+    ({"dead_letter": "park"},
+     "dead_letter must be a callable (item, error), sync or async, got 'park'"),
 ])
 def test_config_rules(kwargs: dict[str, Any], message: str) -> None:
     async def call(item: int) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streamguard.testing.servers import ApacheKafkaServer, TansuServer
+from streamguard.servers import ApacheKafkaServer, TansuServer
 
 from ._brokers import Broker, unique_name
 

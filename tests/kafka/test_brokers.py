@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamguard.testing.servers import describe_consumer_group, kafka_answers
+from streamguard.servers import describe_consumer_group, kafka_answers
 
 from ._brokers import Broker, consume_all, create_topic, produce, values_of
 
@@ -31,7 +31,7 @@ def test_broker_answers_the_kafka_protocol(kafka_broker: Broker) -> None:
 
 
 def test_nothing_answers_on_a_closed_port() -> None:
-    from streamguard.testing.servers import free_port
+    from streamguard.servers import free_port
 
     assert not kafka_answers("127.0.0.1", free_port(), timeout=0.5)
 

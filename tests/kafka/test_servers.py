@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from streamguard.core._errors import ConfigError, StreamGuardError
-from streamguard.testing.servers import (
+from streamguard.servers import (
     ApacheKafkaConfig,
     ApacheKafkaServer,
     BrokerStartError,

@@ -25,7 +25,7 @@ from streamguard.kafka import (
     read_group_lag,
 )
 from streamguard.kafka._lag import LogEndReader
-from streamguard.testing.servers import describe_consumer_group, free_port
+from streamguard.servers import describe_consumer_group, free_port
 
 from ._brokers import Broker, committed_offsets, create_topic, produce
 from ._pipelines import Recorder, source_config, wait_for

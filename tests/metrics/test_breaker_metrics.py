@@ -65,9 +65,9 @@ async def test_slow_calls_are_counted() -> None:
     config = BreakerConfig(slow_call_duration=1.0, window_size=10, minimum_calls=10)
     with PrometheusExporter(bus=bus) as exporter:
         breaker = CircuitBreaker("search", config, clock=clock, bus=bus)
-        permit = breaker.acquire()
+        permit = await breaker.acquire()
         breaker.on_success(permit, duration=2.5)
-        permit = breaker.acquire()
+        permit = await breaker.acquire()
         breaker.on_success(permit, duration=0.1)
         samples = parse(exporter.exposition())
     assert value(samples, "streamguard_breaker_slow_calls_total",

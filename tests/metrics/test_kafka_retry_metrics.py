@@ -3,11 +3,10 @@ tests publish them from real retries and consumers)."""
 
 from __future__ import annotations
 
-from streamguard import EventBus
+from streamguard import EventBus, retry
 from streamguard.kafka import _events as kafka
 from streamguard.kafka._lag import PartitionLag
 from streamguard.metrics import PrometheusExporter
-from streamguard.retry import _events as retry
 
 from ._scrape import parse, series, value
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streamguard.testing.servers import RedisServer
+from streamguard.servers import RedisServer
 
 _names = itertools.count()
 

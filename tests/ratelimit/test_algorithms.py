@@ -15,13 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamguard.core import ConfigError
+from streamguard.core import ConfigError, EventBus
 from streamguard.ratelimit import (
     GCRA,
     Algorithm,
     FixedWindow,
     LeakyBucketMeter,
     LeakyBucketShaper,
+    RateLimiter,
     SlidingWindowCounter,
     SlidingWindowLog,
     TokenBucket,
@@ -124,7 +125,6 @@ def _boundary_burst(limit: int, gap: float, count: int) -> list[tuple[float, flo
     (TokenBucket(rate=10, burst=5), _saturating(0.001, 3000), 1.0, True),
     (GCRA(rate=10, burst=5), _saturating(0.001, 3000), 1.0, True),
     (LeakyBucketMeter(rate=10, capacity=5), _saturating(0.001, 3000), 1.0, True),
-    (LeakyBucketShaper(rate=10, capacity=5), _saturating(0.001, 3000), 1.0, True),
     (FixedWindow(limit=5, window=1.0), _boundary_burst(5, 0.0005, 10), 0.5, True),
     (SlidingWindowLog(limit=5, window=1.0), _saturating(0.001, 3000), 1.0, False),
     (SlidingWindowCounter(limit=10, window=1.0), _boundary_burst(10, 0.001, 2000), 0.5, True),
@@ -219,22 +219,61 @@ def test_gcra_meter_and_token_bucket_agree_decision_by_decision(
 
 
 # ---------------------------------------------------------------- configuration
+RATE = "must be a number >= 1e-09 and <= 1e+15"
+AMOUNT = "must be a number >= 1 and <= 1e+15"
+WINDOW = "must be a number >= 1e-06 and <= 1e+09"
+
+
 @pytest.mark.parametrize(("build", "message"), [
-    (lambda: TokenBucket(rate=0, burst=1), "rate must be > 0 and finite, got 0"),
-    (lambda: TokenBucket(rate=-1.5, burst=1), "rate must be > 0 and finite, got -1.5"),
-    (lambda: TokenBucket(rate=math.inf, burst=1), "rate must be > 0 and finite, got inf"),
-    (lambda: TokenBucket(rate=1, burst=0.5), "burst must be >= 1 and finite, got 0.5"),
-    (lambda: GCRA(rate=1, burst=0), "burst must be >= 1 and finite, got 0"),
-    (lambda: LeakyBucketMeter(rate=1, capacity=0), "capacity must be >= 1 and finite, got 0"),
-    (lambda: LeakyBucketShaper(rate=0, capacity=1), "rate must be > 0 and finite, got 0"),
-    (lambda: FixedWindow(limit=0, window=1), "limit must be >= 1 and finite, got 0"),
-    (lambda: SlidingWindowLog(limit=1, window=0), "window must be > 0 and finite, got 0"),
-    (lambda: SlidingWindowCounter(limit=1, window=-2), "window must be > 0 and finite, got -2"),
+    (lambda: TokenBucket(rate=0, burst=1), f"TokenBucket.rate {RATE}, got 0"),
+    (lambda: TokenBucket(rate=-1.5, burst=1), f"TokenBucket.rate {RATE}, got -1.5"),
+    (lambda: TokenBucket(rate=math.inf, burst=1), f"TokenBucket.rate {RATE}, got inf"),
+    (lambda: TokenBucket(rate=1, burst=0.5), f"TokenBucket.burst {AMOUNT}, got 0.5"),
+    (lambda: GCRA(rate=1, burst=0), f"GCRA.burst {AMOUNT}, got 0"),
+    (lambda: LeakyBucketMeter(rate=1, capacity=0), f"LeakyBucketMeter.capacity {AMOUNT}, got 0"),
+    (lambda: LeakyBucketShaper(rate=0, capacity=1), f"LeakyBucketShaper.rate {RATE}, got 0"),
+    (lambda: FixedWindow(limit=0, window=1), f"FixedWindow.limit {AMOUNT}, got 0"),
+    (lambda: SlidingWindowLog(limit=1, window=0), f"SlidingWindowLog.window {WINDOW}, got 0"),
+    (lambda: SlidingWindowCounter(limit=1, window=-2),
+     f"SlidingWindowCounter.window {WINDOW}, got -2"),
+    # #9 item 8: values whose derived quantities overflowed (headers) or divided by zero.
+    (lambda: GCRA(rate=10, burst=1e300), f"GCRA.burst {AMOUNT}, got 1e+300"),
+    (lambda: TokenBucket(rate=2.2e-313, burst=5), f"TokenBucket.rate {RATE}, got 2.2e-313"),
+    (lambda: SlidingWindowCounter(limit=10, window=1e-320),
+     f"SlidingWindowCounter.window {WINDOW}, got 1e-320"),
+    # Wrong types name the field; a bool is not a number.
+    (lambda: TokenBucket(rate="5"),  # type: ignore[arg-type]
+     f"TokenBucket.rate {RATE} (int or float, not str), got '5'"),
+    (lambda: TokenBucket(rate=True),
+     f"TokenBucket.rate {RATE} (int or float, not bool), got True"),
+    (lambda: FixedWindow(limit=None),  # type: ignore[arg-type]
+     f"FixedWindow.limit {AMOUNT} (int or float, not NoneType), got None"),
+    (lambda: LeakyBucketShaper(rate=5, capacity=False),
+     f"LeakyBucketShaper.capacity {AMOUNT} (int or float, not bool), got False"),
 ])
 def test_bad_configuration_names_rule_and_value(build: object, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         build()  # type: ignore[operator]
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("algorithm", [
+    GCRA(rate=1e-9, burst=1e15), TokenBucket(rate=1e15, burst=1), TokenBucket(rate=1e-9),
+    LeakyBucketMeter(rate=1e-9, capacity=1e15), LeakyBucketShaper(rate=1e-9, capacity=1e15),
+    FixedWindow(limit=1e15, window=1e-6), SlidingWindowLog(limit=1e15, window=1e9),
+    SlidingWindowCounter(limit=1e15, window=1e-6), SlidingWindowCounter(limit=1, window=1e9),
+])
+def test_every_accepted_extreme_decides_and_renders_headers(algorithm: Algorithm) -> None:
+    # #9 item 8: whatever validation accepts, deciding and rendering headers never raise.
+    clock = VirtualClock(start=1.7e9)
+    limiter = RateLimiter(algorithm, name="edge", clock=clock, bus=EventBus())
+    for step in range(4):
+        for decision in (limiter.try_acquire_nowait(), limiter.try_acquire_nowait(1e15)):
+            headers = decision.headers()
+            assert headers["X-RateLimit-Limit"].isdigit()
+            assert all(math.isfinite(x) or x == math.inf
+                       for x in (decision.retry_after, decision.reset_after))
+        clock.tick(10.0 ** (step * 3 - 6))
 
 
 def test_algorithms_are_frozen_and_keyword_only() -> None:

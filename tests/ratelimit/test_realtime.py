@@ -23,6 +23,10 @@ from ._simulate import max_in_window
 pytestmark = pytest.mark.slow
 
 RATE, BURST, SECONDS = 2000.0, 20.0, 10.0
+JITTER = 0.005
+"""Seconds between an admission (the limiter reads the clock) and its stamp downstream, on a
+busy machine: a window of stamps may hold that much extra refill. The exact bound is checked
+in virtual time (``test_stage.py``); here the contract must hold beside other work."""
 
 
 @pytest.fixture
@@ -51,4 +55,4 @@ async def test_2000_items_per_second_for_10_seconds() -> None:
     print(f"achieved {achieved:.1f}/s, busiest 100 ms window {busiest:.0f} "
           f"(bound {RATE * 0.1 + BURST:.0f})")
     assert achieved == pytest.approx(RATE, rel=0.01)
-    assert busiest <= RATE * 0.1 + BURST
+    assert busiest <= RATE * (0.1 + JITTER) + BURST

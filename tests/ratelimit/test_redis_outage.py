@@ -19,7 +19,7 @@ from streamguard.ratelimit import (
     TokenBucket,
     rate_limit,
 )
-from streamguard.testing.servers import RedisServer
+from streamguard.servers import RedisServer
 
 pytestmark = pytest.mark.integration
 

@@ -223,13 +223,87 @@ async def test_a_composite_takes_its_tier_keys_from_the_item() -> None:
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"mode": "drop"}, "mode must be 'shape', 'police' or 'error', got 'drop'"),
-    ({"mode": "police"}, "mode='police' needs on_reject, a callback (item, decision), got None"),
-    ({"max_pending": 0}, "max_pending must be an int >= 1, got 0"),
-    ({"cost": 0}, "cost must be > 0, got 0"),
-    ({"key": "user"}, "key must be a callable (item) -> key, got 'user'"),
+    ({"mode": "drop"},
+     "rate_limit mode must be one of 'backpressure', 'police', 'error', got 'drop'"),
+    ({"mode": "shape"},
+     "rate_limit mode must be one of 'backpressure', 'police', 'error', got 'shape'"),
+    ({"mode": "police"},
+     "rate_limit mode='police' needs on_reject, a callback (item, decision), got None"),
+    ({"max_pending": 0}, "rate_limit max_pending must be an int >= 1, got 0"),
+    ({"max_pending": True}, "rate_limit max_pending must be an int >= 1, got True"),
+    ({"max_pending_per_key": 65},
+     "rate_limit max_pending_per_key must be None or an int in 1 .. max_pending, got 65"),
+    ({"max_pending_per_key": 8}, "rate_limit max_pending_per_key needs on_reject, a callback "
+     "(item, decision) for the items beyond it, got None"),
+    ({"cost": 0}, "rate_limit cost must be a number > 0 or a function of the item, got 0"),
+    ({"cost": True},
+     "rate_limit cost must be a number > 0 or a function of the item, got True"),
+    ({"key": "user"}, "rate_limit key must be a callable (item) -> key, got 'user'"),
 ])
 def test_bad_stage_options_name_rule_and_value(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as info:
         rate_limit(limiter(VirtualClock()), **options)
     assert str(info.value) == message
+
+
+class CountingLimiter(RateLimiter):
+    """Counts the decisions the stage asks for, synchronous and awaited."""
+
+    decisions = 0
+    awaited = 0
+
+    def _attempt_nowait(self, cost: float, key: Any) -> Decision:
+        self.decisions += 1
+        return super()._attempt_nowait(cost, key)
+
+    async def _attempt(self, cost: float, key: Any) -> Decision:
+        self.awaited += 1
+        return await super()._attempt(cost, key)
+
+
+class CountingClock(VirtualClock):
+    """Counts the sleeps taken on it."""
+
+    sleeps = 0
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps += 1
+        await super().sleep(delay)
+
+
+def by_key(item: tuple[str, int]) -> str:
+    return item[0]
+
+
+async def test_a_chunk_that_fits_passes_with_one_decision_per_key() -> None:
+    # #11: while tokens suffice a chunk passes in the call that brought it, one decision
+    # for each key's total cost, with no task in between.
+    clock = VirtualClock()
+    counting = CountingLimiter(TokenBucket(rate=1, burst=10_000), name="api", clock=clock,
+                               bus=EventBus())
+    items = [(f"k{i % 3}", i) for i in range(300)]
+    downstream: TestSubscriber[tuple[str, int]] = TestSubscriber(initial_request=1000)
+    stage = rate_limit(counting, key=by_key, max_pending=100)
+    from_iterable(items, chunk_size=100).pipe(stage).subscribe(downstream)
+    await clock.advance(0)
+    assert downstream.items == items
+    assert counting.decisions == 9  # 3 chunks x 3 keys
+    assert counting.awaited == 0
+    assert counting.statistics().allowed == 300
+    assert clock.pending_timers == 0  # nothing waits, nothing sleeps
+
+
+async def test_waiting_items_are_woken_per_key_not_per_item() -> None:
+    clock = CountingClock()
+    per_key = RateLimiter(TokenBucket(rate=10, burst=1), name="api", clock=clock,
+                          bus=EventBus())
+    items = [(f"k{i % 3}", i) for i in range(30)]
+    out: list[tuple[str, int]] = []
+    task = asyncio.create_task(from_iterable(items).pipe(
+        rate_limit(per_key, key=by_key), op.map(out.append)).run())
+    await settle(clock, 1.0, step=0.01)
+    assert len(out) == 30
+    assert out == sorted(out, key=lambda item: (item[1] // 3, item[0]))  # in turns, by key
+    # The three lines wait for the same moments: one nap per moment, not one per item.
+    assert clock.sleeps <= 11
+    await task

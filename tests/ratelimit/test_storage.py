@@ -30,7 +30,7 @@ from streamguard.ratelimit import (
     storage_from_uri,
 )
 from streamguard.ratelimit.storage import MemoryStorage, RedisStorage
-from streamguard.testing.servers import RedisServer
+from streamguard.servers import RedisServer
 
 SLOW = 1 / 3600  # one unit per hour: nothing refills during a test
 

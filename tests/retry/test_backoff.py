@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamguard.retry import RetryConfig, ceiling, next_delay
+from streamguard.retry import RetryConfig
+from streamguard.retry._config import ceiling, next_delay
 
 CONFIG = RetryConfig(base_delay=0.1, multiplier=2, max_delay=1.0)
 

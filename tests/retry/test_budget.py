@@ -13,7 +13,7 @@ def make(**kwargs: float) -> tuple[RetryBudget, VirtualClock]:
 
 def spend_all(budget: RetryBudget) -> int:
     n = 0
-    while budget.try_spend():
+    while budget.try_acquire():
         n += 1
     return n
 
@@ -43,7 +43,7 @@ def test_spent_retries_leave_the_window() -> None:
     budget, clock = make(ratio=0, min_per_second=1, window=3)
     assert spend_all(budget) == 3
     clock.tick(1)
-    assert not budget.try_spend()
+    assert not budget.try_acquire()
     clock.tick(2)  # the second they were spent in has left the 3 s window
     assert spend_all(budget) == 3
 
@@ -53,9 +53,9 @@ def test_calls_leave_the_window_too() -> None:
     for _ in range(5):
         budget.record_call()
     clock.tick(2)
-    assert not budget.try_spend()
+    assert not budget.try_acquire()
     budget.record_call()
-    assert budget.try_spend()
+    assert budget.try_acquire()
 
 
 def test_an_outage_cannot_multiply_the_load() -> None:
@@ -66,7 +66,7 @@ def test_an_outage_cannot_multiply_the_load() -> None:
             budget.record_call()
             requests += 1
             for _ in range(3):
-                if not budget.try_spend():
+                if not budget.try_acquire():
                     break
                 requests += 1
         clock.tick(1)

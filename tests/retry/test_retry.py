@@ -14,9 +14,8 @@ from streamguard.breaker import (
     CircuitBreaker,
     CircuitOpenError,
     State,
-    TooManyRequests,
 )
-from streamguard.core import ConfigError, EventBus
+from streamguard.core import ConfigError, EventBus, TooManyRequests
 from streamguard.retry import (
     BudgetConfig,
     Retry,
@@ -26,9 +25,8 @@ from streamguard.retry import (
     RetryConfig,
     RetryError,
     RetryGaveUp,
-    describe_call,
-    is_retryable,
 )
+from streamguard.retry._retry import describe_call, is_retryable
 from streamguard.testing import VirtualClock
 
 
@@ -131,6 +129,58 @@ async def test_not_retryable_errors_pass_through_unchanged() -> None:
         await retry.call(fn)
     assert fn.calls == 1
     assert clock.slept == []
+
+
+@pytest.mark.parametrize("error", [
+    TypeError("object NoneType can't be used in 'await' expression"),
+    AttributeError("'Bad' object has no attribute 'topic'"), NameError("nme"),
+    UnboundLocalError("x"), ImportError("m"), AssertionError(), NotImplementedError(),
+    RecursionError(),
+])
+async def test_programming_errors_are_never_retried_by_default(error: Exception) -> None:
+    retry, clock, events = make(EXP)
+    fn = Flaky(error)
+    with pytest.raises(type(error)):
+        await retry.call(fn)
+    assert fn.calls == 1
+    assert clock.slept == []
+    assert events == []
+
+
+async def test_the_default_retryable_set_keeps_data_and_io_errors() -> None:
+    retry, _, _ = make(EXP)
+    fn = Flaky(ConnectionError(), TimeoutError(), ValueError("garbled"), KeyError("id"),
+               RuntimeError("session closed"))
+    with pytest.raises(RetryError):
+        await retry.call(fn)  # 4 attempts: every one of these was retried
+    assert fn.calls == 4
+
+
+async def test_never_retry_on_wins_over_retry_if_and_can_be_emptied() -> None:
+    retry, _, _ = make(RetryConfig(attempts=2, retry_if=lambda e: True))
+    fn = Flaky(TypeError("bug"))
+    with pytest.raises(TypeError):
+        await retry.call(fn)
+    assert fn.calls == 1
+    retry, _, _ = make(RetryConfig(attempts=2, never_retry_on=()))
+    fn = Flaky(TypeError("flaky C extension"))
+    assert await retry.call(fn) == "ok"
+    assert fn.calls == 2
+
+
+async def test_call_refuses_a_plain_function_before_calling_it() -> None:
+    retry, _, _ = make(EXP)
+    calls: list[int] = []
+
+    def post(order: int) -> None:
+        calls.append(order)
+
+    with pytest.raises(TypeError, match=re.escape(
+            "Retry 'payments' can only call an async function, got plain callable")):
+        await retry.call(post, 1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="can only call an async function"):
+        await retry.call(lambda order: post(order), 1)  # type: ignore[arg-type,return-value]
+    assert calls == []
 
 
 def test_what_is_retryable() -> None:
@@ -272,7 +322,7 @@ async def test_decorator() -> None:
 
     assert await pay(1) == "ok"
     assert pay.__name__ == "pay"
-    with pytest.raises(TypeError, match="Retry 'payments' decorates async functions"):
+    with pytest.raises(TypeError, match="Retry 'payments' can only decorate an async function"):
         retry(print)  # type: ignore[arg-type]
 
 

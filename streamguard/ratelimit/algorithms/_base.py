@@ -31,6 +31,35 @@ new_decision = tuple.__new__
 """``new_decision(Decision, (...8 fields...))``: a Decision without the keyword machinery."""
 
 
+# The ranges every parameter must lie in. Outside them a derived quantity (``1 / rate``, the
+# refill time ``burst / rate``, a header's quota per whole second) overflows or divides by
+# zero: a rate of 2.2e-313 per second has an infinite interval, a window of 1e-320 s a
+# division by zero. Inside them every float the algorithms and headers compute is finite.
+MIN_RATE, MAX_RATE = 1e-9, 1e15
+"""Units per second: from one per ~32 years to 10^15 per second."""
+MAX_AMOUNT = 1e15
+"""The largest burst, capacity or limit (the smallest is 1)."""
+MIN_WINDOW, MAX_WINDOW = 1e-6, 1e9
+"""Window lengths in seconds: from a microsecond to ~32 years."""
+
+
+def require_number(owner: str, field: str, value: object, low: float, high: float,
+                   *, low_open: bool = False) -> None:
+    """Raise :class:`~streamguard.core.ConfigError` naming ``owner.field``, the rule and the
+    value unless *value* is an int or float (a ``bool`` is not a number here) within
+    ``[low, high]`` (``(low, high]`` when *low_open*)."""
+    from streamguard.core._errors import ConfigError
+
+    lower = f"> {low:g}" if low_open else f">= {low:g}"
+    rule = f"{owner}.{field} must be a number {lower} and <= {high:g}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{rule} (int or float, not {type(value).__name__}), got {value!r}")
+    number = float(value)
+    if not (math.isfinite(number) and (number > low if low_open else number >= low)
+            and number <= high):
+        raise ConfigError(f"{rule}, got {value!r}")
+
+
 def window_index(now: float, width: float) -> float:
     """The index ``k`` of the aligned window holding *now*: ``k * width <= now < (k+1) * width``
     as computed in floats. Plain ``now // width`` disagrees with that product at boundaries

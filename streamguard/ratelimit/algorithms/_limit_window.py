@@ -6,10 +6,9 @@ their parameters, so those and their validation live here once.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from ._base import Algorithm
+from ._base import MAX_AMOUNT, MAX_WINDOW, MIN_WINDOW, Algorithm, require_number
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -23,12 +22,9 @@ class LimitWindow(Algorithm):
     """Length of a window in seconds. Must be > 0."""
 
     def __post_init__(self) -> None:
-        from streamguard.core._errors import require
-
-        require(math.isfinite(self.limit) and self.limit >= 1,
-                "limit must be >= 1 and finite", self.limit)
-        require(math.isfinite(self.window) and self.window > 0,
-                "window must be > 0 and finite", self.window)
+        owner = type(self).__name__
+        require_number(owner, "limit", self.limit, 1.0, MAX_AMOUNT)
+        require_number(owner, "window", self.window, MIN_WINDOW, MAX_WINDOW)
 
     @property
     def quota(self) -> float:

@@ -6,18 +6,15 @@ differs, so their parameters, validation and bounds live here once.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from ._base import Algorithm
+from ._base import MAX_AMOUNT, MAX_RATE, MIN_RATE, Algorithm, require_number
 
 
-def require_rate_burst(rate: float, burst: float, burst_name: str) -> None:
-    """Validate a rate (> 0) and a burst or capacity (>= 1), both finite."""
-    from streamguard.core._errors import require
-
-    require(math.isfinite(rate) and rate > 0, "rate must be > 0 and finite", rate)
-    require(math.isfinite(burst) and burst >= 1, f"{burst_name} must be >= 1 and finite", burst)
+def require_rate_burst(owner: str, rate: float, burst: float, burst_name: str) -> None:
+    """Validate a rate and a burst or capacity (see the ranges in ``_base.py``)."""
+    require_number(owner, "rate", rate, MIN_RATE, MAX_RATE)
+    require_number(owner, burst_name, burst, 1.0, MAX_AMOUNT)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -30,7 +27,7 @@ class RateBurst(Algorithm):
     """Units admitted back to back after a quiet spell. Must be >= 1."""
 
     def __post_init__(self) -> None:
-        require_rate_burst(self.rate, self.burst, "burst")
+        require_rate_burst(type(self).__name__, self.rate, self.burst, "burst")
 
     @property
     def limit(self) -> float:

@@ -23,7 +23,7 @@ class RateCapacity(Algorithm):
     the most cost that may wait, per key and process). Must be >= 1."""
 
     def __post_init__(self) -> None:
-        require_rate_burst(self.rate, self.capacity, "capacity")
+        require_rate_burst(type(self).__name__, self.rate, self.capacity, "capacity")
 
     @property
     def limit(self) -> float:

@@ -24,8 +24,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamguard.core._errors import StreamGuardError
-
+from ..core._errors import StreamGuardError
 from ._broker import BrokerStartError, KafkaBroker
 from ._process import check_lifecycle, free_port
 
@@ -184,10 +183,14 @@ class ApacheKafkaServer(KafkaBroker):
         values.update(self.config.properties or {})
         return "".join(f"{key}={value}\n" for key, value in values.items())
 
+    def _format_options(self) -> list[str]:
+        """Extra options of the storage tool's ``format`` (e.g. SCRAM users to create)."""
+        return []
+
     def _format(self, java: str, classpath: str, props: Path) -> None:
         argv = [java, "-Xmx256m", "-XX:+UseSerialGC", "-cp", classpath,
                 "kafka.tools.StorageTool", "format", "--standalone",
-                "-t", _cluster_id(), "-c", str(props)]
+                "-t", _cluster_id(), "-c", str(props), *self._format_options()]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0:
             raise BrokerStartError(

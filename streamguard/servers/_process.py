@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
-from streamguard.core._errors import StreamGuardError, require
+from ..core._errors import StreamGuardError, require
 
 
 class ServerStartError(StreamGuardError):

