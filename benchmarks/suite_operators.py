@@ -96,6 +96,62 @@ async def aiostream_flat_map() -> float:
     return _rate(FLAT_OUTER * FLAT_INNER, started, count.n)
 
 
+# ---------------------------------------------------------------- group_by
+def _key(x: int) -> int:
+    return x % GROUP_KEYS
+
+
+def _check_counts(counts: dict[int, int]) -> None:
+    if len(counts) != GROUP_KEYS or sum(counts.values()) != GROUP_N:
+        raise AssertionError(f"wrong counts: {len(counts)} groups, {sum(counts.values())} items")
+
+
+async def sg_group_by() -> float:
+    from streamguard import from_iterable
+    from streamguard import operators as op
+    from streamguard.core import Stream
+
+    counts: dict[int, int] = {}
+
+    def count(group: op.GroupedStream[int, int]) -> Stream[Any]:
+        key = group.key
+        counts[key] = 0
+
+        def one(_x: int) -> None:
+            counts[key] += 1
+
+        return group.pipe(op.sink(one))
+
+    started = time.perf_counter()
+    await from_iterable(range(GROUP_N)).pipe(
+        op.group_by(_key, max_groups=GROUP_KEYS),
+        op.flat_map(count, concurrency=GROUP_KEYS),
+    ).run()
+    elapsed = time.perf_counter() - started
+    _check_counts(counts)
+    return GROUP_N / elapsed
+
+
+def reactivex_group_by() -> float:
+    import reactivex
+    from reactivex import operators as rx_ops
+
+    counts: dict[int, int] = {}
+
+    def record(pair: tuple[int, int]) -> None:
+        counts[pair[0]] = pair[1]
+
+    def count(group: Any) -> Any:
+        return group.pipe(rx_ops.count(), rx_ops.map(lambda c: (group.key, c)))
+
+    started = time.perf_counter()
+    reactivex.from_iterable(range(GROUP_N)).pipe(
+        rx_ops.group_by(_key), rx_ops.flat_map(count)).subscribe(on_next=record)
+    elapsed = time.perf_counter() - started
+    _check_counts(counts)
+    return GROUP_N / elapsed
+
+
 def run() -> dict[str, Any]:
     """Run the suite; see the module docstring."""
     figures = {}
@@ -117,9 +173,21 @@ def run() -> dict[str, Any]:
                          "stream.iterate(range(10)), task_limit=8), async for"),
     ], rounds=ROUNDS)
     figures.update(flat)
+    groups = compare([
+        Contender("group_by_streamguard", sg_group_by,
+                  config="from_iterable(range(1_000_000)) → op.group_by(x % 100, max_groups=100) "
+                         "→ op.flat_map(g → g.pipe(op.sink(count per key)), concurrency=100)"),
+        Contender("group_by_reactivex", reactivex_group_by,
+                  config="reactivex.from_iterable(range(1_000_000)).pipe(ops.group_by(x % 100), "
+                         "ops.flat_map(g → g.pipe(ops.count(), ops.map(c → (g.key, c))))), "
+                         "subscribe (synchronous push, no backpressure)"),
+    ], rounds=ROUNDS)
+    figures.update(groups)
     ratios = {
         "merge_vs_aiostream": ratio(merge["merge_streamguard"], merge["merge_aiostream"]),
         "flat_map_vs_aiostream": ratio(flat["flat_map_streamguard"],
                                        flat["flat_map_aiostream"]),
+        "group_by_vs_reactivex": ratio(groups["group_by_streamguard"],
+                                       groups["group_by_reactivex"]),
     }
     return result(figures, ratios)

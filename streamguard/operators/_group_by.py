@@ -167,7 +167,9 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
         if self._done or self._upstream_done:
             return
         free = self._budget - self._held - self._outstanding
-        if free > 0 and (free * 4 >= self._budget or self._outstanding == 0):
+        # Ask in quarters of the budget; ask for less only when nothing is held or coming.
+        if free > 0 and (free * 4 >= self._budget
+                         or (self._outstanding == 0 and self._held == 0)):
             self._outstanding += free
             self._up.request(free)
 
@@ -187,6 +189,9 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
         n = len(items)
         self._received += n
         self._outstanding = max(0, self._outstanding - n)
+        # Counted as held until placed: a group subscribed while this chunk is being
+        # placed may ask for more, and must not see these items as free budget.
+        self._held += n
         fn = self._key
         try:
             keys = [fn(x) for x in items]
@@ -266,6 +271,7 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
         if not group.items and group.demand >= n and group.down is not None:
             if group.demand < UNBOUNDED:
                 group.demand -= n
+            self._held -= n
             group.down.on_chunk(items, acks)
             return
         group.items.extend(items)
@@ -273,7 +279,6 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
             if group.acks is None:
                 group.acks = deque()
             group.acks.extend(acks)
-        self._held += n
         self._drain_group(group)
 
     def _drain_group(self, group: Group[K, T]) -> None:
