@@ -57,7 +57,8 @@ async def describe(
 ) -> list[Any]:
     """The rows of the table (:class:`~streamguard.kafka.GroupPartitionLag`); raises
     :class:`CliError` for an unknown topic, or for a group without committed offsets when no
-    ``--topic`` is given (with ``--topic``, partitions never committed show ``-``)."""
+    ``--topic`` is given (with ``--topic``, partitions never committed show ``-`` as their
+    offset and the records waiting from the log start as their lag)."""
     from ..kafka import UnknownTopicError, read_group_lag
 
     try:

@@ -41,17 +41,36 @@ from ._take import TakeWhileStage as _TakeWhileStage
 
 __all__ = [
     "ConcurrentStage",
+    "EventWindow",
+    "LateRecord",
     "OnError",
+    "OnLate",
     "Overflow",
+    "StreamTimeoutError",
+    "TimeoutPer",
     "batch",
     "buffer",
+    "debounce",
+    "delay",
+    "distinct",
     "filter",
+    "hopping_window",
+    "interval",
     "map",
     "map_async",
+    "pairwise",
     "prefetch",
+    "reduce",
+    "sample",
+    "scan",
+    "session_window",
     "sink",
     "take",
     "take_while",
+    "throttle_first",
+    "timeout",
+    "tumbling_window",
+    "window",
 ]
 
 _A = TypeVar("_A")
@@ -170,6 +189,315 @@ def sink(
             down, fn, concurrency=concurrency, ordered=False, on_error=on_error,
             name=name or "sink", emits=False))
     return _lift(lambda down: _SyncSinkStage(down, fn, prefetch, on_error, name))
+
+
+# ---------------------------------------------------------------------------------------------
+# State, processing time and event time (issue #12, operators-time). Every time operator takes
+# ``clock=`` (default: the event loop's clock), so tests drive it with a VirtualClock.
+
+from collections.abc import Hashable as _Hashable  # noqa: E402
+
+from ..core._clock import Clock as _Clock  # noqa: E402
+from ..core._protocol import ChunkSubscriber as _ChunkSubscriber  # noqa: E402
+from ..core._stage import Stage as _Stage  # noqa: E402
+from ..core._stream import Stream as _Stream  # noqa: E402
+from ._debounce import DebounceStage as _DebounceStage  # noqa: E402
+from ._delay import DelayStage as _DelayStage  # noqa: E402
+from ._distinct import DistinctStage as _DistinctStage  # noqa: E402
+from ._event_window import Assigner as _Assigner  # noqa: E402
+from ._event_window import EventWindow, LateRecord, OnLate  # noqa: E402
+from ._event_window import EventWindowStage as _EventWindowStage  # noqa: E402
+from ._event_window import SessionAssigner as _SessionAssigner  # noqa: E402
+from ._interval import IntervalSource as _IntervalSource  # noqa: E402
+from ._pairwise import PairwiseStage as _PairwiseStage  # noqa: E402
+from ._reduce import ReduceStage as _ReduceStage  # noqa: E402
+from ._sample import SampleStage as _SampleStage  # noqa: E402
+from ._scan import ScanStage as _ScanStage  # noqa: E402
+from ._throttle_first import ThrottleFirstStage as _ThrottleFirstStage  # noqa: E402
+from ._timeout import StreamTimeoutError, TimeoutPer  # noqa: E402
+from ._timeout import TimeoutStage as _TimeoutStage  # noqa: E402
+from ._window import SlidingCountStage as _SlidingCountStage  # noqa: E402
+from ._window import SlidingTimeStage as _SlidingTimeStage  # noqa: E402
+from ._window import TumblingWindowStage as _TumblingWindowStage  # noqa: E402
+
+for _exported in (EventWindow, LateRecord, StreamTimeoutError):
+    _exported.__module__ = __name__
+
+_K = TypeVar("_K", bound=_Hashable)
+
+
+def _seconds(field: str, value: object) -> float:
+    """A positive, finite duration (a bool is not a number here)."""
+    _require(isinstance(value, int | float) and not isinstance(value, bool),
+             f"{field} must be a number of seconds", value)
+    assert isinstance(value, int | float)
+    _require(0 < value < math.inf, f"{field} must be > 0 and finite", value)
+    return float(value)
+
+
+def _count(field: str, value: object, minimum: int = 1) -> int:
+    _require(isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
+             f"{field} must be an int >= {minimum}", value)
+    assert isinstance(value, int)
+    return value
+
+
+def _check_clock(clock: object) -> None:
+    _require(clock is None or isinstance(clock, _Clock),
+             "clock must be a Clock (now() and sleep()) or None", clock)
+
+
+def scan(fn: Callable[[_A, _T], _A], seed: _A, *, name: str | None = None) -> Operator[_T, _A]:
+    """Emit the running fold ``acc = fn(acc, item)`` for every item, starting from *seed*.
+
+    Memory: one accumulator; acks pass through 1:1. Example: running totals::
+
+        op.scan(lambda total, x: total + x, 0)   # 1, 2, 3 -> 1, 3, 6
+    """
+    _require(callable(fn), "fn must be callable (acc, item) -> acc", fn)
+    return _lift(lambda down: _ScanStage(down, fn, seed, name))
+
+
+def reduce(fn: Callable[[_A, _T], _A], seed: _A, *, name: str | None = None) -> Operator[_T, _A]:
+    """Fold the whole stream into one value, emitted when upstream completes (*seed* for an
+    empty stream).
+
+    Memory: one accumulator, plus one ack per item when the source gives acks: members
+    complete when the result is delivered. For endless streams, reduce windows instead.
+    """
+    _require(callable(fn), "fn must be callable (acc, item) -> acc", fn)
+    return _lift(lambda down: _ReduceStage(down, fn, seed, name))
+
+
+def distinct(
+    key: Callable[[_T], _Hashable] | None = None, *, capacity: int = 10_000,
+    name: str | None = None,
+) -> Operator[_T, _T]:
+    """Drop items whose key (the item itself by default) is among the *capacity* keys seen
+    most recently (an LRU set).
+
+    Memory: at most *capacity* keys. Duplicates are counted in ``dropped``, published as
+    ``ItemsDropped(reason="duplicate")`` and completed at their source.
+    """
+    _require(key is None or callable(key), "key must be callable item -> hashable, or None", key)
+    cap = _count("capacity", capacity)
+    return _lift(lambda down: _DistinctStage(down, key, cap, name))
+
+
+def pairwise(*, name: str | None = None) -> Operator[_T, tuple[_T, _T]]:
+    """Emit ``(previous, current)`` for every item after the first.
+
+    Memory: one item. An item's ack travels with its second pair.
+    """
+    return _lift(lambda down: _PairwiseStage(down, name))
+
+
+def window(
+    count: int | None = None, *, duration: float | None = None, step: int | None = None,
+    every: float | None = None, max_items: int = 10_000, name: str | None = None,
+    clock: _Clock | None = None,
+) -> Operator[_T, list[_T]]:
+    """Processing-time windows, emitted as lists; downstream demand counts windows.
+
+    * ``window(count=n)``: tumbling by count; ``window(count=n, step=s)``: sliding, the
+      last *n* items every *s* items (``s <= n``).
+    * ``window(duration=d)``: tumbling by time — a window opens with its first item and
+      closes *d* seconds later, or at *count* items if given (``batch(size, timeout)``).
+    * ``window(duration=d, every=e)``: sliding by time — every *e* seconds (``e <= d``), the
+      items of the last *d* seconds.
+
+    A member completes when the last window holding it is delivered. Memory (item
+    references): ``count × max(2, ⌈1024 / count⌉)`` tumbling by count,
+    ``max(2 × count, 1024)`` sliding by count, *max_items* per time window (a time window
+    closes early at *max_items*) plus the windows waiting for demand.
+
+    Example::
+
+        op.window(count=100)                      # lists of 100
+        op.window(duration=1.0, every=0.25)       # the last second, four times a second
+    """
+    _check_clock(clock)
+    limit = _count("max_items", max_items)
+    if duration is None:
+        _require(count is not None, "window needs count= or duration=", count)
+        _require(every is None, "every= needs duration= (use step= for count windows)", every)
+        n = _count("count", count)
+        if step is None or step == n:
+            return _lift(lambda down: _TumblingWindowStage(down, n, None, name, clock))
+        s = _count("step", step)
+        _require(s <= n, f"step must be <= count={n} (a larger step would skip items)", step)
+        return _lift(lambda down: _SlidingCountStage(down, n, s, name))
+    d = _seconds("duration", duration)
+    _require(step is None, "step= is for count windows; use every= with duration=", step)
+    if every is None:
+        n = limit if count is None else _count("count", count)
+        return _lift(lambda down: _TumblingWindowStage(down, n, d, name, clock))
+    _require(count is None, "count= cannot be combined with every=", count)
+    e = _seconds("every", every)
+    _require(e <= d, f"every must be <= duration={d} (a larger one would skip items)", every)
+    return _lift(lambda down: _SlidingTimeStage(down, d, e, limit, name, clock))
+
+
+def debounce(
+    seconds: float, *, name: str | None = None, clock: _Clock | None = None
+) -> Operator[_T, _T]:
+    """Emit an item once *seconds* passed without a newer one; the newer one replaces it.
+
+    Memory: two items. Superseded items are counted in ``dropped`` (reason ``"debounce"``)
+    and completed; the last item is emitted when upstream completes.
+    """
+    s = _seconds("seconds", seconds)
+    _check_clock(clock)
+    return _lift(lambda down: _DebounceStage(down, s, name, clock))
+
+
+def throttle_first(
+    seconds: float, *, name: str | None = None, clock: _Clock | None = None
+) -> Operator[_T, _T]:
+    """Emit the first item of every *seconds* window and drop the others (counted, reason
+    ``"throttle"``, completed). Memory: one item. For lossless rate limiting, use
+    ``streamguard.ratelimit``."""
+    s = _seconds("seconds", seconds)
+    _check_clock(clock)
+    return _lift(lambda down: _ThrottleFirstStage(down, s, name, clock))
+
+
+def sample(
+    seconds: float, *, name: str | None = None, clock: _Clock | None = None
+) -> Operator[_T, _T]:
+    """Every *seconds*, emit the latest item that arrived since the last tick; the last item
+    is emitted on completion. Memory: two items; superseded items are counted (reason
+    ``"sample"``) and completed."""
+    s = _seconds("seconds", seconds)
+    _check_clock(clock)
+    return _lift(lambda down: _SampleStage(down, s, name, clock))
+
+
+def timeout(
+    seconds: float, *, per: TimeoutPer = "item", name: str | None = None,
+    clock: _Clock | None = None,
+) -> Operator[_T, _T]:
+    """Fail the stream with :class:`StreamTimeoutError` when items stop coming.
+
+    ``per="item"``: a requested item must arrive within *seconds* (time without demand does
+    not count). ``per="idle"``: no item for *seconds*, whatever the demand. Memory: O(1).
+    """
+    s = _seconds("seconds", seconds)
+    _require(per in ("item", "idle"), "per must be 'item' or 'idle'", per)
+    _check_clock(clock)
+    return _lift(lambda down: _TimeoutStage(down, s, per, name, clock))
+
+
+def delay(
+    seconds: float, *, capacity: int = 1024, name: str | None = None,
+    clock: _Clock | None = None,
+) -> Operator[_T, _T]:
+    """Pass every item on *seconds* after it arrived, in order, losslessly.
+
+    Memory: at most *capacity* items; upstream is asked only for what fits.
+    """
+    s = _seconds("seconds", seconds)
+    cap = _count("capacity", capacity)
+    _check_clock(clock)
+    return _lift(lambda down: _DelayStage(down, s, cap, name, clock))
+
+
+def interval(
+    period: float, *, name: str | None = None, clock: _Clock | None = None
+) -> _Stream[int]:
+    """A source emitting 0, 1, 2, … every *period* seconds from the first request.
+
+    A tick without demand is not queued: it is counted in ``dropped`` (reason
+    ``"no demand"``) and its number skipped. Memory: O(1). End it with ``take``.
+    """
+    p = _seconds("period", period)
+    _check_clock(clock)
+
+    def subscribe(down: _ChunkSubscriber[int]) -> None:
+        _IntervalSource(down, p, name, clock).start()
+
+    return _Stream(subscribe)
+
+
+def _event_window(
+    assigner: _Assigner | _SessionAssigner, timestamp: Callable[[_T], float],
+    key: Callable[[_T], _K] | None, delay: float, lateness: float, on_late: OnLate,
+    max_items: int, name: str | None, kind: str,
+) -> Operator[_T, EventWindow[_K, _T]]:
+    _require(callable(timestamp), "timestamp must be callable item -> number", timestamp)
+    _require(key is None or callable(key), "key must be callable item -> hashable, or None", key)
+    _require(isinstance(delay, int | float) and not isinstance(delay, bool) and delay >= 0,
+             "delay must be a number >= 0", delay)
+    _require(isinstance(lateness, int | float) and not isinstance(lateness, bool)
+             and lateness >= 0, "lateness must be a number >= 0", lateness)
+    _require(on_late == "drop" or callable(on_late),
+             "on_late must be 'drop' or a callable (item, LateRecord)", on_late)
+    cap = _count("max_items", max_items)
+
+    def factory(down: _ChunkSubscriber[EventWindow[_K, _T]]) -> _Stage[_T, EventWindow[_K, _T]]:
+        stage: _Stage[_T, EventWindow[_K, _T]] = _EventWindowStage(
+            down, timestamp=timestamp, key=key, assigner=assigner, delay=float(delay),
+            lateness=float(lateness), on_late=on_late, max_items=cap, name=name or kind)
+        return stage
+
+    return _lift(factory)
+
+
+def tumbling_window(
+    size: float, *, timestamp: Callable[[_T], float], key: Callable[[_T], _K] | None = None,
+    delay: float = 0.0, lateness: float = 0.0, on_late: OnLate = "drop",
+    max_items: int = 100_000, name: str | None = None,
+) -> Operator[_T, EventWindow[_K, _T]]:
+    """Event-time tumbling windows ``[k·size, (k+1)·size)`` per key.
+
+    Args:
+        size: window length, in the unit of *timestamp*.
+        timestamp: the record's event time (seconds, milliseconds… — one unit throughout).
+        key: groups windows by key (``None``: one group).
+        delay: the watermark trails the highest timestamp seen by this much (bounded
+            out-of-orderness): a window fires once ``max timestamp - delay >= end``.
+        lateness: a fired window keeps accepting records this long; each fires it again,
+            complete, with ``late=True``.
+        on_late: records later than that: ``(item, LateRecord) -> None``, counted in
+            ``rejected``; or ``"drop"`` (default), counted in ``dropped`` and published as
+            ``ItemsDropped(reason="late")``. Never silent; the record's ack completes.
+        max_items: the memory bound (item references held); see the module notes.
+
+    A member completes when its window's firing is delivered. Example: counts per user
+    and minute, timestamps in seconds::
+
+        op.tumbling_window(60, timestamp=lambda e: e.ts, key=lambda e: e.user, delay=5)
+    """
+    return _event_window(_Assigner(_seconds("size", size), float(size)), timestamp, key, delay,
+                         lateness, on_late, max_items, name, "tumbling_window")
+
+
+def hopping_window(
+    size: float, slide: float, *, timestamp: Callable[[_T], float],
+    key: Callable[[_T], _K] | None = None, delay: float = 0.0, lateness: float = 0.0,
+    on_late: OnLate = "drop", max_items: int = 100_000, name: str | None = None,
+) -> Operator[_T, EventWindow[_K, _T]]:
+    """Event-time hopping windows of *size*, one starting every *slide* (``slide <= size``;
+    a record is in ``⌈size / slide⌉`` windows). Other arguments as :func:`tumbling_window`;
+    a record's ack completes with the last of its windows."""
+    sz = _seconds("size", size)
+    sl = _seconds("slide", slide)
+    _require(sl <= sz, f"slide must be <= size={sz} (a larger slide would skip records)", slide)
+    return _event_window(_Assigner(sz, sl), timestamp, key, delay, lateness, on_late,
+                         max_items, name, "hopping_window")
+
+
+def session_window(
+    gap: float, *, timestamp: Callable[[_T], float], key: Callable[[_T], _K] | None = None,
+    delay: float = 0.0, lateness: float = 0.0, on_late: OnLate = "drop",
+    max_items: int = 100_000, name: str | None = None,
+) -> Operator[_T, EventWindow[_K, _T]]:
+    """Event-time session windows per key: records closer than *gap* belong to one session
+    ``[first, last + gap)``; a record bridging two sessions merges them. Other arguments as
+    :func:`tumbling_window`."""
+    return _event_window(_SessionAssigner(_seconds("gap", gap)), timestamp, key, delay,
+                         lateness, on_late, max_items, name, "session_window")
+
 
 # ---- fan-in, fan-out, nesting and error recovery (#12; stages in their own modules) -------
 from ._graph import (  # noqa: E402

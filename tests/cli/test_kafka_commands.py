@@ -47,6 +47,8 @@ async def _prepare(bootstrap: str, topic: str, group: str, per_partition: list[i
         await producer.flush()
     finally:
         await producer.stop()
+    if not commits:
+        return
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
                                 enable_auto_commit=False)
     await consumer.start()
@@ -89,6 +91,17 @@ async def test_lag_of_a_group_that_never_committed_lists_its_partitions(tansu: s
     without_topic = cli("lag", "--bootstrap", tansu, "--group", "fresh")
     assert without_topic.code == 3
     assert "consumer group 'fresh' has no committed offsets" in without_topic.stderr
+
+
+async def test_lag_of_a_named_topic_lists_partitions_never_committed(tansu: str) -> None:
+    await _prepare(tansu, "orders-fresh", "billing-fresh", [7, 0], {})
+    table = cli("lag", "--bootstrap", tansu, "--group", "billing-fresh", "--topic",
+                "orders-fresh")
+    assert table.code == 0, table.stderr
+    rows = [re.split(r"\s+", line) for line in table.stdout.strip().splitlines()[1:]]
+    # No committed offset (`-`); the lag counts the records waiting from the log start.
+    assert rows == [["billing-fresh", "orders-fresh", "0", "-", "7", "7"],
+                    ["billing-fresh", "orders-fresh", "1", "-", "0", "0"]]
 
 
 def test_lag_of_unknown_group_and_topic(tansu: str) -> None:
