@@ -48,7 +48,6 @@ NOT_YET: dict[str, str] = {
     "streamguard.interop": "__module__",
     "streamguard.testing": "__module__",
     "streamguard.ratelimit": "__module__",
-    "streamguard.kafka": "__module__",
     "streamguard.metrics": "__module__",
     "streamguard.cli": "__module__",
     "streamguard.demo": "__module__",

@@ -36,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         "streamguard.kafka needs aiokafka: pip install 'streamguard[kafka]'"
     ) from exc
 
+from ..core._public import publish as _publish
 from ._codec import BYTES, JSON, STR, Codec, FunctionCodec, Undecodable
 from ._config import KafkaSinkConfig, KafkaSourceConfig
 from ._dead_letter import (
@@ -123,3 +124,5 @@ __all__ = [
     "read_group_lag",
     "throttle_by_lag",
 ]
+
+_publish(__name__, globals(), __all__)
