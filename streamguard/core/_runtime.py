@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import logging
 import weakref
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -49,6 +49,8 @@ class Runtime:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
         _live.add(self)
+        for watcher in _watchers:
+            watcher(self)
 
     def register(self, stage: StatisticsSource) -> None:
         """Record *stage* as part of this pipeline, renaming it ``name-2``, ``name-3``… if
@@ -92,6 +94,26 @@ class Runtime:
 
 _live: weakref.WeakSet[Runtime] = weakref.WeakSet()
 _current: ContextVar[Runtime | None] = ContextVar("streamguard_runtime", default=None)
+
+
+_watchers: tuple[Callable[[Runtime], None], ...] = ()
+
+
+def watch_pipelines(watcher: Callable[[Runtime], None]) -> Callable[[], None]:
+    """Call *watcher* with the runtime of every pipeline created from now on, before its
+    stages subscribe (so before any of them publishes); return a function that stops it.
+
+    For process-wide observers: ``streamguard run`` watches the bus of every pipeline a
+    target starts, also one the target built itself, and drains those pipelines on Ctrl-C.
+    """
+    global _watchers
+    _watchers = (*_watchers, watcher)
+
+    def stop() -> None:
+        global _watchers
+        _watchers = tuple(w for w in _watchers if w is not watcher)
+
+    return stop
 
 
 def live_pipelines() -> list[Runtime]:
