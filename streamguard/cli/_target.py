@@ -20,8 +20,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..core._pipeline import PipelineResult
 from ..core._runtime import Runtime, watch_pipelines
-from ..core._stream import PipelineResult, Stream
+from ..core._stream import Stream
 from ._errors import CliError, ExitCode
 
 DEFAULT_ATTRIBUTE = "main"

@@ -16,10 +16,9 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._stats import StageStatistics
-
 if TYPE_CHECKING:
     from ._events import EventBus
+    from ._stage import StageStatistics
 
 _log = logging.getLogger("streamguard")
 _counter = itertools.count(1)
@@ -35,10 +34,18 @@ class StatisticsSource(Protocol):
         ...
 
 
+class Drainable(Protocol):
+    """A source that can stop taking new items (every :class:`~streamguard.core.Publisher`)."""
+
+    def drain(self) -> None:
+        """Stop taking new items; complete once what was handed out is finished."""
+        ...
+
+
 class Runtime:
     """Book-keeping for one pipeline run. Created by :meth:`Stream.run` and friends."""
 
-    __slots__ = ("__weakref__", "bus", "closed", "name", "stages", "tasks")
+    __slots__ = ("__weakref__", "bus", "closed", "name", "sources", "stages", "tasks")
 
     def __init__(self, name: str | None = None, bus: EventBus | None = None) -> None:
         from ._events import default_bus
@@ -47,6 +54,7 @@ class Runtime:
         self.bus = bus or default_bus()
         self.stages: list[StatisticsSource] = []
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.sources: list[Drainable] = []
         self.closed = False
         _live.add(self)
         for watcher in _watchers:
@@ -62,6 +70,10 @@ class Runtime:
                 n += 1
             stage.name = f"{base}-{n}"
         self.stages.append(stage)
+
+    def add_source(self, source: Drainable) -> None:
+        """Record *source* so that :meth:`~streamguard.core.Pipeline.drain` can reach it."""
+        self.sources.append(source)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Start *coro* as a task owned by this pipeline."""
