@@ -157,7 +157,7 @@ class KafkaSource(Generic[V]):
         """The stream of records (subscribable once: one source is one consumer)."""
         return Stream(self._subscribe)
 
-    def dead_letter(self, record: KafkaRecord[Any], error: Exception) -> KafkaRecord[Any]:
+    def dead_letter(self, record: KafkaRecord[Any], error: BaseException) -> KafkaRecord[Any]:
         """An ``on_error`` policy for the pipeline's last stage: send the failed *record* to
         the dead-letter topic; it completes once the broker has it.
 
