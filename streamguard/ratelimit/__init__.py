@@ -33,7 +33,7 @@ SlidingWindowCounter   about N per window in constant memory
 =====================  ==========================================================
 """
 
-from types import FunctionType as _FunctionType
+from streamguard.core._public import publish as _publish
 
 from ._composite import CompositeLimiter, Tier
 from ._decision import Decision, RateLimitExceeded
@@ -87,9 +87,4 @@ __all__ = [
     "storage_from_uri",
 ]
 
-# Exports carry their public path (tracebacks and reprs say streamguard.ratelimit.X).
-for _name in __all__:
-    _value = globals()[_name]
-    if isinstance(_value, type | _FunctionType):
-        _value.__module__ = __name__
-del _name, _value
+_publish(__name__, globals(), __all__)
