@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, Literal, TypeVar
 
 from streamguard.core._ack import Ack
+from streamguard.core._demand import UNBOUNDED
 from streamguard.core._errors import require
 from streamguard.core._lift import lift
 from streamguard.core._outbox import OutboxStage
@@ -85,8 +86,10 @@ class RateLimitStage(OutboxStage[T, T]):
     def __init__(self, downstream: ChunkSubscriber[T], limiter: BaseLimiter, *,
                  key: Callable[[T], Any], cost: Callable[[T], float], mode: Mode,
                  on_reject: OnReject | None, max_pending: int,
-                 max_pending_per_key: int | None, name: str | None) -> None:
+                 max_pending_per_key: int | None, name: str | None,
+                 unkeyed: float | None = None) -> None:
         super().__init__(downstream, name or f"rate_limit:{limiter.name}", capacity=max_pending)
+        self._unkeyed = unkeyed  # the cost of every item when there is no key
         self._limiter = limiter
         self._local = limiter.local
         self._clock = limiter.clock
@@ -141,8 +144,17 @@ class RateLimitStage(OutboxStage[T, T]):
         """Admit, line up or refuse each item (one decision per key group while it fits)."""
         if self._done:
             return
-        self._received += len(items)
-        self._outstanding = max(0, self._outstanding - len(items))
+        n = len(items)
+        self._received += n
+        self._outstanding = max(0, self._outstanding - n)
+        fits = self._local and not self._lines and self._demand - len(self._outbox) >= n
+        if fits and self._unkeyed is not None:
+            # No key and one cost for every item: the whole chunk is one decision.
+            decision = self._limiter._attempt_nowait(self._unkeyed * n, None)
+            if decision.allowed:
+                self._limiter._admitted(n, decision, None, self._unkeyed)
+                self._pass(items, acks)
+                return
         pendings: list[_Pending[T]] = []
         line_of = self._limiter._line_of
         for i, item in enumerate(items):
@@ -153,9 +165,10 @@ class RateLimitStage(OutboxStage[T, T]):
             except Exception as exc:
                 self._abort(items, acks, i, exc)
                 return
-        if (self._local and not self._lines and len(pendings) > 1
-                and self._demand - len(self._outbox) >= len(pendings)):
-            self._admit_groups(pendings)
+        if fits and n > 1:
+            if self._admit_groups(pendings):
+                self._pass(items, acks)
+                return
         else:
             for pending in pendings:
                 self._offer(pending)
@@ -171,9 +184,28 @@ class RateLimitStage(OutboxStage[T, T]):
         self._failed += 1
         self._fail(exc)
 
-    def _admit_groups(self, pendings: list[_Pending[T]]) -> None:
-        # Downstream wants the whole chunk and nothing waits: one decision for each key's
-        # total cost. A group that does not fit whole is offered item by item, in order.
+    def _pass(self, items: list[T], acks: list[Ack] | None) -> None:
+        # The whole chunk passed and downstream wants all of it: hand it on as it came,
+        # unless an emission is under way up the stack (then the outbox keeps the order and
+        # request -> on_chunk -> request cannot recurse, rule 3.3).
+        if self._draining or self._outbox.items:
+            for i, item in enumerate(items):
+                self._put(item, None if acks is None else acks[i])
+        else:
+            self._draining = True
+            try:
+                if self._demand < UNBOUNDED:
+                    self._demand -= len(items)
+                self._emit(items, acks)
+            finally:
+                self._draining = False
+        self._drain()
+        self._top_up()
+
+    def _admit_groups(self, pendings: list[_Pending[T]]) -> bool:
+        """Downstream wants the whole chunk and nothing waits: one decision for each key's
+        total cost. A group that does not fit whole is offered item by item, in order.
+        True if every group passed whole (the caller hands the chunk on as it came)."""
         groups: dict[Hashable, list[_Pending[T]]] = {}
         for pending in pendings:
             group = groups.get(pending.line)
@@ -183,6 +215,7 @@ class RateLimitStage(OutboxStage[T, T]):
                 group.append(pending)
         limiter = self._limiter
         passed: set[int] = set()
+        whole = True
         for group in groups.values():
             first = group[0]
             total = first.cost if len(group) == 1 else sum(p.cost for p in group)
@@ -192,6 +225,7 @@ class RateLimitStage(OutboxStage[T, T]):
                     limiter._record("allowed", decision, pending.context, pending.cost, 0.0)
                     passed.add(id(pending))
                 continue
+            whole = False
             for pending in group:
                 if pending.line in self._lines:
                     self._join(pending)
@@ -204,10 +238,13 @@ class RateLimitStage(OutboxStage[T, T]):
                 else:
                     self._refused_now(pending, one)
                 if self._done:
-                    return
+                    return False
+        if whole:
+            return True
         for pending in pendings:
             if id(pending) in passed:
                 self._put(pending.item, pending.ack)
+        return False
 
     def _offer(self, pending: _Pending[T]) -> None:
         if pending.line in self._lines:
@@ -449,12 +486,14 @@ def rate_limit(
     require(max_pending_per_key is None or on_reject is not None,
             "rate_limit max_pending_per_key needs on_reject, a callback (item, decision) for "
             "the items beyond it", on_reject)
+    constant: float | None = None
     if callable(cost):
         cost_of: Callable[[T], float] = cost
     else:
         require(isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0,
                 "rate_limit cost must be a number > 0 or a function of the item", cost)
-        cost_of = _constant(float(cost))
+        constant = float(cost)
+        cost_of = _constant(constant)
     if key is not None:
         key_of: Callable[[T], Any] = key
     elif isinstance(limiter, CompositeLimiter):
@@ -465,7 +504,8 @@ def rate_limit(
     def stage(down: ChunkSubscriber[T]) -> RateLimitStage[T]:
         return RateLimitStage(down, limiter, key=key_of, cost=cost_of, mode=mode,
                               on_reject=on_reject, max_pending=max_pending,
-                              max_pending_per_key=max_pending_per_key, name=name)
+                              max_pending_per_key=max_pending_per_key, name=name,
+                              unkeyed=constant if key_of is _nothing else None)
 
     return lift(stage)
 
