@@ -307,3 +307,20 @@ async def test_waiting_items_are_woken_per_key_not_per_item() -> None:
     # The three lines wait for the same moments: one nap per moment, not one per item.
     assert clock.sleeps <= 11
     await task
+
+
+async def test_a_chunk_that_only_partly_fits_keeps_order_per_key_and_settles_every_ack() -> None:
+    clock = VirtualClock()
+    per_key = RateLimiter("api", TokenBucket(rate=10, burst=3), clock=clock, bus=EventBus())
+    items = [("a", i) if i % 2 else ("b", i) for i in range(12)]
+    acks = AckRecorder()
+    out: list[tuple[str, int]] = []
+    task = asyncio.create_task(from_iterable(items, ack=acks.ack, chunk_size=12).pipe(
+        rate_limit(per_key, key=by_key, max_pending=12), op.map(out.append)).run())
+    await clock.advance(0)
+    assert sorted(out) == sorted([x for x in items if x[1] in (0, 1, 2, 3, 4, 5)])
+    await settle(clock, 0.5, step=0.1)
+    await task
+    for user in ("a", "b"):
+        assert [x for x in out if x[0] == user] == [x for x in items if x[0] == user]
+    assert acks.completed_exactly_once(items)
