@@ -36,11 +36,10 @@ import inspect
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, Literal, TypeVar
 
-from streamguard.core._ack import Ack
-from streamguard.core._demand import UNBOUNDED
+from streamguard.core._ack import Ack, abandon_all
 from streamguard.core._errors import require
 from streamguard.core._outbox import OutboxStage
-from streamguard.core._protocol import ChunkSubscriber
+from streamguard.core._protocol import UNBOUNDED, ChunkSubscriber
 from streamguard.core._stream import Operator, lift
 
 from ._composite import CompositeLimiter
@@ -101,9 +100,7 @@ class RateLimitStage(OutboxStage[T, T]):
         self._per_key = max_pending_per_key
         self._lines: Lines[_Pending[T]] = Lines()
         self._rejecting = 0  # refused items whose async on_reject is still running
-        self._outstanding = 0
         self._started = False
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._nap: asyncio.Future[None] | None = None
         self._wanted = asyncio.Event()  # set while downstream has demand
@@ -131,8 +128,7 @@ class RateLimitStage(OutboxStage[T, T]):
         held = len(self._outbox) + self._lines.count + self._rejecting + self._outstanding
         free = self._max_pending - held
         if free > 0:
-            self._outstanding += free
-            self._up.request(free)
+            self._ask(free)
 
     def _wants_more(self) -> bool:
         # Items already in the outbox will take part of the demand.
@@ -145,7 +141,7 @@ class RateLimitStage(OutboxStage[T, T]):
             return
         n = len(items)
         self._received += n
-        self._outstanding = max(0, self._outstanding - n)
+        self._arrived(n)
         fits = self._local and not self._lines and self._demand - len(self._outbox) >= n
         if fits and self._unkeyed is not None:
             # No key and one cost for every item: the whole chunk is one decision.
@@ -187,17 +183,21 @@ class RateLimitStage(OutboxStage[T, T]):
         # The whole chunk passed and downstream wants all of it: hand it on as it came,
         # unless an emission is under way up the stack (then the outbox keeps the order and
         # request -> on_chunk -> request cannot recurse, rule 3.3).
-        if self._draining or self._outbox.items:
+        if self._loop.running or self._outbox.items:
             for i, item in enumerate(items):
                 self._put(item, None if acks is None else acks[i])
         else:
-            self._draining = True
-            try:
-                if self._demand < UNBOUNDED:
-                    self._demand -= len(items)
-                self._emit(items, acks)
-            finally:
-                self._draining = False
+            chunk = [(items, acks)]
+
+            def emit_once() -> None:
+                # Re-entrant requests make the loop call this again: emit only once.
+                if chunk:
+                    held, held_acks = chunk.pop()
+                    if self._demand < UNBOUNDED:
+                        self._demand -= len(held)
+                    self._emit(held, held_acks)
+
+            self._loop.run(emit_once)
         self._drain()
         self._top_up()
 
@@ -278,9 +278,7 @@ class RateLimitStage(OutboxStage[T, T]):
     def _open(self, pending: _Pending[T], since: float, wake: float) -> None:
         self._lines.open(pending.line, pending, since=since, wake=wake)
         if self._runner is None:
-            self._runner = self._spawn(self._run())
-            self._tasks.add(self._runner)
-            self._runner.add_done_callback(self._tasks.discard)
+            self._runner = self._spawn_tracked(self._run())
         elif self._nap is not None:
             self._nap.cancel()  # a new head may ask before the runner would wake
 
@@ -387,21 +385,27 @@ class RateLimitStage(OutboxStage[T, T]):
             self._reject_failed(pending, exc)
             return
         if inspect.isawaitable(result):
+            # The on_reject coroutine runs as a task of this stage (cancelled with it); its
+            # outcome settles the item's ack.
             self._rejecting += 1
-            task = self._spawn(self._finish_reject(pending, result))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            work = result if inspect.iscoroutine(result) else _awaited(result)
+            task = self._spawn_tracked(work)
+            task.add_done_callback(lambda done: self._rejection_settled(pending, done))
         elif pending.ack is not None:
             pending.ack.done()
 
-    async def _finish_reject(self, pending: _Pending[T], result: Awaitable[object]) -> None:
-        try:
-            await result
-        except Exception as exc:
-            self._rejecting -= 1
-            self._reject_failed(pending, exc)
+    def _rejection_settled(self, pending: _Pending[T], task: asyncio.Task[Any]) -> None:
+        if self._done and task.cancelled():
+            if pending.ack is not None:
+                pending.ack.abandon()  # the stage ended before on_reject finished
             return
         self._rejecting -= 1
+        error = None if task.cancelled() else task.exception()
+        if task.cancelled() or error is not None:
+            exc = error if isinstance(error, Exception) else RuntimeError(
+                f"stage {self.name!r}: on_reject did not finish ({error or 'cancelled'!r})")
+            self._reject_failed(pending, exc)
+            return
         if pending.ack is not None:
             pending.ack.done()
         self._drain()
@@ -414,15 +418,14 @@ class RateLimitStage(OutboxStage[T, T]):
         self._fail(exc)
 
     # ---------------------------------------------------------------- ending
-    def _on_cancel(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-
     def _on_terminate(self) -> None:
+        # Items still waiting in lines were never delivered: abandoned at their source.
         super()._on_terminate()
-        self._on_cancel()
-        self._lines.clear()
-        self._rejecting = 0
+        abandon_all([pending.ack for pending in self._lines.clear()])
+
+
+async def _awaited(awaitable: Awaitable[object]) -> object:
+    return await awaitable
 
 
 def _shown(item: object) -> str:
