@@ -324,3 +324,28 @@ async def test_a_chunk_that_only_partly_fits_keeps_order_per_key_and_settles_eve
     for user in ("a", "b"):
         assert [x for x in out if x[0] == user] == [x for x in items if x[0] == user]
     assert acks.completed_exactly_once(items)
+
+
+async def test_cancelling_abandons_the_waiting_items_and_unfinished_rejections() -> None:
+    # #9/#11: every ack settles once on every ending — items waiting in lines and items whose
+    # async on_reject was under way are abandoned (not processed), the passed ones are done.
+    clock = VirtualClock()
+    acks = AckRecorder()
+    hold = asyncio.Event()
+
+    async def slow_reject(item: tuple[str, int], decision: Decision) -> None:
+        await hold.wait()
+
+    items = [("hot", i) for i in range(12)] + [("cold", i) for i in range(3)]
+    task = asyncio.create_task(from_iterable(items, ack=acks.ack).pipe(
+        rate_limit(limiter(clock, rate=1, burst=1), key=by_key, max_pending_per_key=4,
+                   on_reject=slow_reject),
+        op.sink(lambda _: None)).run())
+    await clock.advance(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await clock.advance(0)
+    assert acks.settled_exactly_once(items), acks.describe()
+    assert set(acks.done) == {("hot", 0), ("cold", 0)}
+    assert len(acks.abandoned) == len(items) - 2
