@@ -16,6 +16,9 @@ In a pipeline, :func:`rate_limit` delays items (``"backpressure"``, the default)
 
     stream.pipe(rate_limit(limiter, key=lambda event: event.user))
 
+Keys take turns; for fairness when one key's items outpace its limit, bound what each key
+may hold and route the rest (``max_pending_per_key=8, on_reject=...``; see :func:`rate_limit`).
+
 A :class:`CompositeLimiter` combines :class:`Tier` limits that must all pass. Decisions are
 published as :class:`RateLimitDecided` events; storage outages as
 :class:`StorageOutageBegan` / :class:`StorageOutageEnded`.
