@@ -17,9 +17,8 @@ import pytest
 from streamguard.core import DemandError, StreamClosedError
 from streamguard.core._runtime import Runtime, activate
 from streamguard.kafka import KafkaSource, TopicPartition
-from streamguard.kafka._group_lag import committed_offsets
 
-from ._brokers import Broker, create_topic, produce
+from ._brokers import Broker, committed_offsets, create_topic, produce
 from ._pipelines import source_config, wait_for
 
 pytestmark = pytest.mark.integration
