@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from streamguard.breaker import State
+from streamguard.core._errors import require
 
 _REFUSING = frozenset({State.OPEN, State.FORCED_OPEN})
 
@@ -35,6 +36,10 @@ class BreakerWatch:
     def __init__(self, breakers: Iterable[PausingBreaker],
                  on_change: Callable[[bool], None]) -> None:
         self._breakers = tuple(breakers)
+        for breaker in self._breakers:
+            require(callable(getattr(breaker, "on_state_change", None)),
+                    "pause_on must hold circuit breakers (objects with on_state_change), "
+                    "not names", breaker)
         self._on_change = on_change
         self._refusing: set[int] = set()
         self._unsubscribe: list[Callable[[], None]] = []

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from streamguard.core import EventBus
+from streamguard.core import ConfigError, EventBus
+from streamguard.kafka import KafkaSource, KafkaSourceConfig
 from streamguard.kafka._commits import Committer
 from streamguard.kafka._completion import ABANDONED, DONE, RecordAck, acks_for
 from streamguard.kafka._lifecycle import Ending, Lifecycle, Phase
@@ -221,3 +222,9 @@ def test_a_chunk_needs_every_record_settled(n: int) -> None:
     assert tracker.committable is None
     acks[-1].done()
     assert tracker.committable == 5 + n
+
+
+def test_pause_on_takes_breaker_objects_not_names() -> None:
+    with pytest.raises(ConfigError, match=r"pause_on must hold circuit breakers.*'payments'"):
+        KafkaSource(KafkaSourceConfig(bootstrap_servers="127.0.0.1:9", topics=("t",),
+                                      group_id="g"), pause_on=("payments",))  # type: ignore[arg-type]
