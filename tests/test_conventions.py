@@ -31,27 +31,6 @@ from streamguard.testing import VirtualClock
 
 NOT_YET: dict[str, str] = {
     # guardians and callback slots
-    "RateLimiter": "try_acquire is async (try_acquire_nowait is the sync one); acquire takes "
-                   "max_wait, not timeout; name is keyword-only",
-    "KafkaSource.dead_letter": "takes (error, record), not (item, error)",
-    "rate_limit.mode": "the Mode Literal is not exported from streamguard.ratelimit",
-    "map.on_error": "the callable form takes (error, item)",
-    "map_async(plain def)": "a plain function is accepted and fails at the first item",
-    "buffer.overflow": "Overflow is a StrEnum, not a Literal",
-    "from_iterable": "sources take no name=",
-    "from_async_iterable": "sources take no name=",
-    # packages whose exports still carry their private module path
-    "streamguard": "__module__ of re-exported core names",
-    "streamguard.core": "__module__",
-    "streamguard.operators": "__module__",
-    "streamguard.sources": "__module__",
-    "streamguard.interop": "__module__",
-    "streamguard.testing": "__module__",
-    "streamguard.ratelimit": "__module__",
-    "streamguard.kafka": "__module__",
-    "streamguard.metrics": "__module__",
-    "streamguard.cli": "__module__",
-    "streamguard.demo": "__module__",
 }
 
 
@@ -72,10 +51,15 @@ class Guardian:
     refusal_error: type[Exception] | None  # what acquire() raises; None: it has no acquire
     named: bool  # takes its name as its first argument, required
     holds_resources: bool  # timers, connections, tasks: it must have aclose()
+    # It knows when its refusal ends (a limiter's retry_after), so acquire raises at once when
+    # the timeout is shorter and returns as soon as it is granted, instead of sleeping first.
+    predicts: bool = False
 
 
 async def _open(breaker: CircuitBreaker) -> None:
-    breaker.force_open()
+    permit = breaker.try_acquire()
+    assert permit is not None
+    breaker.on_failure(permit, ConnectionError("down"))  # open for 1 s
 
 
 async def _spend(budget: RetryBudget) -> None:
@@ -120,8 +104,10 @@ def _limiter_error() -> type[Exception]:
 
 GUARDIANS: dict[str, Callable[[], Guardian]] = {
     "CircuitBreaker": lambda: Guardian(
-        CircuitBreaker, lambda clock: CircuitBreaker("payments", clock=clock), _open,
-        lambda permit: permit is None, CircuitOpenError, named=True, holds_resources=True),
+        CircuitBreaker, lambda clock: CircuitBreaker("payments", BreakerConfig(
+            window_size=1, minimum_calls=1, open_duration=1.0), clock=clock), _open,
+        lambda permit: permit is None, CircuitOpenError, named=True, holds_resources=True,
+        predicts=True),
     "RetryBudget": lambda: Guardian(
         RetryBudget, lambda clock: RetryBudget(BudgetConfig(min_per_second=0.1, window=10),
                                                clock=clock),
@@ -131,7 +117,7 @@ GUARDIANS: dict[str, Callable[[], Guardian]] = {
         named=True, holds_resources=False),
     "RateLimiter": lambda: Guardian(
         _limiter_class(), _make_limiter, _exhaust_limiter,
-        _limiter_refusal, _limiter_error(), named=True, holds_resources=True),
+        _limiter_refusal, _limiter_error(), named=True, holds_resources=True, predicts=True),
 }
 CHECKED = enabled(list(GUARDIANS))
 GRANTING = [n for n in CHECKED if GUARDIANS[n]().is_refusal is not None]
@@ -170,6 +156,16 @@ async def test_acquire_is_async_takes_a_timeout_and_raises_on_refusal(name: str)
     await g.refuse(guardian)
     with pytest.raises(g.refusal_error):
         await guardian.acquire(timeout=0)
+    if g.predicts:  # refused for 1 s: a shorter timeout raises at once, a longer one waits
+        with pytest.raises(g.refusal_error):
+            await guardian.acquire(timeout=0.5)
+        waiting = asyncio.create_task(guardian.acquire(timeout=2.0))
+        await clock.advance(0.5)
+        assert not waiting.done()
+        await clock.advance(0.5)
+        assert waiting.done()
+        await waiting
+        return
     waiting = asyncio.create_task(guardian.acquire(timeout=2.0))
     await clock.advance(1.0)
     assert not waiting.done()  # it waits up to its timeout ...
@@ -254,10 +250,21 @@ async def _rate_limit_on_reject(callback: Callable[..., Any]) -> None:
 
 
 async def _map_on_error(callback: Callable[..., Any]) -> None:
+    # map is a sync stage: it refuses an async callback when the pipeline is built, so the
+    # async form of this slot is map_async's, which awaits it.
     def boom(x: int) -> int:
         raise ValueError(f"bad {x}")
 
-    await from_iterable([7]).pipe(op.map(boom, on_error=callback), op.sink(lambda x: None)).run()
+    async def boom_async(x: int) -> int:
+        raise ValueError(f"bad {x}")
+
+    if inspect.iscoroutinefunction(callback):
+        with pytest.raises(TypeError, match="on_error must be a plain function"):
+            op.map(boom, on_error=callback)
+        stage = op.map_async(boom_async, on_error=callback)
+    else:
+        stage = op.map(boom, on_error=callback)
+    await from_iterable([7]).pipe(stage, op.sink(lambda x: None)).run()
 
 
 # slot -> (run a pipeline whose only item, 7, reaches the callback; what the 2nd argument is)
@@ -369,7 +376,7 @@ POLICIES: dict[str, tuple[str, str, Callable[[Any], object] | None]] = {
     "breaker.window": ("streamguard.breaker", "WindowKind",
                        lambda v: BreakerConfig(window=v)),
     "rate_limit.mode": ("streamguard.ratelimit", "Mode", lambda v: _rate_limit_mode(v)),
-    "buffer.overflow": ("streamguard.operators", "Overflow",
+    "buffer.overflow": ("streamguard.operators", "OverflowPolicy",
                         lambda v: op.buffer(8, overflow=v)),
 }
 

@@ -56,44 +56,21 @@ async def describe(
     bootstrap: str, group: str, topics: list[str], patience: float
 ) -> list[Any]:
     """The rows of the table (:class:`~streamguard.kafka.GroupPartitionLag`); raises
-    :class:`CliError` for an unknown topic or a group without committed offsets."""
-    from ..kafka import BrokerUnreachableError, LogEndReader, read_group_lag
+    :class:`CliError` for an unknown topic, or for a group without committed offsets when no
+    ``--topic`` is given (with ``--topic``, partitions never committed show ``-`` as their
+    offset and the records waiting from the log start as their lag)."""
+    from ..kafka import UnknownTopicError, read_group_lag
 
-    reader = LogEndReader(bootstrap, connect_timeout=patience)
     try:
-        known = await _topics(reader)  # also proves the broker is reachable
-        for topic in topics:
-            if topic not in known:
-                raise CliError(f"topic {topic!r} does not exist", code=ExitCode.NOT_FOUND,
-                               hint="check the --topic name")
-        try:
-            rows = await read_group_lag(bootstrap, group, topics=topics, reader=reader,
-                                        connect_timeout=patience)
-        except BrokerUnreachableError:
-            if topics:
-                raise
-            # Some brokers (Tansu) drop the "every partition" form of OffsetFetch although
-            # they answer: ask for every topic by name, keep what the group committed, as
-            # the short form returns.
-            every = sorted(t for t in known if not t.startswith("__"))
-            rows = await read_group_lag(bootstrap, group, topics=every, reader=reader,
-                                        connect_timeout=patience)
-            rows = [r for r in rows if r.committed is not None]
-    finally:
-        await reader.aclose()
-    if not any(r.committed is not None for r in rows):
-        where = f" on topic {', '.join(topics)}" if topics else ""
-        raise CliError(f"consumer group {group!r} has no committed offsets{where}",
+        rows = await read_group_lag(bootstrap, group, topics=topics, connect_timeout=patience)
+    except UnknownTopicError as exc:
+        raise CliError(str(exc), code=ExitCode.NOT_FOUND, hint="check the --topic name"
+                       ) from None
+    if not rows:
+        raise CliError(f"consumer group {group!r} has no committed offsets",
                        code=ExitCode.NOT_FOUND,
-                       hint="check the group id; a group that never committed has no lag")
+                       hint="check the group id, or name its topics with --topic")
     return rows
-
-
-async def _topics(reader: Any) -> set[str]:
-    from ..kafka._client import topic_partitions
-
-    consumer = await reader._ensure()  # the reader's own connected consumer
-    return set(await topic_partitions(consumer))
 
 
 def format_table(group: str, rows: list[Any]) -> str:

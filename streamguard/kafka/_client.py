@@ -52,9 +52,16 @@ _REFUSALS = ("authentication failed", "does not enable SASL", "TLS", "expects TL
              "client certificate")
 
 
-async def start_client(client: Any, *, bootstrap: str, within: float, what: str,
-                       connection: KafkaConnection | None = None) -> None:
+async def start_client(
+    client: Any, *, bootstrap: str, within: float, what: str,
+    idempotence_setting: str = "KafkaSinkConfig(idempotence=False)",
+    connection: KafkaConnection | None = None,
+) -> None:
     """Start an aiokafka client within *within* seconds, or close it and raise clearly.
+
+    *idempotence_setting* is the setting the user turns off when the broker refuses an
+    idempotent producer: each producer names its own (the sink's ``idempotence``, the
+    source's ``dead_letter_idempotence``).
 
     A broker that answers but refuses (credentials, certificates, TLS, SASL mechanism) is a
     :class:`BrokerRefusedError` naming the cause — found in what aiokafka logs, since the
@@ -91,7 +98,7 @@ async def start_client(client: Any, *, bootstrap: str, within: float, what: str,
             raise IdempotenceUnsupportedError(
                 f"{what}: the broker at {bootstrap!r} refused an idempotent producer "
                 "(InitProducerId failed); brokers without idempotent producers (Tansu 0.6) "
-                "need idempotence=False"
+                f"need {idempotence_setting}"
             ) from exc
         raise
     except BaseException:

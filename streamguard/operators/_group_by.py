@@ -18,7 +18,9 @@ opens the new one. With *idle_timeout*, a group that received nothing for that l
 injected clock) is closed the same way; a later item with its key opens a new group.
 
 **Acks.** Items keep their own acks; a group cancelled by its subscriber abandons what it
-held (later items with its key open a new group).
+held (later items with its key open a new group). Cancelling the stream of groups ends
+intake: a subscribed group still delivers what it holds, then completes; a group nobody
+subscribed to abandons what it holds.
 """
 
 from __future__ import annotations
@@ -28,15 +30,13 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Generic, Literal, TypeVar
 
-from ..core._ack import Ack
+from ..core._ack import Ack, abandon_all
 from ..core._clock import Clock
-from ..core._demand import UNBOUNDED, add_demand, demand_error
 from ..core._errors import BufferOverflowError
-from ..core._protocol import ChunkSubscriber, Subscription
+from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._stage import Stage
 from ..core._stream import Stream, closed_error
 from ._errors import item_failed
-from ._fan_acks import abandon_all
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -64,8 +64,8 @@ class GroupedStream(Stream[T], Generic[K, T]):
 class Group(Generic[K, T]):
     """One group: its queue and the subscription its subscriber holds."""
 
-    __slots__ = ("acks", "closing", "demand", "down", "finished", "items", "key", "seen",
-                 "seen_at", "stage")
+    __slots__ = ("acks", "again", "closing", "demand", "down", "draining", "finished", "items",
+                 "key", "seen", "seen_at", "stage")
 
     def __init__(self, stage: GroupByStage[T, K], key: K) -> None:
         self.stage = stage
@@ -78,6 +78,8 @@ class Group(Generic[K, T]):
         self.finished = False  # terminal signal sent, or cancelled
         self.seen = 0
         self.seen_at = 0.0
+        self.draining = False  # a request made inside on_chunk only marks more to do
+        self.again = False
 
     def request(self, n: int) -> None:
         if self.finished:
@@ -210,6 +212,13 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
         ordered = list(buckets.items())
         for pos, (k, index) in enumerate(ordered):
             group = self._groups.get(k)
+            if group is None and self._done:
+                # the stream of groups was cancelled while this chunk was being placed: a new
+                # group could never be delivered, so its items are not processed
+                if acks is not None:
+                    abandon_all([acks[i] for i in index])
+                self._held -= len(index)
+                continue
             if group is None:
                 group = self._open(k)
                 if group is None:  # the stream failed at the bound: the rest is not processed
@@ -267,8 +276,13 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
 
     def _offer(self, group: Group[K, T], items: list[T], acks: list[Ack] | None) -> None:
         n = len(items)
+        if group.finished:  # its subscriber cancelled while this chunk was being placed
+            self._held -= n
+            abandon_all(acks)
+            return
         self._emitted += n
-        if not group.items and group.demand >= n and group.down is not None:
+        if (not group.items and group.demand >= n and group.down is not None
+                and not group.draining):
             if group.demand < UNBOUNDED:
                 group.demand -= n
             self._held -= n
@@ -282,21 +296,37 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
         self._drain_group(group)
 
     def _drain_group(self, group: Group[K, T]) -> None:
-        while group.demand > 0 and group.items and group.down is not None and not group.finished:
-            k = min(group.demand, len(group.items))
-            items = [group.items.popleft() for _ in range(k)]
-            acks = None
-            if group.acks is not None:
-                acks = [group.acks.popleft() for _ in range(k)]
-                if not group.acks:
-                    group.acks = None
-            self._held -= k
-            if group.demand < UNBOUNDED:
-                group.demand -= k
-            group.down.on_chunk(items, acks)
+        if group.draining:
+            group.again = True  # re-entered from the group's on_chunk: the loop goes on
+            return
+        group.draining = True
+        try:
+            while True:
+                group.again = False
+                while (group.demand > 0 and group.items and group.down is not None
+                       and not group.finished):
+                    self._deliver(group)
+                if not group.again:
+                    break
+        finally:
+            group.draining = False
         if group.closing and not group.items and group.down is not None:
             group.finish(self._upstream_error)
             self._live.discard(group)
+
+    def _deliver(self, group: Group[K, T]) -> None:
+        assert group.down is not None
+        k = min(group.demand, len(group.items))
+        items = [group.items.popleft() for _ in range(k)]
+        acks = None
+        if group.acks is not None:
+            acks = [group.acks.popleft() for _ in range(k)]
+            if not group.acks:
+                group.acks = None
+        self._held -= k
+        if group.demand < UNBOUNDED:
+            group.demand -= k
+        group.down.on_chunk(items, acks)
 
     # ---------------------------------------------------------------- group endings
     def _close(self, group: Group[K, T]) -> None:
@@ -375,8 +405,12 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
         # The stream of groups was cancelled: no new groups, no more intake; open groups
         # complete once their subscribers took what they hold.
         self._upstream_done = True
-        for group in list(self._groups.values()):
-            self._close(group)
+        for group in list(self._live):
+            if group.down is None:  # never delivered to anyone: it never will be
+                group.finished = True
+                self._group_gone(group)
+            else:
+                self._close(group)
         self._pending.clear()
         if self._reaper is not None:
             self._reaper.cancel()

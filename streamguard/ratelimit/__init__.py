@@ -5,8 +5,8 @@ in ``memory://`` or ``redis://`` storage), then decide now or wait::
 
     from streamguard.ratelimit import RateLimiter, TokenBucket
 
-    limiter = RateLimiter(TokenBucket(rate=100, burst=20), name="api")
-    decision = limiter.try_acquire_nowait(key="alice")     # local: synchronous
+    limiter = RateLimiter("api", TokenBucket(rate=100, burst=20))
+    decision = limiter.try_acquire(key="alice")            # local: synchronous
     if not decision.allowed:
         return 429, decision.headers()                     # Retry-After, RateLimit, ...
     await limiter.acquire(key="bob")                       # or wait for capacity
@@ -15,6 +15,9 @@ In a pipeline, :func:`rate_limit` delays items (``"backpressure"``, the default)
 (refuses to a callback) or fails::
 
     stream.pipe(rate_limit(limiter, key=lambda event: event.user))
+
+Keys take turns; for fairness when one key's items outpace its limit, bound what each key
+may hold and route the rest (``max_pending_per_key=8, on_reject=...``; see :func:`rate_limit`).
 
 A :class:`CompositeLimiter` combines :class:`Tier` limits that must all pass. Decisions are
 published as :class:`RateLimitDecided` events; storage outages as
@@ -33,15 +36,20 @@ SlidingWindowCounter   about N per window in constant memory
 =====================  ==========================================================
 """
 
+from streamguard.core._public import publish as _publish
+
 from ._composite import CompositeLimiter, Tier
-from ._decision import Decision
-from ._errors import RateLimitExceeded
-from ._events import RateLimitDecided, RateLimitEvent, StorageOutageBegan, StorageOutageEnded
+from ._decision import Decision, RateLimitExceeded
+from ._events import (
+    LimiterStatistics,
+    RateLimitDecided,
+    RateLimitEvent,
+    StorageOutageBegan,
+    StorageOutageEnded,
+)
 from ._headers import parse_retry_after
-from ._limiter import BaseLimiter
 from ._rate_limiter import RateLimiter
-from ._stage import RateLimitStage, rate_limit
-from ._statistics import LimiterStatistics
+from ._stage import Mode, rate_limit
 from .algorithms import (
     GCRA,
     Algorithm,
@@ -57,7 +65,6 @@ from .storage import MemoryStorage, RedisStorage, Storage, storage_from_uri
 __all__ = [
     "GCRA",
     "Algorithm",
-    "BaseLimiter",
     "CompositeLimiter",
     "Decision",
     "FixedWindow",
@@ -65,10 +72,10 @@ __all__ = [
     "LeakyBucketShaper",
     "LimiterStatistics",
     "MemoryStorage",
+    "Mode",
     "RateLimitDecided",
     "RateLimitEvent",
     "RateLimitExceeded",
-    "RateLimitStage",
     "RateLimiter",
     "RedisStorage",
     "SlidingWindowCounter",
@@ -82,3 +89,5 @@ __all__ = [
     "rate_limit",
     "storage_from_uri",
 ]
+
+_publish(__name__, globals(), __all__)

@@ -4,6 +4,7 @@ time)."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import pytest
@@ -154,3 +155,43 @@ def test_group_by_arguments_are_checked_when_built() -> None:
         op.group_by(lambda x: x, idle_timeout=-1)
     with pytest.raises(ConfigError, match="on_limit must be 'error' or 'evict', got 'drop'"):
         op.group_by(lambda x: x, on_limit="drop")  # type: ignore[arg-type]
+
+
+async def test_group_re_entrant_requests_do_not_recurse() -> None:
+    n = 6 * sys.getrecursionlimit()  # rule 3.3: one nested call per item would overflow
+    class OneByOne(TestSubscriber[int]):
+        def on_chunk(self, items: list[int], acks: Any) -> None:
+            super().on_chunk(items, acks)
+            self.request(1)
+
+    outer: TestSubscriber[Any] = TestSubscriber(initial_request=2)
+    from_iterable(range(n), chunk_size=n).pipe(op.group_by(_mod(2), buffer=n)).subscribe(outer)
+    await settle()
+    subs = [OneByOne(), OneByOne()]
+    for g, s in zip(outer.items, subs, strict=True):
+        g.subscribe(s)
+        s.request(1)
+    await settle(300)
+    assert subs[0].items == list(range(0, n, 2))
+    assert subs[1].items == list(range(1, n, 2))
+    assert subs[0].violations == subs[1].violations == []
+
+
+async def test_cancel_abandons_what_groups_nobody_subscribed_hold() -> None:
+    ledger = Ledger()
+    outer: TestSubscriber[Any] = TestSubscriber(initial_request=1)
+    from_iterable(range(10), ack=ledger.ack).pipe(
+        op.group_by(_mod(2), buffer=10)).subscribe(outer)
+    await settle()
+    assert len(outer.items) == 1  # group 1 waits for demand that never comes
+    evens: TestSubscriber[int] = TestSubscriber()
+    outer.items[0].subscribe(evens)
+    outer.cancel()
+    await settle()
+    assert ledger.abandoned == dict.fromkeys(range(1, 10, 2), 1)  # group 1: nobody to take it
+    assert not ledger.done
+    evens.request(10)  # a subscribed group still delivers what it holds, then completes
+    await settle()
+    assert evens.items == [0, 2, 4, 6, 8]
+    assert evens.completions == 1
+    assert ledger.settled_exactly_once(range(10))

@@ -26,7 +26,7 @@ from streamguard.testing import AckRecorder, TestSubscriber, VirtualClock
 
 
 def limiter(clock: VirtualClock, rate: float = 10, burst: float = 2) -> RateLimiter:
-    return RateLimiter(TokenBucket(rate=rate, burst=burst), name="api", clock=clock,
+    return RateLimiter("api", TokenBucket(rate=rate, burst=burst), clock=clock,
                        bus=EventBus())
 
 
@@ -119,7 +119,7 @@ async def test_a_hot_key_does_not_hold_up_other_keys() -> None:
 
 async def test_keys_competing_for_a_shared_tier_take_turns() -> None:
     clock = VirtualClock()
-    api = CompositeLimiter(name="api", clock=clock, bus=EventBus(), tiers=[
+    api = CompositeLimiter("api", clock=clock, bus=EventBus(), tiers=[
         Tier(name="global", algorithm=GCRA(rate=10, burst=1)),
         Tier(name="user", algorithm=GCRA(rate=1000, burst=1000), key=lambda item: item[0]),
     ])
@@ -205,12 +205,12 @@ async def test_cancelling_the_pipeline_gives_the_waits_back() -> None:
         await task
     assert shared.statistics().waiting == 0
     await clock.advance(0.5)
-    assert shared.try_acquire_nowait().allowed  # the token the cancelled item waited for
+    assert shared.try_acquire().allowed  # the token the cancelled item waited for
 
 
 async def test_a_composite_takes_its_tier_keys_from_the_item() -> None:
     clock = VirtualClock()
-    api = CompositeLimiter(name="api", clock=clock, bus=EventBus(), tiers=[
+    api = CompositeLimiter("api", clock=clock, bus=EventBus(), tiers=[
         Tier(name="global", algorithm=GCRA(rate=100, burst=100)),
         Tier(name="user", algorithm=GCRA(rate=1, burst=1), key=lambda r: r["user"]),
     ])
@@ -279,7 +279,7 @@ async def test_a_chunk_that_fits_passes_with_one_decision_per_key() -> None:
     # #11: while tokens suffice a chunk passes in the call that brought it, one decision
     # for each key's total cost, with no task in between.
     clock = VirtualClock()
-    counting = CountingLimiter(TokenBucket(rate=1, burst=10_000), name="api", clock=clock,
+    counting = CountingLimiter("api", TokenBucket(rate=1, burst=10_000), clock=clock,
                                bus=EventBus())
     items = [(f"k{i % 3}", i) for i in range(300)]
     downstream: TestSubscriber[tuple[str, int]] = TestSubscriber(initial_request=1000)
@@ -295,7 +295,7 @@ async def test_a_chunk_that_fits_passes_with_one_decision_per_key() -> None:
 
 async def test_waiting_items_are_woken_per_key_not_per_item() -> None:
     clock = CountingClock()
-    per_key = RateLimiter(TokenBucket(rate=10, burst=1), name="api", clock=clock,
+    per_key = RateLimiter("api", TokenBucket(rate=10, burst=1), clock=clock,
                           bus=EventBus())
     items = [(f"k{i % 3}", i) for i in range(30)]
     out: list[tuple[str, int]] = []
@@ -307,3 +307,45 @@ async def test_waiting_items_are_woken_per_key_not_per_item() -> None:
     # The three lines wait for the same moments: one nap per moment, not one per item.
     assert clock.sleeps <= 11
     await task
+
+
+async def test_a_chunk_that_only_partly_fits_keeps_order_per_key_and_settles_every_ack() -> None:
+    clock = VirtualClock()
+    per_key = RateLimiter("api", TokenBucket(rate=10, burst=3), clock=clock, bus=EventBus())
+    items = [("a", i) if i % 2 else ("b", i) for i in range(12)]
+    acks = AckRecorder()
+    out: list[tuple[str, int]] = []
+    task = asyncio.create_task(from_iterable(items, ack=acks.ack, chunk_size=12).pipe(
+        rate_limit(per_key, key=by_key, max_pending=12), op.map(out.append)).run())
+    await clock.advance(0)
+    assert sorted(out) == sorted([x for x in items if x[1] in (0, 1, 2, 3, 4, 5)])
+    await settle(clock, 0.5, step=0.1)
+    await task
+    for user in ("a", "b"):
+        assert [x for x in out if x[0] == user] == [x for x in items if x[0] == user]
+    assert acks.completed_exactly_once(items)
+
+
+async def test_cancelling_abandons_the_waiting_items_and_unfinished_rejections() -> None:
+    # #9/#11: every ack settles once on every ending — items waiting in lines and items whose
+    # async on_reject was under way are abandoned (not processed), the passed ones are done.
+    clock = VirtualClock()
+    acks = AckRecorder()
+    hold = asyncio.Event()
+
+    async def slow_reject(item: tuple[str, int], decision: Decision) -> None:
+        await hold.wait()
+
+    items = [("hot", i) for i in range(12)] + [("cold", i) for i in range(3)]
+    task = asyncio.create_task(from_iterable(items, ack=acks.ack).pipe(
+        rate_limit(limiter(clock, rate=1, burst=1), key=by_key, max_pending_per_key=4,
+                   on_reject=slow_reject),
+        op.sink(lambda _: None)).run())
+    await clock.advance(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await clock.advance(0)
+    assert acks.settled_exactly_once(items), acks.describe()
+    assert set(acks.done) == {("hot", 0), ("cold", 0)}
+    assert len(acks.abandoned) == len(items) - 2

@@ -11,12 +11,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit as _urlsplit
 
 from streamguard.core._errors import ConfigError as _ConfigError
+from streamguard.core._public import publish as _publish
 
-from ._base import Binding, Storage, StorageUnavailable, TierSpec
-from ._memory import KeyTable, MemoryBinding, MemoryStorage
-from ._redis import RedisBinding, RedisStorage
+from ._base import Storage, StorageUnavailable
+from ._memory import MemoryStorage
+from ._redis import RedisStorage
 
-SCHEMES = ("memory", "redis", "rediss")
+_SCHEMES = ("memory", "redis", "rediss")
 
 
 def storage_from_uri(uri: str) -> Storage:
@@ -32,15 +33,11 @@ def storage_from_uri(uri: str) -> Storage:
 
 
 __all__ = [
-    "SCHEMES",
-    "Binding",
-    "KeyTable",
-    "MemoryBinding",
     "MemoryStorage",
-    "RedisBinding",
     "RedisStorage",
     "Storage",
     "StorageUnavailable",
-    "TierSpec",
     "storage_from_uri",
 ]
+
+_publish(__name__, globals(), __all__)
