@@ -4,7 +4,7 @@ it imports nothing from the rest of streamguard."""
 
 from ._ack import Ack, BatchAck, abandon_all, done_all, fail_all
 from ._clock import SYSTEM_CLOCK, Clock, MonotonicClock
-from ._concurrent import ConcurrentStage
+from ._concurrent import ConcurrencyLimit, ConcurrentStage
 from ._errors import (
     BufferOverflowError,
     ConfigError,
@@ -34,6 +34,7 @@ __all__ = [
     "BufferOverflowError",
     "ChunkSubscriber",
     "Clock",
+    "ConcurrencyLimit",
     "ConcurrentStage",
     "ConfigError",
     "DemandError",
