@@ -4,6 +4,7 @@ in flight never exceeds the limit of the moment, and a grown limit starts more w
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from streamguard import from_iterable
 from streamguard import operators as op
@@ -56,7 +57,7 @@ async def test_calls_in_flight_follow_the_limit_and_every_call_is_reported() -> 
     assert stats.drops == len([i for i in range(400) if i % 7 == 0])
     assert down.over_limit == 0
     assert max(seen) > 2  # it grew while calls succeeded …
-    assert any(b < a for a, b in zip(seen, seen[1:], strict=False))  # … and backed off
+    assert any(b < a for a, b in itertools.pairwise(seen))  # … and backed off
     assert down.peak > 2  # a grown limit started more workers
 
 
