@@ -2,7 +2,7 @@
 
 1. Cost per decision when nothing is limited (in memory), best of several interleaved rounds:
    ``async with`` and ``await acquire()`` against aiolimiter's, the synchronous
-   ``try_acquire_nowait()`` against limits' ``hit()`` (moving and fixed window).
+   ``try_acquire()`` against limits' ``hit()`` (moving and fixed window).
 2. Accuracy at 2,000/s for 10 s with an always-hungry consumer: achieved rate error and the
    busiest 100 ms window, for streamguard (``acquire`` loop and the ``rate_limit`` stage,
    token bucket with burst 20) and for ``AsyncLimiter(2000, 1)``. The bound is
@@ -62,7 +62,7 @@ async def _async_with_cost(cm: Any, n: int) -> float:
 
 
 async def _costs() -> dict[str, float]:
-    sg = RateLimiter(TokenBucket(rate=HUGE, burst=HUGE), name="bench", bus=EventBus())
+    sg = RateLimiter("bench", TokenBucket(rate=HUGE, burst=HUGE), bus=EventBus())
     aio = AsyncLimiter(HUGE, 1)
     item = RateLimitItemPerSecond(10**9, 1)
     moving = MovingWindowRateLimiter(LimitsMemory())
@@ -75,9 +75,9 @@ async def _costs() -> dict[str, float]:
             "aiolimiter_async_with_us": await _async_with_cost(aio, n),
             "sg_acquire_us": await _async_cost(sg.acquire, n),
             "aiolimiter_acquire_us": await _async_cost(aio.acquire, n),
-            "sg_try_acquire_nowait_us": _sync_cost(sg.try_acquire_nowait, n),
-            "sg_keyed_try_acquire_nowait_us": _sync_cost(
-                lambda: sg.try_acquire_nowait(key="user-1"), n),
+            "sg_try_acquire_us": _sync_cost(sg.try_acquire, n),
+            "sg_keyed_try_acquire_us": _sync_cost(
+                lambda: sg.try_acquire(key="user-1"), n),
             "limits_fixed_window_hit_us": _sync_cost(lambda: fixed.hit(item, "user-1"), n // 4),
             "limits_moving_window_hit_us": _sync_cost(lambda: moving.hit(item, "user-1"),
                                                       n // 20),
@@ -116,7 +116,7 @@ async def _aiolimiter_once(limiter: AsyncLimiter) -> None:
 
 async def _through_stage() -> list[float]:
     loop = asyncio.get_running_loop()
-    limiter = RateLimiter(TokenBucket(rate=RATE, burst=BURST), name="stage", bus=EventBus())
+    limiter = RateLimiter("stage", TokenBucket(rate=RATE, burst=BURST), bus=EventBus())
     stamps: list[float] = []
     end = loop.time() + SECONDS
     await from_iterable(itertools.count()).pipe(
@@ -137,7 +137,7 @@ def _accuracy(prefix: str, stamps: list[float]) -> dict[str, float]:
 
 
 async def _accuracies() -> dict[str, float]:
-    sg = RateLimiter(TokenBucket(rate=RATE, burst=BURST), name="accuracy", bus=EventBus())
+    sg = RateLimiter("accuracy", TokenBucket(rate=RATE, burst=BURST), bus=EventBus())
     aio = AsyncLimiter(RATE, 1)
     out: dict[str, float] = {}
     out.update(_accuracy("sg_acquire", await _hungry(sg.acquire)))
@@ -150,9 +150,9 @@ async def _accuracies() -> dict[str, float]:
 async def _redis(url: str) -> dict[str, float]:
     import redis.asyncio as aioredis
 
-    single = RateLimiter(TokenBucket(rate=HUGE, burst=HUGE), name="bench-redis",
+    single = RateLimiter("bench-redis", TokenBucket(rate=HUGE, burst=HUGE),
                          storage=url, bus=EventBus())
-    composite = CompositeLimiter(name="bench-tiers", storage=url, bus=EventBus(), tiers=[
+    composite = CompositeLimiter("bench-tiers", storage=url, bus=EventBus(), tiers=[
         Tier(name="global", algorithm=TokenBucket(rate=HUGE, burst=HUGE)),
         Tier(name="user", algorithm=TokenBucket(rate=HUGE, burst=HUGE), key=lambda k: k),
         Tier(name="endpoint", algorithm=TokenBucket(rate=HUGE, burst=HUGE), key=lambda k: k),
@@ -160,14 +160,14 @@ async def _redis(url: str) -> dict[str, float]:
     client = aioredis.Redis.from_url(url)
     n = 5000
     try:
-        await single.try_acquire()  # connect and load the script first
-        await composite.try_acquire(key="u")
+        await single.decide()  # connect and load the script first
+        await composite.decide(key="u")
         await client.ping()
         best = {"single": 0.0, "composite": 0.0, "ping": 0.0}
         for _ in range(3):
-            best["single"] = max(best["single"], 1 / await _async_cost(single.try_acquire, n))
+            best["single"] = max(best["single"], 1 / await _async_cost(single.decide, n))
             best["composite"] = max(best["composite"], 1 / await _async_cost(
-                lambda: composite.try_acquire(key="u"), n))
+                lambda: composite.decide(key="u"), n))
             best["ping"] = max(best["ping"], 1 / await _async_cost(client.ping, n))
     finally:
         await single.aclose()
@@ -191,10 +191,10 @@ def run() -> dict[str, dict[str, float]]:
     ratios = {
         "overhead_vs_aiolimiter": figures["sg_async_with_us"] / figures["aiolimiter_async_with_us"],
         "acquire_vs_aiolimiter_acquire": figures["sg_acquire_us"] / figures["aiolimiter_acquire_us"],
-        "try_acquire_nowait_vs_limits_fixed_window": (
-            figures["sg_keyed_try_acquire_nowait_us"] / figures["limits_fixed_window_hit_us"]),
-        "try_acquire_nowait_vs_limits_moving_window": (
-            figures["sg_keyed_try_acquire_nowait_us"] / figures["limits_moving_window_hit_us"]),
+        "try_acquire_vs_limits_fixed_window": (
+            figures["sg_keyed_try_acquire_us"] / figures["limits_fixed_window_hit_us"]),
+        "try_acquire_vs_limits_moving_window": (
+            figures["sg_keyed_try_acquire_us"] / figures["limits_moving_window_hit_us"]),
         "rate_error_pct": figures["sg_stage_rate_error_pct"],
         "acquire_rate_error_pct": figures["sg_acquire_rate_error_pct"],
         "aiolimiter_rate_error_pct": figures["aiolimiter_rate_error_pct"],

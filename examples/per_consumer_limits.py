@@ -59,7 +59,7 @@ async def traffic(seconds: float, rates: dict[str, float]) -> AsyncIterator[Requ
 
 def edge_limiter() -> CompositeLimiter:
     """Global 200/s, 25/s per consumer, and at most 150 per second per endpoint."""
-    return CompositeLimiter(name="edge", tiers=[
+    return CompositeLimiter("edge", tiers=[
         Tier(name="global", algorithm=TokenBucket(rate=200, burst=50)),
         Tier(name="consumer", algorithm=TokenBucket(rate=25, burst=10),
              key=lambda r: r.consumer),

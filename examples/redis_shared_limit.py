@@ -30,7 +30,7 @@ RATE = 50.0
 
 async def worker(name: str, url: str, items: range, seconds: float) -> dict[str, Any]:
     """Process *items* at the shared rate until *seconds* have passed."""
-    limiter = RateLimiter(TokenBucket(rate=RATE, burst=5), name="shared-export", storage=url,
+    limiter = RateLimiter("shared-export", TokenBucket(rate=RATE, burst=5), storage=url,
                           failure_mode="closed", outage_probe=0.1)
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds

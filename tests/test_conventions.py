@@ -31,10 +31,7 @@ from streamguard.testing import VirtualClock
 
 NOT_YET: dict[str, str] = {
     # guardians and callback slots
-    "RateLimiter": "try_acquire is async (try_acquire_nowait is the sync one); acquire takes "
-                   "max_wait, not timeout; name is keyword-only",
     "KafkaSource.dead_letter": "takes (error, record), not (item, error)",
-    "rate_limit.mode": "the Mode Literal is not exported from streamguard.ratelimit",
     "map.on_error": "the callable form takes (error, item)",
     "map_async(plain def)": "a plain function is accepted and fails at the first item",
     "buffer.overflow": "Overflow is a StrEnum, not a Literal",
@@ -47,7 +44,6 @@ NOT_YET: dict[str, str] = {
     "streamguard.sources": "__module__",
     "streamguard.interop": "__module__",
     "streamguard.testing": "__module__",
-    "streamguard.ratelimit": "__module__",
     "streamguard.kafka": "__module__",
     "streamguard.metrics": "__module__",
     "streamguard.cli": "__module__",
@@ -72,6 +68,9 @@ class Guardian:
     refusal_error: type[Exception] | None  # what acquire() raises; None: it has no acquire
     named: bool  # takes its name as its first argument, required
     holds_resources: bool  # timers, connections, tasks: it must have aclose()
+    # It knows when its refusal ends (a limiter's retry_after), so acquire raises at once when
+    # the timeout is shorter and returns as soon as it is granted, instead of sleeping first.
+    predicts: bool = False
 
 
 async def _open(breaker: CircuitBreaker) -> None:
@@ -131,7 +130,7 @@ GUARDIANS: dict[str, Callable[[], Guardian]] = {
         named=True, holds_resources=False),
     "RateLimiter": lambda: Guardian(
         _limiter_class(), _make_limiter, _exhaust_limiter,
-        _limiter_refusal, _limiter_error(), named=True, holds_resources=True),
+        _limiter_refusal, _limiter_error(), named=True, holds_resources=True, predicts=True),
 }
 CHECKED = enabled(list(GUARDIANS))
 GRANTING = [n for n in CHECKED if GUARDIANS[n]().is_refusal is not None]
@@ -170,6 +169,16 @@ async def test_acquire_is_async_takes_a_timeout_and_raises_on_refusal(name: str)
     await g.refuse(guardian)
     with pytest.raises(g.refusal_error):
         await guardian.acquire(timeout=0)
+    if g.predicts:  # refused for 1 s: a shorter timeout raises at once, a longer one waits
+        with pytest.raises(g.refusal_error):
+            await guardian.acquire(timeout=0.5)
+        waiting = asyncio.create_task(guardian.acquire(timeout=2.0))
+        await clock.advance(0.5)
+        assert not waiting.done()
+        await clock.advance(0.5)
+        assert waiting.done()
+        await waiting
+        return
     waiting = asyncio.create_task(guardian.acquire(timeout=2.0))
     await clock.advance(1.0)
     assert not waiting.done()  # it waits up to its timeout ...

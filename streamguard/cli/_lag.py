@@ -56,7 +56,8 @@ async def describe(
     bootstrap: str, group: str, topics: list[str], patience: float
 ) -> list[Any]:
     """The rows of the table (:class:`~streamguard.kafka.GroupPartitionLag`); raises
-    :class:`CliError` for an unknown topic or a group without committed offsets."""
+    :class:`CliError` for an unknown topic, or for a group without committed offsets when no
+    topic is named."""
     from ..kafka import BrokerUnreachableError, LogEndReader, read_group_lag
 
     reader = LogEndReader(bootstrap, connect_timeout=patience)
@@ -81,11 +82,13 @@ async def describe(
             rows = [r for r in rows if r.committed is not None]
     finally:
         await reader.aclose()
-    if not any(r.committed is not None for r in rows):
-        where = f" on topic {', '.join(topics)}" if topics else ""
-        raise CliError(f"consumer group {group!r} has no committed offsets{where}",
+    if not topics and not any(r.committed is not None for r in rows):
+        # Without --topic there is nothing to list; with it, the partitions the group never
+        # committed are the answer (`-`), as kafka-consumer-groups.sh shows them.
+        raise CliError(f"consumer group {group!r} has no committed offsets",
                        code=ExitCode.NOT_FOUND,
-                       hint="check the group id; a group that never committed has no lag")
+                       hint="check the group id, or name the topics with --topic to list "
+                            "their partitions")
     return rows
 
 

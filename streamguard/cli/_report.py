@@ -47,6 +47,8 @@ class Report:
     commits: int = 0
     retries: int = 0
     budget_exhausted: int = 0
+    dead_lettered_by_stage: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    dead_lettered_records: dict[str, int] = field(default_factory=dict)
 
 
 class Reporter:
@@ -76,6 +78,9 @@ class Reporter:
             commits=_total(values(F.KAFKA_COMMITS)),
             retries=_total(values(F.RETRY_ATTEMPTS)),
             budget_exhausted=_total(values(F.RETRY_BUDGET_EXHAUSTED)),
+            dead_lettered_by_stage=_by_stage(values(F.GUARD_DEAD_LETTERED)),
+            dead_lettered_records={topic: int(n) for (topic,), n
+                                   in sorted(values(F.KAFKA_DEAD_LETTERED).items())},
         )
 
     def _rows(self, now: float) -> list[StageRow]:
@@ -111,6 +116,15 @@ def _nested(series: dict[tuple[str, ...], float]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for (outer, inner), count in sorted(series.items()):
         out.setdefault(outer, {})[inner] = int(count)
+    return out
+
+
+def _by_stage(
+    series: dict[tuple[str, ...], float]
+) -> dict[tuple[str, str], dict[str, int]]:
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    for (pipeline, stage, reason), count in sorted(series.items()):
+        out.setdefault((pipeline, stage), {})[reason] = int(count)
     return out
 
 
@@ -156,10 +170,26 @@ def summary_text(report: Report, outcome: str) -> str:
     if report.retries or report.budget_exhausted:
         lines.append(f"retries: {report.retries:,} attempts, budget exhausted "
                      f"{report.budget_exhausted:,} times")
+    lines.extend(_dead_letter_lines(report))
     if report.pauses or report.resumes or report.commits or report.lag:
         lines.append(f"kafka: {report.pauses} pauses, {report.resumes} resumes, "
                      f"{report.commits} commits, {len(report.paused)} partitions paused now")
     return "\n".join(lines)
+
+
+def _dead_letter_lines(report: Report) -> list[str]:
+    # Two places count dead letters: a guarded sink (whatever its dead-letter sink is) and a
+    # Kafka source (records written to its dead-letter topic). A guarded sink whose
+    # dead-letter sink is the source's counts the same item in both, so they are not summed.
+    lines = []
+    for (pipeline, stage), reasons in report.dead_lettered_by_stage.items():
+        total = sum(reasons.values())
+        detail = ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in reasons.items())
+        lines.append(f"dead-lettered by {pipeline}/{stage}: {total:,} ({detail})")
+    for topic, count in report.dead_lettered_records.items():
+        lines.append(f"dead-lettered records of topic {topic}: {count:,} "
+                     "(written to its dead-letter topic)")
+    return lines
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
@@ -184,6 +214,11 @@ def summary_json(report: Report, outcome: str) -> dict[str, Any]:
         "breakers": {name: {"state": state, "trips": report.breaker_trips.get(name, 0)}
                      for name, state in report.breakers.items()},
         "limiters": report.limiters,
+        "dead_letters": {
+            "stages": {f"{p}/{s}": {"total": sum(reasons.values()), "reasons": reasons}
+                       for (p, s), reasons in report.dead_lettered_by_stage.items()},
+            "kafka_topics": report.dead_lettered_records,
+        },
         "retries": report.retries,
         "retry_budget_exhausted": report.budget_exhausted,
         "kafka": {"pauses": report.pauses, "resumes": report.resumes,

@@ -126,7 +126,7 @@ async def _run(work: Work, options: Options) -> Outcome:
     except CliError:
         raise
     except Exception as exc:
-        outcome.label, outcome.code, outcome.error = "failed", ExitCode.FAILED, exc
+        outcome.label, outcome.code, outcome.error = "failed", failure_code(exc), exc
     finally:
         if timer is not None:
             timer.cancel()
@@ -135,9 +135,38 @@ async def _run(work: Work, options: Options) -> Outcome:
     return outcome
 
 
+def failure_code(error: BaseException) -> ExitCode:
+    """The exit code of a pipeline that failed with *error*: 4 when no Kafka broker could be
+    reached (the README's table), else 1."""
+    return ExitCode.UNREACHABLE if _unreachable(error) is not None else ExitCode.FAILED
+
+
+def _unreachable(error: BaseException) -> BaseException | None:
+    kafka = sys.modules.get("streamguard.kafka")  # not imported: no Kafka error possible
+    if kafka is None:
+        return None
+    unreachable: type[BaseException] = kafka.BrokerUnreachableError
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:  # the error, its causes and the members of exception groups
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, unreachable):
+            return current
+        pending += [current.__cause__, current.__context__,
+                    *getattr(current, "exceptions", ())]
+    return None
+
+
 def _report_failure(error: BaseException, debug: bool) -> None:
     if debug:
         traceback.print_exception(error)
+    unreachable = _unreachable(error)
+    if unreachable is not None:
+        print_error(f"{unreachable}".rstrip("."), None)
+        return
     print_error(f"pipeline failed: {type(error).__name__}: {error}",
                 None if debug else "run with --debug for the traceback")
 

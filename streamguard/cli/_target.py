@@ -7,11 +7,14 @@ and may be dotted. A file is loaded under its own module name, not ``__main__``,
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
-from collections.abc import Awaitable, Callable
+import warnings
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -107,13 +110,17 @@ def _execute(load: Callable[[], Any], what: str) -> Any:
 
 
 def check_parameters(target: Target, kwargs: dict[str, object]) -> None:
-    """Refuse options the target cannot take, before anything starts."""
-    if not kwargs or isinstance(target.obj, Stream):
+    """Refuse, before anything starts, a target that cannot run: one that is neither a Stream
+    nor callable, one that cannot take the options given, one whose required parameters the
+    command line does not fill."""
+    if isinstance(target.obj, Stream):
         if kwargs:
             raise _no_parameter(target, next(iter(kwargs)))
         return
     if not callable(target.obj):
-        return  # reported by run_target with a better message
+        raise CliError(f"{target.spec} is {_describe(target.obj)}, not a Stream, a function "
+                       "or an async function", code=ExitCode.USAGE,
+                       hint="point TARGET at a function: file.py:NAME")
     try:
         signature = inspect.signature(target.obj)
     except (TypeError, ValueError):
@@ -122,6 +129,25 @@ def check_parameters(target: Target, kwargs: dict[str, object]) -> None:
     for key in kwargs:
         if key not in signature.parameters and not accepts_any:
             raise _no_parameter(target, key)
+    for parameter in signature.parameters.values():
+        required = parameter.default is parameter.empty and parameter.kind not in (
+            parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        if required and parameter.name not in kwargs:
+            raise _missing_parameter(target, parameter.name)
+
+
+def _missing_parameter(target: Target, key: str) -> CliError:
+    if key in _OPTIONS:
+        fix = f"pass {_OPTIONS[key]}"
+    else:
+        fix = f"give `{key}` a default value; the command line passes only " + ", ".join(
+            f"`{name}` ({option.split()[0]})" for name, option in _OPTIONS.items())
+    return CliError(f"{target.spec} needs a value for its parameter {key!r}",
+                    code=ExitCode.USAGE, hint=fix)
+
+
+_OPTIONS = {"bootstrap": "--bootstrap HOST:PORT"}
+"""The parameters ``streamguard run`` fills from its options."""
 
 
 def _no_parameter(target: Target, key: str) -> CliError:
@@ -131,21 +157,84 @@ def _no_parameter(target: Target, key: str) -> CliError:
 
 
 async def run_target(target: Target, kwargs: dict[str, object]) -> PipelineResult | None:
-    """Call, await and run whatever the target is; a Stream is run with the target's name."""
+    """Call, await and run whatever the target is; a Stream is run with the target's name.
+
+    A plain function must return a Stream (the command runs it); an async function runs its
+    own pipelines and may return anything (or a Stream, which the command runs). A target
+    that returns an awaitable nobody awaited, calls ``stream.run()`` without ``await``, or is
+    a plain function returning no Stream is a :class:`CliError` naming the fix, not a run
+    that "completes" having done nothing.
+    """
     obj = target.obj
-    if callable(obj) and not isinstance(obj, Stream):
-        obj = obj(**kwargs)
-    if inspect.isawaitable(obj):
-        obj = await _await(obj)
     if isinstance(obj, Stream):
         return await obj.run(name=target.name)
-    if isinstance(obj, PipelineResult):
-        return obj
-    if obj is not None and target.obj is obj:
-        raise CliError(f"{target.spec} is a {type(obj).__name__}, not a Stream, a function "
-                       "or an async function", code=ExitCode.USAGE,
-                       hint="point TARGET at a function: file.py:NAME")
-    return None
+    with _unawaited_pipelines() as forgotten:
+        result = obj(**kwargs)  # type: ignore[operator]  # callable: see check_parameters
+        awaited = inspect.isawaitable(result)
+        if awaited:
+            result = await _await(result)
+    if forgotten:
+        verb = forgotten[0].rsplit(".", 1)[-1]
+        raise CliError(f"{target.spec} called {forgotten[0]}() without `await`, so that "
+                       "pipeline never ran", code=ExitCode.USAGE,
+                       hint=f"write `await stream.{verb}(...)`")
+    if inspect.isawaitable(result):
+        _close(result)
+        raise CliError(f"{target.spec} returned {_describe(result)} that was never awaited",
+                       code=ExitCode.USAGE,
+                       hint="write `return await ...`, or `await stream.run()` inside")
+    if isinstance(result, Stream):
+        return await result.run(name=target.name)
+    if isinstance(result, PipelineResult):
+        return result
+    if awaited:
+        return None  # an async function ran its own pipelines; what it returns is its own
+    if result is None:
+        raise CliError(f"{target.spec} returned None, not a Stream", code=ExitCode.USAGE,
+                       hint="`return` the Stream you built, or make the function `async` "
+                            "and `await stream.run()` in it")
+    raise CliError(f"{target.spec} returned {_describe(result)}, not a Stream",
+                   code=ExitCode.USAGE,
+                   hint="return the Stream itself (build it with .pipe(...), do not run it)")
+
+
+_NEVER_AWAITED = re.compile(r"coroutine '((?:Stream|Pipeline)\.\w+)' was never awaited")
+
+
+@contextlib.contextmanager
+def _unawaited_pipelines() -> Iterator[list[str]]:
+    """Collect the streamguard coroutines (``Stream.run``…) that were dropped unawaited while
+    the block ran; Python reports them only as a warning, which we turn into the error."""
+    forgotten: list[str] = []
+    show = warnings.showwarning
+
+    def record(message: Warning | str, category: type[Warning], *args: Any,
+               **kwargs: Any) -> None:
+        match = _NEVER_AWAITED.search(str(message))
+        if match and issubclass(category, RuntimeWarning):
+            forgotten.append(match.group(1))
+        else:
+            show(message, category, *args, **kwargs)
+
+    warnings.showwarning = record
+    try:
+        yield forgotten
+    finally:
+        warnings.showwarning = show
+
+
+def _describe(value: object) -> str:
+    if inspect.iscoroutine(value):
+        return f"a coroutine ({value.__qualname__})"
+    name = type(value).__name__
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
+
+
+def _close(awaitable: object) -> None:
+    # Closing it keeps Python from adding a "never awaited" warning to our one-line error.
+    close = getattr(awaitable, "close", None)
+    if inspect.iscoroutine(awaitable) and close is not None:
+        close()
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:

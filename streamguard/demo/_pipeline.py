@@ -36,7 +36,7 @@ def guarded(
     item ends in one of the ledger's sets."""
     downstream = FlakyDownstream(outage_start=config.outage_begins, outage=config.outage,
                                  failure_rate=config.failure_rate, seed=config.seed)
-    limiter = RateLimiter(TokenBucket(rate=config.rate, burst=config.burst), name=LIMITER)
+    limiter = RateLimiter(LIMITER, TokenBucket(rate=config.rate, burst=config.burst))
 
     def valid(item: T) -> bool:
         if order_of(item).get("test"):

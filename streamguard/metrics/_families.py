@@ -92,6 +92,10 @@ GUARD_FALLBACKS = Family(
 KAFKA_PAUSED = Family(
     "streamguard_kafka_partition_paused", "gauge",
     "1 while streamguard keeps a partition paused, else 0.", ("topic", "partition"))
+KAFKA_PAUSE_REASONS = Family(
+    "streamguard_kafka_partition_pause_reason", "gauge",
+    "1 while this reason (backlog, breaker, user) holds a partition paused, else 0; a paused "
+    "partition may have several.", ("topic", "partition", "reason"))
 KAFKA_PAUSES = Family(
     "streamguard_kafka_partition_pauses_total", "counter",
     "Times a partition was paused, per reason.", ("topic", "partition", "reason"))
@@ -114,6 +118,14 @@ KAFKA_DEAD_LETTERED = Family(
     "streamguard_kafka_dead_lettered_total", "counter",
     "Records routed to a dead-letter topic, per source topic.", ("topic",))
 
+ADAPTIVE_LIMIT = Family(
+    "streamguard_adaptive_limit", "gauge",
+    "Current concurrency limit of an adaptive limit (AIMD, Vegas).", ("limit",))
+ADAPTIVE_LIMIT_CHANGES = Family(
+    "streamguard_adaptive_limit_changes_total", "counter",
+    "Times an adaptive limit moved, per direction (increase, decrease).",
+    ("limit", "direction"))
+
 STATISTICS_FAMILIES: tuple[Family, ...] = (
     STAGE_ITEMS, STAGE_BUFFERED, STAGE_IN_FLIGHT, STAGE_CAPACITY, STAGE_DEMAND,
     PIPELINES_RUNNING,
@@ -125,8 +137,9 @@ EVENT_FAMILIES: tuple[Family, ...] = (
     BREAKER_STATE, BREAKER_TRANSITIONS, BREAKER_CALLS, BREAKER_SLOW_CALLS,
     RETRY_ATTEMPTS, RETRY_BUDGET_EXHAUSTED, RETRY_GAVE_UP,
     GUARD_DEAD_LETTERED, GUARD_FALLBACKS,
-    KAFKA_PAUSED, KAFKA_PAUSES, KAFKA_RESUMES, KAFKA_LAG, KAFKA_COMMITS, KAFKA_COMMIT_FAILURES,
-    KAFKA_DEAD_LETTERED, KAFKA_THROTTLE_RATE,
+    KAFKA_PAUSED, KAFKA_PAUSE_REASONS, KAFKA_PAUSES, KAFKA_RESUMES, KAFKA_LAG, KAFKA_COMMITS,
+    KAFKA_COMMIT_FAILURES,
+    KAFKA_DEAD_LETTERED, KAFKA_THROTTLE_RATE, ADAPTIVE_LIMIT, ADAPTIVE_LIMIT_CHANGES,
 )
 """Families fed by events as they are published."""
 

@@ -1,9 +1,12 @@
 """Which event updates which metric.
 
 Handlers are found per event class on first sight: the class's area (``streamguard.breaker``,
-``streamguard.kafka`` …) names a loader that imports that area's event classes. An area is
-imported only when one of its events arrives, so the exporter works (and stays cheap to
-import) when an optional area or its dependency (aiokafka, redis) is absent.
+``streamguard.kafka`` …) names a loader that imports that area's event classes from its
+public package (never from a private module, so that moving an event inside its package
+cannot silently switch a metric off). An area is imported only when one of its events
+arrives, so the exporter works (and stays cheap to import) when an optional area or its
+dependency (aiokafka, redis) is absent. ``tests/metrics/test_event_coverage.py`` checks that
+every exported event has a handler here or is listed there as not a metric.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class Recorder(Protocol):
 
     def retire(self, statistics: StageStatistics) -> None: ...
 
+    def values(self, family: F.Family) -> dict[tuple[str, ...], float]: ...
+
 
 Handler = Callable[[Recorder, Any], None]
 Table = dict[type, Handler]
@@ -49,7 +54,7 @@ def state_label(state: object) -> str:
 
 # ---------------------------------------------------------------- core
 def _core() -> Table:
-    from ..core._stage import StageTerminated
+    from ..core import StageTerminated
 
     def terminated(rec: Recorder, e: StageTerminated) -> None:
         rec.retire(e.statistics)
@@ -94,7 +99,7 @@ def _breaker() -> Table:
 
 # ---------------------------------------------------------------- rate limiting
 def _ratelimit() -> Table:
-    from ..ratelimit import _events as ev
+    from .. import ratelimit as ev
 
     def decided(rec: Recorder, e: Any) -> None:
         rec.inc(F.RATELIMIT_DECISIONS, (e.limiter, e.result))
@@ -151,17 +156,22 @@ def _guard() -> Table:
 
 # ---------------------------------------------------------------- kafka
 def _kafka() -> Table:
-    from ..kafka import _events as ev
+    from .. import kafka as ev
 
     def paused(rec: Recorder, e: Any) -> None:
         where = (e.topic, str(e.partition))
         rec.set(F.KAFKA_PAUSED, where, 1.0)
         rec.inc(F.KAFKA_PAUSES, (*where, "+".join(sorted(e.reasons)) or "unknown"))
+        _hold(rec, where, e.reasons)
+
+    def reasons_changed(rec: Recorder, e: Any) -> None:
+        _hold(rec, (e.topic, str(e.partition)), e.reasons)
 
     def resumed(rec: Recorder, e: Any) -> None:
         where = (e.topic, str(e.partition))
         rec.set(F.KAFKA_PAUSED, where, 0.0)
         rec.inc(F.KAFKA_RESUMES, where)
+        _hold(rec, where, ())
 
     def committed(rec: Recorder, e: Any) -> None:
         for topic in {topic for topic, _partition, _offset in e.offsets}:
@@ -182,6 +192,8 @@ def _kafka() -> Table:
         for topic, partition in e.partitions:
             where = (topic, str(partition))
             rec.discard(F.KAFKA_PAUSED, where)
+            for reason in _reasons_of(rec, where):
+                rec.discard(F.KAFKA_PAUSE_REASONS, (*where, reason))
             rec.discard(F.KAFKA_LAG, (*where, "broker"))
             rec.discard(F.KAFKA_LAG, (*where, "in_flight"))
 
@@ -197,6 +209,7 @@ def _kafka() -> Table:
 
     return {
         ev.PartitionPaused: paused,
+        ev.PauseReasonsChanged: reasons_changed,
         ev.PartitionResumed: resumed,
         ev.OffsetsCommitted: committed,
         ev.CommitFailed: commit_failed,
@@ -208,6 +221,32 @@ def _kafka() -> Table:
     }
 
 
+def _reasons_of(rec: Recorder, where: tuple[str, str]) -> list[str]:
+    return [labels[2] for labels in rec.values(F.KAFKA_PAUSE_REASONS) if labels[:2] == where]
+
+
+def _hold(rec: Recorder, where: tuple[str, str], reasons: tuple[str, ...]) -> None:
+    """Set the reason gauges of one partition: 1 for each reason that holds it now, 0 for
+    the reasons that held it before and no longer do."""
+    for reason in _reasons_of(rec, where):
+        if reason not in reasons:
+            rec.set(F.KAFKA_PAUSE_REASONS, (*where, reason), 0.0)
+    for reason in reasons:
+        rec.set(F.KAFKA_PAUSE_REASONS, (*where, reason), 1.0)
+
+
+# ---------------------------------------------------------------- adaptive concurrency
+def _adaptive() -> Table:
+    from .. import adaptive as ev
+
+    def changed(rec: Recorder, e: Any) -> None:
+        rec.set(F.ADAPTIVE_LIMIT, (e.source,), float(e.limit))
+        rec.inc(F.ADAPTIVE_LIMIT_CHANGES, (e.source, "decrease" if e.limit < e.previous
+                                           else "increase"))
+
+    return {ev.LimitChanged: changed}
+
+
 _LOADERS: dict[str, Callable[[], Table]] = {
     "core": _core,
     "breaker": _breaker,
@@ -215,6 +254,7 @@ _LOADERS: dict[str, Callable[[], Table]] = {
     "retry": _retry,
     "guard": _guard,
     "kafka": _kafka,
+    "adaptive": _adaptive,
 }
 _tables: dict[str, Table] = {}
 

@@ -65,7 +65,8 @@ class _Nowhere:
 class Port(Generic[T]):
     """The subscription of one branch."""
 
-    __slots__ = ("cancelled", "demand", "down", "finished", "hub", "index", "lossy", "queue")
+    __slots__ = ("again", "cancelled", "demand", "down", "draining", "finished", "hub", "index",
+                 "lossy", "queue")
 
     def __init__(self, hub: Hub[T], index: int, buffer: int, overflow: Overflow) -> None:
         self.hub = hub
@@ -77,6 +78,8 @@ class Port(Generic[T]):
         self.demand = 0
         self.cancelled = False
         self.finished = False
+        self.draining = False  # a request made inside on_chunk only marks more to do
+        self.again = False
 
     def accepts(self) -> int:
         """How many more items this port can take now."""
@@ -256,7 +259,7 @@ class Hub(Stage[T, T]):
 
     def _offer(self, port: Port[T], items: list[T], acks: list[Ack] | None) -> None:
         n = len(items)
-        if not port.queue and port.demand >= n and port.down is not None:
+        if not port.queue and port.demand >= n and port.down is not None and not port.draining:
             if port.demand < UNBOUNDED:
                 port.demand -= n
             port.down.on_chunk(list(items), None if acks is None else list(acks))
@@ -275,11 +278,23 @@ class Hub(Stage[T, T]):
         self._drain_port(port)
 
     def _drain_port(self, port: Port[T]) -> None:
-        while port.demand > 0 and port.queue and not port.cancelled and port.down is not None:
-            items, acks = port.queue.take(port.demand)
-            if port.demand < UNBOUNDED:
-                port.demand -= len(items)
-            port.down.on_chunk(items, acks)
+        if port.draining:
+            port.again = True  # re-entered from the branch's on_chunk: the loop below goes on
+            return
+        port.draining = True
+        try:
+            while True:
+                port.again = False
+                while (port.demand > 0 and port.queue and not port.cancelled
+                       and port.down is not None):
+                    items, acks = port.queue.take(port.demand)
+                    if port.demand < UNBOUNDED:
+                        port.demand -= len(items)
+                    port.down.on_chunk(items, acks)
+                if not port.again:
+                    break
+        finally:
+            port.draining = False
         if self._upstream_done and not port.queue and not port.cancelled:
             port.finish(self._upstream_error)
 

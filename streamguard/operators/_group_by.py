@@ -64,8 +64,8 @@ class GroupedStream(Stream[T], Generic[K, T]):
 class Group(Generic[K, T]):
     """One group: its queue and the subscription its subscriber holds."""
 
-    __slots__ = ("acks", "closing", "demand", "down", "finished", "items", "key", "seen",
-                 "seen_at", "stage")
+    __slots__ = ("acks", "again", "closing", "demand", "down", "draining", "finished", "items",
+                 "key", "seen", "seen_at", "stage")
 
     def __init__(self, stage: GroupByStage[T, K], key: K) -> None:
         self.stage = stage
@@ -78,6 +78,8 @@ class Group(Generic[K, T]):
         self.finished = False  # terminal signal sent, or cancelled
         self.seen = 0
         self.seen_at = 0.0
+        self.draining = False  # a request made inside on_chunk only marks more to do
+        self.again = False
 
     def request(self, n: int) -> None:
         if self.finished:
@@ -268,7 +270,8 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
     def _offer(self, group: Group[K, T], items: list[T], acks: list[Ack] | None) -> None:
         n = len(items)
         self._emitted += n
-        if not group.items and group.demand >= n and group.down is not None:
+        if (not group.items and group.demand >= n and group.down is not None
+                and not group.draining):
             if group.demand < UNBOUNDED:
                 group.demand -= n
             self._held -= n
@@ -282,21 +285,37 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
         self._drain_group(group)
 
     def _drain_group(self, group: Group[K, T]) -> None:
-        while group.demand > 0 and group.items and group.down is not None and not group.finished:
-            k = min(group.demand, len(group.items))
-            items = [group.items.popleft() for _ in range(k)]
-            acks = None
-            if group.acks is not None:
-                acks = [group.acks.popleft() for _ in range(k)]
-                if not group.acks:
-                    group.acks = None
-            self._held -= k
-            if group.demand < UNBOUNDED:
-                group.demand -= k
-            group.down.on_chunk(items, acks)
+        if group.draining:
+            group.again = True  # re-entered from the group's on_chunk: the loop goes on
+            return
+        group.draining = True
+        try:
+            while True:
+                group.again = False
+                while (group.demand > 0 and group.items and group.down is not None
+                       and not group.finished):
+                    self._deliver(group)
+                if not group.again:
+                    break
+        finally:
+            group.draining = False
         if group.closing and not group.items and group.down is not None:
             group.finish(self._upstream_error)
             self._live.discard(group)
+
+    def _deliver(self, group: Group[K, T]) -> None:
+        assert group.down is not None
+        k = min(group.demand, len(group.items))
+        items = [group.items.popleft() for _ in range(k)]
+        acks = None
+        if group.acks is not None:
+            acks = [group.acks.popleft() for _ in range(k)]
+            if not group.acks:
+                group.acks = None
+        self._held -= k
+        if group.demand < UNBOUNDED:
+            group.demand -= k
+        group.down.on_chunk(items, acks)
 
     # ---------------------------------------------------------------- group endings
     def _close(self, group: Group[K, T]) -> None:

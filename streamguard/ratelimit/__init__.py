@@ -5,8 +5,8 @@ in ``memory://`` or ``redis://`` storage), then decide now or wait::
 
     from streamguard.ratelimit import RateLimiter, TokenBucket
 
-    limiter = RateLimiter(TokenBucket(rate=100, burst=20), name="api")
-    decision = limiter.try_acquire_nowait(key="alice")     # local: synchronous
+    limiter = RateLimiter("api", TokenBucket(rate=100, burst=20))
+    decision = limiter.try_acquire(key="alice")            # local: synchronous
     if not decision.allowed:
         return 429, decision.headers()                     # Retry-After, RateLimit, ...
     await limiter.acquire(key="bob")                       # or wait for capacity
@@ -33,15 +33,20 @@ SlidingWindowCounter   about N per window in constant memory
 =====================  ==========================================================
 """
 
+from types import FunctionType as _FunctionType
+
 from ._composite import CompositeLimiter, Tier
-from ._decision import Decision
-from ._errors import RateLimitExceeded
-from ._events import RateLimitDecided, RateLimitEvent, StorageOutageBegan, StorageOutageEnded
+from ._decision import Decision, RateLimitExceeded
+from ._events import (
+    LimiterStatistics,
+    RateLimitDecided,
+    RateLimitEvent,
+    StorageOutageBegan,
+    StorageOutageEnded,
+)
 from ._headers import parse_retry_after
-from ._limiter import BaseLimiter
 from ._rate_limiter import RateLimiter
-from ._stage import RateLimitStage, rate_limit
-from ._statistics import LimiterStatistics
+from ._stage import Mode, rate_limit
 from .algorithms import (
     GCRA,
     Algorithm,
@@ -57,7 +62,6 @@ from .storage import MemoryStorage, RedisStorage, Storage, storage_from_uri
 __all__ = [
     "GCRA",
     "Algorithm",
-    "BaseLimiter",
     "CompositeLimiter",
     "Decision",
     "FixedWindow",
@@ -65,10 +69,10 @@ __all__ = [
     "LeakyBucketShaper",
     "LimiterStatistics",
     "MemoryStorage",
+    "Mode",
     "RateLimitDecided",
     "RateLimitEvent",
     "RateLimitExceeded",
-    "RateLimitStage",
     "RateLimiter",
     "RedisStorage",
     "SlidingWindowCounter",
@@ -82,3 +86,10 @@ __all__ = [
     "rate_limit",
     "storage_from_uri",
 ]
+
+# Exports carry their public path (tracebacks and reprs say streamguard.ratelimit.X).
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type | _FunctionType):
+        _value.__module__ = __name__
+del _name, _value

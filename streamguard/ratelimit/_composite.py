@@ -54,12 +54,13 @@ class CompositeLimiter(BaseLimiter):
 
     The decision reports the tier that binds: when refused, the refusing tier with the
     longest ``retry_after``; when allowed, the tier with the least room left. ``tiers`` holds
-    every tier's own decision (the IETF ``RateLimit`` headers list them all). Arguments
-    other than *tiers* are those of :class:`~streamguard.ratelimit.RateLimiter`.
+    every tier's own decision (the IETF ``RateLimit`` headers list them all). *name* comes
+    first, as for every guardian; the arguments after *tiers* are those of
+    :class:`~streamguard.ratelimit.RateLimiter`.
 
     Example::
 
-        api = CompositeLimiter(name="api", tiers=[
+        api = CompositeLimiter("api", [
             Tier(name="global", algorithm=TokenBucket(rate=1000, burst=100)),
             Tier(name="user", algorithm=TokenBucket(rate=10, burst=5), key=lambda r: r.user),
             Tier(name="endpoint", algorithm=FixedWindow(limit=100, window=60),
@@ -68,7 +69,7 @@ class CompositeLimiter(BaseLimiter):
         await api.acquire(key=request)
     """
 
-    def __init__(self, *, name: str, tiers: Sequence[Tier], storage: str | Storage = "memory://",
+    def __init__(self, name: str, tiers: Sequence[Tier], *, storage: str | Storage = "memory://",
                  failure_mode: FailureMode = "open", outage_probe: float = 0.5,
                  clock: Clock = SYSTEM_CLOCK, bus: EventBus | None = None) -> None:
         tiers = tuple(tiers)
@@ -82,7 +83,7 @@ class CompositeLimiter(BaseLimiter):
                          outage_probe=outage_probe, clock=clock, bus=bus)
 
     def __repr__(self) -> str:
-        return (f"CompositeLimiter(name={self.name!r}, tiers={[t.name for t in self.tiers]}, "
+        return (f"CompositeLimiter({self.name!r}, tiers={[t.name for t in self.tiers]}, "
                 f"storage={self.storage.uri!r})")
 
     def _keys(self, key: Any) -> tuple[Hashable, ...]:

@@ -1,8 +1,11 @@
-"""`Decision`: the answer of a limiter to "may this cost pass now?"."""
+"""`Decision`: the answer of a limiter to "may this cost pass now?", and
+:class:`RateLimitExceeded`, the error that carries a refusal."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
+
+from streamguard.core._errors import StreamGuardError
 
 if TYPE_CHECKING:
     from .algorithms._base import Algorithm
@@ -27,7 +30,7 @@ class Decision(NamedTuple):
 
     Example::
 
-        decision = limiter.try_acquire_nowait()
+        decision = limiter.try_acquire()
         if not decision.allowed:
             return Response(status=429, headers=decision.headers())
     """
@@ -48,3 +51,24 @@ class Decision(NamedTuple):
         from ._headers import render_headers
 
         return render_headers(self, legacy=legacy, ietf=ietf)
+
+
+class RateLimitExceeded(StreamGuardError):
+    """A limiter refused a cost: in ``"error"`` mode, past a wait's timeout, or a cost that
+    can never be admitted (larger than the limiter's burst).
+
+    ``decision`` is the refusal, with ``retry_after`` saying when to try again. It is a
+    "slow down" signal (``throttled``), so a circuit breaker around the call does not count it
+    as a failure and a retry waits ``retry_after`` first.
+    """
+
+    throttled = True
+
+    def __init__(self, message: str, *, decision: Decision) -> None:
+        super().__init__(message)
+        self.decision = decision
+
+    @property
+    def retry_after(self) -> float:
+        """Seconds until the refused cost could be admitted (from the decision)."""
+        return self.decision.retry_after

@@ -2,14 +2,15 @@
 survive a storage outage — whatever its tiers are (see ``_rate_limiter.py`` and
 ``_composite.py``).
 
-The public shape of every limiter::
+The public shape of every limiter (the README's "API conventions")::
 
-    decision = limiter.try_acquire_nowait(cost, key=...)   # local storage: decide now, sync
-    decision = await limiter.try_acquire(cost, key=...)    # any storage: decide now
-    waited = await limiter.acquire(cost, key=..., max_wait=...)     # wait until it passes
+    decision = limiter.try_acquire(cost, key=...)          # local storage: decide now, sync
+    decision = await limiter.decide(cost, key=...)         # any storage: decide now, async
+    waited = await limiter.acquire(cost, key=..., timeout=...)    # wait; RateLimitExceeded
+    await limiter.acquire(cost, key=..., timeout=0)        # any storage: now or raise
     await limiter.penalize(retry_after, key=...)           # honour a downstream's 429
 
-Waiting (a per-key FIFO, see ``_waiting.py``) only starts when a cost is refused.
+Waiting (a per-key FIFO, :class:`WaitQueue` below) only starts when a cost is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from types import TracebackType
 from typing import Any
@@ -25,17 +27,67 @@ from streamguard.core._clock import Clock, MonotonicClock
 from streamguard.core._errors import ConfigError, WouldBlock, require
 from streamguard.core._events import EventBus, default_bus
 
-from ._decision import Decision
-from ._errors import RateLimitExceeded
-from ._events import DecisionResult, RateLimitDecided
+from ._decision import Decision, RateLimitExceeded
+from ._events import DecisionResult, LimiterStatistics, RateLimitDecided
 from ._headers import parse_retry_after
 from ._outage import FailureMode, OutageGuard
-from ._statistics import LimiterStatistics
-from ._waiting import Waiter, WaitQueue
 from .algorithms._base import EPSILON, INF
 from .storage import Storage, storage_from_uri
 from .storage._base import StorageUnavailable, TierSpec
 from .storage._memory import MemoryBinding
+
+# ---------------------------------------------------------------- waiting in line
+# Waiting in line: one FIFO queue per key, so waiters of a key pass in arrival order and
+# waiters of different keys never hold each other up.
+#
+# A waiter holds a place in the queue, not capacity: only the head of a queue asks the limiter,
+# sleeping exactly as long as the refusal's ``retry_after`` says. Nothing is consumed before a
+# waiter passes, so a cancelled waiter gives everything back by leaving the queue.
+
+class Waiter:
+    """One caller waiting for *cost*."""
+
+    __slots__ = ("cost", "turn")
+
+    def __init__(self, cost: float) -> None:
+        self.cost = cost
+        self.turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+
+class WaitQueue:
+    """The waiters of one key, oldest first, and the cost they wait for."""
+
+    __slots__ = ("cost", "waiters")
+
+    def __init__(self) -> None:
+        self.waiters: deque[Waiter] = deque()
+        self.cost = 0.0
+
+    def __len__(self) -> int:
+        return len(self.waiters)
+
+    def join(self, waiter: Waiter) -> bool:
+        """Append *waiter*; True if it is at the head (its turn is now)."""
+        self.waiters.append(waiter)
+        self.cost += waiter.cost
+        if len(self.waiters) == 1:
+            waiter.turn.set_result(None)
+            return True
+        return False
+
+    def leave(self, waiter: Waiter) -> None:
+        """Remove *waiter* (passed, gave up or cancelled) and hand the turn to the next one."""
+        if self.waiters and self.waiters[0] is waiter:
+            self.waiters.popleft()
+        else:
+            self.waiters.remove(waiter)
+        self.cost -= waiter.cost
+        if self.waiters:
+            head = self.waiters[0]
+            if not head.turn.done():
+                head.turn.set_result(None)
+        else:
+            self.cost = 0.0
 
 
 def bad_cost(cost: object) -> ConfigError:
@@ -94,7 +146,7 @@ class BaseLimiter:
 
     @property
     def local(self) -> bool:
-        """True when the state lives in this process (``try_acquire_nowait`` works)."""
+        """True when the state lives in this process (the synchronous ``try_acquire`` works)."""
         return self._local
 
     # ---------------------------------------------------------------- deciding once
@@ -123,16 +175,17 @@ class BaseLimiter:
         return decision._replace(allowed=False, retry_after=max(decision.retry_after, 0.0))
 
     # ---------------------------------------------------------------- public API
-    def try_acquire_nowait(self, cost: float = 1.0, *, key: Any = None) -> Decision:
-        """Decide now, synchronously, consuming *cost* if it passes (local storage only).
+    def try_acquire(self, cost: float = 1.0, *, key: Any = None) -> Decision:
+        """Decide now, synchronously, consuming *cost* if it passes; never waits, never raises
+        a refusal (it is the returned decision's ``allowed=False``). Local storage only.
 
-        Raises :class:`~streamguard.core.WouldBlock` for remote storage, which needs
-        ``await try_acquire()``.
+        Raises :class:`~streamguard.core.WouldBlock` for remote storage, which needs a round
+        trip: ``await limiter.decide()`` (the decision) or ``await limiter.acquire(timeout=0)``.
         """
         if not cost > 0.0:
             raise bad_cost(cost)
         if not self._local:
-            raise self._remote_error("try_acquire_nowait")
+            raise self._remote_error("try_acquire")
         keys = self._keys(key)
         now = self._now()
         if self._queues and self._queue_key(key, keys) in self._queues:
@@ -141,8 +194,10 @@ class BaseLimiter:
             decision = self._decide_local(keys, cost, now)
         return self._count(decision, key, cost)
 
-    async def try_acquire(self, cost: float = 1.0, *, key: Any = None) -> Decision:
-        """Decide now, consuming *cost* if it passes; never waits for capacity."""
+    async def decide(self, cost: float = 1.0, *, key: Any = None) -> Decision:
+        """Decide now on any storage (one round trip for Redis), consuming *cost* if it
+        passes; never waits for capacity and never raises a refusal. With local storage it
+        is :meth:`try_acquire`."""
         if not cost > 0.0:
             raise bad_cost(cost)
         keys = self._keys(key)
@@ -153,18 +208,23 @@ class BaseLimiter:
         return self._count(decision, key, cost)
 
     async def acquire(self, cost: float = 1.0, *, key: Any = None,
-                      max_wait: float | None = None) -> float:
-        """Wait until *cost* passes; return the seconds spent waiting (0.0 if it passed at
+                      timeout: float | None = None) -> float:  # noqa: ASYNC109
+        """Wait until *cost* passes, at most *timeout* seconds (``None``: as long as it
+        takes; ``0``: decide now); return the seconds spent waiting (0.0 if it passed at
         once).
 
-        Waiters of one key pass in arrival order. Raises :class:`RateLimitExceeded` at once
-        when the cost can never pass (it exceeds the limit) or the queue is full (a shaper's
-        ``capacity``), and as soon as it is clear that it cannot pass within *max_wait*
-        seconds (it does not sleep first to find out). Cancelling the call while it waits
-        consumes nothing.
+        Waiters of one key pass in arrival order. Raises :class:`RateLimitExceeded` (its
+        ``decision`` says when to retry) at once when the cost can never pass (it exceeds the
+        limit) or the queue is full (a shaper's ``capacity``), and as soon as it is clear that
+        it cannot pass within *timeout* (it does not sleep first to find out). Cancelling the
+        call while it waits consumes nothing.
         """
         if not cost > 0.0:
             raise bad_cost(cost)
+        if timeout is not None:
+            require(isinstance(timeout, int | float) and not isinstance(timeout, bool)
+                    and timeout >= 0, "acquire timeout must be None or a number >= 0 (seconds)",
+                    timeout)
         keys = self._keys(key)
         queue_key = self._queue_key(key, keys)
         if not (self._queues and queue_key in self._queues):
@@ -174,7 +234,7 @@ class BaseLimiter:
                 return 0.0
         else:
             decision = await self._decide_peek_async(keys, cost)
-        return await self._wait(key, keys, queue_key, cost, decision, max_wait)
+        return await self._wait(key, keys, queue_key, cost, decision, timeout)
 
     async def __aenter__(self) -> None:
         """``async with limiter:`` waits for one unit (like aiolimiter)."""
@@ -296,7 +356,8 @@ class BaseLimiter:
     def _remote_error(self, method: str) -> WouldBlock:
         return WouldBlock(
             f"rate limiter {self.name!r} keeps its state in {self.storage.uri}, which needs a "
-            f"round trip: use 'await limiter.try_acquire()' instead of {method}()"
+            f"round trip: use 'await limiter.decide()' or 'await limiter.acquire(timeout=0)' "
+            f"instead of {method}()"
         )
 
     def _refuse(self, message: str, key: Any, cost: float, decision: Decision,
@@ -305,7 +366,7 @@ class BaseLimiter:
         return RateLimitExceeded(f"rate limiter {self.name!r}: {message}", decision=decision)
 
     async def _wait(self, key: Any, keys: tuple[Hashable, ...], queue_key: Hashable,
-                    cost: float, decision: Decision, max_wait: float | None) -> float:
+                    cost: float, decision: Decision, patience: float | None) -> float:
         if decision.retry_after == INF:
             raise self._refuse(
                 f"cost {cost:g} can never pass: it exceeds the limit {decision.limit:g} of "
@@ -322,7 +383,7 @@ class BaseLimiter:
                 f" cost {cost:g}); slow the producer down or raise the capacity", key, cost,
                 decision, 0.0)
         began = self._now()
-        deadline = INF if max_wait is None else began + max_wait
+        deadline = INF if patience is None else began + patience
         waiter = Waiter(cost)
         first = queue.join(waiter)
         try:
@@ -335,8 +396,8 @@ class BaseLimiter:
                                        self._now() - began)
                 if self._now() + decision.retry_after > deadline + EPSILON:
                     raise self._refuse(
-                        f"cost {cost:g} for key {key!r} cannot pass within max_wait="
-                        f"{max_wait:g} s (retry after {decision.retry_after:.3f} s)", key, cost,
+                        f"cost {cost:g} for key {key!r} cannot pass within timeout="
+                        f"{patience:g} s (retry after {decision.retry_after:.3f} s)", key, cost,
                         decision, self._now() - began)
                 await self._clock.sleep(decision.retry_after)
                 decision = await self._decide(keys, cost)
@@ -361,5 +422,5 @@ class BaseLimiter:
         finally:
             sleeper.cancel()
         if not waiter.turn.done():
-            raise self._refuse(f"key {key!r} waited in line past its max_wait", key, cost,
+            raise self._refuse(f"key {key!r} waited in line past its timeout", key, cost,
                                decision, self._now() - began)

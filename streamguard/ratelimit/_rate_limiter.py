@@ -26,9 +26,9 @@ class RateLimiter(BaseLimiter):
     """A rate limiter: one algorithm, per key when a key is given, in local or shared storage.
 
     Args:
-        algorithm: the policy, e.g. ``TokenBucket(rate=100, burst=20)``.
         name: names the limiter in decisions, events, metrics and storage keys; limiters
             with the same name in the same storage share their state.
+        algorithm: the policy, e.g. ``TokenBucket(rate=100, burst=20)``.
         storage: a URI (``"memory://"``, ``"redis://host:6379/0"``) or a shared
             :class:`~streamguard.ratelimit.storage.Storage`.
         failure_mode: while remote storage is down, ``"open"`` (the default) admits
@@ -40,12 +40,12 @@ class RateLimiter(BaseLimiter):
 
     Example::
 
-        limiter = RateLimiter(TokenBucket(rate=10, burst=5), name="api")
-        decision = limiter.try_acquire_nowait(key="alice")
+        limiter = RateLimiter("api", TokenBucket(rate=10, burst=5))
+        decision = limiter.try_acquire(key="alice")
         await limiter.acquire(key="bob")        # waits if bob is over his limit
     """
 
-    def __init__(self, algorithm: Algorithm, *, name: str, storage: str | Storage = "memory://",
+    def __init__(self, name: str, algorithm: Algorithm, *, storage: str | Storage = "memory://",
                  failure_mode: FailureMode = "open", outage_probe: float = 0.5,
                  clock: Clock = SYSTEM_CLOCK, bus: EventBus | None = None) -> None:
         require(isinstance(algorithm, Algorithm),
@@ -62,7 +62,7 @@ class RateLimiter(BaseLimiter):
             self._state = self._table.pin(None)
 
     def __repr__(self) -> str:
-        return f"RateLimiter({self.algorithm!r}, name={self.name!r}, storage={self.storage.uri!r})"
+        return f"RateLimiter({self.name!r}, {self.algorithm!r}, storage={self.storage.uri!r})"
 
     def _keys(self, key: Any) -> tuple[Hashable, ...]:
         return (key,)
@@ -94,12 +94,13 @@ class RateLimiter(BaseLimiter):
 
     # The three methods below repeat the base class's logic with the state looked up
     # directly: this is the not-limited fast path (see benchmarks/suite_ratelimit.py).
-    def try_acquire_nowait(self, cost: float = 1.0, *, key: Any = None) -> Decision:
-        """Decide now, synchronously, consuming *cost* if it passes (local storage only)."""
+    def try_acquire(self, cost: float = 1.0, *, key: Any = None) -> Decision:
+        """Decide now, synchronously, consuming *cost* if it passes (local storage only;
+        see :meth:`BaseLimiter.try_acquire`)."""
         if not cost > 0.0:
             raise bad_cost(cost)
         if not self._local:
-            raise self._remote_error("try_acquire_nowait")
+            raise self._remote_error("try_acquire")
         now = self._now()
         state = self._state if key is None else self._local_state(key, now)
         assert state is not None
@@ -117,15 +118,16 @@ class RateLimiter(BaseLimiter):
             self._publish("rejected", key, cost, 0.0, decision)
         return decision
 
-    async def try_acquire(self, cost: float = 1.0, *, key: Any = None) -> Decision:
-        """Decide now, consuming *cost* if it passes; never waits for capacity."""
+    async def decide(self, cost: float = 1.0, *, key: Any = None) -> Decision:
+        """Decide now on any storage, consuming *cost* if it passes; never waits."""
         if self._local:
-            return self.try_acquire_nowait(cost, key=key)
-        return await super().try_acquire(cost, key=key)
+            return self.try_acquire(cost, key=key)
+        return await super().decide(cost, key=key)
 
     async def acquire(self, cost: float = 1.0, *, key: Any = None,
-                      max_wait: float | None = None) -> float:
-        """Wait until *cost* passes (see :meth:`BaseLimiter.acquire`)."""
+                      timeout: float | None = None) -> float:  # noqa: ASYNC109
+        """Wait until *cost* passes, at most *timeout* seconds (see
+        :meth:`BaseLimiter.acquire`)."""
         if not cost > 0.0:
             raise bad_cost(cost)
         table = self._table
@@ -136,7 +138,7 @@ class RateLimiter(BaseLimiter):
             if state.take(now, cost):
                 self._allowed += 1
                 return 0.0
-        return await super().acquire(cost, key=key, max_wait=max_wait)
+        return await super().acquire(cost, key=key, timeout=timeout)
 
     async def __aenter__(self) -> None:
         """``async with limiter:`` waits for one unit (like aiolimiter)."""

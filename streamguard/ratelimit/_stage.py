@@ -44,8 +44,7 @@ from streamguard.core._protocol import ChunkSubscriber
 from streamguard.core._stream import Operator
 
 from ._composite import CompositeLimiter
-from ._decision import Decision
-from ._errors import RateLimitExceeded
+from ._decision import Decision, RateLimitExceeded
 from ._events import DecisionResult
 from ._limiter import BaseLimiter
 from ._lines import Lines
@@ -429,7 +428,7 @@ def rate_limit(
 
     Example::
 
-        limiter = RateLimiter(TokenBucket(rate=100, burst=10), name="per-user")
+        limiter = RateLimiter("per-user", TokenBucket(rate=100, burst=10))
         stream.pipe(rate_limit(limiter, key=lambda event: event.user))
     """
     require(isinstance(limiter, BaseLimiter),

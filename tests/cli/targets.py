@@ -40,6 +40,32 @@ async def fails() -> None:
     await from_iterable(range(100)).pipe(op.map(_fail_on_13, name="parse")).run(name="fails")
 
 
+def returns_a_list() -> list[int]:
+    """Runs nothing: returns items instead of a Stream."""
+    return [1, 2, 3]
+
+
+def forgets_return() -> None:
+    """Builds a pipeline and forgets to return it."""
+    from_iterable(range(3)).pipe(op.map(str, name="lost"))
+
+
+async def forgets_await() -> None:
+    """Calls run() without await: the pipeline never runs."""
+    from_iterable(range(3)).pipe(op.map(str, name="lost")).run(  # type: ignore[unused-coroutine]
+        name="never")
+
+
+async def returns_a_coroutine() -> object:
+    """Returns run()'s coroutine instead of awaiting it."""
+    return from_iterable(range(3)).pipe(op.map(str, name="lost")).run(name="never")
+
+
+def needs_orders(orders: int) -> Stream[int]:
+    """Has a parameter that the command line cannot fill."""
+    return from_iterable(range(orders))
+
+
 async def with_bootstrap(bootstrap: str) -> None:
     """Receives --bootstrap."""
     print(f"bootstrap={bootstrap}", flush=True)
@@ -68,3 +94,45 @@ async def forever() -> None:
 async def _slowly(x: int) -> int:
     await asyncio.sleep(0.001)
     return x
+
+
+async def _charge(order: int) -> None:
+    if order % 5 == 0:
+        raise ValueError(f"order {order} has no card number")
+
+
+async def _park(order: int, error: BaseException) -> None:
+    print(f"parked {order}: {error}", flush=True)
+
+
+def dead_letters() -> Stream[int]:
+    """20 orders through a guarded sink; every fifth is refused and dead-lettered."""
+    from streamguard.guard import guarded_sink
+
+    return from_iterable(range(20)).pipe(guarded_sink(_charge, dead_letter=_park,
+                                                      name="charge"))
+
+
+def _handled(*_item_and_error: object) -> None:
+    """An error handler that takes care of the item (as ``KafkaSource.dead_letter`` does)."""
+
+
+def sink_on_error() -> Stream[int]:
+    """100 orders into an async sink that fails every tenth, handled by on_error."""
+
+    async def store(order: int) -> None:
+        if order % 10 == 0:
+            raise ValueError(f"order {order} is rejected by the store")
+
+    return from_iterable(range(100)).pipe(op.sink(store, concurrency=4, on_error=_handled,
+                                                  name="store"))
+
+
+def kafka_orders(bootstrap: str) -> Stream[object]:
+    """A Kafka source (2 s to reach the broker) into a sink."""
+    from streamguard.kafka import KafkaSource, KafkaSourceConfig
+
+    source: KafkaSource[bytes] = KafkaSource(KafkaSourceConfig(
+        bootstrap_servers=bootstrap, topics=("orders",), group_id="cli-tests",
+        connect_timeout=2.0), name="orders")
+    return source.stream().pipe(op.sink(lambda _: None, name="store"))

@@ -47,6 +47,8 @@ async def _prepare(bootstrap: str, topic: str, group: str, per_partition: list[i
         await producer.flush()
     finally:
         await producer.stop()
+    if not commits:
+        return
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
                                 enable_auto_commit=False)
     await consumer.start()
@@ -75,6 +77,16 @@ async def test_lag_table_and_json(tansu: str) -> None:
     assert data["total_lag"] == 903
     assert data["partitions"][2] == {"topic": "orders-lag", "partition": 2, "committed": None,
                                      "log_end": 40, "lag": None}
+
+
+async def test_lag_of_a_named_topic_lists_partitions_never_committed(tansu: str) -> None:
+    await _prepare(tansu, "orders-fresh", "billing-fresh", [7, 0], {})
+    table = cli("lag", "--bootstrap", tansu, "--group", "billing-fresh", "--topic",
+                "orders-fresh")
+    assert table.code == 0, table.stderr
+    rows = [re.split(r"\s+", line) for line in table.stdout.strip().splitlines()[1:]]
+    assert rows == [["billing-fresh", "orders-fresh", "0", "-", "7", "-"],
+                    ["billing-fresh", "orders-fresh", "1", "-", "0", "-"]]
 
 
 def test_lag_of_unknown_group_and_topic(tansu: str) -> None:

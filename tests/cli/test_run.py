@@ -69,6 +69,18 @@ def test_failing_pipeline_exits_1_with_one_line() -> None:
     assert re.search(r"fails\s+parse\s+\d+\s+13\s+0\s+0\s+1", result.stdout)
 
 
+def test_the_summary_counts_dead_letters_in_text_and_json() -> None:
+    text = cli("run", f"{TARGETS}:dead_letters")
+    assert text.code == 0, text.stderr
+    assert text.stdout.count("parked ") == 4
+    assert "dead-lettered by dead_letters/charge: 4 (4 call failed)" in text.stdout
+    as_json = cli("run", f"{TARGETS}:dead_letters", "--json")
+    summary = json.loads(as_json.stdout.strip().splitlines()[-1])
+    assert summary["dead_letters"] == {
+        "stages": {"dead_letters/charge": {"total": 4, "reasons": {"call_failed": 4}}},
+        "kafka_topics": {}}
+
+
 def test_debug_shows_the_traceback() -> None:
     result = cli("run", f"{TARGETS}:fails", "--debug")
     assert result.code == 1
@@ -80,10 +92,20 @@ def test_debug_shows_the_traceback() -> None:
     (["run", "no/such/file.py"], 3, "no such file: no/such/file.py"),
     (["run", "no_such_module_xyz:main"], 3, "no module named 'no_such_module_xyz'"),
     (["run", f"{TARGETS}:missing"], 3, f"{TARGETS} has no attribute 'missing'"),
-    (["run", f"{TARGETS}:NOT_RUNNABLE"], 2, "is a int, not a Stream"),
+    (["run", f"{TARGETS}:NOT_RUNNABLE"], 2, "is an int, not a Stream"),
     (["run", f"{TARGETS}:main", "--bootstrap", "127.0.0.1:9092"], 2,
      "takes no 'bootstrap' parameter"),
     (["run", TARGETS, "--bootstrap", "nonsense"], 2, "expected host:port"),
+    # a target that would run nothing is an error naming the fix, never an empty "success"
+    (["run", f"{TARGETS}:returns_a_list"], 2, "returned a list, not a Stream"),
+    (["run", f"{TARGETS}:forgets_return"], 2, "returned None, not a Stream"),
+    (["run", f"{TARGETS}:forgets_await"], 2,
+     "called Stream.run() without `await`, so that pipeline never ran"),
+    (["run", f"{TARGETS}:returns_a_coroutine"], 2,
+     "returned a coroutine (Stream.run) that was never awaited"),
+    # a parameter the command line does not fill is a usage error, not a failed pipeline
+    (["run", f"{TARGETS}:needs_orders"], 2, "needs a value for its parameter 'orders'"),
+    (["run", f"{TARGETS}:with_bootstrap"], 2, "needs a value for its parameter 'bootstrap'"),
     (["run", TARGETS, "--duration", "0"], 2, "must be > 0 seconds"),
     (["run", TARGETS, "--metrics-port", "70000"], 2, "must be in 0..65535"),
     (["run"], 2, "the following arguments are required: TARGET"),

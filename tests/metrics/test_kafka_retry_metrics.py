@@ -3,12 +3,11 @@ tests publish them from real retries and consumers)."""
 
 from __future__ import annotations
 
-from streamguard import EventBus, retry
-from streamguard.kafka import _events as kafka
-from streamguard.kafka._lag import PartitionLag
+from streamguard import EventBus, kafka, retry
+from streamguard.kafka import PartitionLag
 from streamguard.metrics import PrometheusExporter
 
-from ._scrape import parse, series, value
+from ._scrape import Key, parse, series, value
 
 
 def _lag(topic: str, partition: int, broker: int | None, in_flight: int) -> PartitionLag:
@@ -77,6 +76,53 @@ def test_kafka_pause_resume_lag_commits_and_revoke() -> None:
         frozenset({("topic", "orders"), ("partition", "0"), ("kind", "broker")}),
         frozenset({("topic", "orders"), ("partition", "0"), ("kind", "in_flight")}),
     }
+
+
+def test_pause_reasons_follow_the_partition_until_resume_and_revoke() -> None:
+    bus = EventBus()
+    gauge = "streamguard_kafka_partition_pause_reason"
+
+    def reasons(samples: dict[Key, float], partition: str = "0") -> dict[str, float | None]:
+        return {r: value(samples, gauge, topic="orders", partition=partition, reason=r)
+                for r in ("backlog", "breaker", "user")}
+
+    with PrometheusExporter(bus=bus) as exporter:
+        bus.publish(kafka.PartitionPaused("src", "orders", 0, ("backlog",)))
+        first = parse(exporter.exposition())
+        bus.publish(kafka.PauseReasonsChanged("src", "orders", 0, ("backlog", "breaker")))
+        both = parse(exporter.exposition())
+        bus.publish(kafka.PauseReasonsChanged("src", "orders", 0, ("breaker",)))
+        breaker_only = parse(exporter.exposition())
+        bus.publish(kafka.PartitionResumed("src", "orders", 0, 1.5))
+        resumed = parse(exporter.exposition())
+        bus.publish(kafka.PartitionsRevoked("src", (("orders", 0),), 0, 0, 0.0))
+        revoked = parse(exporter.exposition())
+
+    assert reasons(first) == {"backlog": 1, "breaker": None, "user": None}
+    assert reasons(both) == {"backlog": 1, "breaker": 1, "user": None}
+    assert reasons(breaker_only) == {"backlog": 0, "breaker": 1, "user": None}
+    # a change of reasons is not a new pause
+    assert value(both, "streamguard_kafka_partition_pauses_total", topic="orders",
+                 partition="0", reason="backlog") == 1
+    assert value(both, "streamguard_kafka_partition_paused", topic="orders", partition="0") == 1
+    assert reasons(resumed) == {"backlog": 0, "breaker": 0, "user": None}
+    assert reasons(revoked) == {"backlog": None, "breaker": None, "user": None}
+
+
+def test_adaptive_limit_gauge_and_changes() -> None:
+    from streamguard.adaptive import LimitChanged
+
+    bus = EventBus()
+    with PrometheusExporter(bus=bus) as exporter:
+        bus.publish(LimitChanged(source="orders-api", limit=24, previous=16, rtt=0.01,
+                                 dropped=False))
+        bus.publish(LimitChanged(source="orders-api", limit=12, previous=24, rtt=0.2,
+                                 dropped=True))
+        samples = parse(exporter.exposition())
+    assert value(samples, "streamguard_adaptive_limit", limit="orders-api") == 12
+    for direction in ("increase", "decrease"):
+        assert value(samples, "streamguard_adaptive_limit_changes_total", limit="orders-api",
+                     direction=direction) == 1
 
 
 def test_events_of_unknown_classes_are_ignored() -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamguard import EventBus
+from streamguard import EventBus, ratelimit
 from streamguard.metrics import PrometheusExporter
-from streamguard.ratelimit import _events as ratelimit
 
 from ._scrape import parse, value
 

@@ -104,3 +104,19 @@ async def test_group_by_holds_at_most_its_shared_buffer() -> None:
         op.flat_map(_slow_sink, concurrency=4)).run()
     assert ledger.completed == N
     assert ledger.peak <= 32 + 4
+
+
+async def test_zip_holds_at_most_inputs_times_prefetch() -> None:
+    ledger = Open()
+    await op.zip(ledger.source(), ledger.source(), prefetch=32).pipe(op.sink(_slow)).run()
+    assert ledger.completed == 2 * N
+    # two inputs × 32, plus the members of the tuples the sink holds (at most two tuples)
+    assert ledger.peak <= 2 * 32 + 2 * 2
+
+
+async def test_concat_holds_at_most_prefetch() -> None:
+    ledger = Open()
+    await op.concat(ledger.source(N // 2), ledger.source(N // 2), prefetch=32).pipe(
+        op.sink(_slow)).run()
+    assert ledger.completed == N
+    assert ledger.peak <= 32 + 2  # and the items the sink holds (at most two)

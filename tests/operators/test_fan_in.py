@@ -150,7 +150,10 @@ async def test_flat_map_outer_ack_completes_after_every_derived_item() -> None:
     await settle()
     assert len(sub.items) == 6
     assert sub.completions == 1
-    assert not ledger.settled()  # nothing derived is complete yet
+    # nothing derived is complete yet
+    assert not ledger.done
+    assert not ledger.failed
+    assert not ledger.abandoned
     for ack in sub.acks[:-1]:
         assert ack is not None
         ack.done()

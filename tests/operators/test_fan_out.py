@@ -4,6 +4,7 @@ acks settled once every branch settled, branch cancellation."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import pytest
@@ -139,7 +140,10 @@ async def test_broadcast_item_completes_when_every_branch_completed_it() -> None
     for ack in taps[0].acks:
         assert ack is not None
         ack.done()
-    assert not ledger.settled()  # the second branch has not finished any
+    # the second branch has not finished any
+    assert not ledger.done
+    assert not ledger.failed
+    assert not ledger.abandoned
     error = RuntimeError("no")
     for i, ack in enumerate(taps[1].acks):
         assert ack is not None
@@ -186,3 +190,32 @@ def test_fan_out_arguments_are_checked_when_built() -> None:
         op.partition(lambda x: 0, lambda s: s, overflow="sometimes")
     with pytest.raises(ConfigError, match=r"one strategy or one per branch \(2\)"):
         op.broadcast(lambda s: s, lambda s: s, buffer=1, overflow=["drop_oldest"])
+
+
+class _OneByOne(TestSubscriber[int]):
+    """Asks for the next item from inside on_chunk (a re-entrant request)."""
+
+    def on_chunk(self, items: list[int], acks: Any) -> None:
+        super().on_chunk(items, acks)
+        self.request(1)
+
+
+async def test_broadcast_re_entrant_requests_do_not_recurse() -> None:
+    n = 3 * sys.getrecursionlimit()  # rule 3.3: one nested call per item would overflow
+    taps = [_OneByOne(), _OneByOne()]
+
+    def branch(i: int) -> op.Branch[int]:
+        def make(s: Stream[int]) -> Stream[Any]:
+            s.subscribe(taps[i])
+            return from_iterable([])
+        return make
+
+    from_iterable(range(n), chunk_size=n).pipe(
+        op.broadcast(branch(0), branch(1), buffer=n)).subscribe(TestSubscriber())
+    taps[0].request(1)
+    taps[1].request(1)
+    await settle(200)
+    for tap in taps:
+        assert tap.errors == []
+        assert tap.items == list(range(n))
+        assert tap.violations == []

@@ -4,6 +4,7 @@ time)."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import pytest
@@ -154,3 +155,23 @@ def test_group_by_arguments_are_checked_when_built() -> None:
         op.group_by(lambda x: x, idle_timeout=-1)
     with pytest.raises(ConfigError, match="on_limit must be 'error' or 'evict', got 'drop'"):
         op.group_by(lambda x: x, on_limit="drop")  # type: ignore[arg-type]
+
+
+async def test_group_re_entrant_requests_do_not_recurse() -> None:
+    n = 6 * sys.getrecursionlimit()  # rule 3.3: one nested call per item would overflow
+    class OneByOne(TestSubscriber[int]):
+        def on_chunk(self, items: list[int], acks: Any) -> None:
+            super().on_chunk(items, acks)
+            self.request(1)
+
+    outer: TestSubscriber[Any] = TestSubscriber(initial_request=2)
+    from_iterable(range(n), chunk_size=n).pipe(op.group_by(_mod(2), buffer=n)).subscribe(outer)
+    await settle()
+    subs = [OneByOne(), OneByOne()]
+    for g, s in zip(outer.items, subs, strict=True):
+        g.subscribe(s)
+        s.request(1)
+    await settle(300)
+    assert subs[0].items == list(range(0, n, 2))
+    assert subs[1].items == list(range(1, n, 2))
+    assert subs[0].violations == subs[1].violations == []

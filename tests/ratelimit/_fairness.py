@@ -101,7 +101,7 @@ def orders(hot: float, hot_first: bool) -> Iterator[Order]:
 
 def limiter(clock: VirtualClock) -> CompositeLimiter:
     """Global 200/s + 5/s per user."""
-    return CompositeLimiter(name="orders", clock=clock, bus=EventBus(), tiers=[
+    return CompositeLimiter("orders", clock=clock, bus=EventBus(), tiers=[
         Tier(name="global", algorithm=TokenBucket(rate=GLOBAL, burst=GLOBAL_BURST)),
         Tier(name="user", algorithm=TokenBucket(rate=PER_USER, burst=USER_BURST),
              key=lambda order: order.user),

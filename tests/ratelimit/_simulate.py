@@ -13,7 +13,7 @@ Admission = tuple[float, float]  # (time, cost)
 
 def limiter_on(algorithm: Algorithm, clock: VirtualClock, name: str = "sim") -> RateLimiter:
     """A memory limiter on *clock*, publishing to a private bus."""
-    return RateLimiter(algorithm, name=name, clock=clock, bus=EventBus())
+    return RateLimiter(name, algorithm, clock=clock, bus=EventBus())
 
 
 def offer(algorithm: Algorithm, arrivals: Iterable[tuple[float, float]]) -> list[Admission]:
@@ -23,7 +23,7 @@ def offer(algorithm: Algorithm, arrivals: Iterable[tuple[float, float]]) -> list
     admitted: list[Admission] = []
     for gap, cost in arrivals:
         clock.tick(gap)
-        if limiter.try_acquire_nowait(cost).allowed:
+        if limiter.try_acquire(cost).allowed:
             admitted.append((clock.now(), cost))
     return admitted
 
@@ -35,7 +35,7 @@ def saturate(algorithm: Algorithm, duration: float, cost: float = 1.0) -> list[A
     limiter = limiter_on(algorithm, clock)
     admitted: list[Admission] = []
     while clock.now() <= duration:
-        decision = limiter.try_acquire_nowait(cost)
+        decision = limiter.try_acquire(cost)
         if decision.allowed:
             admitted.append((clock.now(), cost))
         else:

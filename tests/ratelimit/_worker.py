@@ -19,20 +19,20 @@ from streamguard.ratelimit import RateLimiter, RateLimitExceeded, TokenBucket, s
 
 async def work(args: dict[str, Any]) -> dict[str, Any]:
     storage = storage_from_uri(args["url"])
-    limiter = RateLimiter(TokenBucket(rate=args["rate"], burst=args["burst"]),
-                          name=args["name"], storage=storage, bus=EventBus(),
-                          failure_mode=args["mode"], outage_probe=0.05)
+    limiter = RateLimiter(args["name"], TokenBucket(rate=args["rate"], burst=args["burst"]),
+                          storage=storage, bus=EventBus(), failure_mode=args["mode"],
+                          outage_probe=0.05)
     # Connect and load the script before the start, on a limit of its own.
-    warmup = RateLimiter(TokenBucket(rate=1), name=f"warmup-{os.getpid()}", storage=storage,
+    warmup = RateLimiter(f"warmup-{os.getpid()}", TokenBucket(rate=1), storage=storage,
                          bus=EventBus())
-    await warmup.try_acquire()
+    await warmup.decide()
     admitted: list[float] = []
     refused = 0
     await asyncio.sleep(max(0.0, args["start"] - time.time()))
     try:
         while (left := args["end"] - time.time()) > 0:
             try:
-                await limiter.acquire(max_wait=left)
+                await limiter.acquire(timeout=left)
             except RateLimitExceeded:
                 refused += 1
                 await asyncio.sleep(args["pause"] or 0.001)

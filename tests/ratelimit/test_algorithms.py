@@ -211,8 +211,8 @@ def test_gcra_meter_and_token_bucket_agree_decision_by_decision(
     meter = limiter_on(LeakyBucketMeter(rate=rate, capacity=burst), clock, "meter")
     for gap, cost in arrivals:
         clock.tick(gap / rate)
-        expected = bucket.try_acquire_nowait(cost)
-        for other in (gcra.try_acquire_nowait(cost), meter.try_acquire_nowait(cost)):
+        expected = bucket.try_acquire(cost)
+        for other in (gcra.try_acquire(cost), meter.try_acquire(cost)):
             assert other.allowed == expected.allowed
             assert other.retry_after == pytest.approx(expected.retry_after, rel=1e-9, abs=1e-9)
             assert other.remaining == pytest.approx(expected.remaining, rel=1e-9, abs=1e-9)
@@ -266,9 +266,9 @@ def test_bad_configuration_names_rule_and_value(build: object, message: str) -> 
 def test_every_accepted_extreme_decides_and_renders_headers(algorithm: Algorithm) -> None:
     # #9 item 8: whatever validation accepts, deciding and rendering headers never raise.
     clock = VirtualClock(start=1.7e9)
-    limiter = RateLimiter(algorithm, name="edge", clock=clock, bus=EventBus())
+    limiter = RateLimiter("edge", algorithm, clock=clock, bus=EventBus())
     for step in range(4):
-        for decision in (limiter.try_acquire_nowait(), limiter.try_acquire_nowait(1e15)):
+        for decision in (limiter.try_acquire(), limiter.try_acquire(1e15)):
             headers = decision.headers()
             assert headers["X-RateLimit-Limit"].isdigit()
             assert all(math.isfinite(x) or x == math.inf

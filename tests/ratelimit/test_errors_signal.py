@@ -8,9 +8,9 @@ from streamguard.ratelimit import RateLimiter, RateLimitExceeded, TokenBucket
 
 
 async def test_refusal_is_throttled_and_does_not_trip_a_breaker() -> None:
-    limiter = RateLimiter(TokenBucket(rate=1, burst=1), name="tight")
-    assert limiter.try_acquire_nowait().allowed
-    refused = limiter.try_acquire_nowait()
+    limiter = RateLimiter("tight", TokenBucket(rate=1, burst=1))
+    assert limiter.try_acquire().allowed
+    refused = limiter.try_acquire()
     error = RateLimitExceeded("limiter 'tight' refused", decision=refused)
     assert is_throttled(error)
     after = retry_after_of(error)

@@ -23,12 +23,12 @@ from streamguard.testing import VirtualClock
 
 def test_a_refusal_renders_every_header() -> None:
     clock = VirtualClock()
-    limiter = RateLimiter(FixedWindow(limit=100, window=60), name="api", clock=clock,
+    limiter = RateLimiter("api", FixedWindow(limit=100, window=60), clock=clock,
                           bus=EventBus())
     clock.tick(30.2)
     for _ in range(100):
-        limiter.try_acquire_nowait()
-    refused = limiter.try_acquire_nowait()
+        limiter.try_acquire()
+    refused = limiter.try_acquire()
     assert refused.headers() == {
         "Retry-After": "30",
         "X-RateLimit-Limit": "100",
@@ -40,25 +40,25 @@ def test_a_refusal_renders_every_header() -> None:
 
 
 def test_an_allowed_decision_has_no_retry_after() -> None:
-    limiter = RateLimiter(TokenBucket(rate=100, burst=20), name="api", clock=VirtualClock(),
+    limiter = RateLimiter("api", TokenBucket(rate=100, burst=20), clock=VirtualClock(),
                           bus=EventBus())
-    headers = limiter.try_acquire_nowait(5).headers()
+    headers = limiter.try_acquire(5).headers()
     assert "Retry-After" not in headers
     assert headers["X-RateLimit-Remaining"] == "15"
     assert headers["X-RateLimit-Reset"] == "1"              # 0.05 s, rounded up
     assert headers["RateLimit-Policy"] == '"api";q=100;w=1'  # 20 per 0.2 s, as a whole second
-    assert limiter.try_acquire_nowait().headers(legacy=False, ietf=False) == {}
+    assert limiter.try_acquire().headers(legacy=False, ietf=False) == {}
 
 
 def test_a_composite_lists_every_tier() -> None:
     clock = VirtualClock()
-    limiter = CompositeLimiter(name="api", clock=clock, bus=EventBus(), tiers=[
+    limiter = CompositeLimiter("api", clock=clock, bus=EventBus(), tiers=[
         Tier(name="global", algorithm=TokenBucket(rate=1000, burst=1000)),
         Tier(name="user", algorithm=FixedWindow(limit=2, window=10), key=lambda u: u),
     ])
-    limiter.try_acquire_nowait(key="u")
-    limiter.try_acquire_nowait(key="u")
-    headers = limiter.try_acquire_nowait(key="u").headers()
+    limiter.try_acquire(key="u")
+    limiter.try_acquire(key="u")
+    headers = limiter.try_acquire(key="u").headers()
     assert headers["Retry-After"] == "10"
     assert headers["X-RateLimit-Limit"] == "2"
     assert headers["RateLimit-Policy"] == '"api/global";q=1000;w=1, "api/user";q=2;w=10'
@@ -66,8 +66,8 @@ def test_a_composite_lists_every_tier() -> None:
 
 
 def test_a_cost_that_never_fits_has_no_retry_after() -> None:
-    decision = RateLimiter(TokenBucket(rate=1, burst=2), name="api", clock=VirtualClock(),
-                           bus=EventBus()).try_acquire_nowait(3)
+    decision = RateLimiter("api", TokenBucket(rate=1, burst=2), clock=VirtualClock(),
+                           bus=EventBus()).try_acquire(3)
     assert decision.retry_after == math.inf
     assert "Retry-After" not in decision.headers()
 

@@ -30,7 +30,7 @@ from streamguard.testing import VirtualClock
 
 def make(algorithm: Algorithm, clock: VirtualClock, bus: EventBus | None = None,
          **options: Any) -> RateLimiter:
-    return RateLimiter(algorithm, name="api", clock=clock, bus=bus or EventBus(), **options)
+    return RateLimiter("api", algorithm, clock=clock, bus=bus or EventBus(), **options)
 
 
 # ---------------------------------------------------------------- keys and memory
@@ -48,7 +48,7 @@ def test_evicting_idle_keys_never_changes_a_decision(arrivals: list[tuple[float,
         clock.tick(gap)
         state = kept.setdefault(key, algorithm.new_state("api"))
         expected = state.decide(clock.now(), 1.0)
-        assert limiter.try_acquire_nowait(key=key).allowed == expected.allowed
+        assert limiter.try_acquire(key=key).allowed == expected.allowed
 
 
 def test_idle_keys_are_forgotten_so_memory_follows_active_keys() -> None:
@@ -56,28 +56,28 @@ def test_idle_keys_are_forgotten_so_memory_follows_active_keys() -> None:
     limiter = make(TokenBucket(rate=10, burst=1), clock)
     for key in range(10_000):  # 100 new keys per second, each idle 0.1 s after its use
         clock.tick(0.01)
-        assert limiter.try_acquire_nowait(key=key).allowed
+        assert limiter.try_acquire(key=key).allowed
     assert limiter.statistics().keys <= 20
 
 
 def test_max_keys_forgets_the_least_recently_used() -> None:
     clock = VirtualClock()
     storage = MemoryStorage(max_keys=100)
-    limiter = RateLimiter(TokenBucket(rate=0.001, burst=1), name="api", storage=storage,
+    limiter = RateLimiter("api", TokenBucket(rate=0.001, burst=1), storage=storage,
                           clock=clock, bus=EventBus())
     for key in range(1000):
-        limiter.try_acquire_nowait(key=key)
+        limiter.try_acquire(key=key)
     assert limiter.statistics().keys == 100 + 1  # plus the pinned key-less state
     assert storage.table("api", limiter.algorithm).forced_evictions == 900
-    assert not limiter.try_acquire_nowait(key=999).allowed  # recent keys are remembered
-    assert limiter.try_acquire_nowait(key=0).allowed         # the oldest was forgotten
+    assert not limiter.try_acquire(key=999).allowed  # recent keys are remembered
+    assert limiter.try_acquire(key=0).allowed         # the oldest was forgotten
 
 
 def test_one_name_with_two_policies_is_a_config_error() -> None:
     storage = MemoryStorage()
-    RateLimiter(TokenBucket(rate=1), name="api", storage=storage)
+    RateLimiter("api", TokenBucket(rate=1), storage=storage)
     with pytest.raises(ConfigError, match="limiter name 'api' is already bound to"):
-        RateLimiter(TokenBucket(rate=2), name="api", storage=storage)
+        RateLimiter("api", TokenBucket(rate=2), storage=storage)
 
 
 @pytest.mark.parametrize(("options", "message"), [
@@ -88,13 +88,13 @@ def test_one_name_with_two_policies_is_a_config_error() -> None:
 def test_bad_limiter_options_name_rule_and_value(options: dict[str, Any], message: str) -> None:
     arguments: dict[str, Any] = {"name": "api", **options}
     with pytest.raises(ConfigError) as info:
-        RateLimiter(TokenBucket(rate=1), **arguments)
+        RateLimiter(algorithm=TokenBucket(rate=1), **arguments)
     assert str(info.value) == message
 
 
 def test_an_algorithm_is_required() -> None:
     with pytest.raises(ConfigError, match="algorithm must be an Algorithm"):
-        RateLimiter("10/s", name="api")  # type: ignore[arg-type]
+        RateLimiter("api", "10/s")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- waiting
@@ -110,7 +110,7 @@ async def test_waiters_of_one_key_pass_in_arrival_order() -> None:
 
     tasks = [asyncio.create_task(wait(n, c)) for n, c in (("a", 1), ("big", 1), ("c", 1))]
     await clock.advance(0)
-    assert not limiter.try_acquire_nowait().allowed  # no barging past the queue
+    assert not limiter.try_acquire().allowed  # no barging past the queue
     for _ in range(4):
         await clock.advance(0.1)
     await asyncio.gather(*tasks)
@@ -150,16 +150,16 @@ async def test_cancelling_a_waiter_gives_everything_back() -> None:
         await first
 
 
-async def test_max_wait_gives_up_in_line_too() -> None:
+async def test_timeout_gives_up_in_line_too() -> None:
     clock = VirtualClock()
     limiter = make(TokenBucket(rate=1, burst=1), clock)
     await limiter.acquire()
     ahead = asyncio.create_task(limiter.acquire())
-    behind = asyncio.create_task(limiter.acquire(max_wait=1.5))
+    behind = asyncio.create_task(limiter.acquire(timeout=1.5))
     await clock.advance(1.0)
     assert ahead.done()
     await clock.advance(0.6)
-    with pytest.raises(RateLimitExceeded, match=r"cannot pass within max_wait=1\.5 s"):
+    with pytest.raises(RateLimitExceeded, match=r"cannot pass within timeout=1\.5 s"):
         await behind
     assert limiter.statistics().rejected == 1
 
@@ -207,7 +207,7 @@ async def test_penalty_holds_waiters_until_it_ends() -> None:
 
 async def test_composite_waits_for_the_binding_tier() -> None:
     clock = VirtualClock()
-    limiter = CompositeLimiter(name="api", clock=clock, bus=EventBus(), tiers=[
+    limiter = CompositeLimiter("api", clock=clock, bus=EventBus(), tiers=[
         Tier(name="global", algorithm=TokenBucket(rate=100, burst=100)),
         Tier(name="user", algorithm=TokenBucket(rate=1, burst=1), key=lambda user: user),
     ])
@@ -215,7 +215,7 @@ async def test_composite_waits_for_the_binding_tier() -> None:
     waiter = asyncio.create_task(limiter.acquire(key="alice"))
     await clock.advance(1.0)
     assert waiter.result() == pytest.approx(1.0)
-    assert limiter.try_acquire_nowait(key="bob").tiers[0].remaining == pytest.approx(97, abs=1)
+    assert limiter.try_acquire(key="bob").tiers[0].remaining == pytest.approx(97, abs=1)
 
 
 # ---------------------------------------------------------------- events and statistics
@@ -226,7 +226,7 @@ async def test_every_decision_is_an_event() -> None:
     bus.subscribe(seen.append)
     limiter = make(TokenBucket(rate=1, burst=1), clock, bus)
     await limiter.acquire(key="k")
-    assert not limiter.try_acquire_nowait(key="k").allowed
+    assert not limiter.try_acquire(key="k").allowed
     waiter = asyncio.create_task(limiter.acquire(key="k"))
     await clock.advance(1)
     await waiter
@@ -246,8 +246,8 @@ async def test_the_fast_path_and_the_observed_path_decide_alike() -> None:
     observed = make(TokenBucket(rate=3, burst=2), clock, bus)
     for gap in [0, 0, 0.1, 0.3, 0.2, 0, 0.5]:
         clock.tick(gap)
-        a = [quiet.try_acquire_nowait(key="k"), quiet.try_acquire_nowait()]
-        b = [observed.try_acquire_nowait(key="k"), observed.try_acquire_nowait()]
+        a = [quiet.try_acquire(key="k"), quiet.try_acquire()]
+        b = [observed.try_acquire(key="k"), observed.try_acquire()]
         assert a == b
 
 
@@ -255,8 +255,8 @@ async def test_the_fast_path_and_the_observed_path_decide_alike() -> None:
 async def test_a_cost_must_be_positive(cost: float) -> None:
     limiter = make(TokenBucket(rate=1, burst=1), VirtualClock())
     with pytest.raises(ConfigError, match="cost must be a number > 0"):
-        limiter.try_acquire_nowait(cost)
+        limiter.try_acquire(cost)
     with pytest.raises(ConfigError, match="cost must be a number > 0"):
-        await limiter.try_acquire(cost)
+        await limiter.decide(cost)
     with pytest.raises(ConfigError, match="cost must be a number > 0"):
         await limiter.acquire(cost)

@@ -42,7 +42,7 @@ def quiet_collector() -> Iterator[None]:
 @pytest.mark.usefixtures("quiet_collector")
 async def test_2000_items_per_second_for_10_seconds() -> None:
     loop = asyncio.get_running_loop()
-    limiter = RateLimiter(TokenBucket(rate=RATE, burst=BURST), name="realtime", bus=EventBus())
+    limiter = RateLimiter("realtime", TokenBucket(rate=RATE, burst=BURST), bus=EventBus())
     stamps: list[float] = []
     end = loop.time() + SECONDS
     await from_iterable(itertools.count()).pipe(
@@ -54,5 +54,9 @@ async def test_2000_items_per_second_for_10_seconds() -> None:
     busiest = max_in_window([(t, 1.0) for t in stamps], 0.1, closed=True)
     print(f"achieved {achieved:.1f}/s, busiest 100 ms window {busiest:.0f} "
           f"(bound {RATE * 0.1 + BURST:.0f})")
-    assert achieved == pytest.approx(RATE, rel=0.01)
+    # Never above the limit; below it only by what stalls of the loop longer than the burst
+    # (10 ms) cost on a busy machine (the exact rate is checked in virtual time, the accuracy
+    # measured by benchmarks/suite_ratelimit.py).
+    assert achieved <= RATE * (1 + JITTER) + BURST / SECONDS
+    assert achieved >= 0.95 * RATE
     assert busiest <= RATE * (0.1 + JITTER) + BURST

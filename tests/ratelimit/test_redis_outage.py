@@ -32,17 +32,17 @@ async def test_an_outage_follows_the_failure_mode_and_ends(
     bus = EventBus()
     events: list[object] = []
     bus.subscribe(events.append)
-    limiter = RateLimiter(TokenBucket(rate=SLOW, burst=2), name="api", bus=bus,
+    limiter = RateLimiter("api", TokenBucket(rate=SLOW, burst=2), bus=bus,
                           storage=f"{own_redis.url}?timeout=0.2", failure_mode=mode,  # type: ignore[arg-type]
                           outage_probe=0.05)
     try:
-        assert [(await limiter.try_acquire()).allowed for _ in range(3)] == [True, True, False]
+        assert [(await limiter.decide()).allowed for _ in range(3)] == [True, True, False]
 
         own_redis.kill()
         with caplog.at_level(logging.WARNING, logger="streamguard.ratelimit"):
-            during = [await limiter.try_acquire() for _ in range(20)]
+            during = [await limiter.decide() for _ in range(20)]
             await asyncio.sleep(0.06)  # a probe falls due and fails again: still one outage
-            during.append(await limiter.try_acquire())
+            during.append(await limiter.decide())
         assert all(d.allowed == (mode == "open") for d in during)
         down = [r for r in caplog.records if "is down" in r.getMessage()]
         assert len(down) == 1
@@ -55,11 +55,11 @@ async def test_an_outage_follows_the_failure_mode_and_ends(
         else:
             assert during[0].retry_after > 0
             with pytest.raises(RateLimitExceeded):
-                await limiter.acquire(max_wait=0.01)
+                await limiter.acquire(timeout=0.01)
 
         own_redis.start()  # a fresh, empty server on the same port
         await asyncio.sleep(0.06)
-        assert (await limiter.try_acquire()).allowed
+        assert (await limiter.decide()).allowed
         assert not limiter.statistics().storage_down
     finally:
         await limiter.aclose()
@@ -76,12 +76,12 @@ async def test_an_outage_follows_the_failure_mode_and_ends(
 async def test_redis_that_never_answers_costs_no_timeout_per_decision(
         own_redis: RedisServer) -> None:
     own_redis.kill()
-    limiter = RateLimiter(TokenBucket(rate=10), name="api", failure_mode="open",
+    limiter = RateLimiter("api", TokenBucket(rate=10), failure_mode="open",
                           storage=f"{own_redis.url}?timeout=0.2", bus=EventBus(),
                           outage_probe=60)
     try:
         for _ in range(1000):  # one failed connect, then the probe interval answers at once
-            assert (await limiter.try_acquire()).allowed
+            assert (await limiter.decide()).allowed
         assert limiter.statistics().outage_decisions == 1000
     finally:
         await limiter.aclose()
@@ -90,7 +90,7 @@ async def test_redis_that_never_answers_costs_no_timeout_per_decision(
 @pytest.mark.parametrize("mode", ["open", "closed"])
 async def test_a_policing_pipeline_keeps_running_through_an_outage(own_redis: RedisServer,
                                                                    mode: str) -> None:
-    limiter = RateLimiter(TokenBucket(rate=5000, burst=100), name="edge", bus=EventBus(),
+    limiter = RateLimiter("edge", TokenBucket(rate=5000, burst=100), bus=EventBus(),
                           storage=f"{own_redis.url}?timeout=0.2", failure_mode=mode,  # type: ignore[arg-type]
                           outage_probe=0.02)
     rejected: list[int] = []
@@ -123,7 +123,7 @@ async def test_a_policing_pipeline_keeps_running_through_an_outage(own_redis: Re
 
 
 async def test_a_shaping_pipeline_waits_out_a_fail_closed_outage(own_redis: RedisServer) -> None:
-    limiter = RateLimiter(TokenBucket(rate=5000, burst=100), name="shape", bus=EventBus(),
+    limiter = RateLimiter("shape", TokenBucket(rate=5000, burst=100), bus=EventBus(),
                           storage=f"{own_redis.url}?timeout=0.2", failure_mode="closed",
                           outage_probe=0.02)
 

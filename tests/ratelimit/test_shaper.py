@@ -38,7 +38,7 @@ class LateClock(VirtualClock):
 
 
 def shaper(clock: VirtualClock) -> RateLimiter:
-    return RateLimiter(LeakyBucketShaper(rate=RATE, capacity=CAPACITY), name="shaper",
+    return RateLimiter("shaper", LeakyBucketShaper(rate=RATE, capacity=CAPACITY),
                        clock=clock, bus=EventBus())
 
 

@@ -66,7 +66,7 @@ async def storages(storage_uri: str) -> AsyncIterator[Callable[[], Storage]]:
 @pytest.fixture
 def limiter(storages: Callable[[], Storage]) -> Factory:
     def make(algorithm: Algorithm, name: str = "api", **options: object) -> RateLimiter:
-        return RateLimiter(algorithm, name=name, storage=storages(), bus=EventBus(),
+        return RateLimiter(name, algorithm, storage=storages(), bus=EventBus(),
                            **options)  # type: ignore[arg-type]
     return make
 
@@ -75,8 +75,8 @@ def limiter(storages: Callable[[], Storage]) -> Factory:
 async def test_admits_the_limit_then_refuses_with_retry_after(limiter: Factory,
                                                               policy: Algorithm) -> None:
     api = limiter(policy)
-    allowed = [await api.try_acquire() for _ in range(3)]
-    refused = await api.try_acquire()
+    allowed = [await api.decide() for _ in range(3)]
+    refused = await api.decide()
     assert [d.allowed for d in allowed] == [True, True, True]
     assert [round(d.remaining) for d in allowed] == [2, 1, 0]
     assert not refused.allowed
@@ -85,14 +85,14 @@ async def test_admits_the_limit_then_refuses_with_retry_after(limiter: Factory,
     assert refused.limiter == "api"
     assert 0 < refused.retry_after <= 2 * 3600  # a sliding counter may wait into the next window
     assert refused.reset_after > 0
-    never = await api.try_acquire(4)
+    never = await api.decide(4)
     assert not never.allowed
     assert never.retry_after == math.inf
 
 
 async def test_the_shaper_admits_one_at_a_time(limiter: Factory) -> None:
     api = limiter(LeakyBucketShaper(rate=SLOW, capacity=5))
-    first, second = await api.try_acquire(), await api.try_acquire()
+    first, second = await api.decide(), await api.decide()
     assert first.allowed
     assert not second.allowed
     assert second.retry_after == pytest.approx(3600, rel=0.01)
@@ -100,40 +100,40 @@ async def test_the_shaper_admits_one_at_a_time(limiter: Factory) -> None:
 
 async def test_keys_are_independent(limiter: Factory) -> None:
     api = limiter(TokenBucket(rate=SLOW, burst=1))
-    assert (await api.try_acquire(key="alice")).allowed
-    assert not (await api.try_acquire(key="alice")).allowed
-    assert (await api.try_acquire(key="bob")).allowed
-    assert (await api.try_acquire(key=42)).allowed
+    assert (await api.decide(key="alice")).allowed
+    assert not (await api.decide(key="alice")).allowed
+    assert (await api.decide(key="bob")).allowed
+    assert (await api.decide(key=42)).allowed
 
 
 async def test_limiters_with_one_name_share_the_limit(limiter: Factory) -> None:
     first, second = limiter(FixedWindow(limit=2, window=3600)), limiter(
         FixedWindow(limit=2, window=3600))
-    assert (await first.try_acquire(key="k")).allowed
-    assert (await second.try_acquire(key="k")).allowed
-    assert not (await first.try_acquire(key="k")).allowed
-    assert not (await second.try_acquire(key="k")).allowed
+    assert (await first.decide(key="k")).allowed
+    assert (await second.decide(key="k")).allowed
+    assert not (await first.decide(key="k")).allowed
+    assert not (await second.decide(key="k")).allowed
 
 
 async def test_a_composite_refusal_consumes_nothing(storages: Callable[[], Storage]) -> None:
-    api = CompositeLimiter(name="api", storage=storages(), bus=EventBus(), tiers=[
+    api = CompositeLimiter("api", storage=storages(), bus=EventBus(), tiers=[
         Tier(name="global", algorithm=TokenBucket(rate=SLOW, burst=10)),
         Tier(name="user", algorithm=TokenBucket(rate=SLOW, burst=2), key=lambda r: r[0]),
         Tier(name="endpoint", algorithm=FixedWindow(limit=3, window=3600), key=lambda r: r[1]),
     ])
-    assert (await api.try_acquire(key=("alice", "/a"))).allowed
-    assert (await api.try_acquire(key=("alice", "/b"))).allowed
+    assert (await api.decide(key=("alice", "/a"))).allowed
+    assert (await api.decide(key=("alice", "/b"))).allowed
     for _ in range(5):  # alice is out: her refusals must not eat the global or /a allowance
-        refused = await api.try_acquire(key=("alice", "/a"))
+        refused = await api.decide(key=("alice", "/a"))
         assert not refused.allowed
         assert refused.limiter == "api/user"
     assert [t.limiter for t in refused.tiers] == ["api/global", "api/user", "api/endpoint"]
-    assert (await api.try_acquire(key=("bob", "/a"))).allowed
-    assert (await api.try_acquire(key=("bob", "/a"))).allowed
-    third = await api.try_acquire(key=("carol", "/a"))
+    assert (await api.decide(key=("bob", "/a"))).allowed
+    assert (await api.decide(key=("bob", "/a"))).allowed
+    third = await api.decide(key=("carol", "/a"))
     assert not third.allowed
     assert third.limiter == "api/endpoint"
-    decision = await api.try_acquire(key=("carol", "/c"))
+    decision = await api.decide(key=("carol", "/c"))
     assert decision.allowed
     assert decision.tiers[0].remaining == pytest.approx(10 - 5, abs=0.01)
 
@@ -141,12 +141,12 @@ async def test_a_composite_refusal_consumes_nothing(storages: Callable[[], Stora
 async def test_penalize_blocks_until_retry_after(limiter: Factory) -> None:
     api = limiter(TokenBucket(rate=SLOW, burst=100))
     assert await api.penalize("120", key="k") == 120.0
-    refused = await api.try_acquire(key="k")
+    refused = await api.decide(key="k")
     assert not refused.allowed
     assert refused.retry_after == pytest.approx(120, abs=1)
-    assert (await api.try_acquire(key="other")).allowed
+    assert (await api.decide(key="other")).allowed
     await api.penalize(0.05, key="k")  # a shorter penalty never shortens the longer one
-    assert not (await api.try_acquire(key="k")).allowed
+    assert not (await api.decide(key="k")).allowed
 
 
 async def test_a_short_penalty_makes_acquire_wait(limiter: Factory) -> None:
@@ -159,10 +159,10 @@ async def test_a_short_penalty_makes_acquire_wait(limiter: Factory) -> None:
 
 async def test_reset_gives_the_full_allowance_back(limiter: Factory) -> None:
     api = limiter(TokenBucket(rate=SLOW, burst=1))
-    assert (await api.try_acquire()).allowed
-    assert not (await api.try_acquire()).allowed
+    assert (await api.decide()).allowed
+    assert not (await api.decide()).allowed
     await api.reset()
-    assert (await api.try_acquire()).allowed
+    assert (await api.decide()).allowed
 
 
 async def test_acquire_refuses_a_cost_that_can_never_pass(limiter: Factory) -> None:
@@ -171,11 +171,11 @@ async def test_acquire_refuses_a_cost_that_can_never_pass(limiter: Factory) -> N
         await api.acquire(3)
 
 
-async def test_acquire_gives_up_at_once_beyond_max_wait(limiter: Factory) -> None:
+async def test_acquire_gives_up_at_once_beyond_its_timeout(limiter: Factory) -> None:
     api = limiter(TokenBucket(rate=SLOW, burst=1))
     await api.acquire()
-    with pytest.raises(RateLimitExceeded, match="cannot pass within max_wait=1 s") as info:
-        await api.acquire(max_wait=1.0)
+    with pytest.raises(RateLimitExceeded, match="cannot pass within timeout=1 s") as info:
+        await api.acquire(timeout=1.0)
     assert info.value.decision.retry_after > 1.0
 
 
@@ -187,7 +187,7 @@ async def test_acquire_waits_for_a_refill(limiter: Factory) -> None:
 
 def test_an_unknown_storage_uri_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as info:
-        RateLimiter(TokenBucket(rate=1), name="api", storage="mongodb://db:27017")
+        RateLimiter("api", TokenBucket(rate=1), storage="mongodb://db:27017")
     assert str(info.value) == ("storage URI must start with memory://, redis:// or rediss://, "
                                "got 'mongodb://db:27017'")
 
@@ -215,10 +215,11 @@ def test_storage_uris_build_their_backends() -> None:
 
 
 async def test_remote_storage_has_no_synchronous_try(redis_url: str) -> None:
-    api = RateLimiter(TokenBucket(rate=1), name="api", storage=redis_url)
+    api = RateLimiter("api", TokenBucket(rate=1), storage=redis_url)
     try:
-        with pytest.raises(WouldBlock, match=r"use 'await limiter.try_acquire\(\)'"):
-            api.try_acquire_nowait()
+        with pytest.raises(WouldBlock, match=r"use 'await limiter.decide\(\)' or 'await "
+                                             r"limiter.acquire\(timeout=0\)'"):
+            api.try_acquire()
         assert not api.local
     finally:
         await api.aclose()
@@ -228,13 +229,13 @@ async def test_redis_state_expires_once_idle(redis_server: RedisServer) -> None:
     import redis.asyncio as aioredis
 
     url = f"{redis_server.url}?prefix=ttl:"
-    api = RateLimiter(TokenBucket(rate=10, burst=2), name="api", storage=url, bus=EventBus())
-    log = RateLimiter(SlidingWindowLog(limit=5, window=30), name="log", storage=url,
+    api = RateLimiter("api", TokenBucket(rate=10, burst=2), storage=url, bus=EventBus())
+    log = RateLimiter("log", SlidingWindowLog(limit=5, window=30), storage=url,
                       bus=EventBus())
     client = aioredis.Redis.from_url(redis_server.url)
     try:
-        await api.try_acquire(key="k")
-        await log.try_acquire(key="k")
+        await api.decide(key="k")
+        await log.decide(key="k")
         # Full again after 0.1 s: the state may go then (plus a second of margin).
         assert 0 < await client.pttl("ttl:api:k") <= 1100
         assert 29_000 < await client.pttl("ttl:log:k:log") <= 31_000

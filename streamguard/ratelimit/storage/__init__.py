@@ -12,11 +12,11 @@ from urllib.parse import urlsplit as _urlsplit
 
 from streamguard.core._errors import ConfigError as _ConfigError
 
-from ._base import Binding, Storage, StorageUnavailable, TierSpec
-from ._memory import KeyTable, MemoryBinding, MemoryStorage
-from ._redis import RedisBinding, RedisStorage
+from ._base import Storage, StorageUnavailable
+from ._memory import MemoryStorage
+from ._redis import RedisStorage
 
-SCHEMES = ("memory", "redis", "rediss")
+_SCHEMES = ("memory", "redis", "rediss")
 
 
 def storage_from_uri(uri: str) -> Storage:
@@ -32,15 +32,13 @@ def storage_from_uri(uri: str) -> Storage:
 
 
 __all__ = [
-    "SCHEMES",
-    "Binding",
-    "KeyTable",
-    "MemoryBinding",
     "MemoryStorage",
-    "RedisBinding",
     "RedisStorage",
     "Storage",
     "StorageUnavailable",
-    "TierSpec",
     "storage_from_uri",
 ]
+
+for _name in __all__:
+    globals()[_name].__module__ = __name__
+del _name
