@@ -59,18 +59,20 @@ async def main(*, orders: int = 6_000, outage: tuple[float, float] = (0.2, 1.5))
     parked: list[tuple[int, str]] = []
 
     def listen(event: object) -> None:
-        if isinstance(event, StateTransition):
-            print(f"  breaker {event.from_state} -> {event.to_state}: {event.reason}")
-            counts[f"to {event.to_state}"] += 1
-        elif isinstance(event, RetryAttempted):
+        if isinstance(event, RetryAttempted):
             counts["retries"] += 1
         elif isinstance(event, ItemDeadLettered):
             counts[f"dead-lettered ({event.reason})"] += 1
+
+    def transition(event: StateTransition) -> None:
+        print(f"  breaker {event.from_state} -> {event.to_state}: {event.reason}")
+        counts[f"to {event.to_state}"] += 1
 
     bus.subscribe(listen)
     breaker = CircuitBreaker("payments-api", BreakerConfig(
         window_size=20, minimum_calls=10, open_duration=0.25, open_duration_multiplier=2,
         max_open_duration=1.0, open_duration_jitter=0.2), bus=bus)
+    breaker.on_state_change(transition)  # this breaker's transitions, typed
 
     async def park(order: int, error: BaseException) -> None:
         parked.append((order, f"{type(error).__name__}: {error}"))

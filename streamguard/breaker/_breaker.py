@@ -209,12 +209,14 @@ class CircuitBreaker:
 
         The default ``0`` does not wait: a refused call raises at once, which is what a
         breaker is for. ``None`` waits as long as it takes (until the breaker closes, or a
-        half-open probe slot frees); a number waits up to that many seconds of the clock.
+        half-open probe slot frees); a number waits up to that many seconds of the clock —
+        and raises at once if the breaker will still refuse then (open for longer, or
+        forced open).
 
         Raises:
             CircuitOpenError: no permit within *timeout*; the call must not be made.
         """
-        if timeout != 0.0 and timeout is not None:
+        if timeout is not None and (type(timeout) is not float or timeout != 0.0):
             require(is_number(timeout) and timeout >= 0,
                     "timeout must be a number >= 0 (seconds) or None", timeout)
         if self._state is _CLOSED:
@@ -227,10 +229,18 @@ class CircuitBreaker:
                 permit = self._acquire_other()
                 if permit is not None:
                     return permit
-            remaining = None if until is None else until - self._clock.now()
-            if remaining is not None and remaining <= 0:
-                return self._permit_or_raise()
+            remaining = None
+            if until is not None:
+                remaining = until - self._clock.now()
+                if remaining <= 0 or self._refused_beyond(until):
+                    return self._permit_or_raise()
             await self._wait(remaining)
+
+    def _refused_beyond(self, until: float) -> bool:
+        """Whether the breaker is sure to refuse until after *until*: open past it, or forced
+        open (only a manual change ends that). Waiting would only delay the same answer."""
+        state = self._state
+        return state is _FORCED_OPEN or (state is _OPEN and self._open_until > until)
 
     def _permit_or_raise(self) -> Permit:
         permit = self._gen if self._state is _CLOSED else self._acquire_other()

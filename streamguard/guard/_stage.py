@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,11 +23,11 @@ from typing import Any, Literal, Never, TypeAlias, TypeVar
 
 from ..breaker._breaker import CircuitBreaker, start_timer
 from ..breaker._state import CircuitOpenError, State
-from ..core._clock import Clock
+from ..core._clock import Clock, MonotonicClock
+from ..core._concurrent import ConcurrentStage
 from ..core._errors import StreamGuardError
 from ..core._protocol import ChunkSubscriber
 from ..core._stage import StageEvent
-from ..operators._map_async import ConcurrentStage
 from ..retry._budget import RetryBudget
 from ..retry._config import PROGRAMMING_ERRORS, RetryConfig, ceiling
 from ..retry._retry import Retry, RetryError, describe_call
@@ -118,6 +119,7 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         # A Retry built here publishes on this pipeline's bus, like the stage itself.
         self._retry = retry if not isinstance(retry, RetryConfig) else Retry(
             self.name, retry, budget=budget, clock=clock, bus=self._rt.bus)
+        self._budget = None if self._retry is None else self._retry.budget
         self._deadlines = None if timeout is None else _Deadlines(clock, timeout)
         self._on_open = on_open
         self._dead_letter = dead_letter
@@ -128,11 +130,11 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         self._watcher: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------- demand
-    def _top_up(self) -> None:
+    def _may_request(self) -> bool:
         if self._breaker_blocks():
             self._watch_breaker()
-            return
-        super()._top_up()
+            return False
+        return True
 
     def _breaker_blocks(self) -> bool:
         """In backpressure mode, no new demand while the breaker refuses; in half-open, only
@@ -143,21 +145,22 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         state = self._breaker.state
         if state in _FREE:
             return False
-        holding = self._in_flight_n > 0 or self._outstanding > 0
+        holding = (self._in_flight_count > 0 or self._outstanding_count > 0
+                   or self._waiting_count > 0)
         return holding or state is not State.HALF_OPEN
 
     def _watch_breaker(self) -> None:
         # Held items wake the stage when they finish; with none held, a watcher must.
-        if (self._watcher is not None or self._in_flight_n > 0 or self._done
-                or not self._started or self._upstream_done or self._breaker is None):
+        if (self._watcher is not None or self._in_flight_count > 0 or self._waiting_count > 0
+                or self._done or not self._has_started or self._is_upstream_done
+                or self._breaker is None):
             return
-        self._watcher = self._spawn(self._wait_for_breaker(self._breaker))
+        self._watcher = self._spawn_tracked(self._wait_for_breaker(self._breaker))
 
     async def _wait_for_breaker(self, breaker: CircuitBreaker) -> None:
         await breaker.wait_permitted()
         self._watcher = None
-        if not self._done:
-            self._top_up()
+        self._request_more()
 
     def _on_cancel(self) -> None:
         super()._on_cancel()
@@ -168,23 +171,64 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     # ---------------------------------------------------------------- items
     async def process(self, item: T) -> Any:
         """Deliver *item*: wait for the breaker, retry, time out, or route it elsewhere."""
-        while True:
-            generation = 0 if self._breaker is None else self._breaker.generation
+        # The first try, inline: for a healthy downstream it is the only one, so it costs a
+        # permit, the call and a verdict — no retry loop, no closures, no extra coroutine.
+        if self._budget is not None:
+            self._budget.record_call()
+        breaker = self._breaker
+        if breaker is None:
             try:
-                if self._retry is None:
-                    return await self._attempt(item)
-                return await self._retry.run(lambda: self._attempt(item),
-                                             lambda: describe_call(self._call, (item,)))
-            except CircuitOpenError as refused:
-                error: Exception = refused
-                reason = "breaker open"
-            except RetryError as exc:
-                error, reason = exc, "retries exhausted"
+                if self._deadlines is None:
+                    return await self._call(item)
+                return await self._timed_call(item)
             except Exception as exc:
-                error, reason = exc, "call failed" if self._retry is None else "not retryable"
+                return await self._recover(item, exc, 0)
+        generation = breaker.generation
+        permit = breaker.try_acquire()
+        if permit is None:
+            return await self._recover(item, breaker.open_error(), generation)
+        start = self._clock.now() if self._timed else 0.0
+        try:
+            if self._deadlines is None:
+                result = await self._call(item)
+            else:
+                result = await self._timed_call(item)
+        except BaseException as exc:  # cancellation too: the breaker then counts nothing
+            breaker.on_failure(permit, exc, self._clock.now() - start if self._timed else 0.0)
+            if not isinstance(exc, Exception):
+                raise
+            return await self._recover(item, exc, generation)
+        breaker.on_success(permit, self._clock.now() - start if self._timed else 0.0)
+        return result
+
+    async def _recover(self, item: T, first: Exception, generation: int) -> Any:
+        """The first try failed with *first*: retry it, wait for the breaker, or route it."""
+        error: Exception = first
+        retry = self._retry
+        if retry is not None and retry.retryable(first):
+            try:
+                return await retry.resume(lambda: self._attempt(item), first,
+                                          lambda: describe_call(self._call, (item,)))
+            except Exception as exc:
+                error = exc
+        while True:
+            if isinstance(error, CircuitOpenError):
+                reason = "breaker open"
+            elif isinstance(error, RetryError):
+                reason = "retries exhausted"
+            else:
+                reason = "call failed" if retry is None else "not retryable"
             breaker = self._breaker
             if breaker is not None and await self._waits(reason, breaker, generation):
                 await breaker.wait_permitted()
+                generation = breaker.generation
+                try:
+                    if retry is None:
+                        return await self._attempt(item)
+                    return await retry.run(lambda: self._attempt(item),
+                                           lambda: describe_call(self._call, (item,)))
+                except Exception as exc:
+                    error = exc
                 continue
             if reason == "breaker open":
                 return await self._when_open(item, error)
@@ -297,10 +341,12 @@ class _Deadlines:
     ``asyncio.timeout`` does it.
     """
 
-    __slots__ = ("_calls", "_clock", "_timer", "seconds")
+    __slots__ = ("_calls", "_clock", "_now", "_timer", "seconds")
 
     def __init__(self, clock: Clock, seconds: float) -> None:
         self._clock = clock
+        # The loop's clock is time.monotonic(); reading it directly skips the loop lookup.
+        self._now = time.monotonic if type(clock) is MonotonicClock else clock.now
         self.seconds = seconds
         self._calls: deque[_Deadline] = deque()
         self._timer: Any = None
@@ -308,7 +354,7 @@ class _Deadlines:
     def start(self) -> _Deadline:
         task = asyncio.current_task()
         assert task is not None
-        entry = _Deadline(task, self._clock.now() + self.seconds)
+        entry = _Deadline(task, self._now() + self.seconds)
         self._calls.append(entry)
         if self._timer is None:
             self._timer = start_timer(self._clock, self.seconds, self._fire)
@@ -331,7 +377,7 @@ class _Deadlines:
 
     def _fire(self) -> None:
         self._timer = None
-        now = self._clock.now()
+        now = self._now()
         calls = self._calls
         while calls and (calls[0].done or calls[0].when <= now):
             entry = calls.popleft()

@@ -42,8 +42,16 @@ def make_producer(**options: Any) -> Any:
         raise ConfigError(f"bad Kafka producer option: {exc}") from exc
 
 
-async def start_client(client: Any, *, bootstrap: str, within: float, what: str) -> None:
-    """Start an aiokafka client within *within* seconds, or close it and raise clearly."""
+async def start_client(
+    client: Any, *, bootstrap: str, within: float, what: str,
+    idempotence_setting: str = "KafkaSinkConfig(idempotence=False)",
+) -> None:
+    """Start an aiokafka client within *within* seconds, or close it and raise clearly.
+
+    *idempotence_setting* is the setting the user turns off when the broker refuses an
+    idempotent producer: each producer names its own (the sink's ``idempotence``, the
+    source's ``dead_letter_idempotence``).
+    """
     try:
         async with asyncio.timeout(within):
             await client.start()
@@ -65,7 +73,7 @@ async def start_client(client: Any, *, bootstrap: str, within: float, what: str)
             raise IdempotenceUnsupportedError(
                 f"{what}: the broker at {bootstrap!r} refused an idempotent producer "
                 "(InitProducerId failed); brokers without idempotent producers (Tansu 0.6) "
-                "need idempotence=False"
+                f"need {idempotence_setting}"
             ) from exc
         raise
     except BaseException:

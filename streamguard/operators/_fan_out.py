@@ -29,16 +29,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from ..core._ack import Ack
-from ..core._demand import UNBOUNDED, add_demand, demand_error
+from ..core._ack import Ack, abandon_all
 from ..core._errors import BufferOverflowError
 from ..core._overflow import BoundedQueue, Overflow
-from ..core._protocol import ChunkSubscriber, Subscription
+from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._stage import UNSUBSCRIBED as _UNSET
 from ..core._stage import Stage
 from ..core._stream import Stream, closed_error
 from ._errors import item_failed
-from ._fan_acks import SharedAck, abandon, abandon_all
+from ._fan_acks import SharedAck
 
 T = TypeVar("T")
 
@@ -259,6 +258,11 @@ class Hub(Stage[T, T]):
 
     def _offer(self, port: Port[T], items: list[T], acks: list[Ack] | None) -> None:
         n = len(items)
+        if port.cancelled or port.finished:
+            # cancelled while this chunk was being handed out (from an earlier branch's
+            # on_chunk): its share was not processed
+            abandon_all(acks)
+            return
         if not port.queue and port.demand >= n and port.down is not None and not port.draining:
             if port.demand < UNBOUNDED:
                 port.demand -= n
@@ -333,9 +337,7 @@ class Hub(Stage[T, T]):
             self._top_up()
 
     def _abandon_queue(self, port: Port[T]) -> None:
-        for ack in port.queue.acks:
-            if ack is not None:
-                abandon(ack)
+        abandon_all(list(port.queue.acks))
         port.queue.items.clear()
         port.queue.acks.clear()
 

@@ -18,7 +18,9 @@ opens the new one. With *idle_timeout*, a group that received nothing for that l
 injected clock) is closed the same way; a later item with its key opens a new group.
 
 **Acks.** Items keep their own acks; a group cancelled by its subscriber abandons what it
-held (later items with its key open a new group).
+held (later items with its key open a new group). Cancelling the stream of groups ends
+intake: a subscribed group still delivers what it holds, then completes; a group nobody
+subscribed to abandons what it holds.
 """
 
 from __future__ import annotations
@@ -28,15 +30,13 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Generic, Literal, TypeVar
 
-from ..core._ack import Ack
+from ..core._ack import Ack, abandon_all
 from ..core._clock import Clock
-from ..core._demand import UNBOUNDED, add_demand, demand_error
 from ..core._errors import BufferOverflowError
-from ..core._protocol import ChunkSubscriber, Subscription
+from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._stage import Stage
 from ..core._stream import Stream, closed_error
 from ._errors import item_failed
-from ._fan_acks import abandon_all
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -212,6 +212,13 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
         ordered = list(buckets.items())
         for pos, (k, index) in enumerate(ordered):
             group = self._groups.get(k)
+            if group is None and self._done:
+                # the stream of groups was cancelled while this chunk was being placed: a new
+                # group could never be delivered, so its items are not processed
+                if acks is not None:
+                    abandon_all([acks[i] for i in index])
+                self._held -= len(index)
+                continue
             if group is None:
                 group = self._open(k)
                 if group is None:  # the stream failed at the bound: the rest is not processed
@@ -269,6 +276,10 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
 
     def _offer(self, group: Group[K, T], items: list[T], acks: list[Ack] | None) -> None:
         n = len(items)
+        if group.finished:  # its subscriber cancelled while this chunk was being placed
+            self._held -= n
+            abandon_all(acks)
+            return
         self._emitted += n
         if (not group.items and group.demand >= n and group.down is not None
                 and not group.draining):
@@ -394,8 +405,12 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
         # The stream of groups was cancelled: no new groups, no more intake; open groups
         # complete once their subscribers took what they hold.
         self._upstream_done = True
-        for group in list(self._groups.values()):
-            self._close(group)
+        for group in list(self._live):
+            if group.down is None:  # never delivered to anyone: it never will be
+                group.finished = True
+                self._group_gone(group)
+            else:
+                self._close(group)
         self._pending.clear()
         if self._reaper is not None:
             self._reaper.cancel()

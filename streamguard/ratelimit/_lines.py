@@ -90,13 +90,15 @@ class Lines(Generic[P]):
             self._order.remove(key)
         return item
 
-    def clear(self) -> None:
-        """Forget every line."""
+    def clear(self) -> list[P]:
+        """Forget every line; return the items that were waiting."""
+        items = [item for line in self._lines.values() for item in line]
         self._lines.clear()
         self._order.clear()
         self._wake.clear()
         self._since.clear()
         self.count = 0
+        return items
 
     def _to_back(self, key: Hashable) -> None:
         self._order.remove(key)

@@ -10,10 +10,11 @@ every call of a stage (pass the same object to several :class:`~streamguard.retr
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 from ..core._checks import is_int, is_number
-from ..core._clock import SYSTEM_CLOCK, Clock
+from ..core._clock import SYSTEM_CLOCK, Clock, MonotonicClock
 from ..core._errors import require
 
 
@@ -72,22 +73,34 @@ class RetryBudget:
         refunds = Retry("refunds", budget=budget)
     """
 
-    __slots__ = ("_buckets", "_clock", "_epoch", "calls", "config", "exhausted", "retries")
+    __slots__ = ("_buckets", "_clock", "_current", "_epoch", "_next", "_now", "calls", "config",
+                 "exhausted", "retries")
 
     def __init__(self, config: BudgetConfig | None = None, *, clock: Clock | None = None) -> None:
         require(config is None or isinstance(config, BudgetConfig),
                 "config must be a BudgetConfig or None", config)
         self.config = config if config is not None else BudgetConfig()
         self._clock: Clock = clock if clock is not None else SYSTEM_CLOCK
+        # Every call reads the time: for the loop's clock, time.monotonic() is that time
+        # without looking the loop up (half the cost of counting a call).
+        self._now = time.monotonic if type(self._clock) is MonotonicClock else self._clock.now
         # one [first attempts, retries] pair per second of the window
         self._buckets = [[0, 0] for _ in range(self.config.window)]
         self._epoch: int | None = None
+        self._current = self._buckets[0]
+        self._next = -math.inf  # when the current bucket's second ends
         self.calls = 0
         self.retries = 0
         self.exhausted = 0
 
     def _bucket(self) -> list[int]:
-        second = math.floor(self._clock.now())
+        """The bucket of the current second (the same one until that second is over)."""
+        now = self._now()
+        if now >= self._next:
+            self._roll(math.floor(now))
+        return self._current
+
+    def _roll(self, second: int) -> None:
         size = self.config.window
         epoch = self._epoch
         if epoch is None or second - epoch >= size:
@@ -102,11 +115,14 @@ class RetryBudget:
                 old[0] = old[1] = 0
             second = max(second, epoch)
         self._epoch = second
-        return self._buckets[second % size]
+        self._next = second + 1
+        self._current = self._buckets[second % size]
 
     def record_call(self) -> None:
         """Count one first attempt (it earns ``ratio`` retries)."""
-        self._bucket()[0] += 1
+        if self._now() >= self._next:
+            self._roll(math.floor(self._now()))
+        self._current[0] += 1
         self.calls += 1
 
     def available(self) -> float:

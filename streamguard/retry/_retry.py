@@ -229,11 +229,18 @@ class Retry:
             if not is_retryable(self.config, exc):
                 raise
             first = exc
-        return await self._again(attempt, first, describe)
+        return await self.resume(attempt, first, describe)
 
-    async def _again(self, attempt: Callable[[], Awaitable[R]], error: Exception,
-                     describe: Callable[[], str] | str) -> R:
-        """The retry loop, entered only after the first try failed with *error*."""
+    def retryable(self, error: BaseException) -> bool:
+        """Whether *error* is worth another try under this retry's rules."""
+        return is_retryable(self.config, error)
+
+    async def resume(self, attempt: Callable[[], Awaitable[R]], error: Exception,
+                     describe: Callable[[], str] | str = "call") -> R:
+        """Go on after a first try that the caller made itself and that failed with the
+        retryable *error* (the caller counted it with ``budget.record_call()``): wait, try
+        ``attempt()`` again, as :meth:`run` would have. A stage uses it to keep the first
+        try, the only one of a healthy call, free of the retry loop."""
         tries = 1
         delay = self.config.base_delay
         while True:

@@ -1,8 +1,12 @@
-"""Per-instance, typed subscriptions: `on_state_change` and `on_event` (virtual clock)."""
+"""Per-instance, typed subscriptions (`on_state_change`, `on_event`) and the waiting
+`acquire(timeout)` of the #10 vocabulary, on a virtual clock."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+import pytest
 
 from streamguard.breaker import (
     BreakerConfig,
@@ -11,10 +15,11 @@ from streamguard.breaker import (
     CallNotPermitted,
     CallSucceeded,
     CircuitBreaker,
+    CircuitOpenError,
     State,
     StateTransition,
 )
-from streamguard.core import EventBus
+from streamguard.core import ConfigError, EventBus
 from streamguard.testing import VirtualClock
 
 CONFIG = BreakerConfig(window_size=2, minimum_calls=2, open_duration=5)
@@ -139,3 +144,67 @@ def test_manual_changes_are_reported() -> None:
     b.force_open()
     b.disable()
     assert [e.to_state for e in seen] == [State.FORCED_OPEN, State.DISABLED]
+
+
+# ---------------------------------------------------------------------------- acquire(timeout)
+# (here because it, too, is new with the #10 vocabulary)
+async def test_acquire_refuses_at_once_by_default() -> None:
+    b, clock, _ = make()
+    trip(b)
+    with pytest.raises(CircuitOpenError, match="is OPEN"):
+        await b.acquire()
+    assert clock.now() == 0
+
+
+async def test_acquire_waits_for_the_half_open_probe_slot() -> None:
+    b, clock, _ = make()  # open_duration=5
+    trip(b)
+    waiting = asyncio.create_task(b.acquire(timeout=6))
+    await clock.advance(4.9)
+    assert not waiting.done()
+    await clock.advance(0.1)
+    assert await waiting == b.generation  # a probe permit of the HALF_OPEN generation
+    assert b.state is State.HALF_OPEN
+
+
+async def test_acquire_raises_at_once_when_the_breaker_stays_open_past_the_timeout() -> None:
+    b, clock, _ = make()
+    trip(b)
+    with pytest.raises(CircuitOpenError, match=r"next probe in 5 s"):
+        await b.acquire(timeout=4.9)
+    assert clock.now() == 0
+    b.force_open()
+    with pytest.raises(CircuitOpenError, match="FORCED_OPEN"):
+        await b.acquire(timeout=1000)
+
+
+async def test_acquire_without_a_timeout_waits_as_long_as_it_takes() -> None:
+    b, clock, _ = make()
+    b.force_open()
+    waiting = asyncio.create_task(b.acquire(timeout=None))
+    await clock.advance(3600)
+    assert not waiting.done()
+    b.reset()
+    await asyncio.sleep(0)
+    assert await waiting == b.generation
+
+
+async def test_acquire_times_out_while_the_probe_slot_stays_busy() -> None:
+    b, clock, _ = make()
+    trip(b)
+    clock.tick(5)
+    assert b.try_acquire() is not None  # the only probe is in flight
+    waiting = asyncio.create_task(b.acquire(timeout=2))
+    await clock.advance(1.9)
+    assert not waiting.done()
+    await clock.advance(0.1)
+    with pytest.raises(CircuitOpenError, match="HALF_OPEN"):
+        await waiting
+    assert b.statistics().not_permitted == 1  # the refusal counted once, not per wake-up
+
+
+@pytest.mark.parametrize("bad", [-1, "1", True, False, float("nan")])
+async def test_acquire_names_a_bad_timeout(bad: Any) -> None:
+    b, _, _ = make()
+    with pytest.raises(ConfigError, match=r"^timeout must be a number >= 0 \(seconds\) or None"):
+        await b.acquire(timeout=bad)

@@ -175,3 +175,23 @@ async def test_group_re_entrant_requests_do_not_recurse() -> None:
     assert subs[0].items == list(range(0, n, 2))
     assert subs[1].items == list(range(1, n, 2))
     assert subs[0].violations == subs[1].violations == []
+
+
+async def test_cancel_abandons_what_groups_nobody_subscribed_hold() -> None:
+    ledger = Ledger()
+    outer: TestSubscriber[Any] = TestSubscriber(initial_request=1)
+    from_iterable(range(10), ack=ledger.ack).pipe(
+        op.group_by(_mod(2), buffer=10)).subscribe(outer)
+    await settle()
+    assert len(outer.items) == 1  # group 1 waits for demand that never comes
+    evens: TestSubscriber[int] = TestSubscriber()
+    outer.items[0].subscribe(evens)
+    outer.cancel()
+    await settle()
+    assert ledger.abandoned == dict.fromkeys(range(1, 10, 2), 1)  # group 1: nobody to take it
+    assert not ledger.done
+    evens.request(10)  # a subscribed group still delivers what it holds, then completes
+    await settle()
+    assert evens.items == [0, 2, 4, 6, 8]
+    assert evens.completions == 1
+    assert ledger.settled_exactly_once(range(10))
