@@ -407,9 +407,7 @@ class EventWindowStage(OutboxStage[T, "EventWindow[Any, T]"]):
         self._sessions.clear()
         self._fire_heap.clear()
         self._purge_heap.clear()
-        for ack in self._outbox.acks:
-            if isinstance(ack, GroupAck):
-                ack.abandon()
+        abandon_all(list(self._outbox.acks))
         self._outbox.items.clear()
         self._outbox.acks.clear()
         self._held = self._queued = 0
