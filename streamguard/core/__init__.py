@@ -10,7 +10,7 @@ protected API; ``tests/contracts`` checks every source and stage against the sam
 
 from ._ack import Ack, BatchAck, abandon_all, done_all, fail_all
 from ._clock import SYSTEM_CLOCK, Clock, MonotonicClock
-from ._concurrent import ConcurrentStage
+from ._concurrent import ConcurrencyLimit, ConcurrentStage
 from ._errors import (
     BufferOverflowError,
     ConfigError,
@@ -40,6 +40,7 @@ __all__ = [
     "BufferOverflowError",
     "ChunkSubscriber",
     "Clock",
+    "ConcurrencyLimit",
     "ConcurrentStage",
     "ConfigError",
     "DemandError",
