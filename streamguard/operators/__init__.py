@@ -27,6 +27,7 @@ from ..core._checks import check_seconds as _check_seconds
 from ..core._checks import is_async_callable as _is_async_callable
 from ..core._checks import is_int as _is_int
 from ..core._checks import is_number as _is_number
+from ..core._concurrent import ConcurrencyLimit as _ConcurrencyLimit
 from ..core._errors import require as _require
 from ..core._overflow import Overflow as _Overflow
 from ..core._overflow import OverflowPolicy
@@ -111,20 +112,29 @@ def filter(
     return _lift(lambda down: _FilterStage(down, predicate, name), name="op.filter")
 
 
+def _check_concurrency(operator: str, concurrency: object) -> None:
+    if not isinstance(concurrency, int) and isinstance(concurrency, _ConcurrencyLimit):
+        return
+    _check_int(operator, "concurrency", concurrency, 1)
+
+
 def map_async(
-    fn: Callable[[_A], Awaitable[_B]], *, concurrency: int = 1, ordered: bool = True,
+    fn: Callable[[_A], Awaitable[_B]], *, concurrency: int | _ConcurrencyLimit = 1,
+    ordered: bool = True,
     on_error: OnError = "fail", name: str | None = None,
 ) -> Operator[_A, _B]:
     """Await ``fn(item)`` for every item on up to *concurrency* long-lived workers.
 
     With ``ordered=True`` (default) results leave in arrival order; otherwise as they finish.
+    *concurrency* may be a :class:`~streamguard.adaptive.AdaptiveLimit`: every call is timed
+    and fed to it, and the workers and the demand follow its limit.
     The stage holds at most ``2 × concurrency`` items (in flight, waiting for a worker,
     finished and waiting for downstream, requested from upstream). *fn* must be an
     ``async def`` (a plain function is refused when the pipeline is built: use :func:`map`);
     *on_error* may be a plain or an async function ``(item, error) -> replacement``.
     """
     _check_function("op.map_async", "fn", fn, "async")
-    _check_int("op.map_async", "concurrency", concurrency, 1)
+    _check_concurrency("op.map_async", concurrency)
     _require(isinstance(ordered, bool), "op.map_async: ordered must be a bool", ordered)
     _check_on_error("op.map_async", on_error, "any")
     _check_name("op.map_async", name)
@@ -203,7 +213,8 @@ def take_while(predicate: Callable[[_T], object], *, name: str | None = None) ->
 
 
 def sink(
-    fn: Callable[[_T], Any], *, concurrency: int = 1, prefetch: int = _DEFAULT_PREFETCH,
+    fn: Callable[[_T], Any], *, concurrency: int | _ConcurrencyLimit = 1,
+    prefetch: int = _DEFAULT_PREFETCH,
     on_error: OnError = "fail", name: str | None = None,
 ) -> Operator[_T, Never]:
     """End the pipeline with *fn*, called (or awaited) once per item. Nothing may follow a
@@ -216,7 +227,7 @@ def sink(
     completes at its source); a plain sink refuses an async one.
     """
     _check_function("op.sink", "fn", fn, "any")
-    _check_int("op.sink", "concurrency", concurrency, 1)
+    _check_concurrency("op.sink", concurrency)
     _check_int("op.sink", "prefetch", prefetch, 1)
     _check_name("op.sink", name)
     if _is_async_callable(fn):
