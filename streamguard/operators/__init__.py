@@ -273,9 +273,6 @@ from ._window import SlidingCountStage as _SlidingCountStage  # noqa: E402
 from ._window import SlidingTimeStage as _SlidingTimeStage  # noqa: E402
 from ._window import TumblingWindowStage as _TumblingWindowStage  # noqa: E402
 
-for _exported in (EventWindow, LateRecord, StreamTimeoutError):
-    _exported.__module__ = __name__
-
 _K = TypeVar("_K", bound=_Hashable)
 
 
