@@ -68,7 +68,11 @@ class Pipeline:
         require(isinstance(prefetch, int) and not isinstance(prefetch, bool) and prefetch >= 1,
                 "prefetch must be an int >= 1", prefetch)
         require(name is None or isinstance(name, str), "name must be a str or None", name)
-        loop = asyncio.get_running_loop()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError("Stream.start()/run() needs a running event loop: call it from "
+                               "a coroutine (asyncio.run(main()))") from None
         self._rt = Runtime(name, bus)
         self.name = self._rt.name
         self._outcome: Outcome = "completed"
