@@ -1,19 +1,31 @@
-"""Core throughput: a 3-stage lossless pipeline (map → filter → sink) over 1,000,000 integers
-through streamguard, plain reactivex (synchronous push, no backpressure), a chain of
-``asyncio.Queue(1000)`` stages and aiostream; plus ``map_async`` with concurrency 64.
+"""Core throughput, every contender interleaved through ``_harness.compare``.
 
-Every contender runs in the same process, interleaved, best of a few rounds."""
+* **sync pipeline**: ``map → filter → sink`` over 1,000,000 integers through streamguard,
+  reactivex (synchronous push, no backpressure), a chain of ``asyncio.Queue(1000)`` stages
+  and aiostream.
+* **map_async**: 100,000 calls of ``async def work(x): await asyncio.sleep(0); return x + 1``
+  with ``concurrency=c`` at c = 16 and 256, against a hand-written pool of c long-lived worker
+  tasks pulling from one shared iterator (the fastest way to write it by hand) and aiostream's
+  ``pipe.map(work, task_limit=c)``. streamguard runs unordered, like the pool (results are
+  consumed as they finish); the ordered figure is reported beside it.
+
+Figures are items per second (median of the rounds, min and max in ``spreads``); ratios are
+ratios of medians. ``SG_BENCH_ROUNDS`` overrides the number of rounds (default 5).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from _harness import Contender, compare, ratio, result
+
 N = 1_000_000
 N_ASYNC = 100_000
-ROUNDS = 3
+ROUNDS = int(os.environ.get("SG_BENCH_ROUNDS", "5"))
 
 
 def _f(x: int) -> int:
@@ -32,30 +44,40 @@ class _Count:
         self.n += 1
 
 
-async def streamguard_pipeline() -> int:
+def _rate(n: int, expect: int, body: Callable[[_Count], Awaitable[None]]) -> Callable[[], Any]:
+    """One round: run *body*, check it saw *expect* items, return items/s over *n* inputs."""
+
+    async def measure() -> float:
+        count = _Count()
+        t0 = time.perf_counter()
+        await body(count)
+        dt = time.perf_counter() - t0
+        assert count.n == expect, f"counted {count.n}, expected {expect}"
+        return n / dt
+
+    return measure
+
+
+# ---------------------------------------------------------------- the sync pipeline
+async def _streamguard_pipeline(count: _Count) -> None:
     from streamguard import from_iterable
     from streamguard import operators as op
 
-    count = _Count()
     await from_iterable(range(N)).pipe(op.map(_f), op.filter(_p), op.sink(count)).run()
-    return count.n
 
 
-async def reactivex_pipeline() -> int:
+async def _reactivex_pipeline(count: _Count) -> None:
     import reactivex
     from reactivex import operators as rx_ops
 
-    count = _Count()
     reactivex.from_iterable(range(N)).pipe(rx_ops.map(_f), rx_ops.filter(_p)).subscribe(
         on_next=count)
-    return count.n
 
 
-async def queue_chain() -> int:
+async def _queue_chain(count: _Count) -> None:
     q1: asyncio.Queue[int | None] = asyncio.Queue(1000)
     q2: asyncio.Queue[int | None] = asyncio.Queue(1000)
     q3: asyncio.Queue[int | None] = asyncio.Queue(1000)
-    count = _Count()
 
     async def produce() -> None:
         for x in range(N):
@@ -78,81 +100,95 @@ async def queue_chain() -> int:
             count(x)
 
     await asyncio.gather(produce(), mapper(), filterer(), consume())
-    return count.n
 
 
-async def aiostream_pipeline() -> int:
+async def _aiostream_pipeline(count: _Count) -> None:
     from aiostream import pipe, stream
 
-    count = _Count()
     xs = stream.iterate(range(N)) | pipe.map(_f) | pipe.filter(_p)  # type: ignore[arg-type]
     async with xs.stream() as items:
         async for x in items:
             count(x)
-    return count.n
 
 
+# ---------------------------------------------------------------- map_async
 async def _work(x: int) -> int:
     await asyncio.sleep(0)
     return x + 1
 
 
-async def streamguard_map_async() -> int:
-    from streamguard import from_iterable
-    from streamguard import operators as op
+def _map_async(c: int, ordered: bool) -> Callable[[_Count], Awaitable[None]]:
+    async def body(count: _Count) -> None:
+        from streamguard import from_iterable
+        from streamguard import operators as op
 
-    count = _Count()
-    await from_iterable(range(N_ASYNC)).pipe(
-        op.map_async(_work, concurrency=64), op.sink(count)).run()
-    return count.n
+        await from_iterable(range(N_ASYNC)).pipe(
+            op.map_async(_work, concurrency=c, ordered=ordered), op.sink(count)).run()
 
-
-async def semaphore_gather() -> int:
-    sem = asyncio.Semaphore(64)
-    count = _Count()
-
-    async def one(x: int) -> None:
-        async with sem:
-            count(await _work(x))
-
-    # The anchor for map_async: gather with a semaphore (unbounded task creation).
-    await asyncio.gather(*(one(x) for x in range(N_ASYNC)))
-    return count.n
+    return body
 
 
-def _time(fn: Callable[[], Awaitable[int]], expect: int) -> float:
-    async def timed() -> float:
-        t0 = time.perf_counter()
-        got = await fn()
-        dt = time.perf_counter() - t0
-        assert got == expect, f"{fn.__name__} produced {got}, expected {expect}"
-        return dt
+def _worker_pool(c: int) -> Callable[[_Count], Awaitable[None]]:
+    async def body(count: _Count) -> None:
+        items = iter(range(N_ASYNC))
 
-    return asyncio.run(timed())
+        async def worker() -> None:
+            for x in items:
+                count(await _work(x))
+
+        await asyncio.gather(*(worker() for _ in range(c)))
+
+    return body
 
 
-def run() -> dict[str, dict[str, Any]]:
-    """Measure all contenders, interleaved; report items/s and ratios."""
-    contenders: dict[str, tuple[Callable[[], Awaitable[int]], int, int]] = {
-        "streamguard": (streamguard_pipeline, N // 2, N),
-        "reactivex": (reactivex_pipeline, N // 2, N),
-        "queue_chain": (queue_chain, N // 2, N),
-        "aiostream": (aiostream_pipeline, N // 2, N),
-        "map_async_64": (streamguard_map_async, N_ASYNC, N_ASYNC),
-        "semaphore_gather_64": (semaphore_gather, N_ASYNC, N_ASYNC),
-    }
-    best: dict[str, float] = {}
-    for _ in range(ROUNDS):
-        for name, (fn, expect, _n) in contenders.items():
-            dt = _time(fn, expect)
-            best[name] = min(best.get(name, float("inf")), dt)
-    rate = {name: contenders[name][2] / best[name] for name in contenders}
-    figures = {f"{name}_items_per_s": round(r, 1) for name, r in rate.items()}
+def _aiostream_map(c: int) -> Callable[[_Count], Awaitable[None]]:
+    async def body(count: _Count) -> None:
+        from aiostream import pipe, stream
+
+        xs: Any = stream.iterate(range(N_ASYNC)) | pipe.map(_work, task_limit=c)  # type: ignore[arg-type]
+        async with xs.stream() as items:
+            async for x in items:
+                count(x)
+
+    return body
+
+
+def run() -> dict[str, Any]:
+    """Measure every contender, interleaved; report items/s and ratios of medians."""
+    half = N // 2
+    sync = compare([
+        Contender("streamguard_pipeline", _rate(N, half, _streamguard_pipeline),
+                  config="from_iterable(range(N)) → op.map → op.filter → op.sink, run()"),
+        Contender("reactivex_pipeline", _rate(N, half, _reactivex_pipeline),
+                  config="reactivex.from_iterable → ops.map → ops.filter, subscribe(on_next)"),
+        Contender("queue_chain", _rate(N, half, _queue_chain),
+                  config="4 tasks joined by asyncio.Queue(1000)"),
+        Contender("aiostream_pipeline", _rate(N, half, _aiostream_pipeline),
+                  config="stream.iterate | pipe.map | pipe.filter, async with .stream()"),
+    ], rounds=ROUNDS)
+    figures = dict(sync)
     ratios = {
-        "pipeline_vs_reactivex": round(rate["streamguard"] / rate["reactivex"], 3),
-        "pipeline_vs_queue_chain": round(rate["streamguard"] / rate["queue_chain"], 3),
-        "pipeline_vs_aiostream": round(rate["streamguard"] / rate["aiostream"], 3),
-        "map_async_vs_semaphore_gather": round(
-            rate["map_async_64"] / rate["semaphore_gather_64"], 3),
+        "pipeline_vs_reactivex": ratio(sync["streamguard_pipeline"], sync["reactivex_pipeline"]),
+        "pipeline_vs_queue_chain": ratio(sync["streamguard_pipeline"], sync["queue_chain"]),
+        "pipeline_vs_aiostream": ratio(sync["streamguard_pipeline"], sync["aiostream_pipeline"]),
     }
-    return {"figures": figures, "ratios": ratios}
+    for c in (16, 256):
+        spreads = compare([
+            Contender(f"map_async_c{c}", _rate(N_ASYNC, N_ASYNC, _map_async(c, False)),
+                      config=f"op.map_async(work, concurrency={c}, ordered=False) → op.sink"),
+            Contender(f"map_async_ordered_c{c}", _rate(N_ASYNC, N_ASYNC, _map_async(c, True)),
+                      config=f"op.map_async(work, concurrency={c}) (ordered) → op.sink"),
+            Contender(f"worker_pool_c{c}", _rate(N_ASYNC, N_ASYNC, _worker_pool(c)),
+                      config=f"{c} asyncio tasks, each `for x in shared_iterator: "
+                             "count(await work(x))`, gathered"),
+            Contender(f"aiostream_map_c{c}", _rate(N_ASYNC, N_ASYNC, _aiostream_map(c)),
+                      config=f"stream.iterate | pipe.map(work, task_limit={c})"),
+        ], rounds=ROUNDS)
+        figures.update(spreads)
+        ratios[f"map_async_vs_worker_pool_c{c}"] = ratio(
+            spreads[f"map_async_c{c}"], spreads[f"worker_pool_c{c}"])
+        ratios[f"map_async_ordered_vs_worker_pool_c{c}"] = ratio(
+            spreads[f"map_async_ordered_c{c}"], spreads[f"worker_pool_c{c}"])
+        ratios[f"map_async_vs_aiostream_c{c}"] = ratio(
+            spreads[f"map_async_c{c}"], spreads[f"aiostream_map_c{c}"])
+    return result(figures, ratios)

@@ -10,7 +10,10 @@ Example::
     $ streamguard lag --bootstrap 127.0.0.1:9092 --group orders --json
 """
 
+from ..core._public import publish as _publish
 from ._app import build_parser, main
 from ._errors import CliError, ExitCode
 
 __all__ = ["CliError", "ExitCode", "build_parser", "main"]
+
+_publish(__name__, globals(), __all__)

@@ -68,7 +68,7 @@ class Outcome:
 
 async def supervise(work: Work, options: Options, summary: Summary | None = None) -> int:
     """Run *work* under the shared options; print the summary; return the exit code."""
-    with PrometheusExporter() as exporter:
+    with PrometheusExporter(every_bus=True) as exporter:
         reporter = Reporter(exporter.telemetry)
         async with (_metrics_endpoint(exporter, options),
                     live_view(options.view, reporter, options.refresh)):

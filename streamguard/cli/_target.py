@@ -20,7 +20,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ..core._stream import PipelineResult, Stream
+from ..core._pipeline import PipelineResult
+from ..core._runtime import Runtime, watch_pipelines
+from ..core._stream import Stream
 from ._errors import CliError, ExitCode
 
 DEFAULT_ATTRIBUTE = "main"
@@ -168,11 +170,16 @@ async def run_target(target: Target, kwargs: dict[str, object]) -> PipelineResul
     obj = target.obj
     if isinstance(obj, Stream):
         return await obj.run(name=target.name)
+    started: list[Runtime] = []
     with _unawaited_pipelines() as forgotten:
-        result = obj(**kwargs)  # type: ignore[operator]  # callable: see check_parameters
-        awaited = inspect.isawaitable(result)
-        if awaited:
-            result = await _await(result)
+        stop_watching = watch_pipelines(started.append)
+        try:
+            result = obj(**kwargs)  # type: ignore[operator]  # callable: see check_parameters
+            awaited = inspect.isawaitable(result)
+            if awaited:
+                result = await _await(result)
+        finally:
+            stop_watching()
     if forgotten:
         verb = forgotten[0].rsplit(".", 1)[-1]
         raise CliError(f"{target.spec} called {forgotten[0]}() without `await`, so that "
@@ -187,6 +194,9 @@ async def run_target(target: Target, kwargs: dict[str, object]) -> PipelineResul
         return await result.run(name=target.name)
     if isinstance(result, PipelineResult):
         return result
+    if awaited and not started:
+        raise CliError(f"{target.spec} ran no pipeline", code=ExitCode.USAGE,
+                       hint="`return` the Stream you built, or `await stream.run()` in it")
     if awaited:
         return None  # an async function ran its own pipelines; what it returns is its own
     if result is None:

@@ -2,9 +2,9 @@
 every item at its source, statistics and events. Everything else builds on this package;
 it imports nothing from the rest of streamguard."""
 
-from ._ack import Ack, BatchAck, done_all, fail_all
+from ._ack import Ack, BatchAck, abandon_all, done_all, fail_all
 from ._clock import SYSTEM_CLOCK, Clock, MonotonicClock
-from ._demand import UNBOUNDED
+from ._concurrent import ConcurrentStage
 from ._errors import (
     BufferOverflowError,
     ConfigError,
@@ -15,17 +15,18 @@ from ._errors import (
     WouldBlock,
 )
 from ._events import Event, EventBus, default_bus
-from ._lift import lift
-from ._outbox import OutboxStage
-from ._overflow import Overflow
-from ._protocol import ChunkSubscriber, Subscriber, Subscription
+from ._outbox import DrainLoop, OutboxStage
+from ._overflow import OverflowPolicy
+from ._pipeline import DEFAULT_PREFETCH, Pipeline, PipelineResult
+from ._protocol import UNBOUNDED, ChunkSubscriber, Subscriber, Subscription
+from ._publisher import Publisher
 from ._runtime import Runtime, live_pipelines
 from ._signals import Throttled, TooManyRequests, is_throttled, retry_after_of, retryable_of
-from ._stage import ItemFailed, ItemsDropped, Stage, StageEvent, StageTerminated
-from ._stats import StageStatistics
-from ._stream import Operator, PipelineResult, Stream
+from ._stage import ItemFailed, ItemsDropped, Stage, StageEvent, StageStatistics, StageTerminated
+from ._stream import Operator, Stream, lift
 
 __all__ = [
+    "DEFAULT_PREFETCH",
     "SYSTEM_CLOCK",
     "UNBOUNDED",
     "Ack",
@@ -33,8 +34,10 @@ __all__ = [
     "BufferOverflowError",
     "ChunkSubscriber",
     "Clock",
+    "ConcurrentStage",
     "ConfigError",
     "DemandError",
+    "DrainLoop",
     "Event",
     "EventBus",
     "ItemFailed",
@@ -43,8 +46,10 @@ __all__ = [
     "MonotonicClock",
     "Operator",
     "OutboxStage",
-    "Overflow",
+    "OverflowPolicy",
+    "Pipeline",
     "PipelineResult",
+    "Publisher",
     "Runtime",
     "Stage",
     "StageEvent",
@@ -58,6 +63,7 @@ __all__ = [
     "Throttled",
     "TooManyRequests",
     "WouldBlock",
+    "abandon_all",
     "default_bus",
     "done_all",
     "fail_all",
@@ -67,3 +73,7 @@ __all__ = [
     "retry_after_of",
     "retryable_of",
 ]
+
+from ._public import publish as _publish
+
+_publish(__name__, globals(), __all__)

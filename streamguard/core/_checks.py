@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from typing import Any
+
+from ._errors import require
 
 _CO_COROUTINE = inspect.CO_COROUTINE
 
@@ -42,3 +45,35 @@ def is_async_callable(fn: Any) -> bool:
         return True
     call = getattr(type(fn), "__call__", None)  # noqa: B004 - the class's, not the instance's
     return call is not None and inspect.iscoroutinefunction(call)
+
+
+def check_int(owner: str, field: str, value: object, minimum: int) -> None:
+    """Refuse anything but an ``int`` (not a ``bool``) >= *minimum*, naming the field."""
+    require(is_int(value) and value >= minimum,  # type: ignore[operator]
+            f"{owner}: {field} must be an int >= {minimum}", value)
+
+
+def check_seconds(owner: str, field: str, value: object, *, optional: bool = False) -> None:
+    """Refuse anything but a finite number of seconds > 0 (``None`` too if *optional*)."""
+    if optional and value is None:
+        return
+    require(is_number(value) and 0 < value < math.inf,  # type: ignore[operator]
+            f"{owner}: {field} must be a number of seconds > 0{' or None' if optional else ''}",
+            value)
+
+
+def check_function(owner: str, field: str, fn: object, kind: str) -> None:
+    """Refuse what is not callable (``ConfigError``) and a callable of the wrong kind
+    (``TypeError`` naming the operator and the fix). *kind*: ``"sync"``, ``"async"`` or
+    ``"any"``."""
+    require(callable(fn), f"{owner}: {field} must be callable", fn)
+    if kind == "sync" and is_async_callable(fn):
+        raise TypeError(
+            f"{owner}: {field} must be a plain function, got the async function {fn!r}; "
+            f"a coroutine would never be awaited here — use the async operator (map_async, an "
+            f"async sink) or make it a plain def")
+    if kind == "async" and not is_async_callable(fn):
+        raise TypeError(
+            f"{owner}: {field} must be an async function (async def), got {fn!r}; use the "
+            f"plain operator (map, a plain sink) for a plain function, or define it with "
+            f"async def")

@@ -63,3 +63,16 @@ class ItemFailedError(StreamGuardError):
 
 class WouldBlock(StreamGuardError):
     """A ``*_nowait`` call could not proceed without waiting."""
+
+
+def item_failed(stage: str, item: object, error: BaseException) -> ItemFailedError:
+    """Wrap *error* into the stream error that names the stage and the item."""
+    shown = repr(item)
+    if len(shown) > 200:
+        shown = shown[:200] + "…"
+    err = ItemFailedError(
+        f"stage {stage!r} failed on item {shown}: {type(error).__name__}: {error}",
+        stage=stage, item=item,
+    )
+    err.__cause__ = error
+    return err

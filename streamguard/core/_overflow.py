@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from collections import deque
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeAlias, TypeVar
 
 from ._ack import Ack
 from ._errors import BufferOverflowError, ConfigError
 
 T = TypeVar("T")
+
+
+OverflowPolicy: TypeAlias = Literal[
+    "backpressure", "drop_oldest", "drop_newest", "keep_latest", "error"]
+"""What a full buffer does with the next item, as a plain string (the public spelling)."""
 
 
 class Overflow(StrEnum):
@@ -37,13 +42,16 @@ class Overflow(StrEnum):
     ERROR = "error"
 
 
-def parse_overflow(value: Overflow | str) -> Overflow:
-    """Return *value* as an :class:`Overflow`, or raise naming the allowed values."""
-    try:
-        return Overflow(value)
-    except ValueError:
-        allowed = ", ".join(repr(o.value) for o in Overflow)
-        raise ConfigError(f"overflow must be one of {allowed}, got {value!r}") from None
+def parse_overflow(value: object) -> Overflow:
+    """Return the policy *value* (a plain string) as an :class:`Overflow`, or raise naming
+    the allowed values."""
+    if isinstance(value, str):
+        try:
+            return Overflow(value)
+        except ValueError:
+            pass
+    allowed = ", ".join(repr(o.value) for o in Overflow)
+    raise ConfigError(f"overflow must be one of {allowed}, got {value!r}")
 
 
 class BoundedQueue(Generic[T]):
@@ -88,12 +96,26 @@ class BoundedQueue(Generic[T]):
             "use a lossy overflow strategy or a larger capacity"
         )
 
+    def clear(self) -> list[Ack]:
+        """Remove everything; return the acks of the removed items (to settle them)."""
+        acks = [a for a in self.acks if a is not None]
+        self.items.clear()
+        self.acks.clear()
+        return acks
+
     def take(self, n: int) -> tuple[list[T], list[Ack] | None]:
         """Remove and return up to *n* items with their acks (``None`` if none carry one)."""
-        items = [self.items.popleft() for _ in range(min(n, len(self.items)))]
-        raw = [self.acks.popleft() for _ in range(len(items))]
-        acks = [a if a is not None else NOOP_ACK for a in raw] if any(raw) else None
-        return items, acks
+        if n >= len(self.items):  # everything: copy at C speed
+            items = list(self.items)
+            raw = list(self.acks)
+            self.items.clear()
+            self.acks.clear()
+        else:
+            items = [self.items.popleft() for _ in range(n)]
+            raw = [self.acks.popleft() for _ in range(n)]
+        if raw and (raw[0] is not None or raw[-1] is not None or any(raw)):
+            return items, [a if a is not None else NOOP_ACK for a in raw]
+        return items, None
 
 
 class _NoopAck:
@@ -105,6 +127,9 @@ class _NoopAck:
         pass
 
     def fail(self, error: BaseException) -> None:
+        pass
+
+    def abandon(self) -> None:
         pass
 
 

@@ -12,14 +12,13 @@ import contextlib
 import itertools
 import logging
 import weakref
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._stats import StageStatistics
-
 if TYPE_CHECKING:
     from ._events import EventBus
+    from ._stage import StageStatistics
 
 _log = logging.getLogger("streamguard")
 _counter = itertools.count(1)
@@ -35,10 +34,18 @@ class StatisticsSource(Protocol):
         ...
 
 
+class Drainable(Protocol):
+    """A source that can stop taking new items (every :class:`~streamguard.core.Publisher`)."""
+
+    def drain(self) -> None:
+        """Stop taking new items; complete once what was handed out is finished."""
+        ...
+
+
 class Runtime:
     """Book-keeping for one pipeline run. Created by :meth:`Stream.run` and friends."""
 
-    __slots__ = ("__weakref__", "bus", "closed", "name", "stages", "tasks")
+    __slots__ = ("__weakref__", "bus", "closed", "name", "sources", "stages", "tasks")
 
     def __init__(self, name: str | None = None, bus: EventBus | None = None) -> None:
         from ._events import default_bus
@@ -47,8 +54,11 @@ class Runtime:
         self.bus = bus or default_bus()
         self.stages: list[StatisticsSource] = []
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.sources: list[Drainable] = []
         self.closed = False
         _live.add(self)
+        for watcher in _watchers:
+            watcher(self)
 
     def register(self, stage: StatisticsSource) -> None:
         """Record *stage* as part of this pipeline, renaming it ``name-2``, ``name-3``… if
@@ -60,6 +70,10 @@ class Runtime:
                 n += 1
             stage.name = f"{base}-{n}"
         self.stages.append(stage)
+
+    def add_source(self, source: Drainable) -> None:
+        """Record *source* so that :meth:`~streamguard.core.Pipeline.drain` can reach it."""
+        self.sources.append(source)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Start *coro* as a task owned by this pipeline."""
@@ -92,6 +106,26 @@ class Runtime:
 
 _live: weakref.WeakSet[Runtime] = weakref.WeakSet()
 _current: ContextVar[Runtime | None] = ContextVar("streamguard_runtime", default=None)
+
+
+_watchers: tuple[Callable[[Runtime], None], ...] = ()
+
+
+def watch_pipelines(watcher: Callable[[Runtime], None]) -> Callable[[], None]:
+    """Call *watcher* with the runtime of every pipeline created from now on, before its
+    stages subscribe (so before any of them publishes); return a function that stops it.
+
+    For process-wide observers: ``streamguard run`` watches the bus of every pipeline a
+    target starts, also one the target built itself, and drains those pipelines on Ctrl-C.
+    """
+    global _watchers
+    _watchers = (*_watchers, watcher)
+
+    def stop() -> None:
+        global _watchers
+        _watchers = tuple(w for w in _watchers if w is not watcher)
+
+    return stop
 
 
 def live_pipelines() -> list[Runtime]:

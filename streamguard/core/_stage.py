@@ -13,15 +13,44 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ._ack import Ack
-from ._demand import UNBOUNDED, add_demand, demand_error
+from ._ack import Ack, abandon_all
 from ._events import Event
-from ._protocol import ChunkSubscriber, Subscription
+from ._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ._runtime import current_runtime
-from ._stats import StageStatistics
 
 In = TypeVar("In")
 Out = TypeVar("Out")
+
+
+@dataclass(frozen=True, slots=True)
+class StageStatistics:
+    """A snapshot of one stage's counters.
+
+    Attributes:
+        pipeline: name of the pipeline the stage runs in.
+        stage: name of the stage (``"map"``, ``"buffer"`` or the ``name=`` given to it).
+        received: items received from upstream.
+        emitted: items emitted downstream.
+        dropped: items dropped on purpose (filter, overflow strategy, take); each was completed.
+        rejected: items rejected by a limiter or routed to a dead-letter sink; each was completed.
+        failed: items that failed and were reported failed to their source.
+        in_flight: items currently being processed (async calls under way).
+        buffered: items held, waiting for downstream demand.
+        capacity: the bound on ``buffered + in_flight`` (0 for stages that hold nothing).
+        demand: outstanding downstream demand (requested and not yet emitted).
+    """
+
+    pipeline: str
+    stage: str
+    received: int
+    emitted: int
+    dropped: int
+    rejected: int
+    failed: int
+    in_flight: int
+    buffered: int
+    capacity: int
+    demand: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +100,47 @@ class _Unsubscribed:
 UNSUBSCRIBED: Subscription = _Unsubscribed()
 
 
+class _Detached:
+    """Stands in for the downstream after a cancel (rule 3.13: the subscription forgets its
+    subscriber). Nothing should reach it; an item that does is abandoned, not lost."""
+
+    __slots__ = ()
+
+    def on_subscribe(self, subscription: Subscription) -> None:
+        subscription.cancel()
+
+    def on_next(self, item: object) -> None:
+        pass
+
+    def on_chunk(self, items: list[Any], acks: list[Ack] | None) -> None:
+        abandon_all(acks)
+
+    def on_error(self, error: BaseException) -> None:
+        pass
+
+    def on_complete(self) -> None:
+        pass
+
+
+DETACHED: Any = _Detached()
+
+
 class Stage(Generic[In, Out]):
     """Base class of operator stages. Subclasses implement :meth:`on_chunk`.
 
-    ``_done`` is set once nothing more may be sent downstream (terminal signal sent or
-    downstream cancelled); every path that emits checks it.
+    Protected API for subclasses:
+
+    * ``_done``: set once nothing more may be sent downstream (terminal signal sent or
+      downstream cancelled); every path that emits checks it, and a chunk arriving after it
+      has its acks abandoned.
+    * :meth:`_emit` (counts emitted), :meth:`_fail` (cancel upstream, error downstream),
+      :meth:`_terminate` (the one terminal signal).
+    * :meth:`_ask` / :meth:`_arrived` and ``_outstanding``: demand asked of upstream and not
+      yet received; :meth:`_spawn_tracked`: a task cancelled whenever the stage ends.
+    * hooks: :meth:`_on_cancel` (release timers and tasks), :meth:`_on_terminate` (the stage
+      ends — completed, failed or cancelled — abandon the acks of what it still holds).
+    * statistics: the counters ``_received``, ``_emitted``, ``_dropped``, ``_rejected``,
+      ``_failed``; the hooks :meth:`_in_flight`, :meth:`_buffered`, :meth:`_capacity`.
     """
 
     kind = "stage"
@@ -94,6 +159,8 @@ class Stage(Generic[In, Out]):
         self._dropped = 0
         self._rejected = 0
         self._failed = 0
+        self._outstanding = 0  # requested from upstream and not yet received (see _ask)
+        self._tasks: set[asyncio.Task[Any]] | None = None
 
     # ---------------------------------------------------------------- statistics
     @property
@@ -167,9 +234,12 @@ class Stage(Generic[In, Out]):
         was_done = self._done
         self._done = True
         self._on_cancel()
+        self._cancel_tasks()
         self._up.cancel()
         if not was_done:
+            self._on_terminate()
             self._publish_terminated("cancelled", None)
+        self._down = DETACHED
 
     def _on_cancel(self) -> None:
         """Hook: release what the stage holds (tasks, timers)."""
@@ -182,12 +252,41 @@ class Stage(Generic[In, Out]):
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         return self._rt.spawn(coro, self.name)
 
+    def _spawn_tracked(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Start a task of this stage that is cancelled when the stage ends (any way)."""
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = set()
+        task = self._rt.spawn(coro, self.name)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return task
+
+    def _cancel_tasks(self) -> None:
+        """Cancel every task started with :meth:`_spawn_tracked` (but the running one)."""
+        if self._tasks:
+            current = asyncio.current_task()
+            for task in list(self._tasks):
+                if task is not current:
+                    task.cancel()
+
+    def _ask(self, n: int) -> None:
+        """Request *n* from upstream, counting them in ``_outstanding`` (saturating)."""
+        self._outstanding = add_demand(self._outstanding, n)
+        self._up.request(n)
+
+    def _arrived(self, n: int) -> None:
+        """*n* items arrived from upstream: fewer are outstanding."""
+        if self._outstanding < UNBOUNDED:
+            self._outstanding = max(0, self._outstanding - n)
+
     def _fail(self, error: BaseException) -> None:
         """Fail the stream from inside this stage: cancel upstream, error downstream."""
         if self._done:
             return
         self._up.cancel()
         self._on_cancel()
+        self._cancel_tasks()
         self._terminate(error)
 
     def _terminate(self, error: BaseException | None) -> None:
@@ -195,6 +294,7 @@ class Stage(Generic[In, Out]):
             return
         self._done = True
         self._on_terminate()
+        self._cancel_tasks()
         if error is None:
             self._publish_terminated("completed", None)
             self._down.on_complete()
@@ -203,7 +303,8 @@ class Stage(Generic[In, Out]):
             self._down.on_error(error)
 
     def _on_terminate(self) -> None:
-        """Hook: called once just before the terminal signal goes downstream."""
+        """Hook: the stage ends (completed, failed or cancelled); called once. Release what
+        the stage holds and abandon the acks of items it will never deliver."""
 
     def _publish_terminated(self, outcome: str, error: BaseException | None) -> None:
         bus = self._rt.bus

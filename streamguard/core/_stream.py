@@ -6,15 +6,13 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from ._ack import Ack, done_all
-from ._demand import demand_error
-from ._errors import StreamClosedError
+from ._ack import Ack, abandon_all
+from ._errors import StreamClosedError, require
+from ._pipeline import DEFAULT_PREFETCH, Pipeline, PipelineResult
 from ._protocol import ChunkSubscriber, Subscriber, Subscription
 from ._runtime import Runtime, _current, activate
-from ._stats import StageStatistics
 
 if TYPE_CHECKING:
     from ._events import EventBus
@@ -32,19 +30,6 @@ H = TypeVar("H")
 Operator = Callable[["Stream[A]"], "Stream[B]"]
 """An operator is a function from stream to stream, as in reactivex."""
 
-DEFAULT_PREFETCH = 1024
-
-
-@dataclass(frozen=True, slots=True)
-class PipelineResult:
-    """What :meth:`Stream.run` returns: the pipeline's name, how many items reached its end,
-    and the final statistics of every stage from source to sink."""
-
-    name: str
-    items: int
-    statistics: tuple[StageStatistics, ...]
-
-
 class Stream(Generic[T]):
     """A cold publisher: every subscription runs the pipeline anew.
 
@@ -56,10 +41,12 @@ class Stream(Generic[T]):
         total = await from_iterable(range(10)).pipe(op.map(lambda x: x * 2)).to_list()
     """
 
-    __slots__ = ("_subscribe_fn",)
+    __slots__ = ("_ends", "_subscribe_fn")
 
-    def __init__(self, subscribe: Callable[[ChunkSubscriber[T]], None]) -> None:
+    def __init__(self, subscribe: Callable[[ChunkSubscriber[T]], None], *,
+                 ends: str | None = None) -> None:
         self._subscribe_fn = subscribe
+        self._ends = ends  # the sink that ends this stream: nothing may follow it
 
     # ---------------------------------------------------------------- subscribing
     def subscribe(self, subscriber: Subscriber[T]) -> None:
@@ -113,24 +100,40 @@ class Stream(Generic[T]):
     @overload
     def pipe(self, *ops: Operator[Any, Any]) -> Stream[Any]: ...
     def pipe(self, *ops: Operator[Any, Any]) -> Stream[Any]:
-        """Apply operators left to right: ``s.pipe(f, g)`` is ``g(f(s))``."""
+        """Apply operators left to right: ``s.pipe(f, g)`` is ``g(f(s))``.
+
+        A sink must be the last stage: an operator after one is refused here, when the
+        pipeline is built (a stage after a sink would receive nothing)."""
         stream: Stream[Any] = self
         for op in ops:
+            if stream._ends is not None:
+                raise after_sink_error(_describe(op), stream._ends)
             stream = op(stream)
         return stream
 
     # ---------------------------------------------------------------- consuming
+    def start(
+        self, *, name: str | None = None, bus: EventBus | None = None,
+        prefetch: int = DEFAULT_PREFETCH,
+    ) -> Pipeline:
+        """Start the pipeline on the running event loop and return its :class:`Pipeline`
+        handle at once: ``wait()`` for its end, ``drain(timeout)`` it, or ``cancel()`` it.
+
+        What reaches the end of the pipeline is discarded (and completed at its source).
+        """
+        return Pipeline(self, name=name, bus=bus, prefetch=prefetch)
+
     async def run(
         self, *, name: str | None = None, bus: EventBus | None = None,
         prefetch: int = DEFAULT_PREFETCH,
     ) -> PipelineResult:
-        """Run the pipeline to its end, discarding (and completing) what reaches the end.
+        """Run the pipeline to its end: ``await stream.start(...).wait()``.
 
-        Cancelling the task that awaits this cancels every stage, runs every source's
-        cleanup, and awaits every task the stages started. The first error of any stage is
-        raised here.
+        Cancelling the task that awaits this cancels every stage (what is held or in flight
+        is abandoned at its source), runs every source's cleanup, and awaits every task the
+        stages started. The first error of any stage is raised here.
         """
-        return await self._consume(None, name, bus, prefetch)
+        return await Pipeline(self, name=name, bus=bus, prefetch=prefetch).wait()
 
     async def to_list(
         self, *, name: str | None = None, bus: EventBus | None = None,
@@ -138,113 +141,91 @@ class Stream(Generic[T]):
     ) -> list[T]:
         """Run the pipeline and return everything it emitted, in order."""
         out: list[T] = []
-        await self._consume(out, name, bus, prefetch)
+        await Pipeline(self, name=name, bus=bus, prefetch=prefetch, out=out).wait()
         return out
 
-    async def _consume(
-        self, out: list[T] | None, name: str | None, bus: EventBus | None, prefetch: int
-    ) -> PipelineResult:
-        rt = Runtime(name, bus)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        terminal = _Terminal(done, out, prefetch)
-        try:
-            with activate(rt):
-                self._subscribe_chunked(terminal)
-            await done
-        except BaseException:
-            terminal.cancel()
-            raise
-        finally:
-            await rt.aclose()
-        return PipelineResult(rt.name, terminal.count, tuple(rt.statistics()))
-
     def __aiter__(self) -> AsyncIterator[T]:
-        """Iterate over the pipeline's items: ``async for item in stream``."""
-        return self._iterate_gen()
+        """Iterate over the pipeline's items: ``async for item in stream``.
 
-    async def _iterate_gen(self) -> AsyncIterator[T]:
-        async with self.iterate() as items:
-            async for item in items:
-                yield item
+        Breaking out of the loop cancels the pipeline at once (when the loop lets go of the
+        iterator), without waiting for garbage collection of a generator; the sources'
+        cleanup then runs on the event loop. ``async with stream.iterate()`` does the same
+        and also awaits that cleanup.
+        """
+        return _StreamIterator(self, DEFAULT_PREFETCH, None)
 
     @contextlib.asynccontextmanager
     async def iterate(
-        self, *, prefetch: int = 256, name: str | None = None
+        self, *, prefetch: int = DEFAULT_PREFETCH, name: str | None = None
     ) -> AsyncIterator[AsyncIterator[T]]:
-        """Iterate inside a context, so that leaving it always cancels the pipeline::
+        """Iterate inside a context, so that leaving it always cancels the pipeline and
+        awaits its cleanup::
 
             async with stream.iterate() as items:
                 async for item in items:
                     ...
 
-        An item is completed at its source when the loop asks for the next one.
+        An item is completed at its source when the loop asks for the next one; items
+        fetched ahead and never handed to the loop are abandoned.
         """
-        rt = Runtime(name)
-        iterator = _IteratorSubscriber[T](prefetch)
+        iterator = _StreamIterator(self, prefetch, name)
         try:
-            with activate(rt):
-                self._subscribe_chunked(iterator)
             yield iterator
         finally:
-            iterator.cancel()
-            await rt.aclose()
+            await iterator.aclose()
 
 
-class _Terminal(Generic[T]):
-    """The subscriber behind ``run()``/``to_list()``: prefetch, replenish at 75%."""
+class _StreamIterator(Generic[T]):
+    """``async for`` over a stream: subscribes on the first ``__anext__``; closes the
+    pipeline on exhaustion, on :meth:`aclose`, or when dropped (a ``break``)."""
 
-    __slots__ = ("_consumed", "_done", "_limit", "_out", "_prefetch", "_sub", "count")
+    __slots__ = ("__weakref__", "_name", "_prefetch", "_rt", "_stream", "_sub")
 
-    def __init__(self, done: asyncio.Future[None], out: list[T] | None, prefetch: int) -> None:
-        self._done = done
-        self._out = out
+    def __init__(self, stream: Stream[T], prefetch: int, name: str | None) -> None:
+        require(isinstance(prefetch, int) and not isinstance(prefetch, bool) and prefetch >= 1,
+                "iterate: prefetch must be an int >= 1", prefetch)
+        self._stream = stream
         self._prefetch = prefetch
-        self._limit = max(1, prefetch * 3 // 4)
-        self._consumed = 0
-        self._sub: Subscription | None = None
-        self.count = 0
+        self._name = name
+        self._rt: Runtime | None = None
+        self._sub: _IteratorSubscriber[T] | None = None
 
-    def on_subscribe(self, subscription: Subscription) -> None:
-        self._sub = subscription
-        subscription.request(self._prefetch)
+    def __aiter__(self) -> _StreamIterator[T]:
+        return self
 
-    def on_next(self, item: T) -> None:
-        self.on_chunk([item], None)
+    async def __anext__(self) -> T:
+        if self._sub is None:
+            self._rt = Runtime(self._name)
+            self._sub = _IteratorSubscriber(self._prefetch)
+            with activate(self._rt):
+                self._stream._subscribe_chunked(self._sub)
+        try:
+            return await self._sub.next()
+        except StopAsyncIteration:
+            await self.aclose()
+            raise
 
-    def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
-        if self._done.done():
-            return
-        if self._out is not None:
-            self._out.extend(items)
-        n = len(items)
-        self.count += n
-        done_all(acks)
-        self._consumed += n
-        if self._consumed >= self._limit and self._sub is not None:
-            self._consumed = 0
-            self._sub.request(self._limit)
-
-    def on_error(self, error: BaseException) -> None:
-        if not self._done.done():
-            self._done.set_exception(error)
-
-    def on_complete(self) -> None:
-        if not self._done.done():
-            self._done.set_result(None)
-
-    def cancel(self) -> None:
+    async def aclose(self) -> None:
+        """Cancel the pipeline and await its cleanup (idempotent)."""
         if self._sub is not None:
             self._sub.cancel()
-        if not self._done.done():
-            self._done.cancel()
+        if self._rt is not None:
+            await self._rt.aclose()
+
+    def __del__(self) -> None:
+        # A loop that breaks drops its iterator: cancel now; the tasks' cleanup runs on.
+        sub, rt = self._sub, self._rt
+        if sub is not None and not sub.closed:
+            sub.cancel()
+            if rt is not None:
+                for task in list(rt.tasks):
+                    task.cancel()
 
 
 class _IteratorSubscriber(Generic[T]):
     """Bridges demand to ``__anext__``: a bounded prefetch buffer refilled at 75%."""
 
     def __init__(self, prefetch: int) -> None:
-        if prefetch <= 0:
-            raise demand_error("iterate(prefetch)", prefetch)
         self._prefetch = prefetch
         self._limit = max(1, prefetch * 3 // 4)
         self._consumed = 0
@@ -254,6 +235,7 @@ class _IteratorSubscriber(Generic[T]):
         self._sub: Subscription | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._finished = False
+        self._cancelled = False
         self._error: BaseException | None = None
 
     def on_subscribe(self, subscription: Subscription) -> None:
@@ -264,6 +246,9 @@ class _IteratorSubscriber(Generic[T]):
         self.on_chunk([item], None)
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
+        if self._finished:
+            abandon_all(acks)
+            return
         self._items.extend(items)
         if acks is None:
             self._acks.extend([None] * len(items))
@@ -285,20 +270,28 @@ class _IteratorSubscriber(Generic[T]):
             self._waiter.set_result(None)
 
     def cancel(self) -> None:
+        if self._cancelled:
+            return
+        self._cancelled = True
         self._settle_previous()
         if self._sub is not None:
             self._sub.cancel()
         self._finished = True
+        abandon_all(self._acks)  # prefetched, never handed to the loop body
+        self._acks.clear()
+        self._items.clear()
 
     def _settle_previous(self) -> None:
         if self._pending_ack is not None:
             ack, self._pending_ack = self._pending_ack, None
             ack.done()
 
-    def __aiter__(self) -> _IteratorSubscriber[T]:
-        return self
+    @property
+    def closed(self) -> bool:
+        """True once cancelled."""
+        return self._cancelled
 
-    async def __anext__(self) -> T:
+    async def next(self) -> T:
         # The previous item is finished once the loop body asks for the next one.
         self._settle_previous()
         while not self._items:
@@ -338,6 +331,7 @@ class _ItemAdapter(Generic[T]):
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
         if self._dead:
+            abandon_all(acks)
             return
         for i, item in enumerate(items):
             try:
@@ -367,3 +361,43 @@ class _ItemAdapter(Generic[T]):
 def closed_error(what: str) -> StreamClosedError:
     """Build the error for using a finished stream or emitter."""
     return StreamClosedError(f"{what} is closed and takes no more items; create a new one")
+
+
+def after_sink_error(what: str, sink: str) -> TypeError:
+    """Build the error for an operator placed after a sink."""
+    return TypeError(
+        f"{what} comes after {sink}, which ends the pipeline and emits nothing: a sink must "
+        f"be the last stage; move {what} before {sink} (or use map/map_async to go on)")
+
+
+def _describe(op: object) -> str:
+    name = getattr(op, "__qualname__", None) or type(op).__name__
+    return str(getattr(op, "operator_name", None) or name)
+
+
+def lift(
+    factory: Callable[[ChunkSubscriber[B]], ChunkSubscriber[A]], *, name: str | None = None,
+    ends: bool = False,
+) -> Callable[[Stream[A]], Stream[B]]:
+    """Build an operator from *factory*, which makes the stage for one subscription.
+
+    The factory runs at subscription time, so every subscription gets fresh stage state.
+
+    Args:
+        name: how errors name the operator (``"op.map"``).
+        ends: the operator is a sink: the pipeline ends with it, and an operator placed
+            after it is refused when the pipeline is built.
+    """
+    label = name or "an operator"
+
+    def operator(source: Stream[A]) -> Stream[B]:
+        if source._ends is not None:
+            raise after_sink_error(label, source._ends)
+
+        def subscribe(downstream: ChunkSubscriber[B]) -> None:
+            source._subscribe_chunked(factory(downstream))
+
+        return Stream(subscribe, ends=label if ends else None)
+
+    operator.operator_name = label  # type: ignore[attr-defined]
+    return operator

@@ -16,6 +16,7 @@ Example::
     assert ledger.counts()["lost"] == 0
 """
 
+from ..core._public import publish as _publish
 from ._config import DemoConfig
 from ._kafka import kafka_available
 from ._ledger import Ledger
@@ -24,3 +25,5 @@ from ._summary import KEYS, demo_summary, demo_text
 
 __all__ = ["KEYS", "DemoConfig", "Ledger", "demo_summary", "demo_text", "kafka_available",
            "run_demo"]
+
+_publish(__name__, globals(), __all__)

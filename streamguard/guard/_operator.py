@@ -11,8 +11,7 @@ from ..breaker._breaker import CircuitBreaker
 from ..core._checks import is_async_callable, is_int, is_number
 from ..core._clock import SYSTEM_CLOCK, Clock
 from ..core._errors import require
-from ..core._lift import lift
-from ..core._stream import Operator
+from ..core._stream import Operator, lift
 from ..retry._budget import RetryBudget
 from ..retry._config import RetryConfig
 from ..retry._retry import Retry

@@ -22,10 +22,10 @@ from typing import Any, Literal, Never, TypeAlias, TypeVar
 from ..breaker._breaker import CircuitBreaker
 from ..breaker._state import CircuitOpenError, State
 from ..core._clock import Clock
+from ..core._concurrent import ConcurrentStage
 from ..core._errors import StreamGuardError
 from ..core._protocol import ChunkSubscriber
 from ..core._stage import StageEvent
-from ..operators._map_async import ConcurrentStage
 from ..retry._budget import RetryBudget
 from ..retry._config import PROGRAMMING_ERRORS, RetryConfig, ceiling
 from ..retry._retry import Retry, RetryError, describe_call
@@ -129,11 +129,11 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         self._watcher: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------- demand
-    def _top_up(self) -> None:
+    def _may_request(self) -> bool:
         if self._breaker_blocks():
             self._watch_breaker()
-            return
-        super()._top_up()
+            return False
+        return True
 
     def _breaker_blocks(self) -> bool:
         """In backpressure mode, no new demand while the breaker refuses; in half-open, only
@@ -144,21 +144,22 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         state = self._breaker.state
         if state in _FREE:
             return False
-        holding = self._in_flight_n > 0 or self._outstanding > 0
+        holding = (self._in_flight_count > 0 or self._outstanding_count > 0
+                   or self._waiting_count > 0)
         return holding or state is not State.HALF_OPEN
 
     def _watch_breaker(self) -> None:
         # Held items wake the stage when they finish; with none held, a watcher must.
-        if (self._watcher is not None or self._in_flight_n > 0 or self._done
-                or not self._started or self._upstream_done or self._breaker is None):
+        if (self._watcher is not None or self._in_flight_count > 0 or self._waiting_count > 0
+                or self._done or not self._has_started or self._is_upstream_done
+                or self._breaker is None):
             return
-        self._watcher = self._spawn(self._wait_for_breaker(self._breaker))
+        self._watcher = self._spawn_tracked(self._wait_for_breaker(self._breaker))
 
     async def _wait_for_breaker(self, breaker: CircuitBreaker) -> None:
         await breaker.wait_permitted()
         self._watcher = None
-        if not self._done:
-            self._top_up()
+        self._request_more()
 
     def _on_cancel(self) -> None:
         super()._on_cancel()

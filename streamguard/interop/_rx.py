@@ -16,17 +16,18 @@ from reactivex import Observable
 from reactivex.abc import ObserverBase, SchedulerBase
 from reactivex.disposable import Disposable
 
-from ..core._ack import Ack
-from ..core._errors import ConfigError, require
-from ..core._outbox import OutboxStage
-from ..core._overflow import Overflow, parse_overflow
+from ..core._errors import BufferOverflowError, ConfigError, require
+from ..core._overflow import BoundedQueue, Overflow, OverflowPolicy, parse_overflow
+from ..core._pipeline import DEFAULT_PREFETCH
 from ..core._protocol import ChunkSubscriber
+from ..core._publisher import Publisher
+from ..core._stage import ItemsDropped, StageStatistics
 from ..core._stream import Stream
 
 T = TypeVar("T")
 
 
-class _ObservableStage(OutboxStage[T, T]):
+class _ObservablePublisher(Publisher[T]):
     """Holds what the Observable pushes until downstream asks for it."""
 
     kind = "from_observable"
@@ -35,67 +36,92 @@ class _ObservableStage(OutboxStage[T, T]):
         self, down: ChunkSubscriber[T], observable: Observable[T], capacity: int,
         overflow: Overflow,
     ) -> None:
-        super().__init__(down, None, capacity, overflow)
+        super().__init__(down, "from_observable")
+        self._queue: BoundedQueue[T] = BoundedQueue(capacity, overflow, f"{self.kind} buffer")
         self._observable = observable
         self._disposable: Any = None
-        self._loop = asyncio.get_running_loop()
+        self._rx_done = False
+        self._loop_ref = asyncio.get_running_loop()
         self._thread = threading.get_ident()
+        self._received = 0
+        self._emitted = 0
+        self._dropped = 0
+        self._rt.register(self)
 
     def start(self) -> None:
-        self.on_subscribe(_NoUpstream())
-        if not self._done:
+        super().start()
+        if not self._finished:
             self._disposable = self._observable.subscribe(
                 on_next=self._on_rx_next, on_error=self._on_rx_error,
                 on_completed=self._on_rx_completed,
             )
 
+    def statistics(self) -> StageStatistics:
+        """A snapshot of the bridge's counters (drops included)."""
+        return StageStatistics(
+            pipeline=self._rt.name, stage=self.name, received=self._received,
+            emitted=self._emitted, dropped=self._dropped, rejected=0, failed=0, in_flight=0,
+            buffered=len(self._queue), capacity=self._queue.capacity, demand=self._demand)
+
     def _from_rx_thread(self, fn: Any, *args: Any) -> bool:
         if threading.get_ident() != self._thread:
-            self._loop.call_soon_threadsafe(fn, *args)
+            self._loop_ref.call_soon_threadsafe(fn, *args)
             return True
         return False
 
     def _on_rx_next(self, item: T) -> None:
-        if self._from_rx_thread(self._on_rx_next, item) or self._done:
+        if self._from_rx_thread(self._on_rx_next, item) or self._finished or self._rx_done:
             return
         self._received += 1
         try:
-            self._put(item, None)
-        except Exception as exc:
-            self._fail(exc)
+            dropped, _ = self._queue.offer(item, None)
+        except BufferOverflowError as exc:
+            self._stop()
+            self._error(exc)
             return
-        self._drain()
+        if dropped:
+            self._dropped += 1
+            bus = self._rt.bus
+            if bus.active:
+                bus.publish(ItemsDropped(
+                    source=f"{self._rt.name}/{self.name}", pipeline=self._rt.name,
+                    stage=self.name, count=1, reason=f"overflow={self._queue.strategy.value}"))
+        self._ready()
 
     def _on_rx_error(self, error: Exception) -> None:
         if not self._from_rx_thread(self._on_rx_error, error):
-            self._terminate(error)
+            self._rx_done = True
+            self._error(error)
 
     def _on_rx_completed(self) -> None:
         if not self._from_rx_thread(self._on_rx_completed):
-            self.on_complete()
+            self._rx_done = True
+            self._ready()
 
-    def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:  # pragma: no cover
-        raise AssertionError("from_observable has no upstream stage")
+    def _on_request(self) -> None:
+        queue = self._queue
+        while self._demand > 0 and queue.items and not self._finished:
+            items, acks = queue.take(self._demand)
+            self._emitted += len(items)
+            self._emit(items, acks)
+        if self._rx_done and not queue.items:
+            self._complete()
 
     def _on_cancel(self) -> None:
+        self._queue.clear()
         if self._disposable is not None:
             self._disposable.dispose()
 
-    def _on_terminate(self) -> None:
-        super()._on_terminate()
-        self._on_cancel()
-
-
-class _NoUpstream:
-    def request(self, n: int) -> None:
-        pass
-
-    def cancel(self) -> None:
-        pass
+    def _on_drain(self) -> None:
+        # Stop taking from the Observable; what is held still goes downstream.
+        self._rx_done = True
+        if self._disposable is not None:
+            self._disposable.dispose()
+        self._ready()
 
 
 def from_observable(
-    observable: Observable[T], *, capacity: int, overflow: Overflow | str
+    observable: Observable[T], *, capacity: int, overflow: OverflowPolicy
 ) -> Stream[T]:
     """Feed a pipeline from a reactivex Observable through a bounded buffer.
 
@@ -105,7 +131,8 @@ def from_observable(
         overflow: required, and lossy: ``drop_oldest``, ``drop_newest``, ``keep_latest`` or
             ``error`` — ``backpressure`` is refused because Rx cannot be slowed down.
     """
-    require(isinstance(capacity, int) and capacity >= 1, "capacity must be an int >= 1", capacity)
+    require(isinstance(capacity, int) and not isinstance(capacity, bool) and capacity >= 1,
+            "from_observable: capacity must be an int >= 1", capacity)
     strategy = parse_overflow(overflow)
     if strategy is Overflow.BACKPRESSURE:
         raise ConfigError(
@@ -114,14 +141,16 @@ def from_observable(
         )
 
     def subscribe(down: ChunkSubscriber[T]) -> None:
-        _ObservableStage(down, observable, capacity, strategy).start()
+        _ObservablePublisher(down, observable, capacity, strategy).start()
 
     return Stream(subscribe)
 
 
-def to_observable(stream: Stream[T], *, prefetch: int = 1024) -> Observable[T]:
+def to_observable(stream: Stream[T], *, prefetch: int = DEFAULT_PREFETCH) -> Observable[T]:
     """Expose *stream* as an Observable; each Rx subscription runs it as a task on the running
     event loop (subscribe from within that loop). Disposing cancels the pipeline."""
+    require(isinstance(prefetch, int) and not isinstance(prefetch, bool) and prefetch >= 1,
+            "to_observable: prefetch must be an int >= 1", prefetch)
 
     def on_subscribe(observer: ObserverBase[T], scheduler: SchedulerBase | None = None) -> Any:
         loop = asyncio.get_running_loop()

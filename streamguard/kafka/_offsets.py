@@ -51,6 +51,11 @@ class ChunkAck:
         """One record of the chunk failed with *error*."""
         self._tracker._chunk_failed(self, error)
 
+    def abandon(self) -> None:
+        """One record of the chunk was not processed (cancel, ``take``, an expired drain):
+        the chunk never completes, so nothing is committed past it and it is delivered
+        again."""
+
     def hold(self) -> None:
         """Wait for one more :meth:`done` before the chunk counts as complete."""
         self.remaining += 1

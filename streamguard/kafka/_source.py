@@ -23,10 +23,9 @@ from typing import Any, Generic, TypeVar
 from aiokafka.errors import KafkaError
 
 from streamguard.core._clock import SYSTEM_CLOCK, Clock
-from streamguard.core._demand import UNBOUNDED, add_demand, demand_error
 from streamguard.core._errors import StreamClosedError
 from streamguard.core._events import Event, EventBus, default_bus
-from streamguard.core._protocol import ChunkSubscriber
+from streamguard.core._protocol import UNBOUNDED, ChunkSubscriber, add_demand, demand_error
 from streamguard.core._runtime import Runtime, current_runtime
 from streamguard.core._stream import Stream
 
@@ -158,7 +157,7 @@ class KafkaSource(Generic[V]):
         """The stream of records (subscribable once: one source is one consumer)."""
         return Stream(self._subscribe)
 
-    def dead_letter(self, error: Exception, record: KafkaRecord[Any]) -> KafkaRecord[Any]:
+    def dead_letter(self, record: KafkaRecord[Any], error: Exception) -> KafkaRecord[Any]:
         """An ``on_error`` policy for the pipeline's last stage: send the failed *record* to
         the dead-letter topic; it completes once the broker has it.
 

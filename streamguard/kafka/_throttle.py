@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from streamguard.core._clock import SYSTEM_CLOCK, Clock
+from streamguard.core._concurrent import ConcurrentStage
 from streamguard.core._errors import require
 from streamguard.core._events import EventBus, default_bus
-from streamguard.core._lift import lift
 from streamguard.core._protocol import ChunkSubscriber
-from streamguard.core._stream import Operator
-from streamguard.operators import ConcurrentStage
+from streamguard.core._stream import Operator, lift
 
 from ._events import ThrottleRateChanged
 from ._group_lag import CommittedReader, LogEndReader, read_group_lag

@@ -15,6 +15,7 @@ Example::
     await server.aclose()
 """
 
+from ..core._public import publish as _publish
 from ._exporter import PrometheusExporter
 from ._families import EVENT_FAMILIES, FAMILIES, STATISTICS_FAMILIES, Family
 from ._handlers import BREAKER_STATE_VALUES
@@ -33,3 +34,5 @@ __all__ = [
     "Telemetry",
     "serve_registry",
 ]
+
+_publish(__name__, globals(), __all__)

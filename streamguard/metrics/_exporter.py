@@ -16,7 +16,8 @@ class PrometheusExporter:
     One subscriber to *bus* (the process-wide :func:`~streamguard.core.default_bus` by
     default) and one collector in *registry* (a fresh, private ``CollectorRegistry`` by
     default, so two exporters never clash; pass ``prometheus_client.REGISTRY`` to join the
-    process-wide one). Stage statistics are read at scrape time.
+    process-wide one). Stage statistics are read at scrape time. ``every_bus=True`` also
+    watches every bus created while the exporter is open (see :class:`Telemetry`).
 
     Example::
 
@@ -29,10 +30,11 @@ class PrometheusExporter:
     """
 
     def __init__(
-        self, *, bus: EventBus | None = None, registry: CollectorRegistry | None = None,
-        max_finished_pipelines: int = 1000,
+        self, *, bus: EventBus | None = None, every_bus: bool = False,
+        registry: CollectorRegistry | None = None, max_finished_pipelines: int = 1000,
     ) -> None:
-        self.telemetry = Telemetry(bus, max_finished_pipelines=max_finished_pipelines)
+        self.telemetry = Telemetry(bus, every_bus=every_bus,
+                                   max_finished_pipelines=max_finished_pipelines)
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self._collector = TelemetryCollector(self.telemetry)
         self.registry.register(self._collector)

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..core._demand import add_demand
 from ..core._errors import require
 from ..core._events import EventBus, default_bus
-from ..core._runtime import live_pipelines
-from ..core._stats import StageStatistics
+from ..core._protocol import add_demand
+from ..core._runtime import Runtime, live_pipelines, watch_pipelines
+from ..core._stage import StageStatistics
 from ._families import STAGE_OUTCOMES, Family
 from ._handlers import Handler, resolve_handler
 
@@ -50,6 +50,12 @@ class Telemetry:
     a counter never goes backwards when a pipeline ends or runs again under the same name;
     the last *max_finished_pipelines* pipeline names are kept, the oldest forgotten first.
 
+    With ``every_bus=True`` it listens to the process-wide bus and, from the moment a
+    pipeline starts, to that pipeline's bus: a program that runs its pipelines with an
+    :class:`~streamguard.core.EventBus` of its own is watched too (that is what
+    ``streamguard run`` does). Events published on such a bus before its first pipeline
+    started are not seen. It keeps those buses alive until :meth:`close`.
+
     Example::
 
         with Telemetry() as telemetry:
@@ -58,24 +64,40 @@ class Telemetry:
     """
 
     def __init__(
-        self, bus: EventBus | None = None, *, max_finished_pipelines: int = 1000
+        self, bus: EventBus | None = None, *, every_bus: bool = False,
+        max_finished_pipelines: int = 1000,
     ) -> None:
-        require(isinstance(max_finished_pipelines, int) and max_finished_pipelines >= 1,
+        require(isinstance(max_finished_pipelines, int) and max_finished_pipelines >= 1
+                and not isinstance(max_finished_pipelines, bool),
                 "max_finished_pipelines must be an int >= 1", max_finished_pipelines)
+        require(not (every_bus and bus is not None),
+                "every_bus=True watches every bus: pass no bus", bus)
         self.bus = bus or default_bus()
         self._max_finished = max_finished_pipelines
         self._values: dict[Family, dict[tuple[str, ...], float]] = {}
         # pipeline -> stage -> summed final counters of the stage runs that ended
         self._retired: OrderedDict[str, dict[str, list[int]]] = OrderedDict()
         self._dispatch: dict[type, Handler | None] = {}
-        self._unsubscribe: Callable[[], None] | None = self.bus.subscribe(self._on_event)
+        self._buses: dict[EventBus, Callable[[], None]] = {}
+        self._listen(self.bus)
+        self._stop_watching = watch_pipelines(self._on_pipeline) if every_bus else None
 
     # ---------------------------------------------------------------- lifecycle
+    def _listen(self, bus: EventBus) -> None:
+        if bus not in self._buses:
+            self._buses[bus] = bus.subscribe(self._on_event)
+
+    def _on_pipeline(self, runtime: Runtime) -> None:
+        self._listen(runtime.bus)
+
     def close(self) -> None:
-        """Stop listening to the bus (idempotent); what was collected stays readable."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        """Stop listening to the buses (idempotent); what was collected stays readable."""
+        if self._stop_watching is not None:
+            self._stop_watching()
+            self._stop_watching = None
+        buses, self._buses = self._buses, {}
+        for unsubscribe in buses.values():
+            unsubscribe()
 
     def __enter__(self) -> Telemetry:
         return self
@@ -128,15 +150,15 @@ class Telemetry:
         return dict(self._values.get(family, {}))
 
     def running_pipelines(self) -> list[str]:
-        """Names of the pipelines on this bus that run now."""
-        return [rt.name for rt in live_pipelines() if rt.bus is self.bus]
+        """Names of the pipelines on the watched buses that run now."""
+        return [rt.name for rt in live_pipelines() if rt.bus in self._buses]
 
     def stages(self) -> list[StageSample]:
         """Every known stage, running pipelines first (source to sink), then finished ones."""
         merged: dict[tuple[str, str], list[int]] = {}
         running: set[tuple[str, str]] = set()
         for rt in live_pipelines():
-            if rt.bus is not self.bus:
+            if rt.bus not in self._buses:
                 continue
             for stage in reversed(rt.stages):
                 # A stage that ended published its final counters already (see retire()).

@@ -17,35 +17,40 @@ Example::
 from __future__ import annotations
 
 import builtins
-import inspect
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Never, TypeVar
 
+from ..core._checks import check_function as _check_function
+from ..core._checks import check_int as _check_int
+from ..core._checks import check_seconds as _check_seconds
+from ..core._checks import is_async_callable as _is_async_callable
+from ..core._checks import is_int as _is_int
+from ..core._checks import is_number as _is_number
 from ..core._errors import require as _require
-from ..core._lift import lift as _lift
-from ..core._overflow import Overflow
+from ..core._overflow import Overflow as _Overflow
+from ..core._overflow import OverflowPolicy
 from ..core._overflow import parse_overflow as _parse_overflow
+from ..core._pipeline import DEFAULT_PREFETCH as _DEFAULT_PREFETCH
 from ..core._stream import Operator
+from ..core._stream import lift as _lift
 from ._batch import BatchStage as _BatchStage
 from ._buffer import BufferStage as _BufferStage
 from ._errors import OnError
 from ._errors import check_on_error as _check_on_error
 from ._filter import FilterStage as _FilterStage
 from ._map import MapStage as _MapStage
-from ._map_async import ConcurrentStage
 from ._map_async import MapAsyncStage as _MapAsyncStage
 from ._sink import SyncSinkStage as _SyncSinkStage
 from ._take import TakeStage as _TakeStage
 from ._take import TakeWhileStage as _TakeWhileStage
 
 __all__ = [
-    "ConcurrentStage",
     "EventWindow",
     "LateRecord",
     "OnError",
     "OnLate",
-    "Overflow",
+    "OverflowPolicy",
     "StreamTimeoutError",
     "TimeoutPer",
     "batch",
@@ -84,39 +89,48 @@ def map(
     """Apply *fn* to every item.
 
     Args:
-        fn: a plain function; use :func:`map_async` for coroutines.
-        on_error: ``"fail"`` (default), ``"skip"``, or ``(error, item) -> replacement``.
+        fn: a plain function; use :func:`map_async` for coroutines (an ``async def`` here is
+            refused when the pipeline is built).
+        on_error: ``"fail"`` (default), ``"skip"``, or a plain function
+            ``(item, error) -> replacement``.
         name: the stage's name in statistics and metrics.
     """
-    _check_on_error(on_error)
-    if inspect.iscoroutinefunction(fn):
-        raise TypeError(f"map() takes a plain function, got coroutine function {fn!r}; "
-                        "use map_async() for async functions")
-    return _lift(lambda down: _MapStage(down, fn, on_error, name))
+    _check_function("op.map", "fn", fn, "sync")
+    _check_on_error("op.map", on_error, "sync")
+    _check_name("op.map", name)
+    return _lift(lambda down: _MapStage(down, fn, on_error, name), name="op.map")
 
 
 def filter(
     predicate: Callable[[_T], object], *, name: str | None = None
 ) -> Operator[_T, _T]:
-    """Keep the items for which *predicate* is true; the others complete at their source."""
-    return _lift(lambda down: _FilterStage(down, predicate, name))
+    """Keep the items for which *predicate* (a plain function) is true; the others complete
+    at their source."""
+    _check_function("op.filter", "predicate", predicate, "sync")
+    _check_name("op.filter", name)
+    return _lift(lambda down: _FilterStage(down, predicate, name), name="op.filter")
 
 
 def map_async(
     fn: Callable[[_A], Awaitable[_B]], *, concurrency: int = 1, ordered: bool = True,
     on_error: OnError = "fail", name: str | None = None,
 ) -> Operator[_A, _B]:
-    """Await ``fn(item)`` for every item, at most *concurrency* calls in flight.
+    """Await ``fn(item)`` for every item on up to *concurrency* long-lived workers.
 
     With ``ordered=True`` (default) results leave in arrival order; otherwise as they finish.
-    Calls in flight, finished results and items requested from upstream never exceed
-    *concurrency* together.
+    The stage holds at most ``2 × concurrency`` items (in flight, waiting for a worker,
+    finished and waiting for downstream, requested from upstream). *fn* must be an
+    ``async def`` (a plain function is refused when the pipeline is built: use :func:`map`);
+    *on_error* may be a plain or an async function ``(item, error) -> replacement``.
     """
-    _require(isinstance(concurrency, int) and concurrency >= 1,
-            "concurrency must be an int >= 1", concurrency)
-    _check_on_error(on_error)
+    _check_function("op.map_async", "fn", fn, "async")
+    _check_int("op.map_async", "concurrency", concurrency, 1)
+    _require(isinstance(ordered, bool), "op.map_async: ordered must be a bool", ordered)
+    _check_on_error("op.map_async", on_error, "any")
+    _check_name("op.map_async", name)
     return _lift(lambda down: _MapAsyncStage(
-        down, fn, concurrency=concurrency, ordered=ordered, on_error=on_error, name=name))
+        down, fn, concurrency=concurrency, ordered=ordered, on_error=on_error, name=name),
+        name="op.map_async")
 
 
 def batch(
@@ -124,71 +138,99 @@ def batch(
 ) -> Operator[_T, list[_T]]:
     """Group items into lists of *size*, or fewer when *timeout* seconds passed since a
     batch's first item. Completing a batch completes each of its items."""
-    _require(isinstance(size, int) and size >= 1, "size must be an int >= 1", size)
-    _require(timeout is None or timeout > 0, "timeout must be > 0 seconds or None", timeout)
-    return _lift(lambda down: _BatchStage(down, size, timeout, name))
+    _check_int("op.batch", "size", size, 1)
+    _check_seconds("op.batch", "timeout", timeout, optional=True)
+    _check_name("op.batch", name)
+    return _lift(lambda down: _BatchStage(down, size, timeout, name), name="op.batch")
 
 
 def buffer(
-    capacity: int, *, overflow: Overflow | str = Overflow.BACKPRESSURE,
+    capacity: int, *, overflow: OverflowPolicy = "backpressure",
     replenish: int | None = None, name: str | None = None,
 ) -> Operator[_T, _T]:
     """A bounded buffer of *capacity* items.
 
     Args:
         capacity: the most items held.
-        overflow: what to do when full (see :class:`Overflow`); the default,
-            ``backpressure``, is lossless.
+        overflow: what to do when full: ``"backpressure"`` (the default, lossless: upstream
+            is only asked for what fits), ``"drop_oldest"``, ``"drop_newest"``,
+            ``"keep_latest"`` or ``"error"``. Every drop is counted and completes at its
+            source.
         replenish: with backpressure, ask upstream again once this many slots are free
             (default ``max(1, capacity // 4)``).
     """
-    _require(isinstance(capacity, int) and capacity >= 1, "capacity must be an int >= 1", capacity)
+    _check_int("op.buffer", "capacity", capacity, 1)
     strategy = _parse_overflow(overflow)
-    refill = max(1, capacity // 4) if replenish is None else replenish
-    _require(1 <= refill <= capacity, f"replenish must be between 1 and capacity={capacity}",
-            replenish)
-    return _lift(lambda down: _BufferStage(down, capacity, strategy, refill, name))
+    refill = builtins.max(1, capacity // 4) if replenish is None else replenish
+    _require(_is_int(refill) and 1 <= refill <= capacity,
+             f"op.buffer: replenish must be an int between 1 and capacity={capacity}",
+             replenish)
+    _check_name("op.buffer", name)
+    return _lift(lambda down: _BufferStage(down, capacity, strategy, refill, name),
+                 name="op.buffer")
 
 
-def prefetch(n: int, *, low_tide: float = 0.75, name: str | None = None) -> Operator[_T, _T]:
+def prefetch(n: int = _DEFAULT_PREFETCH, *, low_tide: float = 0.75,
+             name: str | None = None) -> Operator[_T, _T]:
     """Request *n* items ahead and refill once ``low_tide × n`` were consumed (Reactor's
-    ``limitRate``): big requests upstream, bounded memory, lossless."""
-    _require(isinstance(n, int) and n >= 1, "n must be an int >= 1", n)
-    _require(0 < low_tide <= 1, "low_tide must be in (0, 1]", low_tide)
+    ``limitRate``): big requests upstream, bounded memory, lossless. ``prefetch`` means the
+    same wherever it appears (``run``, ``start``, ``iterate``, ``sink``), with the same
+    default (:data:`~streamguard.core.DEFAULT_PREFETCH`)."""
+    _check_int("op.prefetch", "n", n, 1)
+    _require(_is_number(low_tide) and 0 < low_tide <= 1,
+             "op.prefetch: low_tide must be a number in (0, 1]", low_tide)
+    _check_name("op.prefetch", name)
     refill = builtins.max(1, math.ceil(n * low_tide))
-    return _lift(lambda down: _BufferStage(down, n, Overflow.BACKPRESSURE, refill,
-                                         name or "prefetch"))
+    return _lift(lambda down: _BufferStage(down, n, _Overflow.BACKPRESSURE, refill,
+                                         name or "prefetch"), name="op.prefetch")
 
 
 def take(count: int, *, name: str | None = None) -> Operator[_T, _T]:
-    """Emit the first *count* items, then complete and cancel upstream."""
-    _require(isinstance(count, int) and count >= 0, "count must be an int >= 0", count)
-    return _lift(lambda down: _TakeStage(down, count, name))
+    """Emit the first *count* items, then complete and cancel upstream; items upstream
+    stages still held are abandoned at their source."""
+    _check_int("op.take", "count", count, 0)
+    _check_name("op.take", name)
+    return _lift(lambda down: _TakeStage(down, count, name), name="op.take")
 
 
 def take_while(predicate: Callable[[_T], object], *, name: str | None = None) -> Operator[_T, _T]:
-    """Emit items while *predicate* holds, then complete and cancel upstream."""
-    return _lift(lambda down: _TakeWhileStage(down, predicate, name))
+    """Emit items while *predicate* (a plain function) holds, then complete and cancel
+    upstream. The first item failing it completes at its source (it was looked at); the
+    rest of its chunk is abandoned."""
+    _check_function("op.take_while", "predicate", predicate, "sync")
+    _check_name("op.take_while", name)
+    return _lift(lambda down: _TakeWhileStage(down, predicate, name), name="op.take_while")
 
 
 def sink(
-    fn: Callable[[_T], Any], *, concurrency: int = 1, prefetch: int = 1024,
+    fn: Callable[[_T], Any], *, concurrency: int = 1, prefetch: int = _DEFAULT_PREFETCH,
     on_error: OnError = "fail", name: str | None = None,
 ) -> Operator[_T, Never]:
-    """End the pipeline with *fn*, called (or awaited) once per item.
+    """End the pipeline with *fn*, called (or awaited) once per item. Nothing may follow a
+    sink: an operator after it is refused when the pipeline is built.
 
     The sink creates demand on its own; an item completes at its source once *fn* returned
-    for it. Async functions run with at most *concurrency* calls in flight.
+    for it. A plain function is called chunk by chunk, requesting *prefetch* items ahead;
+    an ``async def`` runs on up to *concurrency* long-lived workers holding at most
+    ``2 × concurrency`` items. *on_error* ``(item, error)`` handles a failed item (it then
+    completes at its source); a plain sink refuses an async one.
     """
-    _require(isinstance(concurrency, int) and concurrency >= 1,
-            "concurrency must be an int >= 1", concurrency)
-    _require(isinstance(prefetch, int) and prefetch >= 1, "prefetch must be an int >= 1", prefetch)
-    _check_on_error(on_error)
-    if inspect.iscoroutinefunction(fn):
+    _check_function("op.sink", "fn", fn, "any")
+    _check_int("op.sink", "concurrency", concurrency, 1)
+    _check_int("op.sink", "prefetch", prefetch, 1)
+    _check_name("op.sink", name)
+    if _is_async_callable(fn):
+        _check_on_error("op.sink", on_error, "any")
         return _lift(lambda down: _MapAsyncStage(
             down, fn, concurrency=concurrency, ordered=False, on_error=on_error,
-            name=name or "sink", emits=False))
-    return _lift(lambda down: _SyncSinkStage(down, fn, prefetch, on_error, name))
+            name=name or "sink", emits=False), name="op.sink", ends=True)
+    _check_on_error("op.sink", on_error, "sync")
+    return _lift(lambda down: _SyncSinkStage(down, fn, prefetch, on_error, name),
+                 name="op.sink", ends=True)
+
+
+def _check_name(owner: str, name: object) -> None:
+    _require(name is None or isinstance(name, str), f"{owner}: name must be a str or None", name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -520,3 +562,7 @@ __all__ += ["Branch", "GroupLimitError", "GroupedStream", "broadcast", "concat",
 for _fn in (GroupLimitError, GroupedStream, broadcast, concat, concat_map, flat_map, group_by,
             merge, on_error_resume, partition, retry, zip):
     _fn.__module__ = __name__
+
+from ..core._public import publish as _publish  # noqa: E402 - after every name it renames
+
+_publish(__name__, globals(), __all__)

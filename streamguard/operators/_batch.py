@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 from typing import TypeVar
 
-from ..core._ack import Ack, BatchAck
-from ..core._demand import UNBOUNDED
+from ..core._ack import Ack, BatchAck, abandon_all
 from ..core._outbox import OutboxStage
-from ..core._protocol import ChunkSubscriber
+from ..core._protocol import UNBOUNDED, ChunkSubscriber
 
 T = TypeVar("T")
 
@@ -61,6 +60,7 @@ class BatchStage(OutboxStage[T, list[T]]):
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
         if self._done:
+            abandon_all(acks)  # after the end: not processed
             return
         self._received += len(items)
         if self._outstanding < UNBOUNDED:
@@ -113,5 +113,6 @@ class BatchStage(OutboxStage[T, list[T]]):
     def _on_terminate(self) -> None:
         super()._on_terminate()
         self._cancel_timer()
+        abandon_all(self._acks)  # a batch that never left: its members were not processed
         self._items = []
         self._acks = None

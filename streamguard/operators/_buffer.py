@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from ..core._ack import Ack
-from ..core._demand import UNBOUNDED
+from ..core._ack import Ack, abandon_all
 from ..core._errors import BufferOverflowError
 from ..core._outbox import OutboxStage
 from ..core._overflow import Overflow
-from ..core._protocol import ChunkSubscriber
+from ..core._protocol import UNBOUNDED, ChunkSubscriber
 
 T = TypeVar("T")
 
@@ -51,6 +50,7 @@ class BufferStage(OutboxStage[T, T]):
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
         if self._done:
+            abandon_all(acks)  # after the end: not processed
             return
         self._received += len(items)
         self._outstanding = max(0, self._outstanding - len(items))

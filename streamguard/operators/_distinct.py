@@ -14,8 +14,7 @@ from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from ..core._ack import Ack
-from ..core._demand import UNBOUNDED
-from ..core._protocol import ChunkSubscriber
+from ..core._protocol import UNBOUNDED, ChunkSubscriber
 from ..core._stage import Stage
 from ._errors import item_failed
 from ._settle import fail_at

@@ -30,10 +30,9 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from ..core._ack import Ack
-from ..core._demand import UNBOUNDED, add_demand, demand_error
 from ..core._errors import BufferOverflowError
 from ..core._overflow import BoundedQueue, Overflow
-from ..core._protocol import ChunkSubscriber, Subscription
+from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._stage import UNSUBSCRIBED as _UNSET
 from ..core._stage import Stage
 from ..core._stream import Stream, closed_error

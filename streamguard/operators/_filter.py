@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..core._ack import Ack
-from ..core._demand import UNBOUNDED
-from ..core._protocol import ChunkSubscriber
+from ..core._ack import Ack, abandon_all
+from ..core._protocol import UNBOUNDED, ChunkSubscriber
 from ..core._stage import Stage
 from ._errors import item_failed
 
@@ -27,6 +26,7 @@ class FilterStage(Stage[T, T]):
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
         if self._done:
+            abandon_all(acks)  # after the end: not processed
             return
         n = len(items)
         self._received += n
@@ -56,14 +56,30 @@ class FilterStage(Stage[T, T]):
                 self._up.request(dropped)  # replenish: downstream still wants them
 
     def _fail_on_predicate(self, items: list[T], acks: list[Ack] | None, exc: Exception) -> None:
-        # Find the culprit so the error names it; its ack is failed, the rest stay pending.
+        # Find the culprit so the error names it: the items it let through before go on (and
+        # those it dropped complete), the culprit fails, the rest were never processed.
+        pred = self._pred
+        out: list[T] = []
+        out_acks: list[Ack] | None = None if acks is None else []
         for i, x in enumerate(items):
             try:
-                self._pred(x)
+                keep = pred(x)
             except Exception as err:
                 self._failed += 1
+                failure = item_failed(self.name, x, err)
                 if acks is not None:
-                    acks[i].fail(item_failed(self.name, x, err))
-                self._fail(item_failed(self.name, x, err))
+                    acks[i].fail(failure)
+                if out:
+                    self._emit(out, out_acks)
+                self._dropped += len(items) - len(out) - 1  # dropped, or never looked at
+                if acks is not None:
+                    abandon_all(acks[i + 1:])
+                self._fail(failure)
                 return
+            if keep:
+                out.append(x)
+                if out_acks is not None and acks is not None:
+                    out_acks.append(acks[i])
+            elif acks is not None:
+                acks[i].done()
         self._fail(exc)

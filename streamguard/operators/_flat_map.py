@@ -29,8 +29,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 from ..core._ack import Ack
-from ..core._demand import UNBOUNDED, add_demand, demand_error
-from ..core._protocol import ChunkSubscriber, Subscription
+from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._runtime import Runtime, StatisticsSource, activate
 from ..core._stage import Stage
 from ..core._stream import Stream

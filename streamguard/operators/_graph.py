@@ -11,10 +11,9 @@ from typing import Any, TypeVar
 
 from ..core._clock import SYSTEM_CLOCK, Clock
 from ..core._errors import require
-from ..core._lift import lift
 from ..core._overflow import Overflow, parse_overflow
 from ..core._protocol import ChunkSubscriber
-from ..core._stream import Operator, Stream
+from ..core._stream import Operator, Stream, lift
 from ..retry._retry import Retry
 from ._fan_out import Hub
 from ._flat_map import FlatMapStage
@@ -149,7 +148,7 @@ def _fan_out(kind: str, branches: tuple[Branch[T], ...], route: Callable[[T], in
             "buffer must be an int >= 0", buffer)
     strategies = ([parse_overflow(o) for o in overflow]
                   if isinstance(overflow, (list, tuple)) else
-                  [parse_overflow(overflow)] * len(branches))  # type: ignore[arg-type]
+                  [parse_overflow(overflow)] * len(branches))
     require(len(strategies) == len(branches),
             f"overflow must be one strategy or one per branch ({len(branches)})", overflow)
     for strategy in strategies:

@@ -32,9 +32,8 @@ from typing import Generic, Literal, TypeVar
 
 from ..core._ack import Ack
 from ..core._clock import Clock
-from ..core._demand import UNBOUNDED, add_demand, demand_error
 from ..core._errors import BufferOverflowError
-from ..core._protocol import ChunkSubscriber, Subscription
+from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._stage import Stage
 from ..core._stream import Stream, closed_error
 from ._errors import item_failed

@@ -16,8 +16,7 @@ from typing import TypeVar
 
 from ..core._ack import Ack
 from ..core._clock import Clock
-from ..core._demand import UNBOUNDED, add_demand, demand_error
-from ..core._protocol import ChunkSubscriber
+from ..core._protocol import UNBOUNDED, ChunkSubscriber, add_demand, demand_error
 from ..core._stage import Stage
 from ._settle import abandon_all
 from ._timer import Timer

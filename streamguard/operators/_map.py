@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..core._ack import Ack
-from ..core._demand import UNBOUNDED
-from ..core._protocol import ChunkSubscriber
+from ..core._ack import Ack, abandon_all
+from ..core._protocol import UNBOUNDED, ChunkSubscriber
 from ..core._stage import Stage
 from ._errors import OnError, item_failed
 
@@ -30,6 +29,7 @@ class MapStage(Stage[A, B]):
 
     def on_chunk(self, items: list[A], acks: list[Ack] | None) -> None:
         if self._done:
+            abandon_all(acks)  # after the end: not processed
             return
         self._received += len(items)
         fn = self._fn
@@ -59,21 +59,13 @@ class MapStage(Stage[A, B]):
                     continue
                 if policy == "fail":
                     failure = item_failed(self.name, x, exc)
-                    if acks is not None:
-                        acks[i].fail(failure)
-                    if out:
-                        self._emit(out, out_acks)
-                    self._fail(failure)
+                    self._fail_at(i, failure, acks, out, out_acks)
                     return
                 try:
-                    y = policy(exc, x)
+                    y = policy(x, exc)
                 except Exception as exc2:
                     failure = item_failed(self.name, x, exc2)
-                    if acks is not None:
-                        acks[i].fail(failure)
-                    if out:
-                        self._emit(out, out_acks)
-                    self._fail(failure)
+                    self._fail_at(i, failure, acks, out, out_acks)
                     return
             out.append(y)
             if out_acks is not None and acks is not None:
@@ -82,3 +74,14 @@ class MapStage(Stage[A, B]):
             self._emit(out, out_acks)
         if skipped and not self._done and self._requested < UNBOUNDED:
             self._up.request(skipped)  # downstream still wants as many as it asked for
+
+    def _fail_at(self, i: int, failure: BaseException, acks: list[Ack] | None, out: list[B],
+                 out_acks: list[Ack] | None) -> None:
+        # Items before the culprit go on, the culprit fails, the rest were never processed.
+        if acks is not None:
+            acks[i].fail(failure)
+        if out:
+            self._emit(out, out_acks)
+        if acks is not None:
+            abandon_all(acks[i + 1:])
+        self._fail(failure)

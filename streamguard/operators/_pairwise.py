@@ -13,8 +13,7 @@ import itertools
 from typing import TypeVar
 
 from ..core._ack import Ack
-from ..core._demand import add_demand, demand_error
-from ..core._protocol import ChunkSubscriber
+from ..core._protocol import ChunkSubscriber, add_demand, demand_error
 from ..core._stage import Stage
 from ._settle import abandon_all
 

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from ..core._ack import Ack, BatchAck
-from ..core._demand import UNBOUNDED, add_demand, demand_error
-from ..core._protocol import ChunkSubscriber
+from ..core._protocol import UNBOUNDED, ChunkSubscriber, add_demand, demand_error
 from ..core._stage import Stage
 from ._errors import item_failed
 from ._settle import abandon_all, fail_at

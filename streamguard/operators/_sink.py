@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Never, TypeVar
 
-from ..core._ack import Ack
+from ..core._ack import Ack, abandon_all
 from ..core._protocol import ChunkSubscriber, Subscription
 from ..core._stage import Stage
 from ._errors import OnError, item_failed
@@ -46,6 +46,7 @@ class SyncSinkStage(Stage[T, Never]):
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
         if self._done:
+            abandon_all(acks)  # after the end: not processed
             return
         n = len(items)
         self._received += n
@@ -81,7 +82,7 @@ class SyncSinkStage(Stage[T, Never]):
         policy: Any = self._on_error
         if callable(policy):
             try:
-                policy(exc, item)
+                policy(item, exc)
             except Exception as exc2:
                 exc = exc2
             else:

@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from ..core._ack import Ack
-from ..core._demand import UNBOUNDED, add_demand, demand_error
-from ..core._protocol import ChunkSubscriber, Subscription
+from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._runtime import activate
 from ..core._stage import UNSUBSCRIBED, Stage
 from ..core._stream import Stream

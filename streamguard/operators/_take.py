@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..core._ack import Ack, done_all
-from ..core._demand import add_demand
-from ..core._protocol import ChunkSubscriber, Subscription
+from ..core._ack import Ack, abandon_all
+from ..core._protocol import ChunkSubscriber, Subscription, add_demand
 from ..core._stage import Stage
 from ._errors import item_failed
 
@@ -42,6 +41,7 @@ class TakeStage(Stage[T, T]):
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
         if self._done:
+            abandon_all(acks)  # after the end: not processed
             return
         self._received += len(items)
         k = min(self._left, len(items))
@@ -49,7 +49,7 @@ class TakeStage(Stage[T, T]):
         if k < len(items):
             extra = len(items) - k
             self._dropped += extra
-            done_all(None if acks is None else acks[k:])
+            abandon_all(None if acks is None else acks[k:])  # take ended: not processed
             items, acks = items[:k], None if acks is None else acks[:k]
         if items:
             self._emit(items, acks)
@@ -71,6 +71,7 @@ class TakeWhileStage(Stage[T, T]):
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
         if self._done:
+            abandon_all(acks)  # after the end: not processed
             return
         self._received += len(items)
         k = 0
@@ -78,13 +79,15 @@ class TakeWhileStage(Stage[T, T]):
             try:
                 ok = self._pred(x)
             except Exception as exc:
+                failure = item_failed(self.name, x, exc)
                 if acks is not None:
-                    acks[k].fail(item_failed(self.name, x, exc))
-                    done_all(acks[k + 1:])
+                    acks[k].fail(failure)
+                    abandon_all(acks[k + 1:])
                 if k:
                     self._emit(items[:k], None if acks is None else acks[:k])
                 self._failed += 1
-                self._fail(item_failed(self.name, x, exc))
+                self._dropped += len(items) - k - 1  # never looked at
+                self._fail(failure)
                 return
             if not ok:
                 break
@@ -94,7 +97,8 @@ class TakeWhileStage(Stage[T, T]):
             return
         self._dropped += len(items) - k
         if acks is not None:
-            done_all(acks[k:])
+            acks[k].done()  # the item that ended it was looked at: processed
+            abandon_all(acks[k + 1:])
         if k:
             self._emit(items[:k], None if acks is None else acks[:k])
         if not self._done:

@@ -18,9 +18,8 @@ from typing import Literal, TypeAlias, TypeVar
 
 from ..core._ack import Ack
 from ..core._clock import Clock
-from ..core._demand import UNBOUNDED, add_demand, demand_error
 from ..core._errors import StreamGuardError
-from ..core._protocol import ChunkSubscriber
+from ..core._protocol import UNBOUNDED, ChunkSubscriber, add_demand, demand_error
 from ..core._stage import Stage
 from ._timer import Timer
 

@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..core._ack import Ack
-from ..core._demand import UNBOUNDED, add_demand, demand_error
-from ..core._protocol import ChunkSubscriber, Subscription
+from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._stage import Stage
 from ..core._stream import Stream
 from ._fan_acks import JointAck, abandon, abandon_all

@@ -38,10 +38,9 @@ from typing import Any, Generic, Literal, TypeVar
 
 from streamguard.core._ack import Ack
 from streamguard.core._errors import require
-from streamguard.core._lift import lift
 from streamguard.core._outbox import OutboxStage
 from streamguard.core._protocol import ChunkSubscriber
-from streamguard.core._stream import Operator
+from streamguard.core._stream import Operator, lift
 
 from ._composite import CompositeLimiter
 from ._decision import Decision, RateLimitExceeded

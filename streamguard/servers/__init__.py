@@ -27,6 +27,7 @@ Example::
         ...  # bootstrap == "127.0.0.1:PORT", redis.url == "redis://127.0.0.1:PORT/0"
 """
 
+from ..core._public import publish as _publish
 from ._broker import BrokerStartError, kafka_answers
 from ._downstream import DownstreamConfig, DownstreamServer
 from ._kafka import (
@@ -73,9 +74,4 @@ __all__ = [
     "tansu_binary",
 ]
 
-# Tracebacks and reprs show the public path (streamguard.servers.TansuServer), as httpx does.
-for _name in __all__:
-    _value = globals()[_name]
-    if isinstance(_value, type) or callable(_value):
-        _value.__module__ = __name__
-del _name, _value
+_publish(__name__, globals(), __all__)

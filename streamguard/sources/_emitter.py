@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from ..core._ack import Ack
-from ..core._demand import UNBOUNDED, add_demand, demand_error
-from ..core._errors import StreamClosedError, WouldBlock
+from ..core._errors import StreamClosedError, WouldBlock, require
 from ..core._protocol import ChunkSubscriber
+from ..core._publisher import Publisher
 from ..core._stream import Stream, closed_error
 
 T = TypeVar("T")
@@ -20,7 +20,8 @@ class Emitter(Generic[T]):
 
     ``await emit(item)`` returns once the item was handed downstream, which happens only when
     there is demand: a slow pipeline slows the producer down. The emitter has one
-    subscriber; :meth:`stream` returns the stream to build the pipeline on.
+    subscriber; :meth:`stream` returns the stream to build the pipeline on. Cancelling the
+    pipeline makes the emitter forget its subscriber; a drain completes it.
 
     Example::
 
@@ -33,9 +34,10 @@ class Emitter(Generic[T]):
     """
 
     def __init__(self, *, name: str = "emitter") -> None:
+        require(isinstance(name, str), "Emitter: name must be a str", name)
         self.name = name
-        self._down: ChunkSubscriber[T] | None = None
-        self._demand = 0
+        self._pub: _EmitterPublisher[T] | None = None
+        self._subscribed = False
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
         self._cancelled = False
@@ -45,20 +47,24 @@ class Emitter(Generic[T]):
         return Stream(self._subscribe)
 
     def _subscribe(self, down: ChunkSubscriber[T]) -> None:
-        if self._down is not None:
+        if self._subscribed:
             raise StreamClosedError(f"Emitter {self.name!r} already has a subscriber; "
                                     "create one emitter per pipeline")
-        self._down = down
-        down.on_subscribe(_EmitterSubscription(self))
+        self._subscribed = True
+        self._pub = _EmitterPublisher(self, down)
+        if self._closed:
+            self._pub._complete()
+            return
+        self._pub.start()
 
     @property
     def demand(self) -> int:
         """Outstanding demand: how many items may be emitted without waiting."""
-        return self._demand
+        return 0 if self._pub is None or self._pub.finished else self._pub._demand
 
     async def emit(self, item: T, ack: Ack | None = None) -> None:
         """Hand *item* downstream, waiting while there is no demand."""
-        while self._demand == 0:
+        while self.demand == 0:
             self._check_open()
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
@@ -72,50 +78,40 @@ class Emitter(Generic[T]):
     def emit_nowait(self, item: T, ack: Ack | None = None) -> None:
         """Hand *item* downstream now; raise :class:`WouldBlock` if there is no demand."""
         self._check_open()
-        if self._demand == 0 or self._down is None:
+        pub = self._pub
+        if pub is None or pub._demand == 0:
             raise WouldBlock(f"Emitter {self.name!r} has no demand; await emit() to wait for it")
-        if self._demand < UNBOUNDED:
-            self._demand -= 1
-        self._down.on_chunk([item], None if ack is None else [ack])
+        pub._emit([item], None if ack is None else [ack])
 
     def complete(self) -> None:
         """End the stream; waiting emitters get :class:`StreamClosedError`."""
         if not self._closed:
             self._closed = True
-            if self._down is not None and not self._cancelled:
-                self._down.on_complete()
+            if self._pub is not None:
+                self._pub._complete()
             self._wake_all()
 
     def fail(self, error: BaseException) -> None:
         """End the stream with *error*."""
         if not self._closed:
             self._closed = True
-            if self._down is not None and not self._cancelled:
-                self._down.on_error(error)
+            if self._pub is not None:
+                self._pub._error(error)
             self._wake_all()
 
     def _check_open(self) -> None:
         if self._cancelled:
             raise StreamClosedError(f"Emitter {self.name!r} was cancelled by its subscriber")
-        if self._closed:
+        if self._closed or (self._pub is not None and self._pub.finished):
             raise closed_error(f"Emitter {self.name!r}")
 
-    def _request(self, n: int) -> None:
-        if self._cancelled or self._closed:
-            return
-        if n <= 0:
-            self._cancelled = True
-            assert self._down is not None
-            self._down.on_error(demand_error(f"Emitter {self.name!r}", n))
-            self._wake_all()
-            return
-        self._demand = add_demand(self._demand, n)
-        for _ in range(min(n, len(self._waiters))):
+    def _on_demand(self, demand: int) -> None:
+        for _ in range(min(demand, len(self._waiters))):
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _cancel(self) -> None:
+    def _on_cancel(self) -> None:
         self._cancelled = True
         self._wake_all()
 
@@ -126,14 +122,23 @@ class Emitter(Generic[T]):
                 waiter.set_result(None)
 
 
-class _EmitterSubscription:
-    __slots__ = ("_emitter",)
+class _EmitterPublisher(Publisher[T]):
+    """The emitter's subscription: demand wakes waiting ``emit`` calls."""
 
-    def __init__(self, emitter: Emitter[Any]) -> None:
-        self._emitter = emitter
+    kind = "Emitter"
 
-    def request(self, n: int) -> None:
-        self._emitter._request(n)
+    def __init__(self, emitter: Emitter[T], down: ChunkSubscriber[T]) -> None:
+        super().__init__(down, emitter.name)
+        self._emitter: Emitter[T] | None = emitter
 
-    def cancel(self) -> None:
-        self._emitter._cancel()
+    def _on_request(self) -> None:
+        if self._emitter is not None:
+            self._emitter._on_demand(self._demand)
+
+    def _on_cancel(self) -> None:
+        if self._emitter is not None:
+            self._emitter._on_cancel()
+
+    def _on_drain(self) -> None:
+        if self._emitter is not None:
+            self._emitter.complete()

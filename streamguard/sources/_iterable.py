@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from ..core._ack import Ack
-from ..core._demand import UNBOUNDED, add_demand, demand_error
 from ..core._errors import require
 from ..core._protocol import ChunkSubscriber
+from ..core._publisher import Publisher
 from ..core._stream import Stream
 
 T = TypeVar("T")
@@ -21,76 +21,57 @@ DEFAULT_CHUNK = 256
 _CHUNKS_PER_SLICE = 64
 
 
-class IterableSubscription(Generic[T]):
-    """Emits ``min(demand, chunk_size)`` items per call to ``on_chunk``.
+class IterableSubscription(Publisher[T]):
+    """Emits ``min(demand, chunk_size)`` items per call to ``on_chunk``."""
 
-    ``request`` called from inside ``on_chunk`` only adds demand; the outer loop emits it,
-    so there is no recursion between ``request`` and ``on_chunk`` (rule 3.3).
-    """
-
-    __slots__ = ("_ack", "_busy", "_cancelled", "_chunk", "_demand", "_down", "_it", "_src")
+    kind = "from_iterable"
 
     def __init__(
         self, iterable: Iterable[T], down: ChunkSubscriber[T], chunk_size: int,
-        ack: Callable[[T], Ack] | None,
+        ack: Callable[[T], Ack] | None, name: str,
     ) -> None:
+        super().__init__(down, name)
         self._src = iterable
         self._it: Iterator[T] | None = None
-        self._down = down
         self._chunk = chunk_size
         self._ack = ack
-        self._demand = 0
-        self._busy = False  # emitting now, or a continuation is scheduled
-        self._cancelled = False
+        self._scheduled = False  # a continuation is scheduled on the loop
 
-    def request(self, n: int) -> None:
-        if self._cancelled:
-            return
-        if n <= 0:
-            self._cancelled = True
-            self._down.on_error(demand_error("from_iterable", n))
-            return
-        self._demand = add_demand(self._demand, n)
-        if not self._busy:
-            self._busy = True
-            self._drain()
-
-    def cancel(self) -> None:
-        self._cancelled = True
-
-    def _drain(self) -> None:
-        down = self._down
+    def _on_request(self) -> None:
+        if self._scheduled:
+            return  # the scheduled continuation will emit it
+        chunk, ack = self._chunk, self._ack
         for _ in range(_CHUNKS_PER_SLICE):
-            if self._cancelled or self._demand == 0:
-                self._busy = False
+            demand = self._demand
+            if self._finished or demand == 0:
                 return
-            want = self._chunk if self._demand > self._chunk else self._demand
+            want = chunk if demand > chunk else demand
             try:
                 if self._it is None:
                     self._it = iter(self._src)
                 items = list(islice(self._it, want))
             except Exception as exc:
-                self._cancelled = True
-                down.on_error(exc)
+                self._error(exc)
                 return
             if items:
-                if self._demand < UNBOUNDED:
-                    self._demand -= len(items)
-                down.on_chunk(items, None if self._ack is None else [self._ack(x) for x in items])
+                self._emit(items, None if ack is None else [ack(x) for x in items])
             if len(items) < want:
-                if not self._cancelled:
-                    self._cancelled = True
-                    down.on_complete()
+                self._complete()
                 return
         try:
-            asyncio.get_running_loop().call_soon(self._drain)
+            asyncio.get_running_loop().call_soon(self._continue)
+            self._scheduled = True
         except RuntimeError:  # no loop: subscribed synchronously; keep going in place
-            self._drain()
+            self._ready()
+
+    def _continue(self) -> None:
+        self._scheduled = False
+        self._ready()
 
 
 def from_iterable(
     iterable: Iterable[T], *, chunk_size: int = DEFAULT_CHUNK,
-    ack: Callable[[T], Ack] | None = None,
+    ack: Callable[[T], Ack] | None = None, name: str | None = None,
 ) -> Stream[T]:
     """A stream over *iterable*, re-iterated for every subscription.
 
@@ -99,14 +80,23 @@ def from_iterable(
         chunk_size: at most this many items are handed downstream per call.
         ack: optional factory giving each item an :class:`~streamguard.core.Ack`, for sources
             that must learn when each item is finished.
+        name: the source's name in errors (default ``"from_iterable"``).
 
     Example::
 
         await from_iterable(range(3)).to_list()  # [0, 1, 2]
     """
-    require(chunk_size >= 1, "chunk_size must be >= 1", chunk_size)
+    require(isinstance(chunk_size, int) and not isinstance(chunk_size, bool)
+            and chunk_size >= 1, "from_iterable: chunk_size must be an int >= 1", chunk_size)
+    require(ack is None or callable(ack), "from_iterable: ack must be a callable (item) -> Ack "
+            "or None", ack)
+    require(name is None or isinstance(name, str), "from_iterable: name must be a str or None",
+            name)
+    label = name or "from_iterable"
 
     def subscribe(down: ChunkSubscriber[T]) -> None:
-        down.on_subscribe(IterableSubscription(iterable, down, chunk_size, ack))
+        IterableSubscription(iterable, down, chunk_size, ack, label).start()
 
     return Stream(subscribe)
+
+

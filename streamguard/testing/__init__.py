@@ -16,3 +16,7 @@ __all__ = [
     "VirtualTimer",
     "check_demand",
 ]
+
+from ..core._public import publish as _publish
+
+_publish(__name__, globals(), __all__)

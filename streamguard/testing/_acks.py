@@ -1,4 +1,4 @@
-"""`AckRecorder`: a source-side ledger proving every item completes exactly once."""
+"""`AckRecorder`: a source-side ledger proving every item settles exactly once."""
 
 from __future__ import annotations
 
@@ -24,9 +24,13 @@ class RecordedAck:
         self._recorder.failed[self._key] += 1
         self._recorder.errors.append(error)
 
+    def abandon(self) -> None:
+        """Record that the item was not processed (cancel, ``take``, expired drain)."""
+        self._recorder.abandoned[self._key] += 1
+
 
 class AckRecorder:
-    """Hands out acks and counts completions per item key.
+    """Hands out acks and counts, per item key, how each one settled.
 
     Example::
 
@@ -38,17 +42,44 @@ class AckRecorder:
     def __init__(self) -> None:
         self.done: Counter[Hashable] = Counter()
         self.failed: Counter[Hashable] = Counter()
+        self.abandoned: Counter[Hashable] = Counter()
         self.errors: list[BaseException] = []
+        self.keys: Counter[Hashable] = Counter()
         self.issued = 0
 
     def ack(self, key: Hashable) -> RecordedAck:
         """Make the ack of the item with *key* (use it as an ``ack=`` factory)."""
         self.issued += 1
+        self.keys[key] += 1
         return RecordedAck(self, key)
 
+    def settled(self) -> Counter[Hashable]:
+        """How many times each key settled, whichever way (done, failed or abandoned)."""
+        return self.done + self.failed + self.abandoned
+
     def completed_exactly_once(self, keys: Iterable[Hashable]) -> bool:
-        """True if every key in *keys* was completed (done or failed) exactly once, and no
-        other key was."""
+        """True if every key in *keys* was completed (done or failed) exactly once, none was
+        abandoned, and no other key settled."""
         wanted = Counter(keys)
-        settled = self.done + self.failed
-        return all(v == 1 for v in settled.values()) and set(settled) == set(wanted)
+        completed = self.done + self.failed
+        return (not self.abandoned and all(v == 1 for v in completed.values())
+                and set(completed) == set(wanted))
+
+    def settled_exactly_once(self, keys: Iterable[Hashable] | None = None) -> bool:
+        """True if every ack handed out (or every key in *keys*, and no other) settled
+        exactly once, whichever way: done, failed or abandoned."""
+        settled = self.settled()
+        if keys is None:
+            return settled == self.keys
+        return set(settled) == set(keys) and all(v == 1 for v in settled.values())
+
+    def unsettled(self) -> list[Hashable]:
+        """Keys whose ack has not settled yet."""
+        return sorted((self.keys - self.settled()).elements(), key=repr)
+
+    def describe(self) -> str:
+        """A one-line summary for assertion messages."""
+        twice = sorted((k for k, v in self.settled().items() if v > 1), key=repr)
+        return (f"issued {self.issued}, done {sum(self.done.values())}, failed "
+                f"{sum(self.failed.values())}, abandoned {sum(self.abandoned.values())}, "
+                f"unsettled {self.unsettled()[:10]}, settled twice {twice[:10]}")

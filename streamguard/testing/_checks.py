@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from ..core._ack import Ack
-from ..core._lift import lift
+from ..core._ack import Ack, abandon_all
 from ..core._protocol import ChunkSubscriber
 from ..core._stage import Stage
-from ..core._stream import Operator
+from ..core._stream import Operator, lift
 
 T = TypeVar("T")
 
@@ -31,6 +30,7 @@ class _CheckDemandStage(Stage[T, T]):
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
         if self._done:
+            abandon_all(acks)  # after the end: not processed
             return
         self._received += len(items)
         if len(items) > self._outstanding:

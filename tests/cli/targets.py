@@ -68,7 +68,12 @@ def needs_orders(orders: int) -> Stream[int]:
 
 async def with_bootstrap(bootstrap: str) -> None:
     """Receives --bootstrap."""
-    print(f"bootstrap={bootstrap}", flush=True)
+    await from_iterable([bootstrap]).pipe(op.sink(lambda b: print(f"bootstrap={b}"))).run()
+
+
+async def async_forgets_return() -> None:
+    """Builds a pipeline in an async function and neither runs nor returns it."""
+    from_iterable(range(3)).pipe(op.map(str, name="lost"))
 
 
 async def forever() -> None:
@@ -111,6 +116,16 @@ def dead_letters() -> Stream[int]:
 
     return from_iterable(range(20)).pipe(guarded_sink(_charge, dead_letter=_park,
                                                       name="charge"))
+
+
+async def own_bus() -> None:
+    """Runs its pipeline on a bus of its own; the command watches it all the same."""
+    from streamguard import EventBus
+    from streamguard.guard import guarded_sink
+
+    await from_iterable(range(20)).pipe(
+        guarded_sink(_charge, dead_letter=_park, name="charge")).run(name="mine",
+                                                                     bus=EventBus())
 
 
 def _handled(*_item_and_error: object) -> None:

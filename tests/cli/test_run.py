@@ -81,6 +81,16 @@ def test_the_summary_counts_dead_letters_in_text_and_json() -> None:
         "kafka_topics": {}}
 
 
+def test_a_pipeline_on_a_bus_of_its_own_is_watched() -> None:
+    result = cli("run", f"{TARGETS}:own_bus", "--json")
+    assert result.code == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["stages"] == [{"pipeline": "mine", "stage": "charge", "received": 20,
+                                  "emitted": 16, "dropped": 0, "rejected": 4, "failed": 0}]
+    assert summary["dead_letters"]["stages"] == {
+        "mine/charge": {"total": 4, "reasons": {"call_failed": 4}}}
+
+
 def test_debug_shows_the_traceback() -> None:
     result = cli("run", f"{TARGETS}:fails", "--debug")
     assert result.code == 1
@@ -101,6 +111,7 @@ def test_debug_shows_the_traceback() -> None:
     (["run", f"{TARGETS}:forgets_return"], 2, "returned None, not a Stream"),
     (["run", f"{TARGETS}:forgets_await"], 2,
      "called Stream.run() without `await`, so that pipeline never ran"),
+    (["run", f"{TARGETS}:async_forgets_return"], 2, "async_forgets_return ran no pipeline"),
     (["run", f"{TARGETS}:returns_a_coroutine"], 2,
      "returned a coroutine (Stream.run) that was never awaited"),
     # a parameter the command line does not fill is a usage error, not a failed pipeline

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
 from streamguard import (
     BufferOverflowError,
     ConfigError,
+    EventBus,
     ItemFailedError,
-    Overflow,
+    StageStatistics,
     from_iterable,
 )
 from streamguard import operators as op
+from streamguard.core import StageTerminated
 from streamguard.testing import AckRecorder, TestSubscriber
 
 
@@ -79,7 +82,8 @@ async def test_map_async_holds_at_most_concurrency_without_demand() -> None:
     sub.request(1)
     await _settle()
     assert sub.items == [0]
-    assert pulled <= 1 + 4 + 1  # one emitted, at most `concurrency` held, one lookahead
+    # One emitted, at most 2 x concurrency held (in flight and waiting), one lookahead.
+    assert pulled <= 1 + 2 * 4 + 1
     sub.cancel()
 
 
@@ -101,13 +105,13 @@ async def test_batch_by_size_and_time() -> None:
 @pytest.mark.parametrize(
     ("overflow", "expected"),
     [
-        (Overflow.DROP_OLDEST, [7, 8, 9]),
-        (Overflow.DROP_NEWEST, [0, 1, 2]),
-        (Overflow.KEEP_LATEST, [0, 1, 9]),
+        ("drop_oldest", [7, 8, 9]),
+        ("drop_newest", [0, 1, 2]),
+        ("keep_latest", [0, 1, 9]),
     ],
 )
 async def test_lossy_buffers_count_and_complete_drops(
-    overflow: Overflow, expected: list[int]
+    overflow: Any, expected: list[int]
 ) -> None:
     rec = AckRecorder()
     sub: TestSubscriber[int] = TestSubscriber()
@@ -178,7 +182,7 @@ async def test_error_policy_skip_and_fallback() -> None:
     assert rec.completed_exactly_once(range(10))
 
     out2 = await from_iterable(range(5)).pipe(
-        op.map(boom, on_error=lambda exc, item: -1)).to_list()
+        op.map(boom, on_error=lambda item, exc: -1)).to_list()
     assert out2 == [-1, 1, 2, 3, -1]
 
 
@@ -191,38 +195,136 @@ async def test_map_async_error_policies() -> None:
     assert await from_iterable(range(4)).pipe(
         op.map_async(boom, on_error="skip")).to_list() == [0, 1, 3]
     assert await from_iterable(range(4)).pipe(
-        op.map_async(boom, on_error=lambda e, x: 99)).to_list() == [0, 1, 99, 3]
+        op.map_async(boom, on_error=lambda x, e: 99)).to_list() == [0, 1, 99, 3]
     with pytest.raises(ItemFailedError, match="failed on item 2: RuntimeError: down"):
         await from_iterable(range(4)).pipe(op.map_async(boom, concurrency=2)).run()
+
+
+def _bad(value: object) -> Any:
+    """A deliberately wrong value, past the type checker."""
+    return value
 
 
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: op.buffer(0), "capacity must be an int >= 1, got 0"),
-        (lambda: op.buffer(4, overflow="spill"), "overflow must be one of"),
-        (lambda: op.buffer(4, replenish=9), "replenish must be between 1 and capacity=4, got 9"),
-        (lambda: op.map_async(_sleepy, concurrency=0), "concurrency must be an int >= 1, got 0"),
-        (lambda: op.batch(0), "size must be an int >= 1, got 0"),
-        (lambda: op.batch(3, timeout=-1), "timeout must be > 0 seconds or None, got -1"),
-        (lambda: op.prefetch(-5), "n must be an int >= 1, got -5"),
-        (lambda: op.take(-1), "count must be an int >= 0, got -1"),
+        (lambda: op.buffer(0), "op.buffer: capacity must be an int >= 1, got 0"),
+        (lambda: op.buffer(True), "op.buffer: capacity must be an int >= 1, got True"),
+        (lambda: op.buffer(4, overflow=_bad("spill")), "overflow must be one of"),
+        (lambda: op.buffer(4, overflow=_bad(None)), "overflow must be one of"),
+        (lambda: op.buffer(4, replenish=9),
+         "op.buffer: replenish must be an int between 1 and capacity=4, got 9"),
+        (lambda: op.map_async(_sleepy, concurrency=0),
+         "op.map_async: concurrency must be an int >= 1, got 0"),
+        (lambda: op.map_async(_sleepy, concurrency=True),
+         "op.map_async: concurrency must be an int >= 1, got True"),
+        (lambda: op.map_async(_sleepy, ordered=_bad("yes")),
+         "op.map_async: ordered must be a bool, got 'yes'"),
+        (lambda: op.batch(0), "op.batch: size must be an int >= 1, got 0"),
+        (lambda: op.batch(3, timeout=-1),
+         "op.batch: timeout must be a number of seconds > 0 or None, got -1"),
+        (lambda: op.batch(3, timeout=_bad("1")),
+         "op.batch: timeout must be a number of seconds > 0 or None, got '1'"),
+        (lambda: op.batch(3, timeout=True),
+         "op.batch: timeout must be a number of seconds > 0 or None, got True"),
+        (lambda: op.prefetch(-5), "op.prefetch: n must be an int >= 1, got -5"),
+        (lambda: op.prefetch(4, low_tide=_bad("0.5")),
+         "op.prefetch: low_tide must be a number in (0, 1], got '0.5'"),
+        (lambda: op.take(-1), "op.take: count must be an int >= 0, got -1"),
+        (lambda: op.take(_bad(1.5)), "op.take: count must be an int >= 0, got 1.5"),
+        (lambda: op.sink(print, prefetch=_bad(None)),
+         "op.sink: prefetch must be an int >= 1, got None"),
+        (lambda: op.map(str, name=_bad(3)), "op.map: name must be a str or None, got 3"),
+        (lambda: op.filter(_bad(None)), "op.filter: predicate must be callable, got None"),
         (
-            lambda: op.map(str, on_error="ignore"),  # type: ignore[arg-type]
-            "on_error must be 'fail', 'skip' or a callable",
+            lambda: op.map(str, on_error=_bad("ignore")),
+            "op.map: on_error must be 'fail', 'skip' or a callable",
         ),
-        (lambda: from_iterable([], chunk_size=0), "chunk_size must be >= 1, got 0"),
+        (lambda: from_iterable([], chunk_size=0),
+         "from_iterable: chunk_size must be an int >= 1, got 0"),
+        (lambda: from_iterable([], chunk_size=_bad(None)),
+         "from_iterable: chunk_size must be an int >= 1, got None"),
+        (lambda: from_iterable([], chunk_size=True),
+         "from_iterable: chunk_size must be an int >= 1, got True"),
     ],
 )
-def test_bad_configuration_names_rule_and_value(build: object, message: str) -> None:
+def test_bad_configuration_names_field_and_value(build: Any, message: str) -> None:
     with pytest.raises(ConfigError) as info:
-        build()  # type: ignore[operator]
+        build()
     assert message in str(info.value)
 
 
-def test_map_refuses_coroutine_function() -> None:
-    with pytest.raises(TypeError, match="use map_async"):
-        op.map(_sleepy)
+def _nothing(x: object) -> None:
+    pass
+
+
+def _plain(x: int) -> int:
+    return x
+
+
+async def _on_error_async(item: int, error: Exception) -> int:
+    return -1
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: op.map(_sleepy), "op.map: fn must be a plain function"),
+        (lambda: op.filter(_sleepy), "op.filter: predicate must be a plain function"),
+        (lambda: op.take_while(_sleepy), "op.take_while: predicate must be a plain function"),
+        (lambda: op.map_async(_bad(_plain)), "op.map_async: fn must be an async function"),
+        (lambda: op.map(_plain, on_error=_on_error_async),
+         "op.map: on_error must be a plain function"),
+        (lambda: op.sink(_plain, on_error=_on_error_async),
+         "op.sink: on_error must be a plain function"),
+    ],
+)
+def test_a_callable_of_the_wrong_kind_is_refused_naming_the_operator_and_the_fix(
+    build: Any, message: str,
+) -> None:
+    with pytest.raises(TypeError) as info:
+        build()
+    assert message in str(info.value)
+    assert "async def" in str(info.value) or "plain def" in str(info.value)
+
+
+async def test_an_async_stage_awaits_an_async_on_error() -> None:
+    async def boom(x: int) -> int:
+        if x == 1:
+            raise ValueError(x)
+        return x
+
+    assert await from_iterable(range(3)).pipe(
+        op.map_async(boom, on_error=_on_error_async)).to_list() == [0, -1, 2]
+
+
+def test_a_sink_must_be_the_last_stage() -> None:
+    with pytest.raises(TypeError, match=r"op.map comes after op.sink, which ends the pipeline"):
+        from_iterable(range(3)).pipe(op.sink(print), op.map(str))
+    with pytest.raises(TypeError, match=r"op.sink comes after op.sink"):
+        op.sink(print)(from_iterable(range(3)).pipe(op.sink(_sleepy)))
+
+
+async def test_take_while_raising_mid_chunk_keeps_the_statistics_balanced() -> None:
+    rec = AckRecorder()
+
+    def below_5(x: int) -> bool:
+        if x == 5:
+            raise ValueError("bad predicate")
+        return x < 100
+
+    bus = EventBus()
+    final: dict[str, StageStatistics] = {}
+    bus.subscribe(lambda e: final.__setitem__(e.stage, e.statistics)
+                  if isinstance(e, StageTerminated) else None)
+    with pytest.raises(ItemFailedError, match="bad predicate"):
+        await from_iterable(range(12), ack=rec.ack).pipe(
+            op.take_while(below_5, name="tw"), op.sink(_nothing)).run(bus=bus)
+    stats = final["tw"]
+    assert stats.received == 12
+    assert (stats.emitted, stats.failed, stats.dropped) == (5, 1, 6)
+    assert stats.emitted + stats.failed + stats.dropped == stats.received
+    assert rec.settled_exactly_once(), rec.describe()
 
 
 async def test_prefetch_requests_in_chunks() -> None:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from streamguard import from_iterable
 from streamguard import operators as op
-from streamguard.core import Operator
+from streamguard.core import Operator, OverflowPolicy
 from streamguard.core._runtime import Runtime, activate
 from streamguard.testing import AckRecorder, TestSubscriber, check_demand
 
@@ -120,7 +120,7 @@ async def test_lossless_pipelines(
     pauses=st.lists(st.integers(0, 3), min_size=1, max_size=5),
 )
 async def test_lossy_buffers_balance(
-    n: int, capacity: int, overflow: str, demands: list[int], pauses: list[int]
+    n: int, capacity: int, overflow: OverflowPolicy, demands: list[int], pauses: list[int]
 ) -> None:
     rec = AckRecorder()
     sub: TestSubscriber[int] = TestSubscriber()

@@ -100,7 +100,8 @@ async def test_running_pipeline_is_read_live_then_kept() -> None:
     assert value(during, "streamguard_pipelines_running") == 1
     assert value(during, ITEMS, pipeline="live", stage="buf", outcome="received") == 6
     assert value(during, "streamguard_stage_in_flight", pipeline="live", stage="call") == 2
-    assert value(during, "streamguard_stage_buffered", pipeline="live", stage="buf") == 4
+    # map_async holds 2 x concurrency (2 in flight, 2 waiting); the buffer holds the rest.
+    assert value(during, "streamguard_stage_buffered", pipeline="live", stage="buf") == 6 - 4
     assert value(during, "streamguard_stage_capacity", pipeline="live", stage="buf") == 8
     assert value(during, "streamguard_stage_demand", pipeline="live", stage="call") is not None
     assert value(during, ITEMS, pipeline="live", stage="store", outcome="received") == 0
@@ -182,3 +183,28 @@ async def test_default_registry_is_private() -> None:
     finally:
         a.close()
         b.close()
+
+
+async def test_every_bus_watches_the_bus_of_each_pipeline_from_its_start() -> None:
+    from streamguard.breaker import CircuitBreaker
+
+    own = EventBus()
+    with Telemetry(every_bus=True) as telemetry:
+        # a breaker's per-instance observers are not a pipeline's bus: not watched twice
+        breaker = CircuitBreaker("own-breaker", bus=own)
+        unsubscribe = breaker.on_state_change(lambda _event: None)
+        await from_iterable(range(8)).pipe(op.map(_double, name="twice")).run(
+            name="mine", bus=own)
+        breaker.force_open()
+        unsubscribe()
+        seen = {(s.statistics.pipeline, s.statistics.stage): s.statistics.emitted
+                for s in telemetry.stages()}
+        transitions = telemetry.values(next(
+            f for f in metrics.FAMILIES if f.name == "streamguard_breaker_transitions_total"))
+    assert seen[("mine", "twice")] == 8
+    assert transitions == {("own-breaker", "closed", "forced_open"): 1.0}
+
+
+def test_every_bus_takes_no_bus() -> None:
+    with pytest.raises(ConfigError, match="every_bus=True watches every bus: pass no bus"):
+        Telemetry(EventBus(), every_bus=True)

@@ -3,40 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import AsyncIterator, Hashable, Iterable
+from collections.abc import AsyncIterator
 from typing import Any
 
-from streamguard.testing import AckRecorder, RecordedAck, TestSubscriber
+from streamguard.testing import AckRecorder, TestSubscriber
 
 
 class Ledger(AckRecorder):
-    """An :class:`AckRecorder` that also records ``abandon()`` and checks every ack issued
-    was settled exactly once, whatever the outcome."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.abandoned: Counter[Hashable] = Counter()
-
-    def ack(self, key: Hashable) -> RecordedAck:
-        self.issued += 1
-        return _LedgerAck(self, key)
-
-    def settled(self) -> Counter[Hashable]:
-        """Settlements per key, whatever the outcome."""
-        return self.done + self.failed + self.abandoned
-
-    def settled_exactly_once(self, keys: Iterable[Hashable]) -> bool:
-        """Every key in *keys* settled exactly once, and no other key settled."""
-        got = self.settled()
-        return set(got) == set(keys) and all(v == 1 for v in got.values())
-
-
-class _LedgerAck(RecordedAck):
-    __slots__ = ()
-
-    def abandon(self) -> None:
-        self._recorder.abandoned[self._key] += 1  # type: ignore[attr-defined]
+    """An :class:`AckRecorder`; ``settled_exactly_once(keys)`` checks every ack issued was
+    settled exactly once, whatever the outcome (``AckRecorder`` records ``abandon()``)."""
 
 
 async def settle(turns: int = 30) -> None:

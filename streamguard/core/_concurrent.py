@@ -1,0 +1,460 @@
+"""`ConcurrentStage`: per-item async work by up to *c* long-lived workers.
+
+Items wait in the stage's bounded inbox; up to ``concurrency`` worker tasks take them one at
+a time and await :meth:`ConcurrentStage.process` — no task per item. Results leave in arrival
+order (``ordered=True``) or as they finish. Everything the stage holds — items requested
+from upstream and not yet received, waiting in the inbox, in flight, finished and not yet
+taken downstream — is bounded by ``capacity`` (default ``2 × concurrency``: one item in
+flight and one waiting per worker, so a worker never waits for the next item while upstream
+is being asked; upstream is asked in batches of half of it).
+
+The stage is the base of ``map_async``, ``sink`` with an async function, the guarded sink,
+the lag throttle and any other stage that does per-item async work. Its protected API:
+
+* :meth:`process` — the work for one item (override it); return :data:`REJECTED` when the
+  item was routed elsewhere (dead-lettered, refused): it completes at its source and counts
+  as rejected.
+* :meth:`_may_request` — hook: return ``False`` to stop asking upstream (a breaker is open).
+  When it may have turned ``True`` again, call :meth:`_request_more`.
+* :attr:`_in_flight_count` (calls under way), :attr:`_outstanding_count` (requested from
+  upstream, not yet received), :attr:`_waiting_count` (in the inbox), :attr:`_has_started`
+  (downstream asked, or the stage is a sink), :attr:`_is_upstream_done`.
+* statistics: the base :class:`~streamguard.core.Stage` counters; :meth:`_count_rejected`
+  for an item routed elsewhere by a subclass outside :meth:`process`.
+* :meth:`~streamguard.core.Stage._spawn_tracked` (from the base) — start a helper task
+  that is cancelled with the stage.
+
+On every ending each ack settles once: an item delivered or finished by a sink is done, a
+failed one failed, and what is held or in flight when the stage is cancelled (or fails
+because of another item) is abandoned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from ._ack import Ack, abandon_all
+from ._checks import is_async_callable
+from ._errors import item_failed
+from ._outbox import OutboxStage
+from ._protocol import UNBOUNDED, ChunkSubscriber, Subscription
+
+A = TypeVar("A")
+B = TypeVar("B")
+
+_PENDING: Any = object()
+_SKIPPED: Any = object()
+_AWAIT: Any = object()
+
+
+class _Rejected:
+    """What :meth:`ConcurrentStage.process` returns for an item it routed elsewhere."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ConcurrentStage.REJECTED"
+
+
+REJECTED: Any = _Rejected()
+
+
+class _Slot(Generic[B]):
+    """An item's place in arrival order (``ordered=True``)."""
+
+    __slots__ = ("ack", "value")
+
+    def __init__(self, ack: Ack | None) -> None:
+        self.ack = ack
+        self.value: B = _PENDING
+
+
+class ConcurrentStage(OutboxStage[A, B]):
+    """Runs :meth:`process` for each item on up to *concurrency* long-lived workers.
+
+    Args:
+        concurrency: the most calls of :meth:`process` under way at once.
+        ordered: results leave in arrival order (otherwise as they finish).
+        on_error: ``"fail"``, ``"skip"`` or a callable ``(item, error) -> replacement``.
+        emits: ``False`` makes the stage a sink: an item completes at its source when
+            :meth:`process` returns, and the stage asks upstream on its own.
+        capacity: the bound on items held (default ``2 × concurrency``).
+    """
+
+    kind = "concurrent"
+
+    REJECTED: Any = REJECTED
+    """Return this from :meth:`process` when the item was routed elsewhere (dead-lettered,
+    rejected by a limiter): it completes at its source and counts as rejected, not emitted."""
+
+    def __init__(
+        self, downstream: ChunkSubscriber[B], *, concurrency: int, ordered: bool,
+        on_error: Any, name: str | None, emits: bool = True, capacity: int | None = None,
+    ) -> None:
+        limit = 2 * concurrency if capacity is None else max(capacity, concurrency)
+        super().__init__(downstream, name, capacity=limit)
+        self._concurrency = concurrency
+        self._limit = limit
+        self._refill = max(1, limit // 2)
+        self._ordered = ordered and concurrency > 1  # one worker keeps the order anyway
+        self._on_error = on_error
+        self._on_error_async = callable(on_error) and is_async_callable(on_error)
+        self._emits = emits
+        self._inbox: deque[A] = deque()
+        self._inbox_acks: deque[Ack | None] = deque()
+        self._slots: deque[_Slot[B]] = deque()
+        self._active = 0       # calls of process() under way
+        self._held = 0         # everything counted against the limit (see the module doc)
+        self._outstanding = 0  # requested from upstream, not yet received
+        self._started = False
+        self._workers = 0      # live worker tasks
+        self._starting = 0     # workers spawned or woken that have not looked at the inbox yet
+        self._idle: deque[asyncio.Future[None]] = deque()
+        self._flush_scheduled = False
+        self._process_item: Callable[[A], Awaitable[B]] = self.process
+
+    # ---------------------------------------------------------------- protected API
+    async def process(self, item: A) -> B:
+        """Do the work for one item (override)."""
+        raise NotImplementedError
+
+    def _may_request(self) -> bool:
+        """Hook: ``False`` stops requests upstream until :meth:`_request_more` is called."""
+        return True
+
+    def _request_more(self) -> None:
+        """Ask upstream for what fits now (call when :meth:`_may_request` may have flipped)."""
+        if not self._done:
+            self._top_up()
+
+    @property
+    def _in_flight_count(self) -> int:
+        """Calls of :meth:`process` under way."""
+        return self._active
+
+    @property
+    def _outstanding_count(self) -> int:
+        """Items requested from upstream and not yet received."""
+        return self._outstanding
+
+    @property
+    def _waiting_count(self) -> int:
+        """Items received and waiting for a worker."""
+        return len(self._inbox)
+
+    @property
+    def _has_started(self) -> bool:
+        """True once downstream asked for items (a sink starts when subscribed)."""
+        return self._started
+
+    @property
+    def _is_upstream_done(self) -> bool:
+        """True once upstream completed."""
+        return self._upstream_done
+
+    def _count_rejected(self, ack: Ack | None) -> None:
+        """Count an item routed elsewhere and complete it at its source."""
+        self._rejected += 1
+        if ack is not None:
+            ack.done()
+
+    # ---------------------------------------------------------------- statistics
+    def _in_flight(self) -> int:
+        return self._active
+
+    def _buffered(self) -> int:
+        finished = len(self._slots) - self._active if self._ordered else 0
+        return len(self._outbox) + len(self._inbox) + max(0, finished)
+
+    def _capacity(self) -> int:
+        return self._limit
+
+    def _busy(self) -> bool:
+        return self._active > 0 or bool(self._inbox) or bool(self._slots)
+
+    # ---------------------------------------------------------------- demand
+    def on_subscribe(self, subscription: Subscription) -> None:
+        super().on_subscribe(subscription)
+        if not self._emits and not self._done:
+            self._started = True
+            self._top_up()
+
+    def request(self, n: int) -> None:
+        self._started = True
+        super().request(n)
+
+    def _top_up(self) -> None:
+        if not self._started or self._done or self._upstream_done or not self._may_request():
+            return
+        free = self._limit - self._held
+        if free >= self._refill or (free > 0 and self._held == 0):
+            self._held += free
+            self._outstanding += free
+            self._up.request(free)
+
+    def _emit(self, items: list[B], acks: list[Ack] | None) -> None:
+        self._held -= len(items)
+        super()._emit(items, acks)
+
+    # ---------------------------------------------------------------- items
+    def on_chunk(self, items: list[A], acks: list[Ack] | None) -> None:
+        if self._done:
+            abandon_all(acks)
+            return
+        n = len(items)
+        self._received += n
+        self._outstanding = max(0, self._outstanding - n)
+        self._inbox.extend(items)
+        if acks is None:
+            self._inbox_acks.extend([None] * n)
+        else:
+            self._inbox_acks.extend(acks)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        need = len(self._inbox) - self._starting
+        idle = self._idle
+        while need > 0 and idle:
+            waiter = idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                self._starting += 1
+                need -= 1
+        while need > 0 and self._workers < self._concurrency:
+            self._workers += 1
+            self._starting += 1
+            need -= 1
+            self._spawn_tracked(self._work_ordered() if self._ordered else self._work())
+
+    async def _next_item(self) -> bool:
+        """Wait until the inbox has an item (True) or the worker should stop (False)."""
+        while not self._inbox:
+            if self._upstream_done or self._done:
+                return False
+            waiter = asyncio.get_running_loop().create_future()
+            self._idle.append(waiter)
+            await waiter
+            self._starting -= 1
+        return not self._done
+
+    async def _work(self) -> None:
+        # The hot loop of the stage: everything it touches is bound to a local first.
+        inbox, inbox_acks = self._inbox, self._inbox_acks
+        outbox_items, outbox_acks = self._outbox.items, self._outbox.acks
+        emits, call = self._emits, self._process_item
+        rejected, skipped, low = REJECTED, _SKIPPED, self._limit - self._refill
+        self._starting -= 1
+        try:
+            while inbox or await self._next_item():
+                item = inbox.popleft()
+                ack = inbox_acks.popleft()
+                self._active += 1
+                try:
+                    value = await call(item)
+                except asyncio.CancelledError:
+                    self._active -= 1
+                    if ack is not None:
+                        ack.abandon()
+                    raise
+                except Exception as exc:
+                    self._active -= 1
+                    if self._done:
+                        if ack is not None:
+                            ack.abandon()
+                        break
+                    value = self._resolve_error(item, ack, exc)
+                    if value is _AWAIT:
+                        value = await self._await_on_error(item, ack, exc)
+                    if value is _PENDING:
+                        break  # the stream failed
+                else:
+                    self._active -= 1
+                    if self._done:  # the call outlived a cancel: not delivered
+                        if ack is not None:
+                            ack.abandon()
+                        break
+                if emits and value is not rejected and value is not skipped:
+                    if outbox_items or self._active or not self._demand:
+                        # The flush (once per loop turn) emits it with the results of the
+                        # other workers that finish in this turn, then asks upstream.
+                        outbox_items.append(value)
+                        outbox_acks.append(ack)
+                        if not self._flush_scheduled:
+                            self._schedule_flush()
+                        continue
+                    # Nothing else can join this result in a chunk: emit it now.
+                    if self._demand < UNBOUNDED:
+                        self._demand -= 1
+                    self._emit([value], None if ack is None else [ack])
+                    if self._upstream_done:
+                        self._drain()
+                elif not emits and value is not rejected and value is not skipped:
+                    self._held -= 1
+                    self._emitted += 1  # counted as delivered to the sink's target
+                    if ack is not None:
+                        ack.done()
+                    if self._upstream_done:
+                        self._drain()
+                else:
+                    self._deliver(value, ack)
+                if self._held <= low:
+                    self._top_up()
+        finally:
+            self._workers -= 1
+        if not self._done and self._upstream_done and self._workers == 0:
+            self._drain()
+
+    async def _work_ordered(self) -> None:
+        inbox, inbox_acks, slots = self._inbox, self._inbox_acks, self._slots
+        outbox_items, outbox_acks = self._outbox.items, self._outbox.acks
+        emits, call = self._emits, self._process_item
+        rejected, skipped, low = REJECTED, _SKIPPED, self._limit - self._refill
+        self._starting -= 1
+        try:
+            while inbox or await self._next_item():
+                item = inbox.popleft()
+                slot: _Slot[B] = _Slot(inbox_acks.popleft())
+                slots.append(slot)
+                self._active += 1
+                try:
+                    value = await call(item)
+                except asyncio.CancelledError:
+                    self._active -= 1
+                    if slot.ack is not None:
+                        slot.ack.abandon()
+                        slot.ack = None
+                    raise
+                except Exception as exc:
+                    self._active -= 1
+                    if self._done:
+                        if slot.ack is not None:
+                            slot.ack.abandon()
+                            slot.ack = None
+                        break
+                    value = self._resolve_error(item, slot.ack, exc)
+                    if value is _AWAIT:
+                        value = await self._await_on_error(item, slot.ack, exc)
+                    if value is _PENDING:
+                        slot.ack = None
+                        break  # the stream failed
+                else:
+                    self._active -= 1
+                    if self._done:  # the call outlived a cancel: not delivered
+                        if slot.ack is not None:
+                            slot.ack.abandon()
+                            slot.ack = None
+                        break
+                slot.value = value
+                if slots[0] is slot:
+                    while slots and slots[0].value is not _PENDING:
+                        done = slots.popleft()
+                        value = done.value
+                        if not emits or value is rejected or value is skipped:
+                            self._deliver(value, done.ack)
+                        else:
+                            outbox_items.append(value)
+                            outbox_acks.append(done.ack)
+                    if outbox_items and not self._flush_scheduled:
+                        self._schedule_flush()
+                if self._held <= low:
+                    self._top_up()
+        finally:
+            self._workers -= 1
+        if not self._done and self._upstream_done and self._workers == 0:
+            self._drain()
+
+    def _resolve_error(self, item: A, ack: Ack | None, exc: Exception) -> Any:
+        """Apply the error policy: the value to go on with, or ``_PENDING`` if the stream
+        failed."""
+        self._failed += 1
+        self._publish_failed(exc)
+        policy: Any = self._on_error
+        if policy == "skip":
+            if ack is not None:
+                ack.fail(item_failed(self.name, item, exc))
+            return _SKIPPED
+        if policy != "fail":
+            if self._on_error_async:
+                return _AWAIT
+            try:
+                return policy(item, exc)
+            except Exception as exc2:
+                exc = exc2
+        failure = item_failed(self.name, item, exc)
+        if ack is not None:
+            ack.fail(failure)
+        self._held -= 1
+        self._fail(failure)
+        return _PENDING
+
+    async def _await_on_error(self, item: A, ack: Ack | None, exc: Exception) -> Any:
+        """Await an async ``on_error(item, error)``; its failure fails the stream."""
+        try:
+            return await self._on_error(item, exc)
+        except asyncio.CancelledError:
+            if ack is not None:
+                ack.abandon()
+            raise
+        except Exception as exc2:
+            failure = item_failed(self.name, item, exc2)
+            if ack is not None:
+                ack.fail(failure)
+            self._held -= 1
+            self._fail(failure)
+            return _PENDING
+
+    def _deliver(self, value: Any, ack: Ack | None) -> None:
+        if value is _SKIPPED:
+            self._held -= 1  # its ack was failed by the policy
+        elif value is REJECTED:
+            self._held -= 1
+            self._count_rejected(ack)
+        elif self._emits:
+            self._outbox.items.append(value)  # never refused: the stage holds at most _limit
+            self._outbox.acks.append(ack)
+            if not self._flush_scheduled:
+                self._schedule_flush()
+            return
+        else:
+            self._held -= 1
+            self._emitted += 1  # counted as delivered to the sink's target
+            if ack is not None:
+                ack.done()
+        if self._upstream_done and not self._done:
+            self._drain()
+
+    def _schedule_flush(self) -> None:
+        # One emission per loop turn: results of workers that finish in the same turn leave
+        # in one chunk.
+        self._flush_scheduled = True
+        asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._done:
+            self._drain()
+            self._top_up()
+
+    # ---------------------------------------------------------------- ending
+    def _on_cancel(self) -> None:
+        self._cancel_tasks()
+        for waiter in self._idle:
+            waiter.cancel()
+        self._idle.clear()
+
+    def _on_terminate(self) -> None:
+        super()._on_terminate()
+        self._on_cancel()
+        abandon_all(self._inbox_acks)
+        self._inbox.clear()
+        self._inbox_acks.clear()
+        for slot in self._slots:
+            # Finished and waiting for an earlier item; in-flight ones are abandoned by
+            # their worker when it is cancelled.
+            if slot.value is not _PENDING and slot.ack is not None and slot.value is not _SKIPPED:
+                slot.ack.abandon()
+                slot.ack = None
+        self._slots.clear()

@@ -1,0 +1,202 @@
+"""`Pipeline`: a running pipeline — wait for it, drain it, or cancel it.
+
+``stream.start()`` subscribes the pipeline and returns its :class:`Pipeline` at once;
+``stream.run()`` is ``await stream.start().wait()``. Alpakka's
+``DrainingControl.drainAndShutdown`` is the model of :meth:`Pipeline.drain`: the sources stop
+taking new items and complete (each :class:`~streamguard.core.Publisher` through its drain
+hook; the Kafka source also commits what completed and leaves its group), what is in flight
+finishes, and whatever is still held when the timeout expires is cancelled and its acks
+abandoned — a Kafka source then delivers those records again, and only those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from ._ack import Ack, abandon_all, done_all
+from ._errors import require
+from ._protocol import Subscription
+from ._runtime import Runtime, activate
+from ._stage import StageStatistics
+
+if TYPE_CHECKING:
+    from ._events import EventBus
+    from ._stream import Stream
+
+T = TypeVar("T")
+
+DEFAULT_PREFETCH = 1024
+"""How many items a consumer requests ahead of what it has processed, wherever ``prefetch``
+appears (``run``, ``start``, ``iterate``, ``sink``, the ``prefetch`` operator); each refills
+once three quarters were consumed."""
+
+Outcome = Literal["completed", "drained", "drain_expired", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineResult:
+    """How a pipeline ended: its name, how many items reached its end, the final statistics
+    of every stage from source to sink, and the *outcome*: ``"completed"`` (the sources
+    ended), ``"drained"`` (a drain finished within its timeout), ``"drain_expired"`` (the
+    drain's timeout cancelled what was left; those items were abandoned) or ``"cancelled"``."""
+
+    name: str
+    items: int
+    statistics: tuple[StageStatistics, ...]
+    outcome: Outcome = "completed"
+
+
+class Pipeline:
+    """A running pipeline, returned by :meth:`Stream.start() <streamguard.core.Stream.start>`.
+
+    Example::
+
+        pipeline = source.stream().pipe(op.sink(store)).start(name="orders")
+        ...                                   # on SIGTERM:
+        result = await pipeline.drain(timeout=30)
+
+    Attributes:
+        name: the pipeline's name (in statistics, metrics and events).
+    """
+
+    __slots__ = ("_outcome", "_rt", "_task", "_terminal", "name")
+
+    def __init__(self, stream: Stream[Any], *, name: str | None, bus: EventBus | None,
+                 prefetch: int, out: list[Any] | None = None) -> None:
+        require(isinstance(prefetch, int) and not isinstance(prefetch, bool) and prefetch >= 1,
+                "prefetch must be an int >= 1", prefetch)
+        require(name is None or isinstance(name, str), "name must be a str or None", name)
+        loop = asyncio.get_running_loop()
+        self._rt = Runtime(name, bus)
+        self.name = self._rt.name
+        self._outcome: Outcome = "completed"
+        finished: asyncio.Future[None] = loop.create_future()
+        self._terminal = _Terminal(finished, out, prefetch)
+        try:
+            with activate(self._rt):
+                stream._subscribe_chunked(self._terminal)
+        except BaseException:
+            self._terminal.cancel()
+            for task in self._rt.tasks:
+                task.cancel()
+            raise
+        self._task = loop.create_task(self._supervise(finished), name=f"{self.name}:pipeline")
+
+    @property
+    def done(self) -> bool:
+        """True once the pipeline ended (completed, failed, drained or cancelled) and every
+        task it started has finished."""
+        return self._task.done()
+
+    async def wait(self) -> PipelineResult:
+        """Wait for the end; return the result, or raise the first error of any stage.
+
+        Cancelling the task that awaits this cancels the pipeline (as with ``run()``)."""
+        try:
+            return await asyncio.shield(self._task)
+        except asyncio.CancelledError:
+            if self._task.done() and not self._task.cancelled():
+                raise
+            self.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            raise
+
+    async def drain(self, timeout: float = 30.0) -> PipelineResult:  # noqa: ASYNC109 - the contract
+        """Stop the sources taking new items, let what is in flight finish within *timeout*
+        seconds, then cancel what is left (its acks are abandoned); return the result."""
+        require(isinstance(timeout, int | float) and not isinstance(timeout, bool)
+                and timeout >= 0, "drain(timeout) must be a number of seconds >= 0", timeout)
+        if not self._task.done():
+            if self._outcome == "completed":
+                self._outcome = "drained"
+            for source in list(self._rt.sources):
+                source.drain()
+            await asyncio.wait((self._task,), timeout=timeout)
+            if not self._task.done():
+                self._outcome = "drain_expired"
+                self._terminal.cancel()
+        return await self.wait()
+
+    def cancel(self) -> None:
+        """Stop at once: every stage is cancelled, what is held or in flight is abandoned."""
+        if not self._task.done():
+            if self._outcome in ("completed", "drained"):
+                self._outcome = "cancelled"
+            self._terminal.cancel()
+
+    async def _supervise(self, finished: asyncio.Future[None]) -> PipelineResult:
+        try:
+            await finished
+        except asyncio.CancelledError:
+            if not self._terminal.cancelled:
+                self._terminal.cancel()
+                await self._rt.aclose()
+                raise  # the loop is shutting down
+        except BaseException:
+            self._terminal.cancel()  # a stage failed: stop every other stage (as run() did)
+            raise
+        finally:
+            await self._rt.aclose()
+        return PipelineResult(self.name, self._terminal.count, tuple(self._rt.statistics()),
+                              self._outcome)
+
+    def __repr__(self) -> str:
+        state = "done" if self._task.done() else "running"
+        return f"<Pipeline {self.name!r} {state}>"
+
+
+class _Terminal(Generic[T]):
+    """The subscriber at the end of ``run()``/``start()``/``to_list()``: requests *prefetch*
+    items and refills at 75%; every item reaching it completes at its source."""
+
+    __slots__ = ("_consumed", "_done", "_limit", "_out", "_prefetch", "_sub", "cancelled",
+                 "count")
+
+    def __init__(self, done: asyncio.Future[None], out: list[T] | None, prefetch: int) -> None:
+        self._done = done
+        self._out = out
+        self._prefetch = prefetch
+        self._limit = max(1, prefetch * 3 // 4)
+        self._consumed = 0
+        self._sub: Subscription | None = None
+        self.count = 0
+        self.cancelled = False
+
+    def on_subscribe(self, subscription: Subscription) -> None:
+        self._sub = subscription
+        subscription.request(self._prefetch)
+
+    def on_next(self, item: T) -> None:
+        self.on_chunk([item], None)
+
+    def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
+        if self._done.done():
+            abandon_all(acks)
+            return
+        if self._out is not None:
+            self._out.extend(items)
+        n = len(items)
+        self.count += n
+        done_all(acks)
+        self._consumed += n
+        if self._consumed >= self._limit and self._sub is not None:
+            self._consumed = 0
+            self._sub.request(self._limit)
+
+    def on_error(self, error: BaseException) -> None:
+        if not self._done.done():
+            self._done.set_exception(error)
+
+    def on_complete(self) -> None:
+        if not self._done.done():
+            self._done.set_result(None)
+
+    def cancel(self) -> None:
+        sub, self._sub = self._sub, None
+        if not self._done.done():
+            self.cancelled = True
+            self._done.cancel()
+        if sub is not None:
+            sub.cancel()
