@@ -14,16 +14,12 @@ from typing import Any
 from ..breaker._breaker import start_timer
 from ..core._clock import Clock, MonotonicClock
 
-
-class _Deadline:
-    __slots__ = ("cancelling", "done", "expired", "task", "when")
-
-    def __init__(self, task: asyncio.Task[Any], when: float) -> None:
-        self.task = task
-        self.when = when
-        self.cancelling = task.cancelling()
-        self.done = False
-        self.expired = False
+# A call's entry is a list, not an object: one is made per call, and a list is made without
+# running an __init__. Fields: its task, its deadline, the task's cancel count at the start
+# (a cancel from outside is never taken for a timeout), whether it ended, whether we
+# cancelled it.
+Entry = list[Any]
+_TASK, _WHEN, _CANCELLING, _DONE, _EXPIRED = range(5)
 
 
 class Deadlines:
@@ -33,7 +29,15 @@ class Deadlines:
     the oldest call still running, serves them all. A call that ends in time costs a list
     entry, not a timer (``asyncio.timeout`` schedules and cancels one per call). An overdue
     call's task is cancelled and the cancellation turned into :class:`TimeoutError`, as
-    ``asyncio.timeout`` does it.
+    ``asyncio.timeout`` does it::
+
+        entry = deadlines.start()
+        try:
+            result = await call()
+        except BaseException as exc:
+            error = deadlines.end(entry, exc)  # TimeoutError if the cancellation was ours
+            ...
+        deadlines.end(entry, None)
     """
 
     __slots__ = ("_calls", "_clock", "_now", "_timer", "seconds")
@@ -43,42 +47,47 @@ class Deadlines:
         # The loop's clock is time.monotonic(); reading it directly skips the loop lookup.
         self._now = time.monotonic if type(clock) is MonotonicClock else clock.now
         self.seconds = seconds
-        self._calls: deque[_Deadline] = deque()
+        self._calls: deque[Entry] = deque()
         self._timer: Any = None
 
-    def start(self) -> _Deadline:
+    def start(self) -> Entry:
+        """Start the deadline of a call made by the current task."""
         task = asyncio.current_task()
         assert task is not None
-        entry = _Deadline(task, self._now() + self.seconds)
+        entry = [task, self._now() + self.seconds, task.cancelling(), False, False]
         self._calls.append(entry)
         if self._timer is None:
             self._timer = start_timer(self._clock, self.seconds, self._fire)
         return entry
 
-    def finish(self, entry: _Deadline) -> None:
-        entry.done = True
+    def end(self, entry: Entry, error: BaseException | None) -> BaseException | None:
+        """The call of *entry* ended, raising *error* (``None``: it returned). Return the
+        error to report: a :class:`TimeoutError` for a cancellation that was ours (taken
+        back), otherwise *error*."""
+        entry[_DONE] = True
         calls = self._calls
-        while calls and calls[0].done:
+        while calls and calls[0][_DONE]:
             calls.popleft()
-        if entry.expired and entry.task.cancelling() > entry.cancelling:
-            entry.task.uncancel()  # the call swallowed our cancellation: take it back
-
-    def expired(self, entry: _Deadline) -> bool:
-        """Whether *entry*'s cancellation was ours (then it is taken back)."""
-        if not entry.expired:
-            return False
-        entry.expired = False  # taken back here: finish() must not take it again
-        return entry.task.uncancel() <= entry.cancelling
+        if not entry[_EXPIRED]:
+            return error
+        task = entry[_TASK]
+        if isinstance(error, asyncio.CancelledError):
+            if task.uncancel() <= entry[_CANCELLING]:
+                return TimeoutError(f"call took longer than timeout={self.seconds:g} s")
+            return error  # cancelled from outside too: that cancellation stands
+        if task.cancelling() > entry[_CANCELLING]:
+            task.uncancel()  # the call swallowed our cancellation: take it back
+        return error
 
     def _fire(self) -> None:
         self._timer = None
         now = self._now()
         calls = self._calls
-        while calls and (calls[0].done or calls[0].when <= now):
+        while calls and (calls[0][_DONE] or calls[0][_WHEN] <= now):
             entry = calls.popleft()
-            if not entry.done:
-                entry.done = True
-                entry.expired = True
-                entry.task.cancel()
+            if not entry[_DONE]:
+                entry[_DONE] = True
+                entry[_EXPIRED] = True
+                entry[_TASK].cancel()
         if calls:
-            self._timer = start_timer(self._clock, calls[0].when - now, self._fire)
+            self._timer = start_timer(self._clock, calls[0][_WHEN] - now, self._fire)

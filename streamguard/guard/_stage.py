@@ -172,14 +172,14 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         """Deliver *item*: wait for the breaker, retry, time out, or route it elsewhere."""
         # The first try, inline: for a healthy downstream it is the only one, so it costs a
         # permit, the call and a verdict — no retry loop, no closures, no extra coroutine.
+        if self._deadlines is not None:
+            return await self._process_timed(item, self._deadlines)
         if self._budget is not None:
             self._budget.record_call()
         breaker = self._breaker
         if breaker is None:
             try:
-                if self._deadlines is None:
-                    return await self._call(item)
-                return await self._timed_call(item)
+                return await self._call(item)
             except Exception as exc:
                 return await self._recover(item, exc, 0)
         generation = breaker.generation
@@ -188,16 +188,44 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
             return await self._recover(item, breaker.open_error(), generation)
         start = self._clock.now() if self._timed else 0.0
         try:
-            if self._deadlines is None:
-                result = await self._call(item)
-            else:
-                result = await self._timed_call(item)
+            result = await self._call(item)
         except BaseException as exc:  # cancellation too: the breaker then counts nothing
             breaker.on_failure(permit, exc, self._clock.now() - start if self._timed else 0.0)
             if not isinstance(exc, Exception):
                 raise
             return await self._recover(item, exc, generation)
         breaker.on_success(permit, self._clock.now() - start if self._timed else 0.0)
+        return result
+
+    async def _process_timed(self, item: T, deadlines: Deadlines) -> Any:
+        """:meth:`process` with a timeout: the same first try, its deadline on the shared
+        timer (an overdue call's cancellation becomes a ``TimeoutError``)."""
+        if self._budget is not None:
+            self._budget.record_call()
+        breaker = self._breaker
+        generation = permit = 0
+        if breaker is not None:
+            generation = breaker.generation
+            granted = breaker.try_acquire()
+            if granted is None:
+                return await self._recover(item, breaker.open_error(), generation)
+            permit = granted
+        start = self._clock.now() if self._timed else 0.0
+        entry = deadlines.start()
+        try:
+            result = await self._call(item)
+        except BaseException as exc:  # cancellation too: the breaker then counts nothing
+            error = deadlines.end(entry, exc)
+            assert error is not None
+            if breaker is not None:
+                breaker.on_failure(permit, error,
+                                   self._clock.now() - start if self._timed else 0.0)
+            if not isinstance(error, Exception):
+                raise
+            return await self._recover(item, error, generation)
+        deadlines.end(entry, None)
+        if breaker is not None:
+            breaker.on_success(permit, self._clock.now() - start if self._timed else 0.0)
         return result
 
     async def _recover(self, item: T, first: Exception, generation: int) -> Any:
@@ -272,14 +300,15 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
             return await self._call(item)
         entry = deadlines.start()
         try:
-            return await self._call(item)
-        except asyncio.CancelledError:
-            if deadlines.expired(entry):
-                raise TimeoutError(f"call took longer than timeout={deadlines.seconds:g} s") \
-                    from None
-            raise
-        finally:
-            deadlines.finish(entry)
+            result = await self._call(item)
+        except BaseException as exc:
+            error = deadlines.end(entry, exc)
+            if error is exc:
+                raise
+            assert error is not None
+            raise error from None
+        deadlines.end(entry, None)
+        return result
 
     async def _when_open(self, item: T, refused: Exception) -> Any:
         if self._on_open == "dead_letter":
