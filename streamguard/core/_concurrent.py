@@ -24,6 +24,10 @@ the lag throttle and any other stage that does per-item async work. Its protecte
 * :meth:`~streamguard.core.Stage._spawn_tracked` (from the base) — start a helper task
   that is cancelled with the stage.
 
+The base's own state lives in attributes a subclass must not reuse (``_inbox``, ``_held``,
+``_active``, ``_workers``, ``_limit``, ``_on_error``, ``_process_item`` …): give a
+subclass's private attributes names of their own.
+
 On every ending each ack settles once: an item delivered or finished by a sink is done, a
 failed one failed, and what is held or in flight when the stage is cancelled (or fails
 because of another item) is abandoned.
@@ -34,7 +38,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from ._ack import Ack, abandon_all
 from ._checks import is_async_callable
@@ -60,16 +64,6 @@ class _Rejected:
 
 
 REJECTED: Any = _Rejected()
-
-
-class _Slot(Generic[B]):
-    """An item's place in arrival order (``ordered=True``)."""
-
-    __slots__ = ("ack", "value")
-
-    def __init__(self, ack: Ack | None) -> None:
-        self.ack = ack
-        self.value: B = _PENDING
 
 
 class ConcurrentStage(OutboxStage[A, B]):
@@ -105,10 +99,12 @@ class ConcurrentStage(OutboxStage[A, B]):
         self._emits = emits
         self._inbox: deque[A] = deque()
         self._inbox_acks: deque[Ack | None] = deque()
-        self._slots: deque[_Slot[B]] = deque()
+        # ordered: arrival numbers, and results that finished before an earlier item
+        self._seq_in = 0
+        self._seq_out = 0
+        self._early: dict[int, tuple[Any, Ack | None]] = {}
         self._active = 0       # calls of process() under way
         self._held = 0         # everything counted against the limit (see the module doc)
-        self._outstanding = 0  # requested from upstream, not yet received
         self._started = False
         self._workers = 0      # live worker tasks
         self._starting = 0     # workers spawned or woken that have not looked at the inbox yet
@@ -166,14 +162,13 @@ class ConcurrentStage(OutboxStage[A, B]):
         return self._active
 
     def _buffered(self) -> int:
-        finished = len(self._slots) - self._active if self._ordered else 0
-        return len(self._outbox) + len(self._inbox) + max(0, finished)
+        return len(self._outbox) + len(self._inbox) + len(self._early)
 
     def _capacity(self) -> int:
         return self._limit
 
     def _busy(self) -> bool:
-        return self._active > 0 or bool(self._inbox) or bool(self._slots)
+        return self._active > 0 or bool(self._inbox) or bool(self._early)
 
     # ---------------------------------------------------------------- demand
     def on_subscribe(self, subscription: Subscription) -> None:
@@ -192,8 +187,7 @@ class ConcurrentStage(OutboxStage[A, B]):
         free = self._limit - self._held
         if free >= self._refill or (free > 0 and self._held == 0):
             self._held += free
-            self._outstanding += free
-            self._up.request(free)
+            self._ask(free)
 
     def _emit(self, items: list[B], acks: list[Ack] | None) -> None:
         self._held -= len(items)
@@ -206,7 +200,7 @@ class ConcurrentStage(OutboxStage[A, B]):
             return
         n = len(items)
         self._received += n
-        self._outstanding = max(0, self._outstanding - n)
+        self._arrived(n)
         self._inbox.extend(items)
         if acks is None:
             self._inbox_acks.extend([None] * n)
@@ -308,7 +302,10 @@ class ConcurrentStage(OutboxStage[A, B]):
             self._drain()
 
     async def _work_ordered(self) -> None:
-        inbox, inbox_acks, slots = self._inbox, self._inbox_acks, self._slots
+        # Each item takes an arrival number; a result leaves when every earlier one has. In
+        # the common case an item finishes after those before it and leaves at once; only a
+        # result that finished early waits in a dict.
+        inbox, inbox_acks, early = self._inbox, self._inbox_acks, self._early
         outbox_items, outbox_acks = self._outbox.items, self._outbox.acks
         emits, call = self._emits, self._process_item
         rejected, skipped, low = REJECTED, _SKIPPED, self._limit - self._refill
@@ -316,49 +313,49 @@ class ConcurrentStage(OutboxStage[A, B]):
         try:
             while inbox or await self._next_item():
                 item = inbox.popleft()
-                slot: _Slot[B] = _Slot(inbox_acks.popleft())
-                slots.append(slot)
+                ack = inbox_acks.popleft()
+                seq = self._seq_in
+                self._seq_in = seq + 1
                 self._active += 1
                 try:
                     value = await call(item)
                 except asyncio.CancelledError:
                     self._active -= 1
-                    if slot.ack is not None:
-                        slot.ack.abandon()
-                        slot.ack = None
+                    if ack is not None:
+                        ack.abandon()
                     raise
                 except Exception as exc:
                     self._active -= 1
                     if self._done:
-                        if slot.ack is not None:
-                            slot.ack.abandon()
-                            slot.ack = None
+                        if ack is not None:
+                            ack.abandon()
                         break
-                    value = self._resolve_error(item, slot.ack, exc)
+                    value = self._resolve_error(item, ack, exc)
                     if value is _AWAIT:
-                        value = await self._await_on_error(item, slot.ack, exc)
+                        value = await self._await_on_error(item, ack, exc)
                     if value is _PENDING:
-                        slot.ack = None
                         break  # the stream failed
                 else:
                     self._active -= 1
                     if self._done:  # the call outlived a cancel: not delivered
-                        if slot.ack is not None:
-                            slot.ack.abandon()
-                            slot.ack = None
+                        if ack is not None:
+                            ack.abandon()
                         break
-                slot.value = value
-                if slots[0] is slot:
-                    while slots and slots[0].value is not _PENDING:
-                        done = slots.popleft()
-                        value = done.value
-                        if not emits or value is rejected or value is skipped:
-                            self._deliver(value, done.ack)
-                        else:
-                            outbox_items.append(value)
-                            outbox_acks.append(done.ack)
-                    if outbox_items and not self._flush_scheduled:
-                        self._schedule_flush()
+                if seq != self._seq_out:
+                    early[seq] = (value, ack)
+                    continue
+                while True:
+                    self._seq_out += 1
+                    if not emits or value is rejected or value is skipped:
+                        self._deliver(value, ack)
+                    else:
+                        outbox_items.append(value)
+                        outbox_acks.append(ack)
+                    if not early or self._seq_out not in early:
+                        break
+                    value, ack = early.pop(self._seq_out)
+                if outbox_items and not self._flush_scheduled:
+                    self._schedule_flush()
                 if self._held <= low:
                     self._top_up()
         finally:
@@ -451,10 +448,9 @@ class ConcurrentStage(OutboxStage[A, B]):
         abandon_all(self._inbox_acks)
         self._inbox.clear()
         self._inbox_acks.clear()
-        for slot in self._slots:
-            # Finished and waiting for an earlier item; in-flight ones are abandoned by
-            # their worker when it is cancelled.
-            if slot.value is not _PENDING and slot.ack is not None and slot.value is not _SKIPPED:
-                slot.ack.abandon()
-                slot.ack = None
-        self._slots.clear()
+        # Finished and waiting for an earlier item; in-flight ones are abandoned by their
+        # worker when it is cancelled.
+        for value, ack in self._early.values():
+            if ack is not None and value is not _SKIPPED:
+                ack.abandon()
+        self._early.clear()

@@ -216,10 +216,13 @@ class _StreamIterator(Generic[T]):
         # A loop that breaks drops its iterator: cancel now; the tasks' cleanup runs on.
         sub, rt = self._sub, self._rt
         if sub is not None and not sub.closed:
-            sub.cancel()
-            if rt is not None:
-                for task in list(rt.tasks):
-                    task.cancel()
+            try:
+                sub.cancel()
+                if rt is not None:
+                    for task in list(rt.tasks):
+                        task.cancel()
+            except RuntimeError:  # the event loop is already closed: nothing left to stop
+                pass
 
 
 class _IteratorSubscriber(Generic[T]):

@@ -4,32 +4,15 @@
   a broadcast item handed to *n* branches, or an outer record of ``flat_map`` whose inner
   stream and every item derived from it must finish first. The outcome is the worst of
   the shares: a failure wins over an abandon, an abandon over done.
-* :class:`JointAck` is the ack of one item made of several (a ``zip`` tuple): settling it
-  settles each member the same way.
-* :func:`abandon` settles an ack as "not processed" (cancel, an ended pipeline).
+* :class:`ChildAck` is the ack of a derived item that has an ack of its own (an inner
+  stream's record) and is one share of its outer record.
+
+(A ``zip`` tuple carries the core's :class:`~streamguard.core.BatchAck` of its members.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
 from ..core._ack import Ack
-
-
-def abandon(ack: Ack) -> None:
-    """Settle *ack* as not processed (``Ack.abandon()``; see the README's ack outcomes)."""
-    # An ack written before the protocol had ``abandon`` is left unsettled, which is how
-    # such sources already read "not processed" (a Kafka source does not commit past it).
-    fn = getattr(ack, "abandon", None)
-    if fn is not None:
-        fn()
-
-
-def abandon_all(acks: Iterable[Ack] | None) -> None:
-    """:func:`abandon` every ack in *acks* (``None``: nothing to do)."""
-    if acks is not None:
-        for ack in acks:
-            abandon(ack)
 
 
 class SharedAck:
@@ -71,7 +54,7 @@ class SharedAck:
         if self._error is not None:
             self._ack.fail(self._error)
         elif self._abandoned:
-            abandon(self._ack)
+            self._ack.abandon()
         else:
             self._ack.done()
 
@@ -97,35 +80,5 @@ class ChildAck:
 
     def abandon(self) -> None:
         """Abandon the item and its share."""
-        abandon(self._own)
+        self._own.abandon()
         self._parent.abandon()
-
-
-class JointAck:
-    """The ack of an item built from several items: settles every member the same way."""
-
-    __slots__ = ("_members", "_settled")
-
-    def __init__(self, members: Sequence[Ack]) -> None:
-        self._members = tuple(members)
-        self._settled = False
-
-    def done(self) -> None:
-        """Complete every member (once)."""
-        if not self._settled:
-            self._settled = True
-            for ack in self._members:
-                ack.done()
-
-    def fail(self, error: BaseException) -> None:
-        """Fail every member (once)."""
-        if not self._settled:
-            self._settled = True
-            for ack in self._members:
-                ack.fail(error)
-
-    def abandon(self) -> None:
-        """Abandon every member (once)."""
-        if not self._settled:
-            self._settled = True
-            abandon_all(self._members)

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from ..core._ack import Ack
+from ..core._ack import Ack, abandon_all
 from ..core._errors import BufferOverflowError
 from ..core._overflow import BoundedQueue, Overflow
 from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
@@ -37,7 +37,7 @@ from ..core._stage import UNSUBSCRIBED as _UNSET
 from ..core._stage import Stage
 from ..core._stream import Stream, closed_error
 from ._errors import item_failed
-from ._fan_acks import SharedAck, abandon, abandon_all
+from ._fan_acks import SharedAck
 
 T = TypeVar("T")
 
@@ -337,9 +337,7 @@ class Hub(Stage[T, T]):
             self._top_up()
 
     def _abandon_queue(self, port: Port[T]) -> None:
-        for ack in port.queue.acks:
-            if ack is not None:
-                abandon(ack)
+        abandon_all(list(port.queue.acks))
         port.queue.items.clear()
         port.queue.acks.clear()
 

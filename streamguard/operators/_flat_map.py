@@ -28,13 +28,13 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
-from ..core._ack import Ack
+from ..core._ack import Ack, abandon_all
 from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._runtime import Runtime, StatisticsSource, activate
 from ..core._stage import Stage
 from ..core._stream import Stream
 from ._errors import item_failed
-from ._fan_acks import ChildAck, SharedAck, abandon_all
+from ._fan_acks import ChildAck, SharedAck
 
 A = TypeVar("A")
 B = TypeVar("B")

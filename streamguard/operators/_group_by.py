@@ -30,14 +30,13 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Generic, Literal, TypeVar
 
-from ..core._ack import Ack
+from ..core._ack import Ack, abandon_all
 from ..core._clock import Clock
 from ..core._errors import BufferOverflowError
 from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._stage import Stage
 from ..core._stream import Stream, closed_error
 from ._errors import item_failed
-from ._fan_acks import abandon_all
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from ..core._ack import Ack
+from ..core._ack import Ack, abandon_all
 from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._runtime import activate
 from ..core._stage import UNSUBSCRIBED, Stage
 from ..core._stream import Stream
-from ._fan_acks import abandon_all
 
 T = TypeVar("T")
 

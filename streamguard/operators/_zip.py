@@ -7,7 +7,7 @@ cancelled, what they still held is abandoned), and fails with the first error.
 
 **Memory bound.** At most ``len(streams) × prefetch`` items held.
 
-**Acks.** A tuple carries a :class:`~._fan_acks.JointAck` of its members: completing the
+**Acks.** A tuple carries a :class:`~streamguard.core.BatchAck` of its members: completing the
 tuple completes each member's record, failing it fails each.
 """
 
@@ -17,11 +17,10 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from ..core._ack import Ack
+from ..core._ack import Ack, BatchAck, abandon_all
 from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._stage import Stage
 from ..core._stream import Stream
-from ._fan_acks import JointAck, abandon, abandon_all
 
 
 class ZipInput:
@@ -80,9 +79,7 @@ class ZipInput:
             self.ended = True
             if self.sub is not None:
                 self.sub.cancel()
-        for ack in self.acks:
-            if ack is not None:
-                abandon(ack)
+        abandon_all(list(self.acks))
         self.items.clear()
         self.acks.clear()
 
@@ -160,7 +157,7 @@ class ZipStage(Stage[Any, tuple[Any, ...]]):
         acks: list[Ack] | None = None
         if any(i.has_acks for i in inputs):
             ack_columns = [[i.acks.popleft() for _ in range(k)] for i in inputs]
-            acks = [JointAck([a for a in row if a is not None])
+            acks = [BatchAck([a for a in row if a is not None])
                     for row in zip(*ack_columns, strict=True)]
         else:
             for i in inputs:

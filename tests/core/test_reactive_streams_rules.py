@@ -63,3 +63,20 @@ async def test_emitter_waits_for_demand() -> None:
     assert sub.items == [7]
     emitter.complete()
     assert sub.completions == 1
+
+
+async def test_emitter_forgets_its_subscriber_after_cancel_rule_3_13() -> None:
+    import gc
+    import weakref
+
+    emitter: Emitter[int] = Emitter(name="orders")
+    sub: TestSubscriber[int] = TestSubscriber(initial_request=1)
+    emitter.stream().subscribe(sub)
+    await emitter.emit(1)
+    sub.cancel()
+    ref = weakref.ref(sub)
+    sub.subscription = None
+    del sub
+    gc.collect()
+    assert ref() is None  # the emitter (still alive here) holds no reference to it
+    assert emitter.name == "orders"
