@@ -180,3 +180,24 @@ async def test_one_watermark_without_partition_makes_the_slow_input_late() -> No
     await from_iterable(events).pipe(op.tumbling_window(
         10, timestamp=Keys.ts, on_late=lambda e, why: late.append(e))).to_list()
     assert late == [(2, "slow", 2)]
+
+
+async def test_members_complete_only_when_their_window_is_completed_downstream() -> None:
+    rec = AckRecorder()
+    sub: TestSubscriber[op.EventWindow[Any, Event]] = TestSubscriber(
+        initial_request=100, ack_on_receive=False)
+    from_iterable(EVENTS, ack=lambda e: rec.ack(e[2])).pipe(
+        op.tumbling_window(10, timestamp=Keys.ts, key=Keys.key)).subscribe(sub)
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert len(sub.items) == 5
+    late = {4, 7}  # routed as late: settled at once
+    assert set(rec.done) == late
+    first = sub.acks[0]  # a's [0, 10): members 0 and 2
+    assert first is not None
+    first.done()
+    assert set(rec.done) == late | {0, 2}
+    for ack in sub.acks[1:]:
+        assert ack is not None
+        ack.done()
+    assert rec.completed_exactly_once(range(8))
