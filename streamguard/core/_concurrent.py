@@ -25,7 +25,8 @@ the lag throttle and any other stage that does per-item async work. Its protecte
   that is cancelled with the stage.
 
 The base's own state lives in attributes a subclass must not reuse (``_inbox``, ``_held``,
-``_active``, ``_workers``, ``_limit``, ``_on_error``, ``_process_item`` …): give a
+``_active``, ``_workers``, ``_limit``, ``_low``, ``_concurrency``, ``_adaptive``,
+``_adaptive_wrap``, ``_on_error``, ``_process_item`` …): give a
 subclass's private attributes names of their own.
 
 On every ending each ack settles once: an item delivered or finished by a sink is done, a
@@ -38,10 +39,11 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ._ack import Ack, abandon_all
 from ._checks import is_async_callable
+from ._clock import Clock
 from ._errors import item_failed
 from ._outbox import OutboxStage
 from ._protocol import UNBOUNDED, ChunkSubscriber, Subscription
@@ -52,6 +54,34 @@ B = TypeVar("B")
 _PENDING: Any = object()
 _SKIPPED: Any = object()
 _AWAIT: Any = object()
+
+
+@runtime_checkable
+class ConcurrencyLimit(Protocol):
+    """A concurrency limit that moves while the stage runs (``streamguard.adaptive``).
+
+    The stage reads :attr:`limit` (calls allowed in flight now), times every call on
+    :attr:`clock` and reports it with :meth:`record`, and hears of changes through
+    :meth:`on_event` (any event: the stage re-reads :attr:`limit`).
+    """
+
+    @property
+    def limit(self) -> int:
+        """Calls allowed in flight now (>= 1)."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """The clock calls are timed on."""
+        ...
+
+    def record(self, rtt: float, *, in_flight: int, dropped: bool = False) -> None:
+        """One finished call: its duration, the calls in flight, whether it failed."""
+        ...
+
+    def on_event(self, listener: Callable[[Any], Any]) -> Callable[[], None]:
+        """Call *listener* when the limit changes; return the unsubscribe function."""
+        ...
 
 
 class _Rejected:
@@ -70,7 +100,9 @@ class ConcurrentStage(OutboxStage[A, B]):
     """Runs :meth:`process` for each item on up to *concurrency* long-lived workers.
 
     Args:
-        concurrency: the most calls of :meth:`process` under way at once.
+        concurrency: the most calls of :meth:`process` under way at once: an int, or a
+            :class:`ConcurrencyLimit` that moves with the downstream (every call is timed
+            and reported to it; workers and demand follow its limit).
         ordered: results leave in arrival order (otherwise as they finish).
         on_error: ``"fail"``, ``"skip"`` or a callable ``(item, error) -> replacement``.
         emits: ``False`` makes the stage a sink: an item completes at its source when
@@ -85,15 +117,24 @@ class ConcurrentStage(OutboxStage[A, B]):
     rejected by a limiter): it completes at its source and counts as rejected, not emitted."""
 
     def __init__(
-        self, downstream: ChunkSubscriber[B], *, concurrency: int, ordered: bool,
-        on_error: Any, name: str | None, emits: bool = True, capacity: int | None = None,
+        self, downstream: ChunkSubscriber[B], *, concurrency: int | ConcurrencyLimit,
+        ordered: bool, on_error: Any, name: str | None, emits: bool = True,
+        capacity: int | None = None,
     ) -> None:
+        self._adaptive: ConcurrencyLimit | None = None
+        self._capacity_arg = capacity
+        self._unsubscribe_limit: Callable[[], None] | None = None
+        if not isinstance(concurrency, int):
+            self._adaptive = concurrency
+            concurrency = concurrency.limit
         limit = 2 * concurrency if capacity is None else max(capacity, concurrency)
         super().__init__(downstream, name, capacity=limit)
         self._concurrency = concurrency
         self._limit = limit
         self._refill = max(1, limit // 2)
-        self._ordered = ordered and concurrency > 1  # one worker keeps the order anyway
+        self._low = limit - self._refill
+        # One worker keeps the order anyway; an adaptive limit may grow later.
+        self._ordered = ordered and (concurrency > 1 or self._adaptive is not None)
         self._on_error = on_error
         self._on_error_async = callable(on_error) and is_async_callable(on_error)
         self._emits = emits
@@ -172,6 +213,9 @@ class ConcurrentStage(OutboxStage[A, B]):
 
     # ---------------------------------------------------------------- demand
     def on_subscribe(self, subscription: Subscription) -> None:
+        if self._adaptive is not None and self._unsubscribe_limit is None:
+            self._process_item = self._adaptive_wrap(self._process_item, self._adaptive)
+            self._unsubscribe_limit = self._adaptive.on_event(self._limit_changed)
         super().on_subscribe(subscription)
         if not self._emits and not self._done:
             self._started = True
@@ -180,6 +224,40 @@ class ConcurrentStage(OutboxStage[A, B]):
     def request(self, n: int) -> None:
         self._started = True
         super().request(n)
+
+    # ---------------------------------------------------------------- adaptive limit
+    def _adaptive_wrap(self, call: Callable[[A], Awaitable[B]],
+               limit: ConcurrencyLimit) -> Callable[[A], Awaitable[B]]:
+        now = limit.clock.now
+
+        async def timed(item: A) -> B:
+            in_flight = self._active
+            began = now()
+            try:
+                value = await call(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                limit.record(now() - began, in_flight=in_flight, dropped=True)
+                raise
+            limit.record(now() - began, in_flight=in_flight)
+            return value
+
+        return timed
+
+    def _limit_changed(self, _event: object) -> None:
+        """The adaptive limit moved: workers and demand follow it."""
+        if self._done or self._adaptive is None:
+            return
+        concurrency = self._adaptive.limit
+        self._concurrency = concurrency
+        capacity = self._capacity_arg
+        self._limit = 2 * concurrency if capacity is None else max(capacity, concurrency)
+        self._outbox.capacity = max(self._outbox.capacity, self._limit)
+        self._refill = max(1, self._limit // 2)
+        self._low = self._limit - self._refill
+        self._dispatch()
+        self._top_up()
 
     def _top_up(self) -> None:
         if not self._started or self._done or self._upstream_done or not self._may_request():
@@ -224,9 +302,10 @@ class ConcurrentStage(OutboxStage[A, B]):
             self._spawn_tracked(self._work_ordered() if self._ordered else self._work())
 
     async def _next_item(self) -> bool:
-        """Wait until the inbox has an item (True) or the worker should stop (False)."""
-        while not self._inbox:
-            if self._upstream_done or self._done:
+        """Wait until the inbox has an item and the limit allows another call (True), or the
+        worker should stop (False)."""
+        while not self._inbox or self._active >= self._concurrency:
+            if (self._upstream_done and not self._inbox) or self._done:
                 return False
             waiter = asyncio.get_running_loop().create_future()
             self._idle.append(waiter)
@@ -239,10 +318,10 @@ class ConcurrentStage(OutboxStage[A, B]):
         inbox, inbox_acks = self._inbox, self._inbox_acks
         outbox_items, outbox_acks = self._outbox.items, self._outbox.acks
         emits, call = self._emits, self._process_item
-        rejected, skipped, low = REJECTED, _SKIPPED, self._limit - self._refill
+        rejected, skipped = REJECTED, _SKIPPED
         self._starting -= 1
         try:
-            while inbox or await self._next_item():
+            while (inbox and self._active < self._concurrency) or await self._next_item():
                 item = inbox.popleft()
                 ack = inbox_acks.popleft()
                 self._active += 1
@@ -294,7 +373,7 @@ class ConcurrentStage(OutboxStage[A, B]):
                         self._drain()
                 else:
                     self._deliver(value, ack)
-                if self._held <= low:
+                if self._held <= self._low:
                     self._top_up()
         finally:
             self._workers -= 1
@@ -308,10 +387,10 @@ class ConcurrentStage(OutboxStage[A, B]):
         inbox, inbox_acks, early = self._inbox, self._inbox_acks, self._early
         outbox_items, outbox_acks = self._outbox.items, self._outbox.acks
         emits, call = self._emits, self._process_item
-        rejected, skipped, low = REJECTED, _SKIPPED, self._limit - self._refill
+        rejected, skipped = REJECTED, _SKIPPED
         self._starting -= 1
         try:
-            while inbox or await self._next_item():
+            while (inbox and self._active < self._concurrency) or await self._next_item():
                 item = inbox.popleft()
                 ack = inbox_acks.popleft()
                 seq = self._seq_in
@@ -356,7 +435,7 @@ class ConcurrentStage(OutboxStage[A, B]):
                     value, ack = early.pop(self._seq_out)
                 if outbox_items and not self._flush_scheduled:
                     self._schedule_flush()
-                if self._held <= low:
+                if self._held <= self._low:
                     self._top_up()
         finally:
             self._workers -= 1
@@ -437,6 +516,9 @@ class ConcurrentStage(OutboxStage[A, B]):
 
     # ---------------------------------------------------------------- ending
     def _on_cancel(self) -> None:
+        if self._unsubscribe_limit is not None:
+            self._unsubscribe_limit()
+            self._unsubscribe_limit = None
         self._cancel_tasks()
         for waiter in self._idle:
             waiter.cancel()
