@@ -1,17 +1,26 @@
 """Rate limiting: streamguard next to aiolimiter and the ``limits`` library, in one run.
 
-1. Cost per decision when nothing is limited (in memory), best of several interleaved rounds:
-   ``async with`` and ``await acquire()`` against aiolimiter's, the synchronous
-   ``try_acquire()`` against limits' ``hit()`` (moving and fixed window).
-2. Accuracy at 2,000/s for 10 s with an always-hungry consumer: achieved rate error and the
-   busiest 100 ms window, for streamguard (``acquire`` loop and the ``rate_limit`` stage,
-   token bucket with burst 20) and for ``AsyncLimiter(2000, 1)``. The bound is
-   ``rate * 0.1 + burst`` = 220; aiolimiter's capacity is its whole rate.
-3. Redis: decisions per second on one connection (a local ``redis-server`` started by the
-   test helper), single and three-tier composite, next to plain PINGs on the same client.
+Every measurement goes through ``_harness.compare``: contenders interleaved, order rotated, one
+warm-up, ``ROUNDS`` rounds, medians with min/max; each peer configured as its documentation
+recommends for the same semantics, its configuration written beside its figure.
 
-Required ratios: ``overhead_vs_aiolimiter`` <= 1, ``rate_error_pct`` <= 1,
-``max_100ms_window_vs_bound`` <= 1.
+1. Cost per decision when nothing is limited (µs, lower is better): ``async with`` and
+   ``await acquire()`` against aiolimiter's; the synchronous ``try_acquire()`` against
+   ``limits``' ``hit()``, algorithm for algorithm (moving window = sliding log, fixed window,
+   sliding window counter), same limit, same number of hits, one key.
+2. Accuracy at 2,000/s with an always-hungry consumer (3 s per round): the busiest 100 ms
+   window and the achieved rate, for the ``rate_limit`` stage and an ``acquire`` loop (token
+   bucket, burst 20), and aiolimiter like-for-like ``AsyncLimiter(20, 0.01)`` (burst 20 over
+   burst/rate seconds), with its common spelling ``AsyncLimiter(2000, 1)`` reported beside it,
+   labelled. The bound is ``rate * 0.1 + burst`` = 220. Then the leaky-bucket shaper through the
+   stage on real timers (#9 item 7: lateness is made up).
+3. Fairness (#9 item 6): the scenario of ``tests/ratelimit/_fairness.py`` in virtual time —
+   global 200/s + 5/s per user, a hot user at 30% and 90% of the traffic (mixed and all its
+   items first), the README's recommended configuration; the others' delivered ÷ their
+   max-min fair share, and Jain's index. Virtual time is deterministic: one run each.
+4. The stage never binding before a sync sink, against the sync sink alone (#11).
+5. Redis: decisions per second on one connection (a local ``redis-server``), single and
+   three-tier composite, next to plain PINGs on the same client.
 """
 
 from __future__ import annotations
@@ -22,69 +31,119 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from _harness import Contender, Spread, compare, ratio, result
 from aiolimiter import AsyncLimiter
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage as LimitsMemory
-from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+from limits.strategies import (
+    FixedWindowRateLimiter,
+    MovingWindowRateLimiter,
+    SlidingWindowCounterRateLimiter,
+)
 
 from streamguard import from_iterable
 from streamguard import operators as op
 from streamguard.core import EventBus
-from streamguard.ratelimit import CompositeLimiter, RateLimiter, Tier, TokenBucket, rate_limit
+from streamguard.ratelimit import (
+    CompositeLimiter,
+    FixedWindow,
+    LeakyBucketShaper,
+    RateLimiter,
+    SlidingWindowCounter,
+    SlidingWindowLog,
+    Tier,
+    TokenBucket,
+    rate_limit,
+)
 from streamguard.servers import RedisServer
+from tests.ratelimit._fairness import run_scenario
 
 HUGE = 1e12  # a limit that is never reached: the not-limited path
-RATE, BURST, SECONDS = 2000.0, 20.0, 10.0
-ROUNDS = 7
+RATE, BURST, SECONDS = 2000.0, 20.0, 3.0
+ROUNDS = 5
+N = 100_000  # decisions per round for the O(1) paths
+N_LOG = 5_000  # hits per round for the window logs (limits' moving window is O(hits) per hit)
+WINDOW_LIMIT = 10**9  # per 1 s window: never reached in N hits
 
 
 # ---------------------------------------------------------------- 1. cost per decision
-def _sync_cost(fn: Callable[[], object], n: int) -> float:
+def _sync_us(fn: Callable[[], object], n: int) -> float:
     began = time.perf_counter()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - began) / n
+    return (time.perf_counter() - began) / n * 1e6
 
 
-async def _async_cost(fn: Callable[[], Awaitable[object]], n: int) -> float:
+async def _async_us(fn: Callable[[], Awaitable[object]], n: int) -> float:
     began = time.perf_counter()
     for _ in range(n):
         await fn()
-    return (time.perf_counter() - began) / n
+    return (time.perf_counter() - began) / n * 1e6
 
 
-async def _async_with_cost(cm: Any, n: int) -> float:
+async def _async_with_us(cm: Any, n: int) -> float:
     began = time.perf_counter()
     for _ in range(n):
         async with cm:
             pass
-    return (time.perf_counter() - began) / n
+    return (time.perf_counter() - began) / n * 1e6
 
 
-async def _costs() -> dict[str, float]:
-    sg = RateLimiter("bench", TokenBucket(rate=HUGE, burst=HUGE), bus=EventBus())
-    aio = AsyncLimiter(HUGE, 1)
-    item = RateLimitItemPerSecond(10**9, 1)
-    moving = MovingWindowRateLimiter(LimitsMemory())
-    fixed = FixedWindowRateLimiter(LimitsMemory())
-    best: dict[str, float] = {}
-    n = 100_000
-    for _ in range(ROUNDS):  # interleaved, best of: the machine is shared
-        rounds = {
-            "sg_async_with_us": await _async_with_cost(sg, n),
-            "aiolimiter_async_with_us": await _async_with_cost(aio, n),
-            "sg_acquire_us": await _async_cost(sg.acquire, n),
-            "aiolimiter_acquire_us": await _async_cost(aio.acquire, n),
-            "sg_try_acquire_us": _sync_cost(sg.try_acquire, n),
-            "sg_keyed_try_acquire_us": _sync_cost(
-                lambda: sg.try_acquire(key="user-1"), n),
-            "limits_fixed_window_hit_us": _sync_cost(lambda: fixed.hit(item, "user-1"), n // 4),
-            "limits_moving_window_hit_us": _sync_cost(lambda: moving.hit(item, "user-1"),
-                                                      n // 20),
-        }
-        for name, seconds in rounds.items():
-            best[name] = min(best.get(name, float("inf")), seconds * 1e6)
-    return best
+def _sg(algorithm: Any) -> RateLimiter:
+    return RateLimiter("bench", algorithm, bus=EventBus())
+
+
+def _costs() -> dict[str, Spread]:
+    item = RateLimitItemPerSecond(WINDOW_LIMIT, 1)
+    limits_conf = "limits {}(storage.MemoryStorage()).hit(RateLimitItemPerSecond(1e9, 1), 'user-1')"
+    sg_conf = "RateLimiter('bench', {}).try_acquire(key='user-1')"
+
+    def fresh_sync(make: Callable[[], Callable[[], object]], n: int) -> Callable[[], float]:
+        return lambda: _sync_us(make(), n)  # new state each round: same work every round
+
+    async_with = compare([
+        Contender("sg_async_with_us", lambda: _async_with_us(
+            _sg(TokenBucket(rate=HUGE, burst=HUGE)), N),
+            "async with RateLimiter('bench', TokenBucket(rate=1e12, burst=1e12))"),
+        Contender("aiolimiter_async_with_us", lambda: _async_with_us(AsyncLimiter(HUGE, 1), N),
+                  "async with AsyncLimiter(1e12, 1)"),
+        Contender("sg_acquire_us", lambda: _async_us(
+            _sg(TokenBucket(rate=HUGE, burst=HUGE)).acquire, N),
+            "await RateLimiter('bench', TokenBucket(rate=1e12, burst=1e12)).acquire()"),
+        Contender("aiolimiter_acquire_us", lambda: _async_us(AsyncLimiter(HUGE, 1).acquire, N),
+                  "await AsyncLimiter(1e12, 1).acquire()"),
+        Contender("sg_token_bucket_try_acquire_us", fresh_sync(
+            lambda: (lambda sg: lambda: sg.try_acquire(key="user-1"))(
+                _sg(TokenBucket(rate=HUGE, burst=HUGE))), N),
+            sg_conf.format("TokenBucket(rate=1e12, burst=1e12)")),
+    ], rounds=ROUNDS)
+    windows = compare([
+        Contender("sg_sliding_log_us", fresh_sync(
+            lambda: (lambda sg: lambda: sg.try_acquire(key="user-1"))(
+                _sg(SlidingWindowLog(limit=WINDOW_LIMIT, window=1))), N_LOG),
+            sg_conf.format("SlidingWindowLog(limit=1e9, window=1)")),
+        Contender("limits_moving_window_us", fresh_sync(
+            lambda: (lambda lim: lambda: lim.hit(item, "user-1"))(
+                MovingWindowRateLimiter(LimitsMemory())), N_LOG),
+            limits_conf.format("MovingWindowRateLimiter")),
+        Contender("sg_fixed_window_us", fresh_sync(
+            lambda: (lambda sg: lambda: sg.try_acquire(key="user-1"))(
+                _sg(FixedWindow(limit=WINDOW_LIMIT, window=1))), N // 4),
+            sg_conf.format("FixedWindow(limit=1e9, window=1)")),
+        Contender("limits_fixed_window_us", fresh_sync(
+            lambda: (lambda lim: lambda: lim.hit(item, "user-1"))(
+                FixedWindowRateLimiter(LimitsMemory())), N // 4),
+            limits_conf.format("FixedWindowRateLimiter")),
+        Contender("sg_sliding_counter_us", fresh_sync(
+            lambda: (lambda sg: lambda: sg.try_acquire(key="user-1"))(
+                _sg(SlidingWindowCounter(limit=WINDOW_LIMIT, window=1))), N // 4),
+            sg_conf.format("SlidingWindowCounter(limit=1e9, window=1)")),
+        Contender("limits_sliding_window_counter_us", fresh_sync(
+            lambda: (lambda lim: lambda: lim.hit(item, "user-1"))(
+                SlidingWindowCounterRateLimiter(LimitsMemory())), N // 4),
+            limits_conf.format("SlidingWindowCounterRateLimiter")),
+    ], rounds=ROUNDS)
+    return {**async_with, **windows}
 
 
 # ---------------------------------------------------------------- 2. accuracy
@@ -114,9 +173,9 @@ async def _aiolimiter_once(limiter: AsyncLimiter) -> None:
         pass
 
 
-async def _through_stage() -> list[float]:
+async def _through_stage(algorithm: Any) -> list[float]:
     loop = asyncio.get_running_loop()
-    limiter = RateLimiter("stage", TokenBucket(rate=RATE, burst=BURST), bus=EventBus())
+    limiter = RateLimiter("stage", algorithm, bus=EventBus())
     stamps: list[float] = []
     end = loop.time() + SECONDS
     await from_iterable(itertools.count()).pipe(
@@ -127,80 +186,174 @@ async def _through_stage() -> list[float]:
     return stamps
 
 
-def _accuracy(prefix: str, stamps: list[float]) -> dict[str, float]:
-    rate = len(stamps) / SECONDS
-    return {
-        f"{prefix}_rate_per_s": rate,
-        f"{prefix}_rate_error_pct": abs(rate - RATE) / RATE * 100,
-        f"{prefix}_max_100ms_window": float(_busiest(stamps, 0.1)),
-    }
+def _accuracies() -> tuple[dict[str, Spread], dict[str, Spread]]:
+    """Busiest 100 ms windows (the compared figure) and, from the same rounds, rate errors."""
+    errors: dict[str, list[float]] = {}
+
+    def measured(name: str, run: Callable[[], Awaitable[list[float]]]) -> Callable[[], Any]:
+        async def once() -> float:
+            stamps = await run()
+            errors.setdefault(name, []).append(abs(len(stamps) / SECONDS - RATE) / RATE * 100)
+            return float(_busiest(stamps, 0.1))
+        return once
+
+    def bucket() -> TokenBucket:
+        return TokenBucket(rate=RATE, burst=BURST)
+
+    windows = compare([
+        Contender("sg_stage", measured("sg_stage", lambda: _through_stage(bucket())),
+                  "rate_limit(RateLimiter('stage', TokenBucket(rate=2000, burst=20)))"),
+        Contender("sg_acquire", measured("sg_acquire", lambda: _hungry(
+            RateLimiter("acquire", bucket(), bus=EventBus()).acquire)),
+            "await RateLimiter('acquire', TokenBucket(rate=2000, burst=20)).acquire()"),
+        Contender("aiolimiter_like", measured("aiolimiter_like", lambda: (
+            lambda aio: _hungry(lambda: _aiolimiter_once(aio)))(AsyncLimiter(BURST, BURST / RATE))),
+            "like-for-like: async with AsyncLimiter(20, 0.01)  (burst 20, refill 2000/s)"),
+        Contender("aiolimiter_common", measured("aiolimiter_common", lambda: (
+            lambda aio: _hungry(lambda: _aiolimiter_once(aio)))(AsyncLimiter(RATE, 1))),
+            "common spelling: async with AsyncLimiter(2000, 1)  (burst 2000)"),
+        Contender("sg_shaper_stage", measured("sg_shaper_stage", lambda: _through_stage(
+            LeakyBucketShaper(rate=RATE, capacity=100))),
+            "rate_limit(RateLimiter('stage', LeakyBucketShaper(rate=2000, capacity=100)))"),
+    ], rounds=ROUNDS)
+    configs = {name: windows[name].config for name in windows}
+    error_spreads = {f"{name}_rate_error_pct": Spread(f"{name}_rate_error_pct",
+                                                      tuple(values[1:]), configs[name])
+                     for name, values in errors.items()}  # [1:]: the warm-up round
+    return windows, error_spreads
 
 
-async def _accuracies() -> dict[str, float]:
-    sg = RateLimiter("accuracy", TokenBucket(rate=RATE, burst=BURST), bus=EventBus())
-    aio = AsyncLimiter(RATE, 1)
+# ---------------------------------------------------------------- 3. fairness
+def _fairness() -> dict[str, float]:
+    def recommended(refused: list[Any]) -> dict[str, Any]:
+        return {"max_pending_per_key": 8,
+                "on_reject": lambda order, decision: refused.append(order)}
+
     out: dict[str, float] = {}
-    out.update(_accuracy("sg_acquire", await _hungry(sg.acquire)))
-    out.update(_accuracy("sg_stage", await _through_stage()))
-    out.update(_accuracy("aiolimiter", await _hungry(lambda: _aiolimiter_once(aio))))
+    for hot in (0.3, 0.9):
+        label = f"hot{round(hot * 100)}"
+        shares, jains = [], []
+        for first in (False, True):
+            outcome = asyncio.run(run_scenario(hot, hot_first=first, options=recommended))
+            tag = f"{label}{'_first' if first else ''}"
+            out[f"fairness_others_share_{tag}"] = round(outcome.others_share, 4)
+            out[f"fairness_jain_{tag}"] = round(outcome.jain, 4)
+            shares.append(outcome.others_share)
+            jains.append(outcome.jain)
+            default = asyncio.run(run_scenario(hot, hot_first=first))
+            out[f"fairness_others_share_{tag}_defaults"] = round(default.others_share, 4)
+        out[f"fairness_others_share_{label}"] = round(min(shares), 4)
+        out[f"fairness_jain_{label}"] = round(min(jains), 4)
     return out
 
 
-# ---------------------------------------------------------------- 3. Redis
-async def _redis(url: str) -> dict[str, float]:
+# ---------------------------------------------------------------- 4. never binding
+def _unbound() -> dict[str, Spread]:
+    n = 200_000
+
+    async def with_limit() -> float:
+        limiter = RateLimiter("open", TokenBucket(rate=HUGE, burst=HUGE), bus=EventBus())
+        began = time.perf_counter()
+        await from_iterable(range(n)).pipe(rate_limit(limiter), op.sink(lambda _: None)).run()
+        return n / (time.perf_counter() - began)
+
+    async def alone() -> float:
+        began = time.perf_counter()
+        await from_iterable(range(n)).pipe(op.sink(lambda _: None)).run()
+        return n / (time.perf_counter() - began)
+
+    return compare([
+        Contender("rate_limit_then_sink_items_per_s", with_limit,
+                  "from_iterable → rate_limit(TokenBucket(1e12, 1e12)) → sink(sync)"),
+        Contender("sink_alone_items_per_s", alone, "from_iterable → sink(sync)"),
+    ], rounds=ROUNDS)
+
+
+# ---------------------------------------------------------------- 5. Redis
+def _redis(url: str) -> dict[str, Spread]:
     import redis.asyncio as aioredis
 
-    single = RateLimiter("bench-redis", TokenBucket(rate=HUGE, burst=HUGE),
-                         storage=url, bus=EventBus())
-    composite = CompositeLimiter("bench-tiers", storage=url, bus=EventBus(), tiers=[
-        Tier(name="global", algorithm=TokenBucket(rate=HUGE, burst=HUGE)),
-        Tier(name="user", algorithm=TokenBucket(rate=HUGE, burst=HUGE), key=lambda k: k),
-        Tier(name="endpoint", algorithm=TokenBucket(rate=HUGE, burst=HUGE), key=lambda k: k),
-    ])
-    client = aioredis.Redis.from_url(url)
-    n = 5000
-    try:
-        await single.decide()  # connect and load the script first
-        await composite.decide(key="u")
-        await client.ping()
-        best = {"single": 0.0, "composite": 0.0, "ping": 0.0}
-        for _ in range(3):
-            best["single"] = max(best["single"], 1 / await _async_cost(single.decide, n))
-            best["composite"] = max(best["composite"], 1 / await _async_cost(
-                lambda: composite.decide(key="u"), n))
-            best["ping"] = max(best["ping"], 1 / await _async_cost(client.ping, n))
-    finally:
-        await single.aclose()
-        await composite.aclose()
-        await client.aclose()
-    return {"redis_decisions_per_s": best["single"],
-            "redis_composite3_decisions_per_s": best["composite"],
-            "redis_ping_per_s": best["ping"]}
+    n = 3000
+
+    async def single() -> float:
+        limiter = RateLimiter("bench-redis", TokenBucket(rate=HUGE, burst=HUGE), storage=url,
+                              bus=EventBus())
+        try:
+            await limiter.decide()  # connect and load the script first
+            return 1e6 / await _async_us(limiter.decide, n)
+        finally:
+            await limiter.aclose()
+
+    async def composite() -> float:
+        limiter = CompositeLimiter("bench-tiers", [
+            Tier(name="global", algorithm=TokenBucket(rate=HUGE, burst=HUGE)),
+            Tier(name="user", algorithm=TokenBucket(rate=HUGE, burst=HUGE), key=lambda k: k),
+            Tier(name="endpoint", algorithm=TokenBucket(rate=HUGE, burst=HUGE),
+                 key=lambda k: k),
+        ], storage=url, bus=EventBus())
+        try:
+            await limiter.decide(key="u")
+            return 1e6 / await _async_us(lambda: limiter.decide(key="u"), n)
+        finally:
+            await limiter.aclose()
+
+    async def ping() -> float:
+        client = aioredis.Redis.from_url(url)
+        try:
+            await client.ping()
+            return 1e6 / await _async_us(client.ping, n)
+        finally:
+            await client.aclose()
+
+    return compare([
+        Contender("redis_decisions_per_s", single, "await RateLimiter(..., storage=url).decide()"),
+        Contender("redis_composite3_decisions_per_s", composite,
+                  "await CompositeLimiter(3 tiers, storage=url).decide(key='u')"),
+        Contender("redis_ping_per_s", ping, "await redis.asyncio.Redis.ping()"),
+    ], rounds=ROUNDS)
 
 
 # ---------------------------------------------------------------- the suite
-def run() -> dict[str, dict[str, float]]:
-    """Measure everything side by side; return figures and the ratios the goals use."""
-    figures: dict[str, float] = {}
-    figures.update(asyncio.run(_costs()))
-    figures.update(asyncio.run(_accuracies()))
+def run() -> dict[str, Any]:
+    """Measure everything side by side; return figures, spreads and the ratios goals use."""
+    spreads: dict[str, Spread] = {}
+    spreads.update(_costs())
+    windows, errors = _accuracies()
+    spreads.update({f"{k}_max_100ms_window": v for k, v in windows.items()})
+    spreads.update(errors)
+    spreads.update(_unbound())
     with RedisServer() as server:
-        figures.update(asyncio.run(_redis(server.url)))
+        spreads.update(_redis(server.url))
+    fairness = _fairness()
+    s = spreads
     bound = RATE * 0.1 + BURST
-    figures["bound_100ms"] = bound
     ratios = {
-        "overhead_vs_aiolimiter": figures["sg_async_with_us"] / figures["aiolimiter_async_with_us"],
-        "acquire_vs_aiolimiter_acquire": figures["sg_acquire_us"] / figures["aiolimiter_acquire_us"],
-        "try_acquire_vs_limits_fixed_window": (
-            figures["sg_keyed_try_acquire_us"] / figures["limits_fixed_window_hit_us"]),
-        "try_acquire_vs_limits_moving_window": (
-            figures["sg_keyed_try_acquire_us"] / figures["limits_moving_window_hit_us"]),
-        "rate_error_pct": figures["sg_stage_rate_error_pct"],
-        "acquire_rate_error_pct": figures["sg_acquire_rate_error_pct"],
-        "aiolimiter_rate_error_pct": figures["aiolimiter_rate_error_pct"],
-        "max_100ms_window_vs_bound": figures["sg_stage_max_100ms_window"] / bound,
-        "acquire_max_100ms_window_vs_bound": figures["sg_acquire_max_100ms_window"] / bound,
-        "aiolimiter_max_100ms_window_vs_bound": figures["aiolimiter_max_100ms_window"] / bound,
-        "redis_decisions_vs_ping": figures["redis_decisions_per_s"] / figures["redis_ping_per_s"],
+        "overhead_vs_aiolimiter": ratio(s["sg_async_with_us"], s["aiolimiter_async_with_us"]),
+        "acquire_vs_aiolimiter_acquire": ratio(s["sg_acquire_us"], s["aiolimiter_acquire_us"]),
+        "sliding_log_vs_limits_moving_window": ratio(s["sg_sliding_log_us"],
+                                                     s["limits_moving_window_us"]),
+        "fixed_window_vs_limits_fixed_window": ratio(s["sg_fixed_window_us"],
+                                                     s["limits_fixed_window_us"]),
+        "sliding_counter_vs_limits_sliding_window_counter": ratio(
+            s["sg_sliding_counter_us"], s["limits_sliding_window_counter_us"]),
+        "rate_error_pct": round(s["sg_stage_rate_error_pct"].median, 3),
+        "acquire_rate_error_pct": round(s["sg_acquire_rate_error_pct"].median, 3),
+        "aiolimiter_like_rate_error_pct": round(s["aiolimiter_like_rate_error_pct"].median, 3),
+        "shaper_rate_error_pct": round(s["sg_shaper_stage_rate_error_pct"].median, 3),
+        "max_100ms_window_vs_bound": round(s["sg_stage_max_100ms_window"].median / bound, 3),
+        "acquire_max_100ms_window_vs_bound": round(
+            s["sg_acquire_max_100ms_window"].median / bound, 3),
+        "max_100ms_window_vs_aiolimiter_like": ratio(s["sg_stage_max_100ms_window"],
+                                                     s["aiolimiter_like_max_100ms_window"]),
+        "max_100ms_window_vs_aiolimiter_common": ratio(s["sg_stage_max_100ms_window"],
+                                                       s["aiolimiter_common_max_100ms_window"]),
+        "fairness_others_share_hot30": fairness["fairness_others_share_hot30"],
+        "fairness_others_share_hot90": fairness["fairness_others_share_hot90"],
+        "fairness_jain_hot30": fairness["fairness_jain_hot30"],
+        "fairness_jain_hot90": fairness["fairness_jain_hot90"],
+        "rate_limit_unbound_vs_sink": ratio(s["rate_limit_then_sink_items_per_s"],
+                                            s["sink_alone_items_per_s"]),
+        "redis_decisions_vs_ping": ratio(s["redis_decisions_per_s"], s["redis_ping_per_s"]),
     }
-    return {"figures": figures, "ratios": ratios}
+    extra: dict[str, float] = {"bound_100ms": bound, **fairness}
+    return result(spreads, ratios, extra)

@@ -31,7 +31,6 @@ from streamguard.testing import VirtualClock
 
 NOT_YET: dict[str, str] = {
     # guardians and callback slots
-    "streamguard.kafka": "__module__",
 }
 
 

@@ -57,46 +57,20 @@ async def describe(
 ) -> list[Any]:
     """The rows of the table (:class:`~streamguard.kafka.GroupPartitionLag`); raises
     :class:`CliError` for an unknown topic, or for a group without committed offsets when no
-    topic is named."""
-    from ..kafka import BrokerUnreachableError, LogEndReader, read_group_lag
+    ``--topic`` is given (with ``--topic``, partitions never committed show ``-`` as their
+    offset and the records waiting from the log start as their lag)."""
+    from ..kafka import UnknownTopicError, read_group_lag
 
-    reader = LogEndReader(bootstrap, connect_timeout=patience)
     try:
-        known = await _topics(reader)  # also proves the broker is reachable
-        for topic in topics:
-            if topic not in known:
-                raise CliError(f"topic {topic!r} does not exist", code=ExitCode.NOT_FOUND,
-                               hint="check the --topic name")
-        try:
-            rows = await read_group_lag(bootstrap, group, topics=topics, reader=reader,
-                                        connect_timeout=patience)
-        except BrokerUnreachableError:
-            if topics:
-                raise
-            # Some brokers (Tansu) drop the "every partition" form of OffsetFetch although
-            # they answer: ask for every topic by name, keep what the group committed, as
-            # the short form returns.
-            every = sorted(t for t in known if not t.startswith("__"))
-            rows = await read_group_lag(bootstrap, group, topics=every, reader=reader,
-                                        connect_timeout=patience)
-            rows = [r for r in rows if r.committed is not None]
-    finally:
-        await reader.aclose()
-    if not topics and not any(r.committed is not None for r in rows):
-        # Without --topic there is nothing to list; with it, the partitions the group never
-        # committed are the answer (`-`), as kafka-consumer-groups.sh shows them.
+        rows = await read_group_lag(bootstrap, group, topics=topics, connect_timeout=patience)
+    except UnknownTopicError as exc:
+        raise CliError(str(exc), code=ExitCode.NOT_FOUND, hint="check the --topic name"
+                       ) from None
+    if not rows:
         raise CliError(f"consumer group {group!r} has no committed offsets",
                        code=ExitCode.NOT_FOUND,
-                       hint="check the group id, or name the topics with --topic to list "
-                            "their partitions")
+                       hint="check the group id, or name its topics with --topic")
     return rows
-
-
-async def _topics(reader: Any) -> set[str]:
-    from ..kafka._client import topic_partitions
-
-    consumer = await reader._ensure()  # the reader's own connected consumer
-    return set(await topic_partitions(consumer))
 
 
 def format_table(group: str, rows: list[Any]) -> str:

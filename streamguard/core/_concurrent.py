@@ -24,6 +24,11 @@ the lag throttle and any other stage that does per-item async work. Its protecte
 * :meth:`~streamguard.core.Stage._spawn_tracked` (from the base) — start a helper task
   that is cancelled with the stage.
 
+The base's own state lives in attributes a subclass must not reuse (``_inbox``, ``_held``,
+``_active``, ``_workers``, ``_limit``, ``_low``, ``_concurrency``, ``_adaptive``,
+``_adaptive_wrap``, ``_on_error``, ``_process_item`` …): give a
+subclass's private attributes names of their own.
+
 On every ending each ack settles once: an item delivered or finished by a sink is done, a
 failed one failed, and what is held or in flight when the stage is cancelled (or fails
 because of another item) is abandoned.
@@ -34,10 +39,11 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ._ack import Ack, abandon_all
 from ._checks import is_async_callable
+from ._clock import Clock
 from ._errors import item_failed
 from ._outbox import OutboxStage
 from ._protocol import UNBOUNDED, ChunkSubscriber, Subscription
@@ -53,6 +59,34 @@ _AWAIT: Any = object()
 _HANDLED: Any = object()
 
 
+@runtime_checkable
+class ConcurrencyLimit(Protocol):
+    """A concurrency limit that moves while the stage runs (``streamguard.adaptive``).
+
+    The stage reads :attr:`limit` (calls allowed in flight now), times every call on
+    :attr:`clock` and reports it with :meth:`record`, and hears of changes through
+    :meth:`on_event` (any event: the stage re-reads :attr:`limit`).
+    """
+
+    @property
+    def limit(self) -> int:
+        """Calls allowed in flight now (>= 1)."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """The clock calls are timed on."""
+        ...
+
+    def record(self, rtt: float, *, in_flight: int, dropped: bool = False) -> None:
+        """One finished call: its duration, the calls in flight, whether it failed."""
+        ...
+
+    def on_event(self, listener: Callable[[Any], Any]) -> Callable[[], None]:
+        """Call *listener* when the limit changes; return the unsubscribe function."""
+        ...
+
+
 class _Rejected:
     """What :meth:`ConcurrentStage.process` returns for an item it routed elsewhere."""
 
@@ -65,21 +99,13 @@ class _Rejected:
 REJECTED: Any = _Rejected()
 
 
-class _Slot(Generic[B]):
-    """An item's place in arrival order (``ordered=True``)."""
-
-    __slots__ = ("ack", "value")
-
-    def __init__(self, ack: Ack | None) -> None:
-        self.ack = ack
-        self.value: B = _PENDING
-
-
 class ConcurrentStage(OutboxStage[A, B]):
     """Runs :meth:`process` for each item on up to *concurrency* long-lived workers.
 
     Args:
-        concurrency: the most calls of :meth:`process` under way at once.
+        concurrency: the most calls of :meth:`process` under way at once: an int, or a
+            :class:`ConcurrencyLimit` that moves with the downstream (every call is timed
+            and reported to it; workers and demand follow its limit).
         ordered: results leave in arrival order (otherwise as they finish).
         on_error: ``"fail"``, ``"skip"`` or a callable ``(item, error) -> replacement``.
         emits: ``False`` makes the stage a sink: an item completes at its source when
@@ -94,24 +120,35 @@ class ConcurrentStage(OutboxStage[A, B]):
     rejected by a limiter): it completes at its source and counts as rejected, not emitted."""
 
     def __init__(
-        self, downstream: ChunkSubscriber[B], *, concurrency: int, ordered: bool,
-        on_error: Any, name: str | None, emits: bool = True, capacity: int | None = None,
+        self, downstream: ChunkSubscriber[B], *, concurrency: int | ConcurrencyLimit,
+        ordered: bool, on_error: Any, name: str | None, emits: bool = True,
+        capacity: int | None = None,
     ) -> None:
+        self._adaptive: ConcurrencyLimit | None = None
+        self._capacity_arg = capacity
+        self._unsubscribe_limit: Callable[[], None] | None = None
+        if not isinstance(concurrency, int):
+            self._adaptive = concurrency
+            concurrency = concurrency.limit
         limit = 2 * concurrency if capacity is None else max(capacity, concurrency)
         super().__init__(downstream, name, capacity=limit)
         self._concurrency = concurrency
         self._limit = limit
         self._refill = max(1, limit // 2)
-        self._ordered = ordered and concurrency > 1  # one worker keeps the order anyway
+        self._low = limit - self._refill
+        # One worker keeps the order anyway; an adaptive limit may grow later.
+        self._ordered = ordered and (concurrency > 1 or self._adaptive is not None)
         self._on_error = on_error
         self._on_error_async = callable(on_error) and is_async_callable(on_error)
         self._emits = emits
         self._inbox: deque[A] = deque()
         self._inbox_acks: deque[Ack | None] = deque()
-        self._slots: deque[_Slot[B]] = deque()
+        # ordered: arrival numbers, and results that finished before an earlier item
+        self._seq_in = 0
+        self._seq_out = 0
+        self._early: dict[int, tuple[Any, Ack | None]] = {}
         self._active = 0       # calls of process() under way
         self._held = 0         # everything counted against the limit (see the module doc)
-        self._outstanding = 0  # requested from upstream, not yet received
         self._started = False
         self._workers = 0      # live worker tasks
         self._starting = 0     # workers spawned or woken that have not looked at the inbox yet
@@ -169,17 +206,19 @@ class ConcurrentStage(OutboxStage[A, B]):
         return self._active
 
     def _buffered(self) -> int:
-        finished = len(self._slots) - self._active if self._ordered else 0
-        return len(self._outbox) + len(self._inbox) + max(0, finished)
+        return len(self._outbox) + len(self._inbox) + len(self._early)
 
     def _capacity(self) -> int:
         return self._limit
 
     def _busy(self) -> bool:
-        return self._active > 0 or bool(self._inbox) or bool(self._slots)
+        return self._active > 0 or bool(self._inbox) or bool(self._early)
 
     # ---------------------------------------------------------------- demand
     def on_subscribe(self, subscription: Subscription) -> None:
+        if self._adaptive is not None and self._unsubscribe_limit is None:
+            self._process_item = self._adaptive_wrap(self._process_item, self._adaptive)
+            self._unsubscribe_limit = self._adaptive.on_event(self._limit_changed)
         super().on_subscribe(subscription)
         if not self._emits and not self._done:
             self._started = True
@@ -189,14 +228,47 @@ class ConcurrentStage(OutboxStage[A, B]):
         self._started = True
         super().request(n)
 
+    # ---------------------------------------------------------------- adaptive limit
+    def _adaptive_wrap(self, call: Callable[[A], Awaitable[B]],
+               limit: ConcurrencyLimit) -> Callable[[A], Awaitable[B]]:
+        now = limit.clock.now
+
+        async def timed(item: A) -> B:
+            in_flight = self._active
+            began = now()
+            try:
+                value = await call(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                limit.record(now() - began, in_flight=in_flight, dropped=True)
+                raise
+            limit.record(now() - began, in_flight=in_flight)
+            return value
+
+        return timed
+
+    def _limit_changed(self, _event: object) -> None:
+        """The adaptive limit moved: workers and demand follow it."""
+        if self._done or self._adaptive is None:
+            return
+        concurrency = self._adaptive.limit
+        self._concurrency = concurrency
+        capacity = self._capacity_arg
+        self._limit = 2 * concurrency if capacity is None else max(capacity, concurrency)
+        self._outbox.capacity = max(self._outbox.capacity, self._limit)
+        self._refill = max(1, self._limit // 2)
+        self._low = self._limit - self._refill
+        self._dispatch()
+        self._top_up()
+
     def _top_up(self) -> None:
         if not self._started or self._done or self._upstream_done or not self._may_request():
             return
         free = self._limit - self._held
         if free >= self._refill or (free > 0 and self._held == 0):
             self._held += free
-            self._outstanding += free
-            self._up.request(free)
+            self._ask(free)
 
     def _emit(self, items: list[B], acks: list[Ack] | None) -> None:
         self._held -= len(items)
@@ -209,7 +281,7 @@ class ConcurrentStage(OutboxStage[A, B]):
             return
         n = len(items)
         self._received += n
-        self._outstanding = max(0, self._outstanding - n)
+        self._arrived(n)
         self._inbox.extend(items)
         if acks is None:
             self._inbox_acks.extend([None] * n)
@@ -233,9 +305,10 @@ class ConcurrentStage(OutboxStage[A, B]):
             self._spawn_tracked(self._work_ordered() if self._ordered else self._work())
 
     async def _next_item(self) -> bool:
-        """Wait until the inbox has an item (True) or the worker should stop (False)."""
-        while not self._inbox:
-            if self._upstream_done or self._done:
+        """Wait until the inbox has an item and the limit allows another call (True), or the
+        worker should stop (False)."""
+        while not self._inbox or self._active >= self._concurrency:
+            if (self._upstream_done and not self._inbox) or self._done:
                 return False
             waiter = asyncio.get_running_loop().create_future()
             self._idle.append(waiter)
@@ -248,10 +321,10 @@ class ConcurrentStage(OutboxStage[A, B]):
         inbox, inbox_acks = self._inbox, self._inbox_acks
         outbox_items, outbox_acks = self._outbox.items, self._outbox.acks
         emits, call = self._emits, self._process_item
-        rejected, skipped, low = REJECTED, _SKIPPED, self._limit - self._refill
+        rejected, skipped = REJECTED, _SKIPPED
         self._starting -= 1
         try:
-            while inbox or await self._next_item():
+            while (inbox and self._active < self._concurrency) or await self._next_item():
                 item = inbox.popleft()
                 ack = inbox_acks.popleft()
                 self._active += 1
@@ -304,7 +377,7 @@ class ConcurrentStage(OutboxStage[A, B]):
                         self._drain()
                 else:
                     self._deliver(value, ack)
-                if self._held <= low:
+                if self._held <= self._low:
                     self._top_up()
         finally:
             self._workers -= 1
@@ -312,58 +385,61 @@ class ConcurrentStage(OutboxStage[A, B]):
             self._drain()
 
     async def _work_ordered(self) -> None:
-        inbox, inbox_acks, slots = self._inbox, self._inbox_acks, self._slots
+        # Each item takes an arrival number; a result leaves when every earlier one has. In
+        # the common case an item finishes after those before it and leaves at once; only a
+        # result that finished early waits in a dict.
+        inbox, inbox_acks, early = self._inbox, self._inbox_acks, self._early
         outbox_items, outbox_acks = self._outbox.items, self._outbox.acks
         emits, call = self._emits, self._process_item
-        rejected, skipped, low = REJECTED, _SKIPPED, self._limit - self._refill
+        rejected, skipped = REJECTED, _SKIPPED
         self._starting -= 1
         try:
-            while inbox or await self._next_item():
+            while (inbox and self._active < self._concurrency) or await self._next_item():
                 item = inbox.popleft()
-                slot: _Slot[B] = _Slot(inbox_acks.popleft())
-                slots.append(slot)
+                ack = inbox_acks.popleft()
+                seq = self._seq_in
+                self._seq_in = seq + 1
                 self._active += 1
                 try:
                     value = await call(item)
                 except asyncio.CancelledError:
                     self._active -= 1
-                    if slot.ack is not None:
-                        slot.ack.abandon()
-                        slot.ack = None
+                    if ack is not None:
+                        ack.abandon()
                     raise
                 except Exception as exc:
                     self._active -= 1
                     if self._done:
-                        if slot.ack is not None:
-                            slot.ack.abandon()
-                            slot.ack = None
+                        if ack is not None:
+                            ack.abandon()
                         break
-                    value = self._resolve_error(item, slot.ack, exc)
+                    value = self._resolve_error(item, ack, exc)
                     if value is _AWAIT:
-                        value = await self._await_on_error(item, slot.ack, exc)
+                        value = await self._await_on_error(item, ack, exc)
                     if value is _PENDING:
-                        slot.ack = None
                         break  # the stream failed
                 else:
                     self._active -= 1
                     if self._done:  # the call outlived a cancel: not delivered
-                        if slot.ack is not None:
-                            slot.ack.abandon()
-                            slot.ack = None
+                        if ack is not None:
+                            ack.abandon()
                         break
-                slot.value = value
-                if slots[0] is slot:
-                    while slots and slots[0].value is not _PENDING:
-                        done = slots.popleft()
-                        value = done.value
-                        if not emits or value is rejected or value is skipped:
-                            self._deliver(value, done.ack)
-                        else:
-                            outbox_items.append(value)
-                            outbox_acks.append(done.ack)
-                    if outbox_items and not self._flush_scheduled:
-                        self._schedule_flush()
-                if self._held <= low:
+                if seq != self._seq_out:
+                    early[seq] = (value, ack)
+                    continue
+                while True:
+                    self._seq_out += 1
+                    if not emits or value is rejected or value is skipped:
+                        self._deliver(value, ack)
+                    else:
+                        outbox_items.append(value)
+                        outbox_acks.append(ack)
+                    if not early or self._seq_out not in early:
+                        break
+                    value, ack = early.pop(self._seq_out)
+                if outbox_items and not self._flush_scheduled:
+                    self._schedule_flush()
+                if self._held <= self._low:
                     self._top_up()
         finally:
             self._workers -= 1
@@ -451,6 +527,9 @@ class ConcurrentStage(OutboxStage[A, B]):
 
     # ---------------------------------------------------------------- ending
     def _on_cancel(self) -> None:
+        if self._unsubscribe_limit is not None:
+            self._unsubscribe_limit()
+            self._unsubscribe_limit = None
         self._cancel_tasks()
         for waiter in self._idle:
             waiter.cancel()
@@ -462,10 +541,9 @@ class ConcurrentStage(OutboxStage[A, B]):
         abandon_all(self._inbox_acks)
         self._inbox.clear()
         self._inbox_acks.clear()
-        for slot in self._slots:
-            # Finished and waiting for an earlier item; in-flight ones are abandoned by
-            # their worker when it is cancelled.
-            if slot.value is not _PENDING and slot.ack is not None and slot.value is not _SKIPPED:
-                slot.ack.abandon()
-                slot.ack = None
-        self._slots.clear()
+        # Finished and waiting for an earlier item; in-flight ones are abandoned by their
+        # worker when it is cancelled.
+        for value, ack in self._early.values():
+            if ack is not None and value is not _SKIPPED:
+                ack.abandon()
+        self._early.clear()

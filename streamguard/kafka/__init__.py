@@ -36,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         "streamguard.kafka needs aiokafka: pip install 'streamguard[kafka]'"
     ) from exc
 
+from ..core._public import publish as _publish
 from ._codec import BYTES, JSON, STR, Codec, FunctionCodec, Undecodable
 from ._config import KafkaSinkConfig, KafkaSourceConfig
 from ._dead_letter import (
@@ -67,12 +68,11 @@ from ._events import (
     RecordDeadLettered,
     ThrottleRateChanged,
 )
-from ._group_lag import GroupPartitionLag, LogEndReader, read_group_lag
-from ._lag import PartitionLag
+from ._lag import GroupLagProbe, GroupPartitionLag, LagProbe, PartitionLag, read_group_lag
 from ._pause import FlowControl, PauseReason
 from ._sink import Delivered, KafkaSink, OutgoingRecord
 from ._source import KafkaSource, KafkaSourceStatistics
-from ._throttle import AdaptiveRate, GroupLagProbe, LagProbe, LagThrottleConfig, throttle_by_lag
+from ._throttle import LagThrottleConfig, throttle_by_lag
 from ._types import KafkaRecord, TopicPartition
 
 __all__ = [
@@ -84,7 +84,6 @@ __all__ = [
     "HEADER_TOPIC",
     "JSON",
     "STR",
-    "AdaptiveRate",
     "BrokerUnreachableError",
     "Codec",
     "CommitFailed",
@@ -107,7 +106,6 @@ __all__ = [
     "LagProbe",
     "LagSampled",
     "LagThrottleConfig",
-    "LogEndReader",
     "OffsetsCommitted",
     "OutgoingRecord",
     "PartitionLag",
@@ -126,3 +124,5 @@ __all__ = [
     "read_group_lag",
     "throttle_by_lag",
 ]
+
+_publish(__name__, globals(), __all__)

@@ -18,7 +18,13 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, UnknownError
 
 from streamguard.core._errors import ConfigError
 
-from ._errors import BrokerUnreachableError, IdempotenceUnsupportedError, UnknownTopicError
+from ._connection import KafkaConnection, capture_connect_errors, explain_connect_failure
+from ._errors import (
+    BrokerRefusedError,
+    BrokerUnreachableError,
+    IdempotenceUnsupportedError,
+    UnknownTopicError,
+)
 
 _UNREACHABLE_HINT = (
     "check bootstrap_servers and that a broker runs there "
@@ -42,11 +48,38 @@ def make_producer(**options: Any) -> Any:
         raise ConfigError(f"bad Kafka producer option: {exc}") from exc
 
 
-async def start_client(client: Any, *, bootstrap: str, within: float, what: str) -> None:
-    """Start an aiokafka client within *within* seconds, or close it and raise clearly."""
+_REFUSALS = ("authentication failed", "does not enable SASL", "TLS", "expects TLS",
+             "client certificate")
+
+
+async def start_client(
+    client: Any, *, bootstrap: str, within: float, what: str,
+    idempotence_setting: str = "KafkaSinkConfig(idempotence=False)",
+    connection: KafkaConnection | None = None,
+) -> None:
+    """Start an aiokafka client within *within* seconds, or close it and raise clearly.
+
+    *idempotence_setting* is the setting the user turns off when the broker refuses an
+    idempotent producer: each producer names its own (the sink's ``idempotence``, the
+    source's ``dead_letter_idempotence``).
+
+    A broker that answers but refuses (credentials, certificates, TLS, SASL mechanism) is a
+    :class:`BrokerRefusedError` naming the cause — found in what aiokafka logs, since the
+    error it raises names only the address.
+    """
     try:
         async with asyncio.timeout(within):
-            await client.start()
+            with capture_connect_errors() as logged:
+                try:
+                    await client.start()
+                except KafkaConnectionError as exc:
+                    cause = explain_connect_failure(logged, connection)
+                    if cause is not None and any(word in cause for word in _REFUSALS):
+                        where = connection.describe() if connection else repr(bootstrap)
+                        raise BrokerRefusedError(f"{what}: {where}: {cause}") from None
+                    if cause is not None:
+                        raise KafkaConnectionError(f"{exc} ({cause})") from exc
+                    raise
     except TimeoutError:
         await close_quietly(client)
         raise BrokerUnreachableError(
@@ -65,12 +98,22 @@ async def start_client(client: Any, *, bootstrap: str, within: float, what: str)
             raise IdempotenceUnsupportedError(
                 f"{what}: the broker at {bootstrap!r} refused an idempotent producer "
                 "(InitProducerId failed); brokers without idempotent producers (Tansu 0.6) "
-                "need idempotence=False"
+                f"need {idempotence_setting}"
             ) from exc
         raise
     except BaseException:
         await close_quietly(client)
         raise
+
+
+async def check_connection(connection: KafkaConnection, *, within: float = 10.0) -> None:
+    """Connect once with *connection* and disconnect; raise :class:`BrokerRefusedError` or
+    :class:`BrokerUnreachableError` naming the cause. ``streamguard lag`` and ``run`` call it
+    before they start, so a wrong password is one line, not a retry loop."""
+    producer = make_producer(**connection.client_options(), request_timeout_ms=int(within * 1000))
+    await start_client(producer, bootstrap=connection.bootstrap_servers, within=within,
+                       what="connection check", connection=connection)
+    await close_quietly(producer)
 
 
 async def close_quietly(client: Any) -> None:

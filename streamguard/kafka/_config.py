@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,59 @@ from streamguard.core._errors import require
 from ._pause import FlowControl
 
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+# host:port, host or [IPv6]:port; the port is checked as a number below.
+_SERVER = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(?P<port>[^:]*))?$")
+
+
+def check_bootstrap(value: object, field_name: str = "bootstrap_servers") -> None:
+    """Raise :class:`~streamguard.core.ConfigError` unless *value* is
+    ``"host:port[,host:port...]"`` with ports in 1..65535 (aiokafka would accept a bad port
+    and fail later with a bare ``ValueError``)."""
+    rule = f"{field_name} must be a non-empty 'host:port[,host:port...]' string"
+    require(isinstance(value, str) and bool(value.strip()), rule, value)
+    assert isinstance(value, str)
+    for server in value.split(","):
+        match = _SERVER.match(server.strip())
+        require(match is not None, f"{rule} (bad server {server.strip()!r})", value)
+        assert match is not None
+        port = match.group("port")
+        if port is not None:
+            require(port.isdigit() and 1 <= int(port) <= 65535,
+                    f"{field_name}: port must be a number in 1..65535 (server "
+                    f"{server.strip()!r})", value)
+
+
+def check_int(value: object, field_name: str) -> None:
+    """An ``int`` and not a ``bool`` (``True`` is not a count)."""
+    require(isinstance(value, int) and not isinstance(value, bool),
+            f"{field_name} must be an int", value)
+
+
+def check_number(value: object, field_name: str) -> None:
+    """A real ``int`` or ``float``, not a ``bool``, not NaN."""
+    require(isinstance(value, int | float) and not isinstance(value, bool)
+            and not math.isnan(value), f"{field_name} must be a number (int or float)", value)
+
+
+def check_str(value: object, field_name: str, *, optional: bool = False) -> None:
+    """A non-empty string (or ``None`` when *optional*)."""
+    if optional and value is None:
+        return
+    require(isinstance(value, str) and bool(value.strip()),
+            f"{field_name} must be a non-empty string" + (" or None" if optional else ""),
+            value)
+
+
+def check_bool(value: object, field_name: str) -> None:
+    """``True`` or ``False`` (not 0/1, not a string)."""
+    require(isinstance(value, bool), f"{field_name} must be True or False", value)
+
+
+def check_mapping(value: object, field_name: str) -> None:
+    """A mapping of option names (or ``None``)."""
+    require(value is None or (isinstance(value, Mapping)
+                              and all(isinstance(k, str) for k in value)),
+            f"{field_name} must be a mapping of option names or None", value)
 
 
 def check_topic(name: object, what: str = "topic") -> None:
@@ -57,7 +111,7 @@ class KafkaSourceConfig:
         dead_letter_topic: where undecodable and rejected records go (``None``: such a
             record fails the stream and is not committed).
         dead_letter_idempotence: whether the dead-letter producer is idempotent (default
-            ``True``; Tansu 0.6 needs ``False``).
+            ``True``; Tansu 0.6 refuses idempotent producers, so it needs ``False``).
         lag_interval: seconds between two :class:`~streamguard.kafka.LagSampled` events.
         session_timeout: the group session timeout in seconds (default 10).
         heartbeat_interval: seconds between heartbeats (default 3).
@@ -94,18 +148,14 @@ class KafkaSourceConfig:
     consumer_options: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        require(isinstance(self.bootstrap_servers, str) and bool(self.bootstrap_servers.strip()),
-                "bootstrap_servers must be a non-empty 'host:port' string", self.bootstrap_servers)
+        check_bootstrap(self.bootstrap_servers)
+        self._check_types()
         modes = sum((bool(self.topics), self.pattern is not None, bool(self.partitions)))
         require(modes == 1, "give exactly one of topics, pattern or partitions",
                 {"topics": self.topics, "pattern": self.pattern, "partitions": self.partitions})
-        require(not isinstance(self.topics, str),
-                "topics must be a tuple of names, not one string", self.topics)
         for topic in self.topics:
             check_topic(topic)
         for tp in self.partitions:
-            require(isinstance(tp, tuple) and len(tp) == 2 and isinstance(tp[1], int)
-                    and tp[1] >= 0, "partitions must be (topic, partition >= 0) pairs", tp)
             check_topic(tp[0])
         if self.pattern is not None:
             try:
@@ -115,11 +165,40 @@ class KafkaSourceConfig:
                         self.pattern)
         require(self.group_id is not None or bool(self.partitions),
                 "group_id is required to subscribe to topics or a pattern", self.group_id)
+        check_str(self.group_id, "group_id", optional=True)
         require(self.auto_offset_reset in ("earliest", "latest"),
                 "auto_offset_reset must be 'earliest' or 'latest'", self.auto_offset_reset)
         self._check_numbers()
         if self.dead_letter_topic is not None:
             check_topic(self.dead_letter_topic, "dead_letter_topic")
+
+    def _check_types(self) -> None:
+        require(isinstance(self.topics, tuple | list) and not isinstance(self.topics, str),
+                "topics must be a tuple of names, not one string", self.topics)
+        require(isinstance(self.partitions, tuple | list),
+                "partitions must be a tuple of (topic, partition) pairs", self.partitions)
+        for tp in self.partitions:
+            require(isinstance(tp, tuple | list) and len(tp) == 2 and isinstance(tp[1], int)
+                    and not isinstance(tp[1], bool) and tp[1] >= 0,
+                    "partitions must be (topic, partition >= 0) pairs", tp)
+        # A list is accepted and kept as a tuple, so the config stays hashable and frozen.
+        object.__setattr__(self, "topics", tuple(self.topics))
+        object.__setattr__(self, "partitions", tuple(tuple(tp) for tp in self.partitions))
+        require(self.pattern is None or isinstance(self.pattern, str),
+                "pattern must be a regular expression string or None", self.pattern)
+        check_str(self.client_id, "client_id")
+        require(isinstance(self.flow, FlowControl), "flow must be a FlowControl", self.flow)
+        for name in ("max_poll_records", "fetch_max_bytes", "commit_every"):
+            check_int(getattr(self, name), name)
+        for name in ("poll_timeout", "commit_interval", "revoke_timeout", "close_timeout",
+                     "connect_timeout", "lag_interval", "session_timeout",
+                     "heartbeat_interval", "max_poll_interval"):
+            check_number(getattr(self, name), name)
+        check_bool(self.dead_letter_idempotence, "dead_letter_idempotence")
+        require(isinstance(self.pause_on_breakers, tuple | list)
+                and all(isinstance(n, str) for n in self.pause_on_breakers),
+                "pause_on_breakers must be a tuple of breaker names", self.pause_on_breakers)
+        check_mapping(self.consumer_options, "consumer_options")
 
     def _check_numbers(self) -> None:
         require(self.max_poll_records >= 1, "max_poll_records must be >= 1", self.max_poll_records)
@@ -181,11 +260,18 @@ class KafkaSinkConfig:
     producer_options: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        require(isinstance(self.bootstrap_servers, str) and bool(self.bootstrap_servers.strip()),
-                "bootstrap_servers must be a non-empty 'host:port' string", self.bootstrap_servers)
+        check_bootstrap(self.bootstrap_servers)
+        check_str(self.client_id, "client_id")
+        check_bool(self.idempotence, "idempotence")
+        require(self.acks in ("all", 0, 1) and not isinstance(self.acks, bool),
+                "acks must be 'all', 0 or 1", self.acks)
+        check_number(self.linger, "linger")
+        check_int(self.max_batch_bytes, "max_batch_bytes")
+        check_number(self.delivery_timeout, "delivery_timeout")
+        check_number(self.connect_timeout, "connect_timeout")
+        check_mapping(self.producer_options, "producer_options")
         if self.topic is not None:
             check_topic(self.topic)
-        require(self.acks in ("all", 0, 1), "acks must be 'all', 0 or 1", self.acks)
         require(not self.idempotence or self.acks == "all",
                 "an idempotent producer needs acks='all'", self.acks)
         require(self.linger >= 0, "linger must be >= 0 seconds", self.linger)

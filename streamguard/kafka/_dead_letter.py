@@ -66,7 +66,8 @@ class DeadLetterWriter:
     async def start(self) -> None:
         """Connect the producer (bounded by ``connect_timeout``)."""
         await start_client(self._producer, bootstrap=self._bootstrap, within=self._timeout,
-                           what=f"dead-letter producer for {self.topic!r}")
+                           what=f"dead-letter producer for {self.topic!r}",
+                           idempotence_setting="KafkaSourceConfig(dead_letter_idempotence=False)")
 
     async def write(self, record: Any, raw: bytes | None, error: BaseException) -> None:
         """Write *record* (value *raw*) and wait until the broker has it."""

@@ -7,6 +7,9 @@
     │                                     deliver a record (one definition, shared)
     └── KafkaAdapterError                 base of everything the Kafka adapter raises
         ├── BrokerUnreachableError        no broker answered within connect_timeout
+        ├── BrokerRefusedError            a broker answered but refused the connection (wrong
+        │                                 password, untrusted certificate, TLS mismatch,
+        │                                 a SASL mechanism it does not enable)
         ├── UnknownTopicError             a named topic does not exist on the broker
         ├── RecordFailedError             a record failed and could not be dead-lettered
         ├── DeadLetterError               a record could not be written to the dead-letter topic
@@ -28,6 +31,12 @@ class KafkaAdapterError(StreamGuardError):
 
 class BrokerUnreachableError(KafkaAdapterError):
     """No broker of ``bootstrap_servers`` answered within ``connect_timeout``."""
+
+
+class BrokerRefusedError(KafkaAdapterError):
+    """A broker answered but refused the connection; the message names the cause (wrong
+    credentials, an untrusted certificate, TLS spoken to a plaintext listener or the
+    reverse, a SASL mechanism the listener does not enable). Retrying does not help."""
 
 
 class UnknownTopicError(KafkaAdapterError):

@@ -44,8 +44,7 @@ from ._events import (
     PauseReasonsChanged,
     RecordDeadLettered,
 )
-from ._group_lag import LogEndReader
-from ._lag import PartitionLag, broker_lag, in_flight, log_end_estimate
+from ._lag import PartitionLag, SourceLag
 from ._offsets import ChunkAck, OffsetTracker
 from ._partition import PartitionState, Poison, value_bytes
 from ._pause import PauseController, PauseReason
@@ -146,7 +145,8 @@ class KafkaSource(Generic[V]):
         self._finished = False
         self._open_breakers: set[str] = set()
         self._unsubscribe: Callable[[], None] | None = None
-        self._ends: LogEndReader | None = None
+        self._lag = SourceLag(config.bootstrap_servers, connect_timeout=config.connect_timeout,
+                              client_id=config.client_id)
         self._next_lag = 0.0
         self._unknown_committed = False
         self._fetched = self._emitted = self._completed = self._dead_lettered = 0
@@ -157,7 +157,7 @@ class KafkaSource(Generic[V]):
         """The stream of records (subscribable once: one source is one consumer)."""
         return Stream(self._subscribe)
 
-    def dead_letter(self, record: KafkaRecord[Any], error: Exception) -> KafkaRecord[Any]:
+    def dead_letter(self, record: KafkaRecord[Any], error: BaseException) -> KafkaRecord[Any]:
         """An ``on_error`` policy for the pipeline's last stage: send the failed *record* to
         the dead-letter topic; it completes once the broker has it.
 
@@ -411,8 +411,7 @@ class KafkaSource(Generic[V]):
             await close_quietly(self._consumer)
         if self._dlq is not None:
             await close_quietly(self._dlq)
-        if self._ends is not None:
-            await self._ends.aclose()
+        await self._lag.aclose()
 
     async def _wait_in_flight(self, parts: Iterable[PartitionState], limit: float) -> None:
         parts = list(parts)
@@ -705,38 +704,13 @@ class KafkaSource(Generic[V]):
     # ================================================================== lag
     async def _sample_lag(self) -> None:
         self._next_lag = self._clock.now() + self.config.lag_interval
-        paused = [tp for tp in self._pause.paused if tp in self._parts]
-        if paused:
-            # highwater() goes stale while a partition is paused, and some brokers answer
-            # ListOffsets wrongly: a side reader fetches the current high-watermark.
-            if self._ends is None:
-                self._ends = LogEndReader(self.config.bootstrap_servers,
-                                          connect_timeout=self.config.connect_timeout,
-                                          client_id=f"{self.config.client_id}-lag")
-            with contextlib.suppress(KafkaError, KafkaAdapterError, TimeoutError):
-                for tp, end in (await self._ends.log_end_offsets(paused)).items():
-                    part = self._parts.get(tp)
-                    if part is not None:
-                        part.listed_end = end
+        await self._lag.refresh(self._consumer, self._parts.values(), self._pause.paused)
         if self._bus.active:
             self._bus.publish(LagSampled(source=self.name, partitions=self.lag()))
 
     def _lag_of(self, part: PartitionState) -> PartitionLag:
-        tp = part.tp
-        highwater = None
-        if self._consumer is not None and self._close_task is None:
-            with contextlib.suppress(Exception):  # not assigned any more: no high-watermark
-                highwater = self._consumer.highwater(tp)
-        log_end = log_end_estimate(highwater, part.listed_end, part.fetched)
-        committed = part.tracker.committed
-        completed = part.completed
-        return PartitionLag(
-            topic=tp.topic, partition=tp.partition, log_end=log_end, committed=committed,
-            fetched=part.fetched, completed=completed, broker=broker_lag(log_end, committed),
-            in_flight=in_flight(part.fetched, completed),
-            backlog=part.backlog, backlog_bytes=part.backlog_bytes,
-            paused=self._pause.is_paused(tp),
-        )
+        consumer = self._consumer if self._close_task is None else None
+        return SourceLag.of(part, consumer, paused=self._pause.is_paused(part.tp))
 
     def _publish(self, event: Event) -> None:
         if self._bus.active:

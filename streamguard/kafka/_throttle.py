@@ -17,7 +17,6 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -28,13 +27,11 @@ from streamguard.core._events import EventBus, default_bus
 from streamguard.core._protocol import ChunkSubscriber
 from streamguard.core._stream import Operator, lift
 
+from ._config import check_int, check_number
 from ._events import ThrottleRateChanged
-from ._group_lag import CommittedReader, LogEndReader, read_group_lag
+from ._lag import LagProbe
 
 T = TypeVar("T")
-
-LagProbe = Callable[[], Awaitable[int]]
-"""An async function returning the lag (records) to react to."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -58,6 +55,11 @@ class LagThrottleConfig:
     interval: float = 1.0
 
     def __post_init__(self) -> None:
+        for name in ("max_rate", "decrease", "increase", "interval"):
+            check_number(getattr(self, name), name)
+        check_int(self.threshold, "threshold")
+        if self.min_rate is not None:
+            check_number(self.min_rate, "min_rate")
         require(self.max_rate > 0, "max_rate must be > 0 items/s", self.max_rate)
         require(self.threshold >= 0, "threshold must be >= 0 records", self.threshold)
         require(self.min_rate is None or 0 < self.min_rate <= self.max_rate,
@@ -73,7 +75,7 @@ class LagThrottleConfig:
 
 
 class AdaptiveRate:
-    """The rate arithmetic of the throttle (pure)."""
+    """The rate arithmetic of the throttle (pure; internal)."""
 
     def __init__(self, config: LagThrottleConfig) -> None:
         self.config = config
@@ -136,36 +138,3 @@ def throttle_by_lag(
     rises again as it falls (see :class:`LagThrottleConfig`)."""
     return lift(lambda down: LagThrottleStage(down, probe, config, clock,
                                               bus or default_bus(), name))
-
-
-class GroupLagProbe:
-    """A :data:`LagProbe`: the total lag of consumer group *group* on *topic*.
-
-    Call :meth:`aclose` when done (it keeps two consumers open; neither joins the group).
-    """
-
-    def __init__(self, bootstrap_servers: str, *, group: str, topic: str,
-                 connect_timeout: float = 15.0) -> None:
-        self._bootstrap = bootstrap_servers
-        self.group = group
-        self.topic = topic
-        self._timeout = connect_timeout
-        self._reader = LogEndReader(bootstrap_servers, connect_timeout=connect_timeout)
-        self._offsets = CommittedReader(bootstrap_servers, group, connect_timeout=connect_timeout)
-
-    async def __call__(self) -> int:
-        """The summed broker lag over the topic's partitions (uncommitted ones count whole)."""
-        rows = await read_group_lag(self._bootstrap, self.group, topics=(self.topic,),
-                                    reader=self._reader, offsets=self._offsets,
-                                    connect_timeout=self._timeout)
-        total = 0
-        for row in rows:
-            if row.topic != self.topic:
-                continue
-            total += row.lag if row.lag is not None else (row.log_end or 0)
-        return total
-
-    async def aclose(self) -> None:
-        """Close the probe's consumers."""
-        await self._reader.aclose()
-        await self._offsets.aclose()

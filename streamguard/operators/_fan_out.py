@@ -126,7 +126,6 @@ class Hub(Stage[T, T]):
         self._route = route
         self._ports = [Port(self, i, buffer, overflows[i]) for i in range(branches)]
         self._attached = 0
-        self._outstanding = 0
         self._upstream_done = False
         self._upstream_error: BaseException | None = None
         self._unbounded = False
@@ -184,8 +183,7 @@ class Hub(Stage[T, T]):
             return
         want = accept - self._outstanding
         if want > 0:
-            self._outstanding += want
-            self._up.request(want)
+            self._ask(want)
 
     def on_chunk(self, items: list[T], acks: list[Ack] | None) -> None:
         if self._done:
@@ -193,8 +191,7 @@ class Hub(Stage[T, T]):
             return
         n = len(items)
         self._received += n
-        if not self._unbounded:
-            self._outstanding = max(0, self._outstanding - n)
+        self._arrived(n)
         try:
             if self._route is None:
                 self._broadcast(items, acks)

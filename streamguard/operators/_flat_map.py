@@ -31,7 +31,7 @@ from typing import Any, Generic, TypeVar
 from ..core._ack import Ack, abandon_all
 from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._runtime import Runtime, StatisticsSource, activate
-from ..core._stage import Stage
+from ..core._stage import UNSUBSCRIBED, Stage
 from ..core._stream import Stream
 from ._errors import item_failed
 from ._fan_acks import ChildAck, SharedAck
@@ -133,7 +133,6 @@ class FlatMapStage(Stage[A, B]):
         self._active: list[Inner[B]] = []
         self._ready: deque[Inner[B]] = deque()
         self._demand = 0
-        self._outstanding = 0  # outer items requested, not yet received
         self._upstream_done = False
         self._in_outer = False
         self._draining = False
@@ -152,8 +151,8 @@ class FlatMapStage(Stage[A, B]):
 
     # ---------------------------------------------------------------- outer side
     def on_subscribe(self, subscription: Subscription) -> None:
-        first = self._up is not subscription and not self._done
-        super().on_subscribe(subscription)
+        first = self._up is UNSUBSCRIBED
+        super().on_subscribe(subscription)  # a second subscription is cancelled (rule 2.5)
         if first:
             self._top_up()
 
@@ -164,15 +163,14 @@ class FlatMapStage(Stage[A, B]):
         free = self._concurrency - len(self._active) - self._outstanding
         # Ask in batches of half the slots (at least one), not one item per freed slot.
         if free > 0 and (free * 2 >= self._concurrency or self._outstanding == 0):
-            self._outstanding += free
-            self._up.request(free)
+            self._ask(free)
 
     def on_chunk(self, items: list[A], acks: list[Ack] | None) -> None:
         if self._done:
             abandon_all(acks)
             return
         self._received += len(items)
-        self._outstanding = max(0, self._outstanding - len(items))
+        self._arrived(len(items))
         self._in_outer = True
         try:
             for i, item in enumerate(items):

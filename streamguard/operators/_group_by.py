@@ -133,11 +133,10 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
         self._pending: deque[GroupedStream[K, T]] = deque()
         self._demand = 0
         self._held = 0
-        self._outstanding = 0
         self._chunks = 0
         self._upstream_done = False
         self._upstream_error: BaseException | None = None
-        self._reaper: asyncio.Task[None] | None = None
+        self._reaper: asyncio.Task[None] | None = None  # cancelled with the stage (tracked)
 
     # ---------------------------------------------------------------- statistics
     def _in_flight(self) -> int:
@@ -172,8 +171,7 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
         # Ask in quarters of the budget; ask for less only when nothing is held or coming.
         if free > 0 and (free * 4 >= self._budget
                          or (self._outstanding == 0 and self._held == 0)):
-            self._outstanding += free
-            self._up.request(free)
+            self._ask(free)
 
     def _emit_pending(self) -> None:
         while self._demand > 0 and self._pending and not self._done:
@@ -190,7 +188,7 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
             return
         n = len(items)
         self._received += n
-        self._outstanding = max(0, self._outstanding - n)
+        self._arrived(n)
         # Counted as held until placed: a group subscribed while this chunk is being
         # placed may ask for more, and must not see these items as free budget.
         self._held += n
@@ -259,7 +257,7 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
         self._groups[key] = group
         self._live.add(group)
         if self._idle is not None and self._reaper is None:
-            self._reaper = self._spawn(self._reap())
+            self._reaper = self._spawn_tracked(self._reap())
 
         def subscribe(down: ChunkSubscriber[T]) -> None:
             if group.down is not None:
@@ -412,12 +410,6 @@ class GroupByStage(Stage[T, GroupedStream[K, T]]):
             else:
                 self._close(group)
         self._pending.clear()
-        if self._reaper is not None:
-            self._reaper.cancel()
-
-    def _on_terminate(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
 
 
 class _Refused:

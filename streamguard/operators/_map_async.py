@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from ..core._concurrent import ConcurrentStage
+from ..core._concurrent import ConcurrencyLimit, ConcurrentStage
 from ..core._protocol import ChunkSubscriber
 from ._errors import OnError
 
@@ -25,7 +25,7 @@ class MapAsyncStage(ConcurrentStage[A, B]):
 
     def __init__(
         self, downstream: ChunkSubscriber[B], fn: Callable[[A], Awaitable[B]], *,
-        concurrency: int, ordered: bool, on_error: OnError, name: str | None,
+        concurrency: int | ConcurrencyLimit, ordered: bool, on_error: OnError, name: str | None,
         emits: bool = True,
     ) -> None:
         super().__init__(downstream, concurrency=concurrency, ordered=ordered,

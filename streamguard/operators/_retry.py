@@ -13,7 +13,7 @@ to a feed). Downstream demand carries over. Memory: nothing held.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..core._protocol import ChunkSubscriber
 from ..core._stream import Stream
@@ -32,13 +32,12 @@ class RetryStage(SwitchStage[T]):
         super().__init__(downstream, name or policy.name)
         self._policy = policy
         self._ended: asyncio.Future[None] | None = None
-        self._task: asyncio.Task[Any] | None = None
 
     def start(self, source: Stream[T]) -> None:
         self._subscribed_down = True
         self._down.on_subscribe(self)
         if not self._done:
-            self._task = self._spawn(self._supervise(source))
+            self._spawn_tracked(self._supervise(source))  # cancelled on every ending
 
     async def _supervise(self, source: Stream[T]) -> None:
         async def attempt() -> None:
@@ -71,8 +70,3 @@ class RetryStage(SwitchStage[T]):
     def _upstream_completed(self) -> None:
         if self._ended is not None and not self._ended.done():
             self._ended.set_result(None)
-
-    def _on_cancel(self) -> None:
-        super()._on_cancel()
-        if self._task is not None and self._task is not asyncio.current_task():
-            self._task.cancel()

@@ -16,6 +16,9 @@ In a pipeline, :func:`rate_limit` delays items (``"backpressure"``, the default)
 
     stream.pipe(rate_limit(limiter, key=lambda event: event.user))
 
+Keys take turns; for fairness when one key's items outpace its limit, bound what each key
+may hold and route the rest (``max_pending_per_key=8, on_reject=...``; see :func:`rate_limit`).
+
 A :class:`CompositeLimiter` combines :class:`Tier` limits that must all pass. Decisions are
 published as :class:`RateLimitDecided` events; storage outages as
 :class:`StorageOutageBegan` / :class:`StorageOutageEnded`.
@@ -33,7 +36,7 @@ SlidingWindowCounter   about N per window in constant memory
 =====================  ==========================================================
 """
 
-from types import FunctionType as _FunctionType
+from streamguard.core._public import publish as _publish
 
 from ._composite import CompositeLimiter, Tier
 from ._decision import Decision, RateLimitExceeded
@@ -87,9 +90,4 @@ __all__ = [
     "storage_from_uri",
 ]
 
-# Exports carry their public path (tracebacks and reprs say streamguard.ratelimit.X).
-for _name in __all__:
-    _value = globals()[_name]
-    if isinstance(_value, type | _FunctionType):
-        _value.__module__ = __name__
-del _name, _value
+_publish(__name__, globals(), __all__)

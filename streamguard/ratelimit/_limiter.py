@@ -321,6 +321,13 @@ class BaseLimiter:
         if self._bus.active:
             self._publish(result, key, cost, waited, decision)
 
+    def _admitted(self, count: int, decision: Decision, key: Any, cost: float) -> None:
+        """Count (and publish) *count* items of *cost* each that one decision let pass."""
+        self._allowed += count
+        if self._bus.active:
+            for _ in range(count):
+                self._publish("allowed", key, cost, 0.0, decision)
+
     @property
     def clock(self) -> Clock:
         """The clock this limiter reads and waits on."""

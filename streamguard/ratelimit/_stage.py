@@ -36,10 +36,10 @@ import inspect
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, Literal, TypeVar
 
-from streamguard.core._ack import Ack
+from streamguard.core._ack import Ack, abandon_all
 from streamguard.core._errors import require
 from streamguard.core._outbox import OutboxStage
-from streamguard.core._protocol import ChunkSubscriber
+from streamguard.core._protocol import UNBOUNDED, ChunkSubscriber
 from streamguard.core._stream import Operator, lift
 
 from ._composite import CompositeLimiter
@@ -84,8 +84,10 @@ class RateLimitStage(OutboxStage[T, T]):
     def __init__(self, downstream: ChunkSubscriber[T], limiter: BaseLimiter, *,
                  key: Callable[[T], Any], cost: Callable[[T], float], mode: Mode,
                  on_reject: OnReject | None, max_pending: int,
-                 max_pending_per_key: int | None, name: str | None) -> None:
+                 max_pending_per_key: int | None, name: str | None,
+                 unkeyed: float | None = None) -> None:
         super().__init__(downstream, name or f"rate_limit:{limiter.name}", capacity=max_pending)
+        self._unkeyed = unkeyed  # the cost of every item when there is no key
         self._limiter = limiter
         self._local = limiter.local
         self._clock = limiter.clock
@@ -98,9 +100,7 @@ class RateLimitStage(OutboxStage[T, T]):
         self._per_key = max_pending_per_key
         self._lines: Lines[_Pending[T]] = Lines()
         self._rejecting = 0  # refused items whose async on_reject is still running
-        self._outstanding = 0
         self._started = False
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._nap: asyncio.Future[None] | None = None
         self._wanted = asyncio.Event()  # set while downstream has demand
@@ -128,8 +128,7 @@ class RateLimitStage(OutboxStage[T, T]):
         held = len(self._outbox) + self._lines.count + self._rejecting + self._outstanding
         free = self._max_pending - held
         if free > 0:
-            self._outstanding += free
-            self._up.request(free)
+            self._ask(free)
 
     def _wants_more(self) -> bool:
         # Items already in the outbox will take part of the demand.
@@ -140,8 +139,17 @@ class RateLimitStage(OutboxStage[T, T]):
         """Admit, line up or refuse each item (one decision per key group while it fits)."""
         if self._done:
             return
-        self._received += len(items)
-        self._outstanding = max(0, self._outstanding - len(items))
+        n = len(items)
+        self._received += n
+        self._arrived(n)
+        fits = self._local and not self._lines and self._demand - len(self._outbox) >= n
+        if fits and self._unkeyed is not None:
+            # No key and one cost for every item: the whole chunk is one decision.
+            decision = self._limiter._attempt_nowait(self._unkeyed * n, None)
+            if decision.allowed:
+                self._limiter._admitted(n, decision, None, self._unkeyed)
+                self._pass(items, acks)
+                return
         pendings: list[_Pending[T]] = []
         line_of = self._limiter._line_of
         for i, item in enumerate(items):
@@ -152,9 +160,10 @@ class RateLimitStage(OutboxStage[T, T]):
             except Exception as exc:
                 self._abort(items, acks, i, exc)
                 return
-        if (self._local and not self._lines and len(pendings) > 1
-                and self._demand - len(self._outbox) >= len(pendings)):
-            self._admit_groups(pendings)
+        if fits and n > 1:
+            if self._admit_groups(pendings):
+                self._pass(items, acks)
+                return
         else:
             for pending in pendings:
                 self._offer(pending)
@@ -170,9 +179,32 @@ class RateLimitStage(OutboxStage[T, T]):
         self._failed += 1
         self._fail(exc)
 
-    def _admit_groups(self, pendings: list[_Pending[T]]) -> None:
-        # Downstream wants the whole chunk and nothing waits: one decision for each key's
-        # total cost. A group that does not fit whole is offered item by item, in order.
+    def _pass(self, items: list[T], acks: list[Ack] | None) -> None:
+        # The whole chunk passed and downstream wants all of it: hand it on as it came,
+        # unless an emission is under way up the stack (then the outbox keeps the order and
+        # request -> on_chunk -> request cannot recurse, rule 3.3).
+        if self._loop.running or self._outbox.items:
+            for i, item in enumerate(items):
+                self._put(item, None if acks is None else acks[i])
+        else:
+            chunk = [(items, acks)]
+
+            def emit_once() -> None:
+                # Re-entrant requests make the loop call this again: emit only once.
+                if chunk:
+                    held, held_acks = chunk.pop()
+                    if self._demand < UNBOUNDED:
+                        self._demand -= len(held)
+                    self._emit(held, held_acks)
+
+            self._loop.run(emit_once)
+        self._drain()
+        self._top_up()
+
+    def _admit_groups(self, pendings: list[_Pending[T]]) -> bool:
+        """Downstream wants the whole chunk and nothing waits: one decision for each key's
+        total cost. A group that does not fit whole is offered item by item, in order.
+        True if every group passed whole (the caller hands the chunk on as it came)."""
         groups: dict[Hashable, list[_Pending[T]]] = {}
         for pending in pendings:
             group = groups.get(pending.line)
@@ -182,6 +214,7 @@ class RateLimitStage(OutboxStage[T, T]):
                 group.append(pending)
         limiter = self._limiter
         passed: set[int] = set()
+        whole = True
         for group in groups.values():
             first = group[0]
             total = first.cost if len(group) == 1 else sum(p.cost for p in group)
@@ -191,6 +224,7 @@ class RateLimitStage(OutboxStage[T, T]):
                     limiter._record("allowed", decision, pending.context, pending.cost, 0.0)
                     passed.add(id(pending))
                 continue
+            whole = False
             for pending in group:
                 if pending.line in self._lines:
                     self._join(pending)
@@ -203,10 +237,13 @@ class RateLimitStage(OutboxStage[T, T]):
                 else:
                     self._refused_now(pending, one)
                 if self._done:
-                    return
+                    return False
+        if whole:
+            return True
         for pending in pendings:
             if id(pending) in passed:
                 self._put(pending.item, pending.ack)
+        return False
 
     def _offer(self, pending: _Pending[T]) -> None:
         if pending.line in self._lines:
@@ -241,9 +278,7 @@ class RateLimitStage(OutboxStage[T, T]):
     def _open(self, pending: _Pending[T], since: float, wake: float) -> None:
         self._lines.open(pending.line, pending, since=since, wake=wake)
         if self._runner is None:
-            self._runner = self._spawn(self._run())
-            self._tasks.add(self._runner)
-            self._runner.add_done_callback(self._tasks.discard)
+            self._runner = self._spawn_tracked(self._run())
         elif self._nap is not None:
             self._nap.cancel()  # a new head may ask before the runner would wake
 
@@ -350,21 +385,27 @@ class RateLimitStage(OutboxStage[T, T]):
             self._reject_failed(pending, exc)
             return
         if inspect.isawaitable(result):
+            # The on_reject coroutine runs as a task of this stage (cancelled with it); its
+            # outcome settles the item's ack.
             self._rejecting += 1
-            task = self._spawn(self._finish_reject(pending, result))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            work = result if inspect.iscoroutine(result) else _awaited(result)
+            task = self._spawn_tracked(work)
+            task.add_done_callback(lambda done: self._rejection_settled(pending, done))
         elif pending.ack is not None:
             pending.ack.done()
 
-    async def _finish_reject(self, pending: _Pending[T], result: Awaitable[object]) -> None:
-        try:
-            await result
-        except Exception as exc:
-            self._rejecting -= 1
-            self._reject_failed(pending, exc)
+    def _rejection_settled(self, pending: _Pending[T], task: asyncio.Task[Any]) -> None:
+        if self._done and task.cancelled():
+            if pending.ack is not None:
+                pending.ack.abandon()  # the stage ended before on_reject finished
             return
         self._rejecting -= 1
+        error = None if task.cancelled() else task.exception()
+        if task.cancelled() or error is not None:
+            exc = error if isinstance(error, Exception) else RuntimeError(
+                f"stage {self.name!r}: on_reject did not finish ({error or 'cancelled'!r})")
+            self._reject_failed(pending, exc)
+            return
         if pending.ack is not None:
             pending.ack.done()
         self._drain()
@@ -377,15 +418,14 @@ class RateLimitStage(OutboxStage[T, T]):
         self._fail(exc)
 
     # ---------------------------------------------------------------- ending
-    def _on_cancel(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-
     def _on_terminate(self) -> None:
+        # Items still waiting in lines were never delivered: abandoned at their source.
         super()._on_terminate()
-        self._on_cancel()
-        self._lines.clear()
-        self._rejecting = 0
+        abandon_all([pending.ack for pending in self._lines.clear()])
+
+
+async def _awaited(awaitable: Awaitable[object]) -> object:
+    return await awaitable
 
 
 def _shown(item: object) -> str:
@@ -448,12 +488,14 @@ def rate_limit(
     require(max_pending_per_key is None or on_reject is not None,
             "rate_limit max_pending_per_key needs on_reject, a callback (item, decision) for "
             "the items beyond it", on_reject)
+    constant: float | None = None
     if callable(cost):
         cost_of: Callable[[T], float] = cost
     else:
         require(isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0,
                 "rate_limit cost must be a number > 0 or a function of the item", cost)
-        cost_of = _constant(float(cost))
+        constant = float(cost)
+        cost_of = _constant(constant)
     if key is not None:
         key_of: Callable[[T], Any] = key
     elif isinstance(limiter, CompositeLimiter):
@@ -464,7 +506,8 @@ def rate_limit(
     def stage(down: ChunkSubscriber[T]) -> RateLimitStage[T]:
         return RateLimitStage(down, limiter, key=key_of, cost=cost_of, mode=mode,
                               on_reject=on_reject, max_pending=max_pending,
-                              max_pending_per_key=max_pending_per_key, name=name)
+                              max_pending_per_key=max_pending_per_key, name=name,
+                              unkeyed=constant if key_of is _nothing else None)
 
     return lift(stage)
 

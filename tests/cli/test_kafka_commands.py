@@ -54,7 +54,8 @@ async def _prepare(bootstrap: str, topic: str, group: str, per_partition: list[i
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, p) for p in range(len(per_partition))])
-        await consumer.commit({TopicPartition(topic, p): o for p, o in commits.items()})
+        if commits:
+            await consumer.commit({TopicPartition(topic, p): o for p, o in commits.items()})
     finally:
         await consumer.stop()
 
@@ -74,9 +75,22 @@ async def test_lag_table_and_json(tansu: str) -> None:
                   "--json")
     assert as_json.code == 0, as_json.stderr
     data = json.loads(as_json.stdout)
-    assert data["total_lag"] == 903
+    # Partition 2 was never committed: its 40 records wait all the same (#9).
+    assert data["total_lag"] == 903 + 40
     assert data["partitions"][2] == {"topic": "orders-lag", "partition": 2, "committed": None,
-                                     "log_end": 40, "lag": None}
+                                     "log_end": 40, "lag": 40, "log_start": 0}
+
+
+async def test_lag_of_a_group_that_never_committed_lists_its_partitions(tansu: str) -> None:
+    await _prepare(tansu, "orders-new", "fresh", [30, 12], {})
+    table = cli("lag", "--bootstrap", tansu, "--group", "fresh", "--topic", "orders-new")
+    assert table.code == 0, table.stderr
+    rows = [re.split(r"\s+", line) for line in table.stdout.strip().splitlines()[1:]]
+    assert rows == [["fresh", "orders-new", "0", "-", "30", "30"],
+                    ["fresh", "orders-new", "1", "-", "12", "12"]]
+    without_topic = cli("lag", "--bootstrap", tansu, "--group", "fresh")
+    assert without_topic.code == 3
+    assert "consumer group 'fresh' has no committed offsets" in without_topic.stderr
 
 
 async def test_lag_of_a_named_topic_lists_partitions_never_committed(tansu: str) -> None:
@@ -85,8 +99,9 @@ async def test_lag_of_a_named_topic_lists_partitions_never_committed(tansu: str)
                 "orders-fresh")
     assert table.code == 0, table.stderr
     rows = [re.split(r"\s+", line) for line in table.stdout.strip().splitlines()[1:]]
-    assert rows == [["billing-fresh", "orders-fresh", "0", "-", "7", "-"],
-                    ["billing-fresh", "orders-fresh", "1", "-", "0", "-"]]
+    # No committed offset (`-`); the lag counts the records waiting from the log start.
+    assert rows == [["billing-fresh", "orders-fresh", "0", "-", "7", "7"],
+                    ["billing-fresh", "orders-fresh", "1", "-", "0", "0"]]
 
 
 def test_lag_of_unknown_group_and_topic(tansu: str) -> None:

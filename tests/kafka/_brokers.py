@@ -9,7 +9,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from streamguard.kafka import read_group_lag
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -114,3 +116,12 @@ async def consume_all(
 def values_of(records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[bytes]:
     """The values of *records*, sorted (partitions interleave in any order)."""
     return sorted(r.value for r in records if r.value is not None)
+
+
+async def committed_offsets(
+    bootstrap: str, group: str, *, topics: Iterable[str]
+) -> dict[TopicPartition, int]:
+    """The offsets *group* committed on *topics*, per partition (as the lag reader sees them)."""
+    rows = await read_group_lag(bootstrap, group, topics=topics, connect_timeout=20)
+    return {TopicPartition(r.topic, r.partition): r.committed for r in rows
+            if r.committed is not None}

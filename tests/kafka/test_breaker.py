@@ -19,10 +19,9 @@ from streamguard.kafka import (
     PartitionsRevoked,
     TopicPartition,
 )
-from streamguard.kafka._group_lag import committed_offsets
 from streamguard.retry import RetryConfig
 
-from ._brokers import Broker, create_topic, produce
+from ._brokers import Broker, committed_offsets, create_topic, produce
 from ._pipelines import Recorder, source_config, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

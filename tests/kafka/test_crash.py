@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from streamguard.kafka._group_lag import committed_offsets
-
-from ._brokers import Broker, create_topic, produce
+from ._brokers import Broker, committed_offsets, create_topic, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -100,6 +98,6 @@ async def test_kill_9_mid_stream_then_restart_loses_nothing(
     assert set(everything) == expected  # every record at least once
     duplicates = {r for r, n in everything.items() if n > 1}
     uncommitted_window = {(p, o) for p, o in run1
-                          if o >= committed.get((topic, p), 0)}  # type: ignore[call-overload]
+                          if o >= committed.get((topic, p), 0)}
     assert duplicates <= uncommitted_window
     assert all(n <= 2 for n in everything.values())

@@ -22,9 +22,8 @@ from streamguard.kafka import (
     RecordFailedError,
     TopicPartition,
 )
-from streamguard.kafka._group_lag import committed_offsets
 
-from ._brokers import Broker, consume_all, create_topic, produce
+from ._brokers import Broker, committed_offsets, consume_all, create_topic, produce
 from ._pipelines import Recorder, source_config, wait_for
 
 pytestmark = pytest.mark.integration

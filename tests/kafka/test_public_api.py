@@ -37,3 +37,32 @@ def test_nothing_outside_the_adapter_and_metrics_imports_it() -> None:
                 if any("kafka" in n.split(".") for n in names):
                     offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def test_only_what_users_need_is_exported() -> None:
+    # #10: the readers behind read_group_lag and the throttle's rate arithmetic stay inside.
+    assert {"LogEndReader", "AdaptiveRate", "GroupLagReader", "SourceLag"}.isdisjoint(
+        kafka.__all__)
+    assert {"read_group_lag", "GroupPartitionLag", "GroupLagProbe", "PartitionLag",
+            "throttle_by_lag", "LagThrottleConfig"} <= set(kafka.__all__)
+
+
+def test_every_export_names_its_public_package() -> None:
+    homes = {name: getattr(kafka, name).__module__ for name in kafka.__all__
+             if inspect.isclass(getattr(kafka, name)) or inspect.isfunction(getattr(kafka, name))}
+    # A name defined here says streamguard.kafka; one defined elsewhere (DeliveryError) says
+    # its own public package; none a private module.
+    wrong = {n: m for n, m in homes.items()
+             if m.startswith("streamguard") and any(p.startswith("_") for p in m.split("."))}
+    assert wrong == {}
+    assert homes["KafkaSource"] == homes["read_group_lag"] == kafka.__name__
+
+
+def test_kafka_lag_lives_in_one_module() -> None:
+    modules = {p.stem for p in PACKAGE.glob("*.py")}
+    assert "_group_lag" not in modules
+    assert all(getattr(kafka, n).__module__ == kafka.__name__
+               for n in ("read_group_lag", "GroupLagProbe", "PartitionLag", "GroupPartitionLag"))
+    assert all(len(p.read_text().splitlines()) <= 350
+               for p in PACKAGE.glob("*.py") if p.stem in ("_lag", "_throttle", "_config",
+                                                          "_client", "_sink", "_offsets"))

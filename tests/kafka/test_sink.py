@@ -18,9 +18,8 @@ from streamguard.kafka import (
     OutgoingRecord,
     TopicPartition,
 )
-from streamguard.kafka._group_lag import committed_offsets
 
-from ._brokers import Broker, consume_all, create_topic, produce
+from ._brokers import Broker, committed_offsets, consume_all, create_topic, produce
 from ._pipelines import source_config, wait_for
 
 pytestmark = pytest.mark.integration
@@ -70,7 +69,37 @@ async def test_an_idempotent_producer_works_or_is_refused_clearly(
             delivered = await sink.send(b"hello")
             assert (delivered.topic, delivered.offset) == (topic, 0)
         else:
-            with pytest.raises(IdempotenceUnsupportedError, match="idempotence=False"):
+            with pytest.raises(IdempotenceUnsupportedError,
+                               match=r"need KafkaSinkConfig\(idempotence=False\)$"):
                 await sink.send(b"hello")
     finally:
         await sink.aclose()
+
+
+async def test_a_refused_dead_letter_producer_names_the_source_setting(
+    kafka_broker: Broker, topic: str, group: str
+) -> None:
+    # #9: the hint used to say idempotence=False, a setting the source does not have.
+    dlq = f"{topic}.dlq"
+    await create_topic(kafka_broker.bootstrap, topic, partitions=1)
+    await create_topic(kafka_broker.bootstrap, dlq, partitions=1)
+    await produce(kafka_broker, topic, [b"a"] * 3)
+    source: KafkaSource[bytes] = KafkaSource(source_config(
+        kafka_broker, topic, group, dead_letter_topic=dlq, dead_letter_idempotence=True),
+        bus=EventBus())
+    got: list[int] = []
+
+    def store(record: KafkaRecord[bytes]) -> None:
+        got.append(record.offset)
+
+    pipeline = source.stream().pipe(op.sink(store))
+    if kafka_broker.idempotence:
+        task = asyncio.create_task(pipeline.run())
+        await wait_for(lambda: len(got) == 3, within=60, what="3 records", task=task)
+        source.stop()
+        await task
+    else:
+        with pytest.raises(IdempotenceUnsupportedError,
+                           match=r"dead-letter producer .* need "
+                                 r"KafkaSourceConfig\(dead_letter_idempotence=False\)$"):
+            await pipeline.run()

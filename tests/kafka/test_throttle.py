@@ -9,7 +9,8 @@ import pytest
 from streamguard import from_iterable
 from streamguard import operators as op
 from streamguard.core import ConfigError, EventBus
-from streamguard.kafka import AdaptiveRate, LagThrottleConfig, ThrottleRateChanged, throttle_by_lag
+from streamguard.kafka import LagThrottleConfig, ThrottleRateChanged, throttle_by_lag
+from streamguard.kafka._throttle import AdaptiveRate
 from streamguard.testing import VirtualClock
 
 

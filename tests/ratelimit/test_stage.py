@@ -307,3 +307,45 @@ async def test_waiting_items_are_woken_per_key_not_per_item() -> None:
     # The three lines wait for the same moments: one nap per moment, not one per item.
     assert clock.sleeps <= 11
     await task
+
+
+async def test_a_chunk_that_only_partly_fits_keeps_order_per_key_and_settles_every_ack() -> None:
+    clock = VirtualClock()
+    per_key = RateLimiter("api", TokenBucket(rate=10, burst=3), clock=clock, bus=EventBus())
+    items = [("a", i) if i % 2 else ("b", i) for i in range(12)]
+    acks = AckRecorder()
+    out: list[tuple[str, int]] = []
+    task = asyncio.create_task(from_iterable(items, ack=acks.ack, chunk_size=12).pipe(
+        rate_limit(per_key, key=by_key, max_pending=12), op.map(out.append)).run())
+    await clock.advance(0)
+    assert sorted(out) == sorted([x for x in items if x[1] in (0, 1, 2, 3, 4, 5)])
+    await settle(clock, 0.5, step=0.1)
+    await task
+    for user in ("a", "b"):
+        assert [x for x in out if x[0] == user] == [x for x in items if x[0] == user]
+    assert acks.completed_exactly_once(items)
+
+
+async def test_cancelling_abandons_the_waiting_items_and_unfinished_rejections() -> None:
+    # #9/#11: every ack settles once on every ending — items waiting in lines and items whose
+    # async on_reject was under way are abandoned (not processed), the passed ones are done.
+    clock = VirtualClock()
+    acks = AckRecorder()
+    hold = asyncio.Event()
+
+    async def slow_reject(item: tuple[str, int], decision: Decision) -> None:
+        await hold.wait()
+
+    items = [("hot", i) for i in range(12)] + [("cold", i) for i in range(3)]
+    task = asyncio.create_task(from_iterable(items, ack=acks.ack).pipe(
+        rate_limit(limiter(clock, rate=1, burst=1), key=by_key, max_pending_per_key=4,
+                   on_reject=slow_reject),
+        op.sink(lambda _: None)).run())
+    await clock.advance(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await clock.advance(0)
+    assert acks.settled_exactly_once(items), acks.describe()
+    assert set(acks.done) == {("hot", 0), ("cold", 0)}
+    assert len(acks.abandoned) == len(items) - 2

@@ -6,7 +6,7 @@ algorithm             "burst" means                    most admitted in any ``w`
 TokenBucket           bucket capacity                  ``burst + rate * w``
 GCRA                  units back to back               ``burst + rate * w``
 LeakyBucketMeter      bucket capacity                  ``capacity + rate * w``
-LeakyBucketShaper     none at the output (queue size)  ``rate * w + max_cost``
+LeakyBucketShaper     none at the output (queue size)  ``rate * w + capacity + max_cost``
 FixedWindow           ``limit`` at a window's start    ``limit * (ceil(w / window) + 1)``
 SlidingWindowLog      ``limit`` after a quiet window   ``limit * ceil(w / window)``
 SlidingWindowCounter  ``limit`` after a quiet window   ``limit * (1 + w / window)`` (w <= window)

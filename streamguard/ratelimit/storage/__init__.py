@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit as _urlsplit
 
 from streamguard.core._errors import ConfigError as _ConfigError
+from streamguard.core._public import publish as _publish
 
 from ._base import Storage, StorageUnavailable
 from ._memory import MemoryStorage
@@ -39,6 +40,4 @@ __all__ = [
     "storage_from_uri",
 ]
 
-for _name in __all__:
-    globals()[_name].__module__ = __name__
-del _name
+_publish(__name__, globals(), __all__)

@@ -13,8 +13,7 @@ from streamguard import from_iterable
 from streamguard import operators as op
 from streamguard.core import EventBus, Stream
 from streamguard.kafka import KafkaRecord, KafkaSource
-from streamguard.kafka._group_lag import committed_offsets
-from tests.kafka._brokers import Broker, create_topic, produce
+from tests.kafka._brokers import Broker, committed_offsets, create_topic, produce
 from tests.kafka._pipelines import source_config, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -1,0 +1,409 @@
+"""Where the brokers are and how to talk to them securely — one description for every client.
+
+Every Kafka client streamguard creates (the source's consumer, the dead-letter producer, the
+sink's producer, the lag readers, ``throttle_by_lag``, the ``streamguard lag`` and ``run``
+commands) takes its connection from one :class:`KafkaConnection`: bootstrap servers plus
+security — ``security_protocol`` (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), the SASL mechanism
+(PLAIN, SCRAM-SHA-256/512, OAUTHBEARER with a token provider) and TLS material (a CA file, a
+client certificate and key, or an ``ssl.SSLContext``).
+
+It can be built in code, read from a Kafka-style properties file — the keys Kafka's own tools
+take with ``--command-config`` — or from ``STREAMGUARD_KAFKA_*`` environment variables.
+Passwords are held in a :class:`Secret`, whose ``repr`` and ``str`` never show them, so they do
+not reach logs, error messages, reprs, metrics or the command line's output.
+
+    connection = KafkaConnection.from_properties("client.properties")
+    connection = KafkaConnection(
+        bootstrap_servers="broker:9093", security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512", sasl_username="alice",
+        sasl_password=Secret(os.environ["KAFKA_PASSWORD"]), ssl_cafile="ca.pem")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import ssl
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from ..core._errors import ConfigError, require
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
+
+ENV_PREFIX = "STREAMGUARD_KAFKA_"
+
+
+class Secret:
+    """A credential that never shows itself: ``repr`` and ``str`` are ``'***'``.
+
+    ``reveal()`` returns the value, for the one place that hands it to the client library.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        require(isinstance(value, str), "a Secret holds a str", type(value).__name__)
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret value itself."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled; pass it by environment or file")
+
+
+def _secret(value: str | Secret | None) -> Secret | None:
+    return Secret(value) if isinstance(value, str) else value
+
+
+def _file(field_name: str, value: str | None) -> None:
+    if value is not None:
+        require(isinstance(value, str) and value != "", f"{field_name} must be a file path",
+                value)
+        require(Path(value).is_file(), f"{field_name} must name an existing file", value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KafkaConnection:
+    """How to reach the brokers: given once, used by every client streamguard creates.
+
+    Attributes:
+        bootstrap_servers: ``"host:port[,host:port…]"``.
+        security_protocol: ``PLAINTEXT`` (default), ``SSL``, ``SASL_PLAINTEXT`` or ``SASL_SSL``.
+        sasl_mechanism: ``PLAIN``, ``SCRAM-SHA-256``, ``SCRAM-SHA-512`` or ``OAUTHBEARER``
+            (required with a SASL protocol).
+        sasl_username, sasl_password: for PLAIN and SCRAM (the password as a :class:`Secret`
+            or a str, which is wrapped).
+        oauth_token_provider: for OAUTHBEARER, an ``aiokafka.abc.AbstractTokenProvider``.
+        ssl_cafile: PEM file of the CA(s) that signed the brokers' certificates (default: the
+            system's trusted CAs).
+        ssl_certfile, ssl_keyfile, ssl_key_password: a client certificate (PEM), for brokers
+            that require one; the key may be in the certificate file.
+        ssl_check_hostname: check the broker's name against its certificate (True).
+        ssl_context: a ready ``ssl.SSLContext`` instead of the file options.
+    """
+
+    bootstrap_servers: str
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: Secret | None = field(default=None)
+    oauth_token_provider: Any = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_key_password: Secret | None = None
+    ssl_check_hostname: bool = True
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sasl_password", _secret(self.sasl_password))
+        object.__setattr__(self, "ssl_key_password", _secret(self.ssl_key_password))
+        _check_servers(self.bootstrap_servers)
+        require(self.security_protocol in get_args(SecurityProtocol),
+                f"security_protocol must be one of {', '.join(get_args(SecurityProtocol))}",
+                self.security_protocol)
+        self._check_sasl()
+        self._check_tls()
+
+    def _check_sasl(self) -> None:
+        sasl = self.security_protocol.startswith("SASL_")
+        if not sasl:
+            require(self.sasl_mechanism is None,
+                    f"sasl_mechanism needs security_protocol SASL_SSL or SASL_PLAINTEXT "
+                    f"(security_protocol is {self.security_protocol})", self.sasl_mechanism)
+            return
+        require(self.sasl_mechanism in get_args(SaslMechanism),
+                f"sasl_mechanism must be one of {', '.join(get_args(SaslMechanism))} with "
+                f"security_protocol {self.security_protocol}", self.sasl_mechanism)
+        if self.sasl_mechanism == "OAUTHBEARER":
+            require(self.oauth_token_provider is not None and callable(
+                getattr(self.oauth_token_provider, "token", None)),
+                "oauth_token_provider must have an async token() method for OAUTHBEARER",
+                type(self.oauth_token_provider).__name__)
+        else:
+            require(isinstance(self.sasl_username, str) and self.sasl_username != "",
+                    f"sasl_username must be a non-empty str for {self.sasl_mechanism}",
+                    self.sasl_username)
+            require(isinstance(self.sasl_password, Secret),
+                    f"sasl_password must be given for {self.sasl_mechanism}", None)
+
+    def _check_tls(self) -> None:
+        tls = self.security_protocol in ("SSL", "SASL_SSL")
+        files = {"ssl_cafile": self.ssl_cafile, "ssl_certfile": self.ssl_certfile,
+                 "ssl_keyfile": self.ssl_keyfile}
+        if not tls:
+            given = [k for k, v in files.items() if v is not None]
+            require(not given and self.ssl_context is None,
+                    f"TLS options need security_protocol SSL or SASL_SSL (security_protocol is "
+                    f"{self.security_protocol})", given or "ssl_context")
+            return
+        for name, value in files.items():
+            _file(name, value)
+        require(self.ssl_keyfile is None or self.ssl_certfile is not None,
+                "ssl_keyfile needs ssl_certfile", self.ssl_keyfile)
+        require(self.ssl_context is None or not any(files.values()),
+                "give ssl_context or the ssl_* files, not both", "ssl_context")
+        require(isinstance(self.ssl_check_hostname, bool), "ssl_check_hostname must be a bool",
+                self.ssl_check_hostname)
+
+    # ------------------------------------------------------------------ for the clients
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS context every client uses (``None`` without TLS)."""
+        if self.security_protocol not in ("SSL", "SASL_SSL"):
+            return None
+        if self.ssl_context is not None:
+            return self.ssl_context
+        context = ssl.create_default_context(cafile=self.ssl_cafile)
+        context.check_hostname = self.ssl_check_hostname
+        if self.ssl_certfile is not None:
+            password = self.ssl_key_password.reveal() if self.ssl_key_password else None
+            try:
+                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, password)
+            except (ssl.SSLError, OSError) as exc:
+                raise ConfigError(f"ssl_certfile/ssl_keyfile cannot be loaded "
+                                  f"({self.ssl_certfile!r}): {exc.__class__.__name__}") from None
+        return context
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for any aiokafka client (consumer, producer, admin)."""
+        options: dict[str, Any] = {"bootstrap_servers": self.bootstrap_servers,
+                                   "security_protocol": self.security_protocol}
+        context = self.tls_context()
+        if context is not None:
+            options["ssl_context"] = context
+        if self.sasl_mechanism is not None:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            if self.sasl_mechanism == "OAUTHBEARER":
+                options["sasl_oauth_token_provider"] = self.oauth_token_provider
+            else:
+                assert self.sasl_password is not None
+                options["sasl_plain_username"] = self.sasl_username
+                options["sasl_plain_password"] = self.sasl_password.reveal()
+        return options
+
+    def describe(self) -> str:
+        """One line for messages: where and how, never the credentials."""
+        who = f" as {self.sasl_username!r}" if self.sasl_username else ""
+        how = f"{self.security_protocol}" + (f"/{self.sasl_mechanism}" if self.sasl_mechanism
+                                             else "")
+        return f"{self.bootstrap_servers} ({how}{who})"
+
+    # ------------------------------------------------------------------ from outside
+    @classmethod
+    def from_properties(cls, path: str | os.PathLike[str], *,
+                        bootstrap_servers: str | None = None) -> KafkaConnection:
+        """Read a Kafka client properties file (the keys of ``--command-config``).
+
+        Known keys: ``bootstrap.servers``, ``security.protocol``, ``sasl.mechanism``,
+        ``sasl.jaas.config`` (``username="…" password="…"`` of the PLAIN or SCRAM login
+        module), ``ssl.truststore.location`` (PEM), ``ssl.keystore.location`` (PEM with the
+        key and the certificate), ``ssl.key.password``,
+        ``ssl.endpoint.identification.algorithm`` (empty: no host-name check). Any other
+        key is refused, naming it, so a typo does not silently weaken security.
+        """
+        props = parse_properties(Path(path).read_text())
+        return cls.from_mapping(props, bootstrap_servers=bootstrap_servers,
+                                origin=f"properties file {str(path)!r}")
+
+    @classmethod
+    def from_mapping(cls, props: Mapping[str, str], *, bootstrap_servers: str | None = None,
+                     origin: str = "properties") -> KafkaConnection:
+        """Build from Kafka property keys (see :meth:`from_properties`)."""
+        unknown = sorted(set(props) - _KNOWN_KEYS)
+        if unknown:
+            raise ConfigError(f"{origin}: unknown key {unknown[0]!r}; known keys: "
+                              f"{', '.join(sorted(_KNOWN_KEYS))}")
+        for key in ("ssl.truststore.type", "ssl.keystore.type"):
+            require(props.get(key, "PEM").upper() == "PEM",
+                    f"{origin}: {key} must be PEM (Python's TLS reads PEM files; convert a JKS "
+                    f"or PKCS12 store with keytool/openssl)", props.get(key))
+        servers = bootstrap_servers or props.get("bootstrap.servers")
+        require(bool(servers), f"{origin}: bootstrap.servers must be given", servers)
+        assert servers is not None
+        username, password = _jaas_credentials(props.get("sasl.jaas.config"), origin)
+        keystore = props.get("ssl.keystore.location")
+        return cls(
+            bootstrap_servers=servers,
+            security_protocol=props.get("security.protocol", "PLAINTEXT").upper(),  # type: ignore[arg-type]
+            sasl_mechanism=props.get("sasl.mechanism"),  # type: ignore[arg-type]
+            sasl_username=username, sasl_password=password,
+            ssl_cafile=props.get("ssl.truststore.location"),
+            ssl_certfile=keystore, ssl_keyfile=None,
+            ssl_key_password=_secret(props.get("ssl.key.password")),
+            ssl_check_hostname=props.get("ssl.endpoint.identification.algorithm",
+                                         "https") != "",
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *,
+                 bootstrap_servers: str | None = None) -> KafkaConnection | None:
+        """Build from ``STREAMGUARD_KAFKA_*`` variables; ``None`` when none is set.
+
+        ``STREAMGUARD_KAFKA_COMMAND_CONFIG`` names a properties file; the other variables
+        (``BOOTSTRAP_SERVERS``, ``SECURITY_PROTOCOL``, ``SASL_MECHANISM``, ``SASL_USERNAME``,
+        ``SASL_PASSWORD``, ``SSL_CAFILE``, ``SSL_CERTFILE``, ``SSL_KEYFILE``,
+        ``SSL_KEY_PASSWORD``) override or replace it.
+        """
+        env = os.environ if environ is None else environ
+        values = {k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()
+                  if k.startswith(ENV_PREFIX)}
+        if not values:
+            return None
+        unknown = sorted(set(values) - {*_ENV_FIELDS, "command_config"})
+        if unknown:
+            raise ConfigError(f"unknown environment variable {ENV_PREFIX}{unknown[0].upper()}; "
+                              f"known: {', '.join(ENV_PREFIX + k.upper() for k in _ENV_FIELDS)}")
+        base: dict[str, Any] = {}
+        if "command_config" in values:
+            base = vars_of(cls.from_properties(values.pop("command_config"),
+                                               bootstrap_servers=bootstrap_servers))
+        base.update(values)
+        if bootstrap_servers is not None:
+            base["bootstrap_servers"] = bootstrap_servers
+        require("bootstrap_servers" in base,
+                f"{ENV_PREFIX}BOOTSTRAP_SERVERS must be set", None)
+        return cls(**base)
+
+
+def vars_of(connection: KafkaConnection) -> dict[str, Any]:
+    """The fields of *connection* as keyword arguments."""
+    return {name: getattr(connection, name) for name in connection.__dataclass_fields__}
+
+
+_ENV_FIELDS = ("bootstrap_servers", "security_protocol", "sasl_mechanism", "sasl_username",
+               "sasl_password", "ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_key_password")
+
+_KNOWN_KEYS = frozenset({
+    "bootstrap.servers", "security.protocol", "sasl.mechanism", "sasl.jaas.config",
+    "ssl.truststore.location", "ssl.truststore.type", "ssl.keystore.location",
+    "ssl.keystore.type", "ssl.key.password", "ssl.endpoint.identification.algorithm",
+})
+
+_SERVER = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:(\d{1,5})$")
+
+
+def _check_servers(value: object) -> None:
+    require(isinstance(value, str) and value.strip() != "",
+            "bootstrap_servers must be a non-empty 'host:port[,host:port...]' string", value)
+    assert isinstance(value, str)
+    for server in value.split(","):
+        match = _SERVER.match(server.strip())
+        require(match is not None and 0 < int(match.group(1)) < 65536,
+                "bootstrap_servers: every entry must be 'host:port' with a port in 1..65535",
+                server.strip())
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """Parse a Java properties file's ``key=value`` / ``key: value`` lines (comments: # or !)."""
+    props: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#!":
+            continue
+        match = _PROPERTY.match(line)
+        assert match is not None  # a non-empty line always has a key
+        props[match.group(1)] = match.group(2).strip()
+    return props
+
+
+_PROPERTY = re.compile(r"([^=:\s]+)\s*[=:]?\s*(.*)$")
+_JAAS = re.compile(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _jaas_credentials(jaas: str | None, origin: str) -> tuple[str | None, Secret | None]:
+    if jaas is None:
+        return None, None
+    pairs = dict(_JAAS.findall(jaas))
+    require("username" in pairs and "password" in pairs,
+            f"{origin}: sasl.jaas.config must carry username=\"…\" and password=\"…\"",
+            "<hidden>")
+    return pairs["username"], Secret(pairs["password"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Why a connection failed, in one line
+
+_AIOKAFKA_LOGGERS = ("aiokafka", "aiokafka.client", "aiokafka.conn")
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.errors: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # aiokafka logs the cause of a failed bootstrap ('Unable connect to "%s:%s": %s', err)
+        # and then raises an error that names only the address.
+        for arg in record.args if isinstance(record.args, tuple) else ():
+            if isinstance(arg, BaseException):
+                self.errors.append(arg)
+
+
+@contextlib.contextmanager
+def capture_connect_errors() -> Iterator[list[BaseException]]:
+    """Collect the errors aiokafka logs while connecting (it raises without them)."""
+    handler = _Capture()
+    logger = logging.getLogger("aiokafka")
+    logger.addHandler(handler)
+    try:
+        yield handler.errors
+    finally:
+        logger.removeHandler(handler)
+
+
+def explain_connect_failure(errors: list[BaseException],
+                            connection: KafkaConnection | None) -> str | None:
+    """Name the cause of a failed connection from what aiokafka logged, or ``None``."""
+    if not errors:
+        return None
+    error = errors[-1]
+    text = f"{type(error).__name__}: {error}"
+    protocol = connection.security_protocol if connection else "PLAINTEXT"
+    tls = protocol in ("SSL", "SASL_SSL")
+    if "SaslAuthenticationFailed" in text:
+        who = f"user {connection.sasl_username!r} " if connection and connection.sasl_username \
+            else ""
+        mechanism: str | None = connection.sasl_mechanism if connection else "SASL"
+        return (f"authentication failed: the broker refused {who}with {mechanism} "
+                f"(wrong user name or password)")
+    if "UnsupportedSaslMechanism" in text:
+        mechanism = connection.sasl_mechanism if connection else "(unknown)"
+        return (f"the broker does not enable SASL mechanism {mechanism} on this listener; "
+                f"set sasl_mechanism to one it enables (sasl.enabled.mechanisms)")
+    if isinstance(error, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
+        reason = getattr(error, "verify_message", None) or "certificate verify failed"
+        where = f"ssl_cafile={connection.ssl_cafile!r}" if connection and connection.ssl_cafile \
+            else "the system's trusted CAs"
+        return (f"TLS: the broker's certificate is not trusted by {where} ({reason}); "
+                f"set ssl_cafile to the CA that signed it")
+    if tls and (isinstance(error, ssl.SSLError | ConnectionResetError) or not str(error)):
+        return (f"TLS handshake failed ({type(error).__name__}): the listener does not speak "
+                f"TLS? security_protocol is {protocol}; a plaintext listener needs PLAINTEXT or "
+                f"SASL_PLAINTEXT")
+    if "closed" in text:
+        if not tls:
+            return (f"the broker closed the connection at once: the listener expects TLS? "
+                    f"security_protocol is {protocol}; try SSL or SASL_SSL")
+        if connection is not None and connection.ssl_certfile is None:
+            return ("the broker closed the TLS connection: the listener may require a client "
+                    "certificate (set ssl_certfile and ssl_keyfile)")
+    return text
