@@ -20,11 +20,17 @@ EXAMPLES = {
     "retry_storm": "guarded",
     "kafka_windows": '"late": 5',
 }
+# Long-running consumers that need a broker and a downstream of their own: each has a test
+# that runs it under `streamguard run` and stops it with signals.
+LONG_RUNNING = {
+    "kafka_orders_http": "tests/kafka/test_example_orders.py",
+}
 
 
 def test_every_example_is_listed() -> None:
     on_disk = {p.stem for p in (ROOT / "examples").glob("*.py")}
-    assert on_disk == set(EXAMPLES)
+    assert on_disk == set(EXAMPLES) | set(LONG_RUNNING)
+    assert all((ROOT / test).is_file() for test in LONG_RUNNING.values())
 
 
 @pytest.mark.slow
