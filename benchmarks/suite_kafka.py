@@ -141,7 +141,7 @@ async def _streamguard(bootstrap: str, topic: str) -> float:
             task.result()
             raise AssertionError(f"the source ended after {clock.n} records")
         await asyncio.sleep(0.05)  # a coarse watch: the handler itself keeps the time
-    source.stop()
+    source.drain()
     await task
     assert total == RECORDS
     return clock.rate()
@@ -291,7 +291,7 @@ async def _bounded(bootstrap: str, topic: str, pace: float) -> int:
 
     task = asyncio.create_task(source.stream().pipe(op.batch(BATCH), op.sink(work)).run())
     await asyncio.wait([task], timeout=OVERLOAD_SECONDS)
-    source.stop()
+    source.drain()
     await task
     return done
 

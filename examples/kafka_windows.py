@@ -165,7 +165,7 @@ async def main(*, bootstrap: str | None = None, records: int = 4_000) -> dict[st
                 task.add_done_callback(background.discard)
             if read == total:  # everything was read: end the inputs gracefully
                 for source in sources:
-                    source.stop()
+                    source.drain()
             return record
 
         def late_click(record: KafkaRecord[dict[str, Any]], why: op.LateRecord) -> None:
