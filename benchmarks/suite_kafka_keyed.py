@@ -95,7 +95,7 @@ async def _consume(bootstrap: str, topic: str, key: Callable[[Any], Hashable],
             task.result()
             raise AssertionError(f"the source ended after {handled} records")
         await asyncio.sleep(0.05)
-    source.stop()
+    source.drain()
     await task
     assert order_broken == 0, f"{order_broken} records overtook an earlier one of their key"
     return (count - 1) / (last - first)

@@ -100,7 +100,7 @@ async def test_per_key_order_under_concurrency(
         op.sink(run.handle, concurrency=32, key=lambda r: r.key)).run())
     await wait_for(lambda: len(run.started) >= total, within=120, what="every record",
                    task=task)
-    source.stop()
+    source.drain()
     await task
     assert Counter(run.started) == Counter(expected_pairs(values))  # each exactly once
     assert order_problems(run.started) == []
@@ -140,7 +140,7 @@ async def test_per_key_order_through_a_rebalance(
                    what="the partitions to be shared", task=b_task)
     await wait_for(lambda: len(seen()) >= total, within=120, what="every record", task=a_task)
     for s in sources.values():
-        s.stop()
+        s.drain()
     await asyncio.gather(a_task, b_task)
     assert seen() == expected_pairs(values)            # 0 lost
     assert runs["b"].started                           # b took part
