@@ -8,6 +8,10 @@
 * ``group_by``: 1,000,000 integers, 100 keys, count per group — ``op.group_by`` with one
   substream per key against reactivex's ``group_by`` + ``flat_map`` + ``count``
   (synchronous push, no backpressure).
+* ``window``: 1,000,000 integers in tumbling count windows of 100 into a sink that counts
+  the items of each window — ``op.window(count=100)`` against reactivex's
+  ``buffer_with_count(100)`` (the list-emitting form RxPY documents for count windows;
+  synchronous push, no backpressure).
 
 Every contender runs interleaved with its peer, order rotated, one warm-up and five rounds
 (``_harness.compare``); figures are items per second, ratios are ratios of medians.
@@ -24,6 +28,7 @@ ROUNDS = 5
 MERGE_SOURCES, MERGE_EACH = 4, 250_000
 FLAT_OUTER, FLAT_INNER, FLAT_CONCURRENCY = 100_000, 10, 8
 GROUP_N, GROUP_KEYS = 1_000_000, 100
+WINDOW_N, WINDOW_COUNT = 1_000_000, 100
 
 
 class _Count:
@@ -152,6 +157,37 @@ def reactivex_group_by() -> float:
     return GROUP_N / elapsed
 
 
+# ---------------------------------------------------------------- window
+class _WindowItems:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, window: list[int]) -> None:
+        self.n += len(window)
+
+
+async def sg_window() -> float:
+    from streamguard import from_iterable
+    from streamguard import operators as op
+
+    count = _WindowItems()
+    started = time.perf_counter()
+    await from_iterable(range(WINDOW_N)).pipe(
+        op.window(count=WINDOW_COUNT), op.sink(count)).run()
+    return _rate(WINDOW_N, started, count.n)
+
+
+def reactivex_window() -> float:
+    import reactivex
+    from reactivex import operators as rx_ops
+
+    count = _WindowItems()
+    started = time.perf_counter()
+    reactivex.from_iterable(range(WINDOW_N)).pipe(
+        rx_ops.buffer_with_count(WINDOW_COUNT)).subscribe(on_next=count)
+    return _rate(WINDOW_N, started, count.n)
+
+
 def run() -> dict[str, Any]:
     """Run the suite; see the module docstring."""
     figures = {}
@@ -183,11 +219,23 @@ def run() -> dict[str, Any]:
                          "subscribe (synchronous push, no backpressure)"),
     ], rounds=ROUNDS)
     figures.update(groups)
+    windows = compare([
+        Contender("window_streamguard", sg_window,
+                  config="from_iterable(range(1_000_000)) → op.window(count=100) → "
+                         "op.sink(count items per window); defaults"),
+        Contender("window_reactivex", reactivex_window,
+                  config="reactivex.from_iterable(range(1_000_000)).pipe("
+                         "ops.buffer_with_count(100)).subscribe(on_next=count items per list) "
+                         "(synchronous push, no backpressure)"),
+    ], rounds=ROUNDS)
+    figures.update(windows)
     ratios = {
         "merge_vs_aiostream": ratio(merge["merge_streamguard"], merge["merge_aiostream"]),
         "flat_map_vs_aiostream": ratio(flat["flat_map_streamguard"],
                                        flat["flat_map_aiostream"]),
         "group_by_vs_reactivex": ratio(groups["group_by_streamguard"],
                                        groups["group_by_reactivex"]),
+        "window_vs_reactivex": ratio(windows["window_streamguard"],
+                                     windows["window_reactivex"]),
     }
     return result(figures, ratios)

@@ -116,14 +116,13 @@ async def main(*, bootstrap: str | None = None, records: int = 20_000) -> dict[s
         source: KafkaSource[bytes] = KafkaSource(KafkaSourceConfig(
             bootstrap_servers=bootstrap, topics=(topic,), group_id=f"{topic}-billing",
             flow=FlowControl(high_mark=1000, low_mark=250), max_poll_records=250,
-            pause_on_breakers=("warehouse",), session_timeout=6.0, heartbeat_interval=1.0,
-            dead_letter_idempotence=False,
-        ), name="orders")
+            session_timeout=6.0, heartbeat_interval=1.0, dead_letter_idempotence=False,
+        ), name="orders", pause_on=(breaker,))
         warehouse = Warehouse(outage_after=records // 3, outage=2.0, expected=records)
 
         async def stop_when_done() -> None:
             await warehouse.all_stored.wait()
-            source.stop()
+            source.drain()
 
         stopper = asyncio.create_task(stop_when_done())
         try:

@@ -1,6 +1,12 @@
 """The stream core: demand (``request(n)``) flowing from sink to source, completion of
-every item at its source, statistics and events. Everything else builds on this package;
-it imports nothing from the rest of streamguard."""
+every item at its source (``Ack``: done, failed or abandoned), statistics and events, and
+the running pipeline (``Stream.start()`` → ``Pipeline`` with ``wait``, ``drain``, ``cancel``).
+Everything else builds on this package; it imports nothing from the rest of streamguard.
+
+For those who build sources and stages: ``Publisher`` is the one base of every source,
+``Stage`` / ``OutboxStage`` / ``ConcurrentStage`` the bases of stages (``lift`` turns a stage
+factory into an operator), ``DrainLoop`` the re-entrancy-safe emit loop. Each documents its
+protected API; ``tests/contracts`` checks every source and stage against the same rules."""
 
 from ._ack import Ack, BatchAck, abandon_all, done_all, fail_all
 from ._clock import SYSTEM_CLOCK, Clock, MonotonicClock

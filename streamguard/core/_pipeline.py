@@ -7,6 +7,11 @@ taking new items and complete (each :class:`~streamguard.core.Publisher` through
 hook; the Kafka source also commits what completed and leaves its group), what is in flight
 finishes, and whatever is still held when the timeout expires is cancelled and its acks
 abandoned — a Kafka source then delivers those records again, and only those.
+
+A pipeline reaches its sources through its runtime: every ``Publisher`` registers itself when
+subscribed (``Runtime.add_source``); a source built otherwise can register any object with a
+``drain()`` method the same way. A pipeline without such sources drains by waiting for its
+end until the timeout.
 """
 
 from __future__ import annotations
@@ -68,7 +73,11 @@ class Pipeline:
         require(isinstance(prefetch, int) and not isinstance(prefetch, bool) and prefetch >= 1,
                 "prefetch must be an int >= 1", prefetch)
         require(name is None or isinstance(name, str), "name must be a str or None", name)
-        loop = asyncio.get_running_loop()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError("Stream.start()/run() needs a running event loop: call it from "
+                               "a coroutine (asyncio.run(main()))") from None
         self._rt = Runtime(name, bus)
         self.name = self._rt.name
         self._outcome: Outcome = "completed"

@@ -16,7 +16,7 @@ import orjson
 from ..core._events import default_bus
 from ._config import DemoConfig
 from ._ledger import Ledger
-from ._pipeline import BREAKER, guarded
+from ._pipeline import breaker, guarded
 
 TOPIC = "demo.orders"
 DEAD_LETTERS = "demo.orders.dlq"
@@ -94,13 +94,14 @@ async def run_kafka(config: DemoConfig, ledger: Ledger, say: Say) -> None:
         ledger.enter(keys)
         say(f"a burst of {len(keys):,} orders is waiting in the topic; the limiter lets "
             f"{config.rate:,.0f}/s through, the downstream fails for {config.outage:g} s")
+        downstream = breaker()
         source: KafkaSource[Any] = KafkaSource(KafkaSourceConfig(
             bootstrap_servers=bootstrap, topics=(TOPIC,), group_id=GROUP,
             flow=FlowControl(high_mark=120, low_mark=40, min_pause=0.1),
             max_poll_records=100, commit_interval=0.5, lag_interval=0.25,
             session_timeout=2.0, heartbeat_interval=0.5, dead_letter_topic=DEAD_LETTERS,
-            dead_letter_idempotence=False, pause_on_breakers=(BREAKER,),
-        ), codec="json", name="orders")
+            dead_letter_idempotence=False,
+        ), codec="json", name="orders", pause_on=(downstream,))
 
         def on_event(event: object) -> None:
             if isinstance(event, RecordDeadLettered) and event.topic == TOPIC:
@@ -110,11 +111,11 @@ async def run_kafka(config: DemoConfig, ledger: Ledger, say: Say) -> None:
         pipeline = guarded(
             source.stream(), config, ledger,
             key_of=lambda r: (r.partition, r.offset), order_of=lambda r: r.value,
-            dead_letter=source.write_dead_letter)
+            dead_letter=source.dead_letter, guard=downstream)
         task = asyncio.create_task(pipeline.run(name="demo"))
         try:
             await _until_settled(ledger, config.deadline, task)
-            source.stop()
+            source.drain()
             await task
         finally:
             # Interrupted: cancel the pipeline (the source commits what completed) before

@@ -30,10 +30,10 @@ def breaker() -> CircuitBreaker:
 def guarded(
     stream: Stream[T], config: DemoConfig, ledger: Ledger,
     *, key_of: Callable[[T], Hashable], order_of: Callable[[T], Any],
-    dead_letter: Callable[[T, BaseException], Any],
+    dead_letter: Callable[[T, BaseException], Any], guard: CircuitBreaker | None = None,
 ) -> Stream[Never]:
     """Build the pipeline on *stream* (to a :class:`FlakyDownstream` set by *config*); every
-    item ends in one of the ledger's sets."""
+    item ends in one of the ledger's sets. *guard*: the breaker to use (default a new one)."""
     downstream = FlakyDownstream(outage_start=config.outage_begins, outage=config.outage,
                                  failure_rate=config.failure_rate, seed=config.seed)
     limiter = RateLimiter(LIMITER, TokenBucket(rate=config.rate, burst=config.burst))
@@ -55,7 +55,7 @@ def guarded(
     return stream.pipe(
         op.filter(valid, name="validate"),
         rate_limit(limiter, max_pending=config.burst, name="rate-limit"),
-        guarded_sink(deliver, breaker=breaker(),
+        guarded_sink(deliver, breaker=guard or breaker(),
                      retry=RetryConfig(attempts=3, base_delay=0.02, max_delay=0.2),
                      timeout=1.0, concurrency=16, dead_letter=park, name="downstream"),
     )

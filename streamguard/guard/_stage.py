@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Never, TypeAlias, TypeVar
 
-from ..breaker._breaker import CircuitBreaker, start_timer
+from ..breaker._breaker import CircuitBreaker
 from ..breaker._state import CircuitOpenError, State
-from ..core._clock import Clock, MonotonicClock
+from ..core._clock import Clock
 from ..core._concurrent import ConcurrentStage
 from ..core._errors import StreamGuardError
 from ..core._protocol import ChunkSubscriber
@@ -31,6 +29,7 @@ from ..core._stage import StageEvent
 from ..retry._budget import RetryBudget
 from ..retry._config import PROGRAMMING_ERRORS, RetryConfig, ceiling
 from ..retry._retry import Retry, RetryError, describe_call
+from ._deadlines import Deadlines
 
 T = TypeVar("T")
 
@@ -120,7 +119,7 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         self._retry = retry if not isinstance(retry, RetryConfig) else Retry(
             self.name, retry, budget=budget, clock=clock, bus=self._rt.bus)
         self._budget = None if self._retry is None else self._retry.budget
-        self._deadlines = None if timeout is None else _Deadlines(clock, timeout)
+        self._deadlines = None if timeout is None else Deadlines(clock, timeout)
         self._on_open = on_open
         self._dead_letter = dead_letter
         self._fallback = fallback
@@ -173,14 +172,14 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         """Deliver *item*: wait for the breaker, retry, time out, or route it elsewhere."""
         # The first try, inline: for a healthy downstream it is the only one, so it costs a
         # permit, the call and a verdict — no retry loop, no closures, no extra coroutine.
+        if self._deadlines is not None:
+            return await self._process_timed(item, self._deadlines)
         if self._budget is not None:
             self._budget.record_call()
         breaker = self._breaker
         if breaker is None:
             try:
-                if self._deadlines is None:
-                    return await self._call(item)
-                return await self._timed_call(item)
+                return await self._call(item)
             except Exception as exc:
                 return await self._recover(item, exc, 0)
         generation = breaker.generation
@@ -189,16 +188,44 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
             return await self._recover(item, breaker.open_error(), generation)
         start = self._clock.now() if self._timed else 0.0
         try:
-            if self._deadlines is None:
-                result = await self._call(item)
-            else:
-                result = await self._timed_call(item)
+            result = await self._call(item)
         except BaseException as exc:  # cancellation too: the breaker then counts nothing
             breaker.on_failure(permit, exc, self._clock.now() - start if self._timed else 0.0)
             if not isinstance(exc, Exception):
                 raise
             return await self._recover(item, exc, generation)
         breaker.on_success(permit, self._clock.now() - start if self._timed else 0.0)
+        return result
+
+    async def _process_timed(self, item: T, deadlines: Deadlines) -> Any:
+        """:meth:`process` with a timeout: the same first try, its deadline on the shared
+        timer (an overdue call's cancellation becomes a ``TimeoutError``)."""
+        if self._budget is not None:
+            self._budget.record_call()
+        breaker = self._breaker
+        generation = permit = 0
+        if breaker is not None:
+            generation = breaker.generation
+            granted = breaker.try_acquire()
+            if granted is None:
+                return await self._recover(item, breaker.open_error(), generation)
+            permit = granted
+        start = self._clock.now() if self._timed else 0.0
+        entry = deadlines.start()
+        try:
+            result = await self._call(item)
+        except BaseException as exc:  # cancellation too: the breaker then counts nothing
+            error = deadlines.end(entry, exc)
+            assert error is not None
+            if breaker is not None:
+                breaker.on_failure(permit, error,
+                                   self._clock.now() - start if self._timed else 0.0)
+            if not isinstance(error, Exception):
+                raise
+            return await self._recover(item, error, generation)
+        deadlines.end(entry, None)
+        if breaker is not None:
+            breaker.on_success(permit, self._clock.now() - start if self._timed else 0.0)
         return result
 
     async def _recover(self, item: T, first: Exception, generation: int) -> Any:
@@ -273,14 +300,15 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
             return await self._call(item)
         entry = deadlines.start()
         try:
-            return await self._call(item)
-        except asyncio.CancelledError:
-            if deadlines.expired(entry):
-                raise TimeoutError(f"call took longer than timeout={deadlines.seconds:g} s") \
-                    from None
-            raise
-        finally:
-            deadlines.finish(entry)
+            result = await self._call(item)
+        except BaseException as exc:
+            error = deadlines.end(entry, exc)
+            if error is exc:
+                raise
+            assert error is not None
+            raise error from None
+        deadlines.end(entry, None)
+        return result
 
     async def _when_open(self, item: T, refused: Exception) -> Any:
         if self._on_open == "dead_letter":
@@ -318,72 +346,3 @@ async def _maybe_await(value: Any) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
-
-
-class _Deadline:
-    __slots__ = ("cancelling", "done", "expired", "task", "when")
-
-    def __init__(self, task: asyncio.Task[Any], when: float) -> None:
-        self.task = task
-        self.when = when
-        self.cancelling = task.cancelling()
-        self.done = False
-        self.expired = False
-
-
-class _Deadlines:
-    """The per-call timeout of every call in flight, on one timer.
-
-    Every call has the same timeout, so deadlines come in start order: one timer, armed for
-    the oldest call still running, serves them all. A call that ends in time costs a list
-    entry, not a timer (``asyncio.timeout`` schedules and cancels one per call). An overdue
-    call's task is cancelled and the cancellation turned into :class:`TimeoutError`, as
-    ``asyncio.timeout`` does it.
-    """
-
-    __slots__ = ("_calls", "_clock", "_now", "_timer", "seconds")
-
-    def __init__(self, clock: Clock, seconds: float) -> None:
-        self._clock = clock
-        # The loop's clock is time.monotonic(); reading it directly skips the loop lookup.
-        self._now = time.monotonic if type(clock) is MonotonicClock else clock.now
-        self.seconds = seconds
-        self._calls: deque[_Deadline] = deque()
-        self._timer: Any = None
-
-    def start(self) -> _Deadline:
-        task = asyncio.current_task()
-        assert task is not None
-        entry = _Deadline(task, self._now() + self.seconds)
-        self._calls.append(entry)
-        if self._timer is None:
-            self._timer = start_timer(self._clock, self.seconds, self._fire)
-        return entry
-
-    def finish(self, entry: _Deadline) -> None:
-        entry.done = True
-        calls = self._calls
-        while calls and calls[0].done:
-            calls.popleft()
-        if entry.expired and entry.task.cancelling() > entry.cancelling:
-            entry.task.uncancel()  # the call swallowed our cancellation: take it back
-
-    def expired(self, entry: _Deadline) -> bool:
-        """Whether *entry*'s cancellation was ours (then it is taken back)."""
-        if not entry.expired:
-            return False
-        entry.expired = False  # taken back here: finish() must not take it again
-        return entry.task.uncancel() <= entry.cancelling
-
-    def _fire(self) -> None:
-        self._timer = None
-        now = self._now()
-        calls = self._calls
-        while calls and (calls[0].done or calls[0].when <= now):
-            entry = calls.popleft()
-            if not entry.done:
-                entry.done = True
-                entry.expired = True
-                entry.task.cancel()
-        if calls:
-            self._timer = start_timer(self._clock, calls[0].when - now, self._fire)

@@ -44,6 +44,8 @@ from ._dead_letter import (
     HEADER_ERROR_TYPE,
     HEADER_OFFSET,
     HEADER_PARTITION,
+    HEADER_STAGE,
+    HEADER_TIMESTAMP,
     HEADER_TOPIC,
 )
 from ._errors import (
@@ -81,6 +83,8 @@ __all__ = [
     "HEADER_ERROR_TYPE",
     "HEADER_OFFSET",
     "HEADER_PARTITION",
+    "HEADER_STAGE",
+    "HEADER_TIMESTAMP",
     "HEADER_TOPIC",
     "JSON",
     "STR",

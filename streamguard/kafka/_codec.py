@@ -5,8 +5,9 @@ with it; the dead-letter route and the sink encode with it. Built in: :data:`BYT
 :data:`STR` (UTF-8) and :data:`JSON` (orjson). A plain function ``bytes -> V`` also works as a
 codec for decoding (:func:`codec_of` wraps it).
 
-A value that fails to decode does not stop the consumer: the source sends the record, with
-its original bytes, to the dead-letter topic.
+The source decodes values itself (not in aiokafka's deserializer), so that every record keeps
+its original bytes for the dead-letter topic. A value that fails to decode does not stop the
+consumer: the source sends the record, with its original bytes, to the dead-letter topic.
 """
 
 from __future__ import annotations
@@ -127,29 +128,30 @@ class Undecodable:
         return f"Undecodable({self.raw[:40]!r}, {type(self.error).__name__}: {self.error})"
 
 
-class PoisonCounter:
-    """Counts values that failed to decode, so the source scans a batch only when needed."""
+def batch_decoder(codec: Codec[Any]) -> Callable[[list[Any]], bool] | None:
+    """A function that decodes the values of a fetched batch in place and returns whether
+    any failed (``None`` for :data:`BYTES`: values stay as they are, nothing is paid).
 
-    __slots__ = ("count",)
-
-    def __init__(self) -> None:
-        self.count = 0
-
-
-def safe_decoder(codec: Codec[Any], counter: PoisonCounter) -> Callable[[bytes | None], Any] | None:
-    """An aiokafka ``value_deserializer`` that never raises: a malformed value becomes
-    :class:`Undecodable`. ``None`` (no deserializer at all) for :data:`BYTES`."""
+    Each decoded record keeps its original bytes in ``raw_value`` (for the dead-letter topic);
+    a value that fails to decode becomes :class:`Undecodable`; a null value (a tombstone) is
+    never passed to the codec and stays ``None``.
+    """
     if isinstance(codec, FunctionCodec) and codec.decoder is _identity:
         return None
     decode = codec.decode
 
-    def deserialize(data: bytes | None) -> Any:
-        if data is None:
-            return None
-        try:
-            return decode(data)
-        except Exception as exc:
-            counter.count += 1
-            return Undecodable(data, exc)
+    def decode_batch(records: list[Any]) -> bool:
+        poisoned = False
+        for record in records:
+            raw = record.value
+            record.raw_value = raw
+            if raw is None:
+                continue
+            try:
+                record.value = decode(raw)
+            except Exception as exc:
+                record.value = Undecodable(raw, exc)
+                poisoned = True
+        return poisoned
 
-    return deserialize
+    return decode_batch

@@ -1,15 +1,21 @@
-"""At-least-once commits: the completed prefix of each partition, batched by count and time.
+"""At-least-once commits, off the fetch path: the completed prefix of each partition.
 
-Commits are serialised by a lock, so a revoke's final commit never races a periodic one. A
-commit that fails because the group rebalanced meanwhile is reported and skipped: the
-partitions' new owner starts from the last committed offset and delivers the rest again.
+A commit is a broker round trip (several milliseconds on Apache Kafka). The pump only asks
+for one (:meth:`Committer.request`) and goes on fetching: the commit runs in a task of its
+own, at most one at a time; requests that arrive while one is in flight are coalesced into
+one more commit that starts when it returns, with the offsets completed by then.
+
+Commits are serialised by a lock, so a revoke's or close's final commit never races a
+periodic one. A commit that fails because the group rebalanced meanwhile is reported and
+skipped: the partitions' new owner starts from the last committed offset and delivers the
+rest again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -22,13 +28,22 @@ from ._partition import PartitionState
 
 _log = logging.getLogger("streamguard.kafka")
 
+Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
+
 
 class Committer:
-    """Commits the committable offsets of a source's partitions."""
+    """Commits the committable offsets of a source's partitions.
+
+    Args:
+        parts: the partitions assigned now (read when a background commit starts).
+        spawn: starts the background commit task (owned by the pipeline).
+        every / interval: a commit is due after *every* completed records, or after
+            *interval* seconds with some completed.
+    """
 
     def __init__(
         self, *, consumer: Any, name: str, bus: EventBus, clock: Clock, every: int,
-        interval: float,
+        interval: float, parts: Callable[[], Iterable[PartitionState]], spawn: Spawn,
     ) -> None:
         self._consumer = consumer
         self._name = name
@@ -36,31 +51,66 @@ class Committer:
         self._clock = clock
         self._every = every
         self._interval = interval
+        self._parts = parts
+        self._spawn = spawn
         self._lock = asyncio.Lock()
         self._last = clock.now()
-        self.since_last = 0  # records completed since the last commit
+        self._task: asyncio.Task[Any] | None = None
+        self._again: str | None = None
         self.commits = 0
         self.failures = 0
 
-    def due(self) -> str | None:
-        """Why a commit is due now: ``"count"`` (enough records completed), ``"interval"``
-        (enough time passed with some completed), or ``None``."""
-        if self.since_last >= self._every:
+    def due(self, completed: int) -> str | None:
+        """Why a commit is due with *completed* records completed since the last one:
+        ``"count"``, ``"interval"`` (time passed with some completed), or ``None``."""
+        if completed >= self._every:
             return "count"
-        if self.since_last > 0 and self._clock.now() - self._last >= self._interval:
+        if completed > 0 and self._clock.now() - self._last >= self._interval:
             return "interval"
         return None
 
-    async def commit(self, parts: Iterable[PartitionState], trigger: str) -> bool:
-        """Commit what *parts* completed; False if the broker refused (reported as event)."""
+    @property
+    def in_flight(self) -> bool:
+        """True while a background commit runs."""
+        return self._task is not None and not self._task.done()
+
+    def request(self, trigger: str) -> None:
+        """Commit in the background: now, or (coalesced) once the one in flight returns."""
+        self._last = self._clock.now()
+        if self.in_flight:
+            self._again = trigger
+            return
+        self._task = self._spawn(self._background(trigger), f"commit:{self._name}")
+
+    async def _background(self, trigger: str | None) -> None:
+        while trigger is not None:
+            await self.commit(self._parts(), trigger)
+            trigger, self._again = self._again, None
+
+    async def settle(self) -> None:
+        """Wait for the background commit in flight, if any (its outcome is reported)."""
+        self._again = None
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait([task])
+
+    async def commit(
+        self, parts: Iterable[PartitionState], trigger: str, *, final: bool = False
+    ) -> bool:
+        """Commit what *parts* completed; False if the broker refused (reported as event).
+
+        *final* (revoke, drain, close) also commits the completed records at the head of a
+        chunk whose other records will not complete here (abandoned, or left in flight).
+        """
         parts = list(parts)
         async with self._lock:
-            offsets: dict[Any, int] = {
-                p.tp: p.tracker.committable for p in parts
-                if p.tracker.needs_commit() and p.tracker.committable is not None
-            }
-            self._last = self._clock.now()
-            self.since_last = 0
+            offsets: dict[Any, int] = {}
+            for part in parts:
+                tracker = part.tracker
+                offset = tracker.final_committable() if final else tracker.committable
+                if offset is not None and (tracker.committed is None
+                                           or offset > tracker.committed):
+                    offsets[part.tp] = offset
             if not offsets:
                 return True
             try:

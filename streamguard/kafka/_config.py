@@ -117,8 +117,6 @@ class KafkaSourceConfig:
         heartbeat_interval: seconds between heartbeats (default 3).
         max_poll_interval: seconds without an active ``getmany`` before the group evicts the
             consumer (default 300); the source keeps one active even when all is paused.
-        pause_on_breakers: names of circuit breakers whose opening pauses every partition
-            (reason ``breaker``) until they close again.
         consumer_options: further keyword arguments for ``aiokafka.AIOKafkaConsumer``.
     """
 
@@ -144,7 +142,6 @@ class KafkaSourceConfig:
     session_timeout: float = 10.0
     heartbeat_interval: float = 3.0
     max_poll_interval: float = 300.0
-    pause_on_breakers: tuple[str, ...] = ()
     consumer_options: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
@@ -195,9 +192,6 @@ class KafkaSourceConfig:
                      "heartbeat_interval", "max_poll_interval"):
             check_number(getattr(self, name), name)
         check_bool(self.dead_letter_idempotence, "dead_letter_idempotence")
-        require(isinstance(self.pause_on_breakers, tuple | list)
-                and all(isinstance(n, str) for n in self.pause_on_breakers),
-                "pause_on_breakers must be a tuple of breaker names", self.pause_on_breakers)
         check_mapping(self.consumer_options, "consumer_options")
 
     def _check_numbers(self) -> None:

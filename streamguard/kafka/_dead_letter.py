@@ -1,26 +1,42 @@
-"""The dead-letter route: a record that cannot be processed is written, with its original
-bytes, key and headers, to a dead-letter topic, plus headers that say where it came from and
-what went wrong. Only once the broker confirmed the write does the record count as completed
-at its source, so nothing is lost on the way.
+"""The dead-letter route: a record that cannot be processed is written to a dead-letter topic
+exactly as it was consumed — its original key and value bytes (whatever the codec, however far
+down the pipeline it failed) and its original headers — followed by headers that say where it
+came from and what went wrong. Only once the broker confirmed the write does the record count
+as completed at its source, so nothing is lost on the way.
 
 Headers added (all values UTF-8):
 
-* ``streamguard.source.topic``, ``streamguard.source.partition``, ``streamguard.source.offset``
-* ``streamguard.error.type`` (qualified exception class), ``streamguard.error.message``
+* ``streamguard.source.topic``, ``streamguard.source.partition``, ``streamguard.source.offset``,
+  ``streamguard.source.timestamp``
+* ``streamguard.error.type`` (qualified exception class), ``streamguard.error.message``,
+  ``streamguard.error.stage`` (the stage that failed, when known)
+
+Tombstones (null values) are dead-lettered as tombstones: the value stays null (never passed
+to the codec), the key and headers are kept and the provenance headers added.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
+from streamguard.core._errors import ItemFailedError
+
 from ._client import make_producer, start_client
-from ._errors import DeadLetterError
+from ._completion import DEAD_LETTERING, FAILED, RecordAck, find_ack, stream_failure
+from ._context import SourceContext
+from ._errors import DeadLetterError, KafkaAdapterError, RecordFailedError
+from ._events import RecordDeadLettered
+from ._types import TP
 
 HEADER_TOPIC = "streamguard.source.topic"
 HEADER_PARTITION = "streamguard.source.partition"
 HEADER_OFFSET = "streamguard.source.offset"
 HEADER_ERROR_TYPE = "streamguard.error.type"
 HEADER_ERROR_MESSAGE = "streamguard.error.message"
+HEADER_TIMESTAMP = "streamguard.source.timestamp"
+HEADER_STAGE = "streamguard.error.stage"
 
 _MAX_MESSAGE = 2000
 
@@ -33,19 +49,31 @@ def error_type_name(error: BaseException) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def root_cause(error: BaseException) -> tuple[BaseException, str | None]:
+    """The error to report and the stage that raised it: a stage's
+    :class:`~streamguard.core.ItemFailedError` is unwrapped to its cause."""
+    if isinstance(error, ItemFailedError):
+        return (error.__cause__ or error), error.stage
+    return error, None
+
+
 def dead_letter_headers(
-    record: Any, error: BaseException
+    record: Any, error: BaseException, stage: str | None = None
 ) -> list[tuple[str, bytes]]:
-    """The record's own headers followed by the five headers naming origin and error."""
+    """The record's own headers followed by the headers naming origin and error."""
     message = str(error)[:_MAX_MESSAGE]
-    return [
+    headers = [
         *[(k, v) for k, v in (record.headers or ())],
         (HEADER_TOPIC, record.topic.encode()),
         (HEADER_PARTITION, str(record.partition).encode()),
         (HEADER_OFFSET, str(record.offset).encode()),
+        (HEADER_TIMESTAMP, str(record.timestamp).encode()),
         (HEADER_ERROR_TYPE, error_type_name(error).encode()),
         (HEADER_ERROR_MESSAGE, message.encode("utf-8", "replace")),
     ]
+    if stage is not None:
+        headers.append((HEADER_STAGE, stage.encode("utf-8", "replace")))
+    return headers
 
 
 class DeadLetterWriter:
@@ -69,12 +97,14 @@ class DeadLetterWriter:
                            what=f"dead-letter producer for {self.topic!r}",
                            idempotence_setting="KafkaSourceConfig(dead_letter_idempotence=False)")
 
-    async def write(self, record: Any, raw: bytes | None, error: BaseException) -> None:
+    async def write(
+        self, record: Any, raw: bytes | None, error: BaseException, stage: str | None = None
+    ) -> None:
         """Write *record* (value *raw*) and wait until the broker has it."""
         try:
             future = await self._producer.send(
                 self.topic, value=raw, key=record.key,
-                headers=dead_letter_headers(record, error),
+                headers=dead_letter_headers(record, error, stage),
             )
             await future
         except Exception as exc:
@@ -87,3 +117,152 @@ class DeadLetterWriter:
     async def stop(self) -> None:
         """Flush and close the producer."""
         await self._producer.stop()
+
+
+def raw_value(record: Any) -> bytes | None:
+    """The value bytes *record* was consumed with (``None`` for a tombstone)."""
+    raw: Any = getattr(record, "raw_value", _NO_RAW)
+    if raw is _NO_RAW:
+        raw = record.value  # the bytes codec: the value is the original
+    return None if raw is None else bytes(raw)
+
+
+_NO_RAW = object()
+
+
+class DeadLetters:
+    """Routes failed records to the dead-letter topic and settles their acks once written.
+
+    ``dead_letter(item, error)`` (the public entry, :meth:`KafkaSource.dead_letter`) is
+    synchronous: it schedules the write and holds the record's commit until the broker has it.
+    For a record of this source (or a list of them) the record is known at once. For any
+    other item — the record after ``op.map`` — the call is *armed*: the stage that called it
+    settles the item's ack next, in the same step, and that ack names the record.
+    """
+
+    def __init__(self, ctx: SourceContext, spawn: Callable[[Any, str], Any],
+                 fail_stream: Callable[[BaseException], None]) -> None:
+        self._ctx = ctx
+        self._spawn = spawn
+        self._fail_stream = fail_stream
+        self.writer: DeadLetterWriter | None = None
+        self.armed = 0
+        self._armed_error: BaseException | None = None
+        self._armed_item: Any = None
+
+    # ---------------------------------------------------------------- entries
+    def dead_letter(self, item: Any, error: BaseException) -> None:
+        """Dead-letter the record behind *item* because of *error* (see the class doc)."""
+        if self.writer is None:
+            raise self._no_topic(item, error) from error
+        records = item if isinstance(item, list | tuple) else (item,)
+        acks = [self._ack_of(r) for r in records]
+        if records and all(a is not None for a in acks):
+            for ack in acks:
+                assert ack is not None
+                self._send(ack, error)
+            return
+        if records and any(_is_record(r) for r in records):
+            raise RecordFailedError(
+                f"source {self._ctx.name!r}: {_where(records[0])} is no longer in "
+                "flight here (its partition was revoked); it will be delivered again"
+            ) from error
+        self._arm(item, error, max(1, len(records)))
+
+    def bind(self, ack: RecordAck) -> None:
+        """The stage settled *ack* right after an armed call: dead-letter its record."""
+        self.armed -= 1
+        error = self._armed_error
+        assert error is not None
+        if not self.armed:
+            self._armed_error = self._armed_item = None
+        self._send(ack, error)
+
+    def failed(self, ack: RecordAck, error: BaseException) -> None:
+        """*ack*'s record failed: dead-letter it, or (no topic) fail the stream."""
+        if self.writer is not None:
+            self._send(ack, error)
+            return
+        ack.state = FAILED
+        ack.chunk.fail(error)
+
+    def poison(self, ack: RecordAck, error: BaseException) -> None:
+        """*ack*'s record could not be decoded with the source's codec."""
+        if self.writer is not None:
+            self._send(ack, error)
+            return
+        ack.state = FAILED
+        self._fail_stream(RecordFailedError(
+            f"source {self._ctx.name!r}: {_where(ack.record)} could not be decoded "
+            f"with codec {self._ctx.codec.name!r} ({type(error).__name__}: {error}); it was "
+            "not committed. Set KafkaSourceConfig.dead_letter_topic to route such records "
+            "and keep going"
+        ))
+
+    def chunk_failed(self, tp: TP, chunk: Any, error: BaseException) -> None:
+        """A record failed with no dead-letter topic: end the stream (not committed)."""
+        self._fail_stream(stream_failure(self._ctx, tp, chunk, error))
+
+    # ---------------------------------------------------------------- internals
+    def _ack_of(self, record: Any) -> RecordAck | None:
+        if not _is_record(record):
+            return None
+        part = self._ctx.parts.get(TP(record.topic, record.partition))
+        return None if part is None else find_ack(part, record)
+
+    def _arm(self, item: Any, error: BaseException, count: int) -> None:
+        if self.armed:  # an earlier armed call was never bound: do not guess
+            self._unbound()
+        self.armed, self._armed_error, self._armed_item = count, error, item
+        asyncio.get_running_loop().call_soon(self._check_bound, item)
+
+    def _check_bound(self, item: Any) -> None:
+        if self.armed and self._armed_item is item:
+            self._unbound()
+
+    def _unbound(self) -> None:
+        item = self._armed_item
+        self.armed, self._armed_error, self._armed_item = 0, None, None
+        self._fail_stream(RecordFailedError(
+            f"source {self._ctx.name!r}: dead_letter({item!r:.80}, ...) got an item that is "
+            "not a record of this source, and no stage settled its record right after; pass "
+            "it as a stage's on_error / dead_letter / on_reject callback, or pass the record"
+        ))
+
+    def _send(self, ack: RecordAck, error: BaseException) -> None:
+        ack.state = DEAD_LETTERING
+        self._spawn(self._write(ack, error), "dead-letter")
+
+    async def _write(self, ack: RecordAck, error: BaseException) -> None:
+        assert self.writer is not None
+        cause, stage = root_cause(error)
+        record = ack.record
+        try:
+            await self.writer.write(record, raw_value(record), cause, stage)
+        except KafkaAdapterError as exc:
+            self._fail_stream(exc)
+            return
+        ctx = self._ctx
+        ctx.counts.dead_lettered += 1
+        ctx.publish(RecordDeadLettered(
+            source=ctx.name, topic=record.topic, partition=record.partition,
+            offset=record.offset, error_type=type(cause).__name__, error_message=str(cause),
+            dead_letter_topic=self.writer.topic,
+        ))
+        ack.finish()
+
+    def _no_topic(self, item: Any, error: BaseException) -> RecordFailedError:
+        return RecordFailedError(
+            f"source {self._ctx.name!r}: {_where(item)} failed ({type(error).__name__}: "
+            f"{error}) and no dead_letter_topic is set; set KafkaSourceConfig.dead_letter_topic"
+        )
+
+
+def _is_record(item: Any) -> bool:
+    return hasattr(item, "topic") and hasattr(item, "partition") and hasattr(item, "offset")
+
+
+def _where(item: Any) -> str:
+    if _is_record(item):
+        return f"record {item.topic}/{item.partition}@{item.offset}"
+    return f"item {item!r:.80}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 
 class ChunkAck:
@@ -23,11 +24,16 @@ class ChunkAck:
 
     ``done()`` is called once per record (by a sink, a filter, a batch...). ``fail(error)``
     reports that one record failed; the tracker's owner decides what that means (dead-letter
-    it, or stop committing at this chunk). :meth:`hold` adds one more completion to wait for
-    (a dead-letter write under way).
+    it, or stop committing at this chunk). :meth:`abandon` reports that one record was not
+    processed (cancel, ``take``, an expired drain): the tracker never commits past it, so it is
+    delivered again. :meth:`hold` adds one more completion to wait for.
+
+    ``acks`` is set by an owner that gives each record an ack of its own (the source): it
+    lets a final commit go as far as the completed records at the head of this chunk.
     """
 
-    __slots__ = ("_tracker", "count", "failed", "first", "last", "nbytes", "remaining")
+    __slots__ = ("_tracker", "abandoned", "acks", "count", "failed", "first", "last", "nbytes",
+                 "remaining")
 
     def __init__(
         self, tracker: OffsetTracker, first: int, last: int, count: int, nbytes: int
@@ -39,6 +45,8 @@ class ChunkAck:
         self.nbytes = nbytes
         self.remaining = count
         self.failed = 0
+        self.abandoned = 0
+        self.acks: list[Any] | None = None
 
     def done(self) -> None:
         """One record of the chunk completed."""
@@ -52,9 +60,8 @@ class ChunkAck:
         self._tracker._chunk_failed(self, error)
 
     def abandon(self) -> None:
-        """One record of the chunk was not processed (cancel, ``take``, an expired drain):
-        the chunk never completes, so nothing is committed past it and it is delivered
-        again."""
+        """One record of the chunk was not processed: never commit past it."""
+        self._tracker._chunk_abandoned(self)
 
     def hold(self) -> None:
         """Wait for one more :meth:`done` before the chunk counts as complete."""
@@ -147,12 +154,34 @@ class OffsetTracker:
     def _advance(self) -> None:
         chunks = self._chunks
         moved = 0
-        while chunks and chunks[0].remaining <= 0 and not chunks[0].failed:
+        while (chunks and chunks[0].remaining <= 0 and not chunks[0].failed
+               and not chunks[0].abandoned):
             head = chunks.popleft()
             self.committable = head.last + 1
             moved += head.count
         if moved and self._on_progress is not None:
             self._on_progress(self, moved)
+
+    def final_committable(self) -> int | None:
+        """:attr:`committable`, carried on through the records of the first incomplete chunk
+        that completed before the first one that did not (for the last commit on drain,
+        close and revoke, when the rest of that chunk is abandoned or still out)."""
+        if not self._chunks or self._chunks[0].acks is None:
+            return self.committable
+        offset = self.committable
+        for ack in self._chunks[0].acks:
+            if not ack.completed:
+                break
+            offset = ack.offset + 1
+        return offset
+
+    def _chunk_abandoned(self, chunk: ChunkAck) -> None:
+        if self.dead:
+            return
+        chunk.abandoned += 1
+        chunk.remaining -= 1
+        if self._on_progress is not None:
+            self._on_progress(self, 0)
 
     def _chunk_failed(self, chunk: ChunkAck, error: BaseException) -> None:
         if self.dead:

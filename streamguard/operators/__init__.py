@@ -273,9 +273,6 @@ from ._window import SlidingCountStage as _SlidingCountStage  # noqa: E402
 from ._window import SlidingTimeStage as _SlidingTimeStage  # noqa: E402
 from ._window import TumblingWindowStage as _TumblingWindowStage  # noqa: E402
 
-for _exported in (EventWindow, LateRecord, StreamTimeoutError):
-    _exported.__module__ = __name__
-
 _K = TypeVar("_K", bound=_Hashable)
 
 
@@ -476,6 +473,7 @@ def _event_window(
     assigner: _Assigner | _SessionAssigner, timestamp: Callable[[_T], float],
     key: Callable[[_T], _K] | None, delay: float, lateness: float, on_late: OnLate,
     max_items: int, name: str | None, kind: str,
+    partition: Callable[[_T], _Hashable] | None, min_partitions: int,
 ) -> Operator[_T, EventWindow[_K, _T]]:
     _require(callable(timestamp), "timestamp must be callable item -> number", timestamp)
     _require(key is None or callable(key), "key must be callable item -> hashable, or None", key)
@@ -486,11 +484,15 @@ def _event_window(
     _require(on_late == "drop" or callable(on_late),
              "on_late must be 'drop' or a callable (item, LateRecord)", on_late)
     cap = _count("max_items", max_items)
+    _require(partition is None or callable(partition),
+             "partition must be callable item -> hashable, or None", partition)
+    parts = _count("min_partitions", min_partitions)
 
     def factory(down: _ChunkSubscriber[EventWindow[_K, _T]]) -> _Stage[_T, EventWindow[_K, _T]]:
         stage: _Stage[_T, EventWindow[_K, _T]] = _EventWindowStage(
             down, timestamp=timestamp, key=key, assigner=assigner, delay=float(delay),
-            lateness=float(lateness), on_late=on_late, max_items=cap, name=name or kind)
+            lateness=float(lateness), on_late=on_late, max_items=cap, name=name or kind,
+            partition=partition, min_partitions=parts)
         return stage
 
     return _lift(factory)
@@ -499,6 +501,7 @@ def _event_window(
 def tumbling_window(
     size: float, *, timestamp: Callable[[_T], float], key: Callable[[_T], _K] | None = None,
     delay: float = 0.0, lateness: float = 0.0, on_late: OnLate = "drop",
+    partition: Callable[[_T], _Hashable] | None = None, min_partitions: int = 1,
     max_items: int = 100_000, name: str | None = None,
 ) -> Operator[_T, EventWindow[_K, _T]]:
     """Event-time tumbling windows ``[k·size, (k+1)·size)`` per key.
@@ -514,6 +517,10 @@ def tumbling_window(
         on_late: records later than that: ``(item, LateRecord) -> None``, counted in
             ``rejected``; or ``"drop"`` (default), counted in ``dropped`` and published as
             ``ItemsDropped(reason="late")``. Never silent; the record's ack completes.
+        partition: the input a record came from (e.g. ``lambda r: (r.topic, r.partition)``)
+            when inputs are read at different speeds: each input keeps its own highest
+            timestamp and the watermark follows the slowest one.
+        min_partitions: the watermark stays at ``-inf`` until this many inputs were seen.
         max_items: the memory bound (item references held); see the module notes.
 
     A member completes when its window's firing is delivered. Example: counts per user
@@ -521,14 +528,16 @@ def tumbling_window(
 
         op.tumbling_window(60, timestamp=lambda e: e.ts, key=lambda e: e.user, delay=5)
     """
-    return _event_window(_Assigner(_seconds("size", size), float(size)), timestamp, key, delay,
-                         lateness, on_late, max_items, name, "tumbling_window")
+    sz = _seconds("size", size)
+    return _event_window(_Assigner(sz, sz), timestamp, key, delay, lateness, on_late,
+                         max_items, name, "tumbling_window", partition, min_partitions)
 
 
 def hopping_window(
     size: float, slide: float, *, timestamp: Callable[[_T], float],
     key: Callable[[_T], _K] | None = None, delay: float = 0.0, lateness: float = 0.0,
-    on_late: OnLate = "drop", max_items: int = 100_000, name: str | None = None,
+    on_late: OnLate = "drop", partition: Callable[[_T], _Hashable] | None = None,
+    min_partitions: int = 1, max_items: int = 100_000, name: str | None = None,
 ) -> Operator[_T, EventWindow[_K, _T]]:
     """Event-time hopping windows of *size*, one starting every *slide* (``slide <= size``;
     a record is in ``⌈size / slide⌉`` windows). Other arguments as :func:`tumbling_window`;
@@ -537,19 +546,21 @@ def hopping_window(
     sl = _seconds("slide", slide)
     _require(sl <= sz, f"slide must be <= size={sz} (a larger slide would skip records)", slide)
     return _event_window(_Assigner(sz, sl), timestamp, key, delay, lateness, on_late,
-                         max_items, name, "hopping_window")
+                         max_items, name, "hopping_window", partition, min_partitions)
 
 
 def session_window(
     gap: float, *, timestamp: Callable[[_T], float], key: Callable[[_T], _K] | None = None,
     delay: float = 0.0, lateness: float = 0.0, on_late: OnLate = "drop",
+    partition: Callable[[_T], _Hashable] | None = None, min_partitions: int = 1,
     max_items: int = 100_000, name: str | None = None,
 ) -> Operator[_T, EventWindow[_K, _T]]:
     """Event-time session windows per key: records closer than *gap* belong to one session
     ``[first, last + gap)``; a record bridging two sessions merges them. Other arguments as
     :func:`tumbling_window`."""
     return _event_window(_SessionAssigner(_seconds("gap", gap)), timestamp, key, delay,
-                         lateness, on_late, max_items, name, "session_window")
+                         lateness, on_late, max_items, name, "session_window", partition,
+                         min_partitions)
 
 
 # ---- fan-in, fan-out, nesting and error recovery (#12; stages in their own modules) -------

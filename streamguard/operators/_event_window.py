@@ -1,10 +1,15 @@
 """Event-time windows: tumbling, hopping and session windows per key, driven by watermarks.
 
 Time here is the records' own time, read by a timestamp extractor, in any unit (seconds,
-milliseconds — sizes, gaps, delays and lateness use the same unit). The stage keeps one
-watermark for the stream: the highest timestamp seen minus *delay* (Flink's bounded
-out-of-orderness). A window ``[start, end)`` fires when the watermark reaches ``end``;
-upstream completion fires every window still open.
+milliseconds — sizes, gaps, delays and lateness use the same unit). The watermark is the
+highest timestamp seen minus *delay* (Flink's bounded out-of-orderness). Records merged from
+inputs read at different speeds (topics, partitions) name their input with *partition*:
+each input then has its own highest timestamp and the watermark follows the slowest one —
+Flink's rule for parallel inputs — so a fast input never makes a slow one's records late. It
+stays at ``-inf`` until *min_partitions* inputs were seen; an input that falls silent holds
+it back (until the end of input, or until the memory bound fires windows early). A window
+``[start, end)`` fires when the watermark reaches ``end``; upstream completion fires every
+window still open.
 
 Late records (the rules of Flink's allowed lateness):
 
@@ -140,6 +145,7 @@ class EventWindowStage(OutboxStage[T, "EventWindow[Any, T]"]):
         timestamp: Callable[[T], float], key: Callable[[T], Hashable] | None,
         assigner: Assigner | SessionAssigner, delay: float, lateness: float,
         on_late: OnLate, max_items: int, name: str | None,
+        partition: Callable[[T], Hashable] | None = None, min_partitions: int = 1,
     ) -> None:
         super().__init__(downstream, name, capacity=max_items)
         self._ts = timestamp
@@ -154,6 +160,9 @@ class EventWindowStage(OutboxStage[T, "EventWindow[Any, T]"]):
                           if isinstance(assigner, Assigner) else 1)
         self._refill = max(1, max_items // (4 * self._per_item))
         self._watermark = -math.inf
+        self._partition = partition
+        self._min_parts = min_partitions
+        self._highest: dict[Hashable, float] = {}  # per partition: the highest timestamp
         self._fixed: dict[tuple[Any, float], _Open] = {}
         self._sessions: dict[Any, list[_Open]] = {}
         self._fire_heap: list[tuple[float, int, _Open]] = []
@@ -204,6 +213,7 @@ class EventWindowStage(OutboxStage[T, "EventWindow[Any, T]"]):
             try:
                 ts = float(self._ts(x))
                 k = None if self._key is None else self._key(x)
+                part = None if self._partition is None else self._partition(x)
             except Exception as exc:
                 self._failed += 1
                 failure = item_failed(self.name, x, exc)
@@ -213,11 +223,22 @@ class EventWindowStage(OutboxStage[T, "EventWindow[Any, T]"]):
                 return
             if not self._place(x, ack, ts, k):
                 return
-            if ts - self._delay > self._watermark:
-                self._watermark = ts - self._delay
-                self._advance()
+            if ts > self._highest.get(part, -math.inf):
+                self._raise_watermark(part, ts)
         self._drain()
         self._top_up()
+
+    def _raise_watermark(self, part: Hashable, ts: float) -> None:
+        highest = self._highest
+        was_lowest = len(highest) < self._min_parts or highest.get(part, -math.inf) <= min(
+            highest.values(), default=-math.inf)
+        highest[part] = ts
+        if not was_lowest or len(highest) < self._min_parts:
+            return  # a partition ahead of the slowest one does not move the watermark
+        watermark = min(highest.values()) - self._delay
+        if watermark > self._watermark:
+            self._watermark = watermark
+            self._advance()
 
     def _place(self, x: T, ack: Ack | None, ts: float, key: Any) -> bool:
         """Put *x* in its windows, or route it as late. False if the stage failed."""
@@ -386,9 +407,7 @@ class EventWindowStage(OutboxStage[T, "EventWindow[Any, T]"]):
         self._sessions.clear()
         self._fire_heap.clear()
         self._purge_heap.clear()
-        for ack in self._outbox.acks:
-            if isinstance(ack, GroupAck):
-                ack.abandon()
+        abandon_all(list(self._outbox.acks))
         self._outbox.items.clear()
         self._outbox.acks.clear()
         self._held = self._queued = 0

@@ -31,7 +31,7 @@ from typing import Any, Generic, TypeVar
 from ..core._ack import Ack, abandon_all
 from ..core._protocol import UNBOUNDED, ChunkSubscriber, Subscription, add_demand, demand_error
 from ..core._runtime import Runtime, StatisticsSource, activate
-from ..core._stage import Stage
+from ..core._stage import UNSUBSCRIBED, Stage
 from ..core._stream import Stream
 from ._errors import item_failed
 from ._fan_acks import ChildAck, SharedAck
@@ -151,8 +151,8 @@ class FlatMapStage(Stage[A, B]):
 
     # ---------------------------------------------------------------- outer side
     def on_subscribe(self, subscription: Subscription) -> None:
-        first = self._up is not subscription and not self._done
-        super().on_subscribe(subscription)
+        first = self._up is UNSUBSCRIBED
+        super().on_subscribe(subscription)  # a second subscription is cancelled (rule 2.5)
         if first:
             self._top_up()
 

@@ -3,20 +3,22 @@
 Ticks fall at ``start + k × period`` (start: the first request), never drifting with late
 timers. A tick that finds no demand is not queued — like Akka's ``Source.tick`` — it is
 dropped, counted in ``dropped`` and published as ``ItemsDropped(reason="no demand")``; the
-numbers keep counting ticks, so a gap shows where ticks were dropped. Memory: O(1).
+numbers keep counting ticks, so a gap shows where ticks were dropped. Memory: O(1). Built on
+the core :class:`~streamguard.core.Publisher` base (rules 1.1, 1.7, 3.6, 3.9, 3.13, 3.17, and
+``drain``: it stops ticking and completes).
 """
 
 from __future__ import annotations
 
-from ..core._ack import Ack
 from ..core._clock import Clock
-from ..core._protocol import UNBOUNDED, ChunkSubscriber, add_demand, demand_error
-from ..core._stage import Stage
+from ..core._protocol import ChunkSubscriber
+from ..core._publisher import Publisher
+from ..core._stage import ItemsDropped, StageStatistics
 from ._timer import Timer, next_tick
 
 
-class IntervalSource(Stage[None, int]):
-    """The publisher behind :func:`interval`: a stage without an upstream."""
+class IntervalSource(Publisher[int]):
+    """The publisher behind :func:`interval`; its statistics read like a stage's."""
 
     kind = "interval"
 
@@ -24,34 +26,29 @@ class IntervalSource(Stage[None, int]):
         self, downstream: ChunkSubscriber[int], period: float, name: str | None,
         clock: Clock | None,
     ) -> None:
-        super().__init__(downstream, name)
+        super().__init__(downstream, name or self.kind)
+        self._rt.register(self)  # statistics beside the stages'
         self._period = period
-        self._timer = Timer(clock, self._on_tick, self._spawn)
+        self._timer = Timer(clock, self._on_tick, lambda c: self._rt.spawn(c, self.name))
         self._start: float | None = None
         self._tick = 0
-        self._demand = 0
+        self._emitted = 0
+        self._dropped = 0
 
-    def start(self) -> None:
-        """Hand the subscription to downstream."""
-        self._down.on_subscribe(self)
+    def statistics(self) -> StageStatistics:
+        """A frozen snapshot: ticks emitted, ticks dropped for want of demand."""
+        return StageStatistics(
+            pipeline=self._rt.name, stage=self.name, received=0, emitted=self._emitted,
+            dropped=self._dropped, rejected=0, failed=0, in_flight=0, buffered=0, capacity=0,
+            demand=self._demand)
 
-    def request(self, n: int) -> None:
-        if self._done:
-            return
-        if n <= 0:
-            self._fail(demand_error(f"source {self.name!r}", n))
-            return
-        self._requested = add_demand(self._requested, n)
-        self._demand = add_demand(self._demand, n)
+    def _on_request(self) -> None:
         if self._start is None:
             self._start = self._timer.now()
             self._timer.at(self._start + self._period)
 
-    def on_chunk(self, items: list[None], acks: list[Ack] | None) -> None:
-        raise RuntimeError("interval() is a source; nothing is subscribed to it")
-
     def _on_tick(self) -> None:
-        if self._done or self._start is None:
+        if self._finished or self._start is None:
             return
         # The timer was set for tick self._tick + 1; a late one also owes the ticks it
         # missed, which count as ticks without demand.
@@ -61,20 +58,26 @@ class IntervalSource(Stage[None, int]):
             self._no_demand()
         self._tick += 1
         if self._demand > 0:
-            if self._demand < UNBOUNDED:
-                self._demand -= 1
+            self._emitted += 1
             self._emit([self._tick - 1], None)
         else:
             self._no_demand()
-        if not self._done:
+        if not self._finished:
             self._timer.at(self._start + (self._tick + 1) * self._period)
 
     def _no_demand(self) -> None:
         self._dropped += 1
-        self._publish_dropped(1, "no demand")
+        bus = self._rt.bus
+        if bus.active:
+            bus.publish(ItemsDropped(
+                source=f"{self._rt.name}/{self.name}", pipeline=self._rt.name, stage=self.name,
+                count=1, reason="no demand"))
 
     def _on_cancel(self) -> None:
         self._timer.cancel()
 
-    def _on_terminate(self) -> None:
+    def _complete(self) -> None:
         self._timer.cancel()
+        super()._complete()
+
+

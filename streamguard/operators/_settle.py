@@ -8,16 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..core._ack import Ack
+from ..core._ack import Ack, abandon_all
 
-
-def abandon_all(acks: Iterable[Ack | None]) -> None:
-    """Abandon every ack in *acks* (``None`` entries are skipped)."""
-    for ack in acks:
-        if ack is not None:
-            abandon = getattr(ack, "abandon", None)
-            if abandon is not None:
-                abandon()
+__all__ = ["GroupAck", "abandon_all", "fail_at"]
 
 
 def fail_at(acks: list[Ack] | None, i: int, error: BaseException) -> list[Ack] | None:
@@ -81,4 +74,4 @@ def _apply(acks: list[Ack], how: str, error: BaseException | None) -> None:
         for ack in acks:
             ack.fail(error)
     else:
-        abandon_all(acks)
+        abandon_all(acks)  # the window was not processed

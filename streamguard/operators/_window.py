@@ -99,11 +99,7 @@ class _WindowStage(OutboxStage[T, list[T]]):
         self._outbox.items.clear()
         self._outbox.acks.clear()
         self._queued = 0
-        for ack in held:
-            if isinstance(ack, GroupAck):
-                ack.abandon()
-            elif ack is not None:
-                abandon_all([ack])
+        abandon_all(held)
 
 
 class TumblingWindowStage(_WindowStage[T]):

@@ -3,9 +3,10 @@
 Only the head of a line asks the limiter. Heads ask in turn order: a head that was refused,
 or whose line just let an item pass, goes to the back, behind every head that has been
 waiting longer. So when keys compete for a shared tier (a global limit), the capacity that
-frees up goes to each waiting key in turn, and a hot key's backlog cannot starve the others;
-when they do not compete (a limit per key), each head asks as soon as its own ``retry_after``
-says it may pass, whatever the other lines do.
+frees up goes to each waiting key in turn, among the items the stage holds; when they do not
+compete (a limit per key), each head asks as soon as its own ``retry_after`` says it may pass,
+whatever the other lines do. (Which items the stage holds at all is a matter of its pending
+budget: see ``max_pending_per_key`` in ``_stage.py``.)
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ EXAMPLES = {
     "redis_shared_limit": "redis",
     "kafka_slow_sink": "paused",
     "retry_storm": "guarded",
+    "kafka_windows": '"late": 5',
 }
 
 

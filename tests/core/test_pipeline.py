@@ -195,3 +195,8 @@ async def test_breaking_out_of_plain_async_for_closes_the_source_promptly() -> N
     for _ in range(3):
         await asyncio.sleep(0)
     assert _other_tasks() == set()
+
+
+def test_start_outside_an_event_loop_says_how_to_fix_it() -> None:
+    with pytest.raises(RuntimeError, match=r"needs a running event loop: call it from a coroutine"):
+        from_iterable(range(3)).start()

@@ -22,7 +22,7 @@ async def main(bootstrap: str, topic: str, group: str, log: TextIO, session: flo
         session_timeout=session, heartbeat_interval=session / 4,
         commit_every=200, commit_interval=0.2,
     ))
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, source.stop)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, source.drain)
 
     async def store(batch: list[KafkaRecord[bytes]]) -> None:
         log.write("".join(f"{r.partition} {r.offset}\n" for r in batch))

@@ -42,8 +42,9 @@ async def test_open_breaker_pauses_partitions_and_everything_resumes(
     breaker = CircuitBreaker("downstream", BreakerConfig(
         window_size=8, minimum_calls=4, failure_rate_threshold=0.5, open_duration=0.5), bus=bus)
     source: KafkaSource[bytes] = KafkaSource(source_config(
-        kafka_broker, topic, group, pause_on_breakers=("downstream",),
-        max_poll_interval=MAX_POLL_INTERVAL, commit_interval=0.2), bus=bus)
+        kafka_broker, topic, group,
+        max_poll_interval=MAX_POLL_INTERVAL, commit_interval=0.2), bus=bus,
+        pause_on=(breaker,))
     outage = False
     delivered: set[tuple[int, int]] = set()
 
@@ -75,7 +76,7 @@ async def test_open_breaker_pauses_partitions_and_everything_resumes(
 
     outage = False
     await wait_for(lambda: len(delivered) == TOTAL, within=90, what="recovery", task=task)
-    source.stop()
+    source.drain()
     await task
     assert delivered == {(i % 2, i // 2) for i in range(TOTAL)}
     assert State(breaker.state.value) is State.CLOSED  # (re-read: mypy keeps the old narrowing)

@@ -66,7 +66,6 @@ def test_an_empty_group_id_is_refused(group: str) -> None:
     ("group_id", 7, "group_id must be a non-empty string or None"),
     ("flow", {"high_mark": 10}, "flow must be a FlowControl"),
     ("consumer_options", [("a", 1)], "consumer_options must be a mapping"),
-    ("pause_on_breakers", "payments", "pause_on_breakers must be a tuple of breaker names"),
     ("pattern", 5, "pattern must be a regular expression string"),
 ])
 def test_every_field_checks_its_type(field: str, value: object, rule: str) -> None:

@@ -62,7 +62,7 @@ async def test_malformed_and_rejected_records_land_in_the_dead_letter_topic(
         op.sink(store, concurrency=concurrency, on_error=source.dead_letter)).run())
     await wait_for(lambda: len(stored) + source.statistics().dead_lettered == TOTAL,
                    within=60, what="every record stored or dead-lettered", task=task)
-    source.stop()
+    source.drain()
     await task
 
     assert sorted(stored) == [i for i in range(TOTAL) if i not in malformed and i not in rejected]

@@ -69,7 +69,7 @@ async def test_lag_before_the_first_commit_counts_the_waiting_records(
         finally:
             await probe.aclose()
     finally:
-        source.stop()
+        source.drain()
         await task
 
 
@@ -94,7 +94,7 @@ async def test_read_group_lag_without_topics_lists_what_the_group_committed(
         await wait_for(lambda: len(seen) == 200, within=60, what="200 records", task=task)
         await source.commit()
     finally:
-        source.stop()
+        source.drain()
         await task
     await produce(kafka_broker, topic, [b"c"] * 30, partition_of=lambda i: i % 3)
 

@@ -9,10 +9,9 @@ from streamguard.kafka._codec import (
     BYTES,
     JSON,
     STR,
-    PoisonCounter,
     Undecodable,
+    batch_decoder,
     codec_of,
-    safe_decoder,
 )
 from streamguard.kafka._lag import broker_lag, in_flight, log_end_estimate
 
@@ -34,17 +33,23 @@ def test_broker_lag_and_in_flight() -> None:
     assert in_flight(None, 100) == 0
 
 
-def test_safe_decoder_turns_malformed_values_into_undecodable() -> None:
-    counter = PoisonCounter()
-    decode = safe_decoder(JSON, counter)
+class _Rec:
+    def __init__(self, value: bytes | None) -> None:
+        self.value: object = value
+
+
+def test_batch_decoder_keeps_raw_bytes_and_sets_malformed_values_apart() -> None:
+    decode = batch_decoder(JSON)
     assert decode is not None
-    assert decode(b'{"a": 1}') == {"a": 1}
-    bad = decode(b"{not json")
-    assert isinstance(bad, Undecodable)
-    assert bad.raw == b"{not json"
-    assert counter.count == 1
-    assert decode(None) is None
-    assert safe_decoder(BYTES, counter) is None
+    good, bad, tombstone = _Rec(b'{"amount": 1.10}'), _Rec(b"{not json"), _Rec(None)
+    assert decode([good, bad, tombstone]) is True
+    assert good.value == {"amount": 1.1}
+    assert good.raw_value == b'{"amount": 1.10}'  # type: ignore[attr-defined]
+    assert isinstance(bad.value, Undecodable)
+    assert bad.value.raw == b"{not json"
+    assert tombstone.value is None  # never passed to the codec
+    assert decode([_Rec(b"[1]")]) is False
+    assert batch_decoder(BYTES) is None
 
 
 def test_codecs_resolve_by_name_object_or_function() -> None:

@@ -80,14 +80,14 @@ async def test_join_and_leave_lose_nothing_and_keep_pause_state(
     await wait_for(lambda: len(seen) >= before + 1500, within=60, what="progress with two",
                    task=b_task)
 
-    sources["b"].stop()
+    sources["b"].drain()
     await b_task
     await wait_for(lambda: len(sources["a"].assignment()) == 4, within=60,
                    what="a to get every partition back", task=a_task)
     assert held in sources["a"].paused()
     sources["a"].resume([(topic, 3)])
     await wait_for(lambda: len(seen) == TOTAL, within=120, what="every record", task=a_task)
-    sources["a"].stop()
+    sources["a"].drain()
     await a_task
 
     assert not problems, problems

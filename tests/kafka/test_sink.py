@@ -48,7 +48,7 @@ async def test_topic_to_pipeline_to_topic_is_at_least_once(
             source.stream().pipe(op.map(double), sink.sink(concurrency=32)).run())
         await wait_for(lambda: sink.delivered == 1500, within=60, what="all deliveries",
                        task=task)
-        source.stop()
+        source.drain()
         await task
 
     out = await consume_all(kafka_broker, out_topic, 1500)
@@ -96,7 +96,7 @@ async def test_a_refused_dead_letter_producer_names_the_source_setting(
     if kafka_broker.idempotence:
         task = asyncio.create_task(pipeline.run())
         await wait_for(lambda: len(got) == 3, within=60, what="3 records", task=task)
-        source.stop()
+        source.drain()
         await task
     else:
         with pytest.raises(IdempotenceUnsupportedError,

@@ -80,7 +80,7 @@ async def test_slow_sink_pauses_at_high_mark_and_resumes_at_low_mark(
     task = asyncio.create_task(
         source.stream().pipe(op.batch(100, timeout=0.05), op.sink(slow_store)).run())
     await wait_for(lambda: len(seen) == total, within=240, what="every record", task=task)
-    source.stop()
+    source.drain()
     await task
 
     assert not problems, problems[:5]
@@ -126,7 +126,7 @@ async def test_out_of_order_completion_commits_only_the_contiguous_prefix(
         TopicPartition(topic, 0), 0) <= 100
     release.set()
     await wait_for(lambda: len(done) == 300, within=60, what="all records", task=task)
-    source.stop()
+    source.drain()
     await task
     assert await committed_offsets(kafka_broker.bootstrap, group, topics=[topic]) == {
         TopicPartition(topic, 0): 300}
@@ -196,7 +196,7 @@ async def test_lag_equals_the_consumer_groups_tool(
         for r in tool}
     source.resume()
     await wait_for(lambda: len(seen) == 3600, within=60, what="the rest", task=task)
-    source.stop()
+    source.drain()
     await task
 
 

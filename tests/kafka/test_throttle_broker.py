@@ -69,7 +69,7 @@ async def test_producer_slows_while_the_group_lags_and_recovers(
                        task=consumer)
     finally:
         await probe.aclose()
-        source.stop()
+        source.drain()
         await consumer
 
     changes = events.of(ThrottleRateChanged)

@@ -149,3 +149,55 @@ async def test_max_items_fires_the_earliest_window_early() -> None:
     assert [(len(w.items), w.early) for w in sub.items] == [(4, True), (4, True), (2, False)]
     assert [e[2] for w in sub.items for e in w.items] == list(range(10))
     assert rec.completed_exactly_once(range(10))
+
+
+def _topic(e: tuple[float, str, int]) -> str:
+    return e[1]
+
+
+async def test_watermark_follows_the_slowest_partition() -> None:
+    # Two inputs read at different speeds: "fast" is far ahead of "slow".
+    events: list[Event] = [(1, "fast", 0), (35, "fast", 1), (2, "slow", 2), (12, "slow", 3),
+                           (40, "fast", 4), (25, "slow", 5), (38, "slow", 6)]
+    late: list[Event] = []
+    out: list[op.EventWindow[Any, Event]] = await from_iterable(events).pipe(op.tumbling_window(
+        10, timestamp=Keys.ts, partition=_topic, min_partitions=2,
+        on_late=lambda e, why: late.append(e))).to_list()
+    # One watermark for the stream would be 35 at the third record: 2, 12 and 25 late.
+    assert late == []
+    assert _summary(out) == [
+        (None, 0, 10, [0, 2], False),     # fires at 12: min(35, 12) = 12
+        (None, 10, 20, [3], False),       # fires at 25
+        (None, 20, 30, [5], False),       # fires at 38: min(40, 38)
+        (None, 30, 40, [1, 6], False),    # the end of input fires the rest
+        (None, 40, 50, [4], False),
+    ]
+
+
+async def test_one_watermark_without_partition_makes_the_slow_input_late() -> None:
+    events: list[Event] = [(1, "fast", 0), (35, "fast", 1), (2, "slow", 2)]
+    late: list[Event] = []
+    await from_iterable(events).pipe(op.tumbling_window(
+        10, timestamp=Keys.ts, on_late=lambda e, why: late.append(e))).to_list()
+    assert late == [(2, "slow", 2)]
+
+
+async def test_members_complete_only_when_their_window_is_completed_downstream() -> None:
+    rec = AckRecorder()
+    sub: TestSubscriber[op.EventWindow[Any, Event]] = TestSubscriber(
+        initial_request=100, ack_on_receive=False)
+    from_iterable(EVENTS, ack=lambda e: rec.ack(e[2])).pipe(
+        op.tumbling_window(10, timestamp=Keys.ts, key=Keys.key)).subscribe(sub)
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert len(sub.items) == 5
+    late = {4, 7}  # routed as late: settled at once
+    assert set(rec.done) == late
+    first = sub.acks[0]  # a's [0, 10): members 0 and 2
+    assert first is not None
+    first.done()
+    assert set(rec.done) == late | {0, 2}
+    for ack in sub.acks[1:]:
+        assert ack is not None
+        ack.done()
+    assert rec.completed_exactly_once(range(8))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from streamguard import from_iterable
 from streamguard import operators as op
-from streamguard.core import EventBus, ItemsDropped
-from streamguard.testing import AckRecorder, VirtualClock
+from streamguard.core import EventBus, ItemsDropped, Runtime
+from streamguard.core._runtime import activate
+from streamguard.testing import AckRecorder, TestSubscriber, VirtualClock
 
 from ._virtual import run_timeline, timed
 
@@ -65,7 +68,6 @@ async def test_drops_are_counted_and_published() -> None:
         nonlocal result
         result = await stream.run(bus=bus)
 
-    import asyncio
     task = asyncio.ensure_future(go())
     while not task.done():
         await clock.advance(0.1)
@@ -189,3 +191,20 @@ async def test_window_sliding_by_duration() -> None:
 async def test_batch_keeps_working() -> None:
     out = await from_iterable(range(7)).pipe(op.batch(3)).to_list()
     assert out == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+async def test_interval_counts_and_publishes_ticks_without_demand() -> None:
+    clock = VirtualClock()
+    bus = EventBus()
+    seen: list[ItemsDropped] = []
+    bus.subscribe(lambda e: seen.append(e) if isinstance(e, ItemsDropped) else None)
+    rt = Runtime("ticks", bus)
+    sub: TestSubscriber[int] = TestSubscriber(initial_request=1)
+    with activate(rt):
+        op.interval(1.0, clock=clock, name="tick").subscribe(sub)
+    await clock.advance(3.5)
+    (stats,) = [s for s in rt.statistics() if s.stage == "tick"]
+    assert (stats.emitted, stats.dropped) == (1, 2)
+    assert [(e.stage, e.reason) for e in seen] == [("tick", "no demand")] * 2
+    sub.cancel()
+    assert clock.pending_timers == 0

@@ -329,3 +329,28 @@ async def test_decorator() -> None:
 def test_name_must_be_given() -> None:
     with pytest.raises(ConfigError, match=r"^name must be a non-empty string, got ''$"):
         Retry("")
+
+
+async def test_a_first_success_never_enters_the_retry_loop(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # #11: the retry loop costs nothing on first success — no loop, no description of the
+    # call, no backoff state.
+    async def never(*args: Any) -> Any:
+        raise AssertionError("the retry loop ran for a call that succeeded at once")
+
+    monkeypatch.setattr(Retry, "resume", never)
+    retry, clock, events = make(EXP, budget=RetryBudget())
+    described: list[int] = []
+
+    def describe() -> str:
+        described.append(1)
+        return "ok()"
+
+    async def ok() -> str:
+        return "ok"
+
+    assert await retry.call(ok) == "ok"
+    assert await retry.run(ok, describe) == "ok"
+    assert described == []
+    assert clock.slept == []
+    assert events == []

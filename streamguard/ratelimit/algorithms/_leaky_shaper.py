@@ -2,7 +2,7 @@
 
 Items leave one after another, each taking ``cost / rate`` seconds of the outflow, so the
 output never bursts. Deciding "now" admits a cost only when the outflow is free; waiting
-(``acquire``, the stage's shape mode) puts the item in the limiter's queue, which holds at
+(``acquire``, the stage's backpressure mode) puts the item in the limiter's queue, which holds at
 most ``capacity`` cost; a full queue refuses at once.
 
 **Lateness is made up.** A caller refused now is told to come back when the outflow is free;

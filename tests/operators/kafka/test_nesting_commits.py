@@ -60,7 +60,7 @@ async def test_flat_map_commits_a_record_after_all_its_derived_items(
     release.set()
     await wait_for(lambda: len(seen) == 3 * TOTAL, within=60, what="the held item", task=task)
     await source.commit()
-    source.stop()
+    source.drain()
     await asyncio.wait_for(task, 60)
     assert set(seen.values()) == {1}
     assert await _committed(apache_broker, topic, group) == dict.fromkeys(
@@ -103,7 +103,7 @@ async def test_group_by_commits_every_record_once_its_group_finished_it(
     await wait_for(lambda: sum(per_user.values()) == TOTAL, within=90, what="every record",
                    task=task)
     await source.commit()
-    source.stop()
+    source.drain()
     await asyncio.wait_for(task, 60)
     assert per_user == dict.fromkeys(range(10), TOTAL // 10)
     assert await _committed(apache_broker, topic, group) == dict.fromkeys(

@@ -1,0 +1,230 @@
+"""Record acks, the final commit, the source's state machine and background commits
+(no broker: the parts are pure or take the consumer as an argument)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from streamguard.core import ConfigError, EventBus
+from streamguard.kafka import KafkaSource, KafkaSourceConfig
+from streamguard.kafka._commits import Committer
+from streamguard.kafka._completion import ABANDONED, DONE, RecordAck, acks_for
+from streamguard.kafka._lifecycle import Ending, Lifecycle, Phase
+from streamguard.kafka._offsets import OffsetTracker
+from streamguard.kafka._partition import PartitionState
+from streamguard.kafka._types import TP
+from streamguard.testing import VirtualClock
+
+
+class _Record:
+    def __init__(self, offset: int) -> None:
+        self.topic, self.partition, self.offset = "t", 0, offset
+
+
+class _Route:
+    """Records what a RecordAck hands on (the dead-letter route's part)."""
+
+    def __init__(self) -> None:
+        self.armed = 0
+        self.failures: list[tuple[int, str]] = []
+        self.bound: list[int] = []
+
+    def bind(self, ack: RecordAck) -> None:
+        self.armed -= 1
+        self.bound.append(ack.offset)
+
+    def failed(self, ack: RecordAck, error: BaseException) -> None:
+        self.failures.append((ack.offset, str(error)))
+
+
+def _chunk(tracker: OffsetTracker, route: _Route, first: int, n: int) -> list[RecordAck]:
+    chunk = tracker.open_chunk(first, first + n - 1, n)
+    return acks_for(chunk, [_Record(o) for o in range(first, first + n)], route)
+
+
+def test_each_record_ack_settles_once_and_knows_its_record() -> None:
+    tracker, route = OffsetTracker(), _Route()
+    acks = _chunk(tracker, route, 0, 3)
+    acks[0].done()
+    acks[0].done()  # ignored: settled already
+    acks[0].abandon()
+    acks[1].fail(ValueError("boom"))
+    assert route.failures == [(1, "boom")]
+    assert acks[0].state == DONE
+    assert acks[0].completed
+    acks[2].done()
+    assert tracker.committable is None  # record 1 is not settled
+
+
+def test_an_abandoned_record_is_never_committed_past() -> None:
+    tracker, route = OffsetTracker(), _Route()
+    first = _chunk(tracker, route, 0, 4)
+    second = _chunk(tracker, route, 4, 2)
+    for ack in second:
+        ack.done()
+    first[0].done()
+    first[1].done()
+    first[2].abandon()
+    first[3].done()
+    assert first[2].state == ABANDONED
+    assert tracker.pending_records == 0  # nothing left to wait for
+    assert tracker.committable is None  # the chunk holding 2 never becomes committable
+    assert tracker.final_committable() == 2  # the last commit goes up to the abandoned one
+
+
+def test_the_final_commit_covers_the_completed_head_of_an_unfinished_chunk() -> None:
+    tracker, route = OffsetTracker(), _Route()
+    first = _chunk(tracker, route, 0, 2)
+    second = _chunk(tracker, route, 2, 5)
+    for ack in first:
+        ack.done()
+    second[0].done()
+    second[1].done()
+    second[3].done()  # 4 is still out
+    assert tracker.committable == 2
+    assert tracker.final_committable() == 4
+
+
+def test_an_armed_dead_letter_binds_to_the_next_settled_ack() -> None:
+    tracker, route = OffsetTracker(), _Route()
+    acks = _chunk(tracker, route, 0, 3)
+    route.armed = 1
+    acks[1].done()  # the stage settles the item it just dead-lettered
+    acks[0].done()
+    assert route.bound == [1]
+    assert acks[1].state == 0  # pending until the dead letter is written
+    acks[1].finish()
+    acks[2].done()
+    assert tracker.committable == 3
+
+
+def test_the_lifecycle_follows_its_diagram() -> None:
+    life = Lifecycle()
+    assert not life.move(Phase.RUNNING)  # NEW must open first
+    assert life.move(Phase.OPENING)
+    assert life.move(Phase.RUNNING)
+    assert life.fetching
+    assert life.end(Ending.COMPLETED)
+    assert life.phase is Phase.DRAINING
+    assert not life.fetching
+    assert life.open
+    assert not life.end(Ending.FAILED, RuntimeError("late"))  # the first ending wins
+    assert life.ending is Ending.COMPLETED
+    assert life.error is None
+    assert life.move(Phase.CLOSING)
+    assert not life.open
+    assert life.move(Phase.CLOSED)
+    assert not life.move(Phase.RUNNING)
+
+
+def test_cancel_before_the_first_request_closes_at_once() -> None:
+    life = Lifecycle()
+    assert life.end(Ending.CANCELLED)
+    assert life.phase is Phase.CLOSED
+
+
+def test_drain_before_the_first_request_ends_at_once() -> None:
+    life = Lifecycle()
+    assert life.end(Ending.COMPLETED)
+    assert life.phase is Phase.CLOSED
+    assert not life.move(Phase.OPENING)
+
+
+def test_a_drain_while_opening_skips_running() -> None:
+    life = Lifecycle()
+    life.move(Phase.OPENING)
+    assert life.end(Ending.COMPLETED)
+    assert life.phase is Phase.DRAINING
+    assert not life.move(Phase.RUNNING)
+
+
+def test_an_error_while_running_goes_to_closing() -> None:
+    life = Lifecycle()
+    life.move(Phase.OPENING)
+    life.move(Phase.RUNNING)
+    error = RuntimeError("broker gone")
+    assert life.end(Ending.FAILED, error)
+    assert life.phase is Phase.CLOSING
+    assert life.error is error
+
+
+class _SlowCommits:
+    """A consumer whose commits take as long as the test says."""
+
+    def __init__(self) -> None:
+        self.commits: list[dict[Any, int]] = []
+        self.release = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await self.release.wait()
+        self.commits.append(dict(offsets))
+        self.in_flight -= 1
+
+
+async def test_background_commits_run_one_at_a_time_and_coalesce() -> None:
+    consumer, clock = _SlowCommits(), VirtualClock()
+    tracker = OffsetTracker()
+    part = PartitionState(TP("t", 0), tracker)
+    tasks: list[asyncio.Task[Any]] = []
+
+    def spawn(coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        tasks.append(task)
+        return task
+
+    committer = Committer(consumer=consumer, name="s", bus=EventBus(), clock=clock,
+                          every=10, interval=1.0, parts=lambda: [part], spawn=spawn)
+    assert committer.due(9) is None
+    assert committer.due(10) == "count"
+    route = _Route()
+    acks = [a for first in (0, 10, 20) for a in _chunk(tracker, route, first, 10)]
+    for ack in acks[:10]:
+        ack.done()
+    committer.request("count")  # returns at once: the pump goes on fetching
+    await asyncio.sleep(0)
+    assert committer.in_flight
+    for ack in acks[10:20]:
+        ack.done()
+    committer.request("count")
+    for ack in acks[20:30]:
+        ack.done()
+    committer.request("count")  # coalesced with the one before
+    consumer.release.set()
+    await asyncio.gather(*tasks)
+    assert consumer.most_in_flight == 1
+    assert [c[TP("t", 0)] for c in consumer.commits] == [10, 30]
+    assert tracker.committed == 30
+    assert committer.commits == 2
+
+
+async def test_interval_commits_need_some_completed_records() -> None:
+    clock = VirtualClock()
+    committer = Committer(consumer=None, name="s", bus=EventBus(), clock=clock, every=1000,
+                          interval=1.0, parts=list, spawn=lambda c, n: None)  # type: ignore[arg-type,return-value]
+    await clock.advance(2.0)
+    assert committer.due(0) is None
+    assert committer.due(1) == "interval"
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_a_chunk_needs_every_record_settled(n: int) -> None:
+    tracker, route = OffsetTracker(), _Route()
+    acks = _chunk(tracker, route, 5, n)
+    for ack in acks[:-1]:
+        ack.done()
+    assert tracker.committable is None
+    acks[-1].done()
+    assert tracker.committable == 5 + n
+
+
+def test_pause_on_takes_breaker_objects_not_names() -> None:
+    with pytest.raises(ConfigError, match=r"pause_on must hold circuit breakers.*'payments'"):
+        KafkaSource(KafkaSourceConfig(bootstrap_servers="127.0.0.1:9", topics=("t",),
+                                      group_id="g"), pause_on=("payments",))  # type: ignore[arg-type]
