@@ -116,8 +116,9 @@ class Vegas:
 
     So the limit settles ``alpha·log`` to ``beta·log`` calls above the downstream's capacity:
     enough to keep it busy, few enough that latency stays near the no-load time. TCP Vegas
-    uses 3 and 6 with steps of ``log`` only; the lower bounds and the jump back to the
-    capacity estimate let the limit follow a capacity drop within one round trip.
+    uses 3 and 6 with steps of ``log`` only; the lower bounds keep the settled limit within
+    25 % of a capacity as small as 8, and the jump back to the capacity estimate lets the
+    limit follow a capacity drop within one round trip.
 
     The no-load time only falls. A downstream that became slower for good looks like a queue
     and lowers the limit; ``probe_every`` (samples per unit of limit) measures it afresh now
@@ -125,7 +126,7 @@ class Vegas:
 
     Attributes:
         initial, min_limit, max_limit: the start and bounds of the limit (20, 1, 1000).
-        alpha, beta: the queue to keep, in units of ``log``, 0 < alpha < beta (1, 3).
+        alpha, beta: the queue to keep, in units of ``log``, 0 < alpha < beta (1, 2).
         backoff: factor applied on a drop, in [0.5, 1) (0.9).
         smoothing: weight of the new estimate, in (0, 1] (1.0: no smoothing).
         probe_every: ``None`` (default) or an int >= 1.
@@ -135,7 +136,7 @@ class Vegas:
     min_limit: int = 1
     max_limit: int = 1000
     alpha: float = 1.0
-    beta: float = 3.0
+    beta: float = 2.0
     backoff: float = 0.9
     smoothing: float = 1.0
     probe_every: int | None = None

@@ -104,12 +104,12 @@ class KafkaConnection:
     security_protocol: SecurityProtocol = "PLAINTEXT"
     sasl_mechanism: SaslMechanism | None = None
     sasl_username: str | None = None
-    sasl_password: Secret | None = field(default=None)
+    sasl_password: Secret | str | None = None
     oauth_token_provider: Any = field(default=None, repr=False)
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
-    ssl_key_password: Secret | None = None
+    ssl_key_password: Secret | str | None = None
     ssl_check_hostname: bool = True
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
 
@@ -174,7 +174,8 @@ class KafkaConnection:
         context = ssl.create_default_context(cafile=self.ssl_cafile)
         context.check_hostname = self.ssl_check_hostname
         if self.ssl_certfile is not None:
-            password = self.ssl_key_password.reveal() if self.ssl_key_password else None
+            key = self.ssl_key_password
+            password = key.reveal() if isinstance(key, Secret) else None
             try:
                 context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, password)
             except (ssl.SSLError, OSError) as exc:
@@ -194,7 +195,7 @@ class KafkaConnection:
             if self.sasl_mechanism == "OAUTHBEARER":
                 options["sasl_oauth_token_provider"] = self.oauth_token_provider
             else:
-                assert self.sasl_password is not None
+                assert isinstance(self.sasl_password, Secret)  # wrapped in __post_init__
                 options["sasl_plain_username"] = self.sasl_username
                 options["sasl_plain_password"] = self.sasl_password.reveal()
         return options
