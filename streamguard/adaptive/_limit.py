@@ -107,8 +107,8 @@ class Vegas:
     flight and a round trip of ``rtt``, ``queue = limit × (1 − noload / rtt)`` calls are
     waiting at the downstream. With ``log = max(1, log10(limit))``:
 
-    * a queue under ``alpha·log`` grows the limit — by ``beta·log`` until the first queue
-      shows (slow start), by ``log`` after that;
+    * a queue under ``alpha·log`` grows the limit — doubling it until the first queue shows
+      (slow start, as TCP's), by ``log`` after that;
     * a queue over ``beta·log`` sets the limit to ``limit − queue + alpha·log``: the
       capacity the sample shows, plus the small queue the limit aims to keep;
     * a drop (an error, an "overloaded" answer) multiplies it by ``backoff``;
@@ -176,8 +176,9 @@ class Vegas:
         else:
             queue = limit * (1 - min(1.0, memory.rtt_noload / rtt))
             if queue < self.alpha * log:
-                # Slow start: big steps until the first queue shows; then one step of log.
-                target = limit + (self.beta * log if memory.slow_start else log)
+                # Slow start: double until the first queue shows (as TCP does), then one
+                # step of log per round trip.
+                target = limit * 2 if memory.slow_start else limit + log
             elif queue > self.beta * log:
                 memory.slow_start = False
                 target = limit - queue + self.alpha * log
