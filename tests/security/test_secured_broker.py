@@ -4,7 +4,6 @@ users, and TLS that requires a client certificate; a wrong password is refused."
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,6 @@ from streamguard.servers import SecuredKafkaConfig, SecuredKafkaServer
 from streamguard.servers._kafka_secure import make_ca
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def secured() -> Iterator[SecuredKafkaServer]:
-    with SecuredKafkaServer(SecuredKafkaConfig(users={"alice": "s3cret-alice"})) as server:
-        yield server
 
 
 async def test_scram_over_tls_and_mutual_tls_both_carry_records(
