@@ -29,4 +29,5 @@ def command(args: argparse.Namespace) -> int:
     ledger = Ledger()
     summary = Summary(data=lambda report, outcome: demo_summary(report, ledger, outcome),
                       text=demo_text)
-    return asyncio.run(supervise(lambda: run_demo(config, ledger), options, summary))
+    return asyncio.run(supervise(lambda _pipelines: run_demo(config, ledger), options,
+                                 summary))

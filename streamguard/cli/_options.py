@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+DEFAULT_DRAIN_TIMEOUT = 30.0
+"""Seconds ``--drain-timeout`` gives in-flight items (the default of ``Pipeline.drain``)."""
 DEFAULT_BROKER_PORT = 9092
 
 _Commands = Any  # argparse's _SubParsersAction is private; typed loosely on purpose
@@ -93,7 +95,9 @@ def add_run(commands: _Commands) -> None:
         "a function that takes a `bootstrap` parameter receives --bootstrap (with\n"
         "--command-config or STREAMGUARD_KAFKA_* set: a KafkaConnection, which every\n"
         "Kafka client of streamguard accepts where a bootstrap string goes).\n"
-        "Ctrl-C stops the pipeline gracefully: sources complete and commit what finished.",
+        "Ctrl-C, SIGTERM and --duration drain the pipelines: sources stop taking new\n"
+        "items, what is in flight finishes (at most --drain-timeout seconds), a Kafka\n"
+        "source commits what completed and leaves its group. A second Ctrl-C stops at once.",
         epilog="examples:\n"
         "  streamguard run examples/quickstart.py\n"
         "  streamguard run examples/kafka_slow_sink.py --bootstrap 127.0.0.1:9092\n"
@@ -104,7 +108,12 @@ def add_run(commands: _Commands) -> None:
                         help="Kafka bootstrap servers, passed to the target as `bootstrap`")
     _security_option(parser)
     parser.add_argument("--duration", type=positive_seconds, metavar="SECONDS",
-                        help="stop gracefully after this many seconds (exit code 0)")
+                        help="drain after this many seconds, as on Ctrl-C (exit code 0)")
+    parser.add_argument("--drain-timeout", type=positive_seconds, default=DEFAULT_DRAIN_TIMEOUT,
+                        metavar="SECONDS",
+                        help="on Ctrl-C, SIGTERM or --duration, give in-flight items this long "
+                             "to finish, then cancel them; a Kafka source delivers those "
+                             "records again (default: %(default)s)")
     _metrics_options(parser)
     _view_options(parser)
     _debug_option(parser)

@@ -21,4 +21,5 @@ def command(args: argparse.Namespace) -> int:
         kwargs["bootstrap"] = bootstrap
     check_parameters(target, kwargs)
     options = Options.from_args(args, choose_view(args.view, sys.stderr))
-    return asyncio.run(supervise(lambda: run_target(target, kwargs), options))
+    return asyncio.run(supervise(lambda pipelines: run_target(target, kwargs, pipelines),
+                                 options))

@@ -1,9 +1,11 @@
 """One supervised run, shared by ``run`` and ``demo``: metrics endpoint, live view, signals,
 ``--duration``, and the summary at the end.
 
-Ctrl-C (SIGINT) and SIGTERM cancel the pipeline's task: every stage is cancelled, sources run
-their cleanup (a Kafka source commits what completed), and the summary is still printed. A
-second Ctrl-C does not wait for that.
+Ctrl-C (SIGINT), SIGTERM and ``--duration`` drain first (see :mod:`._drain`): sources stop
+taking new items, what is in flight finishes within ``--drain-timeout`` seconds (then it is
+cancelled and its acks abandoned), a Kafka source commits what completed and leaves its
+group, and the summary is printed. A second signal stops at once; a third gets Python's
+default behaviour.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..metrics import PrometheusExporter
+from ._drain import DrainReport, Pipelines
 from ._errors import CliError, ExitCode, print_error
+from ._options import DEFAULT_DRAIN_TIMEOUT
 from ._report import Report, Reporter, summary_json, summary_text
 from ._view import live_view
 
-Work = Callable[[], Coroutine[Any, Any, Any]]
+Work = Callable[[Pipelines], Coroutine[Any, Any, Any]]
+"""What a command runs: it starts its own pipelines through the :class:`Pipelines` it gets
+(or runs a target that starts them), so that a drain reaches all of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,7 @@ class Options:
     metrics_port: int | None
     metrics_host: str
     duration: float | None
+    drain_timeout: float
     view: str
     refresh: float
     json: bool
@@ -52,7 +59,9 @@ class Options:
     def from_args(cls, args: argparse.Namespace, view: str) -> Options:
         """Take the shared options from parsed arguments."""
         return cls(metrics_port=args.metrics_port, metrics_host=args.metrics_host,
-                   duration=getattr(args, "duration", None), view=view,
+                   duration=getattr(args, "duration", None),
+                   drain_timeout=getattr(args, "drain_timeout", DEFAULT_DRAIN_TIMEOUT),
+                   view=view,
                    refresh=args.refresh, json=args.json, debug=args.debug)
 
 
@@ -64,6 +73,7 @@ class Outcome:
     code: ExitCode = ExitCode.OK
     result: Any = None
     error: BaseException | None = None
+    drain: DrainReport | None = None
 
 
 async def supervise(work: Work, options: Options, summary: Summary | None = None) -> int:
@@ -102,37 +112,87 @@ async def _metrics_endpoint(
 
 async def _run(work: Work, options: Options) -> Outcome:
     loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(work())
     outcome = Outcome()
-
-    def stop(label: str, code: ExitCode, signum: int | None) -> None:
-        if not task.done() and outcome.code is ExitCode.OK:
-            outcome.label, outcome.code = label, code
-            task.cancel()
-        if signum is not None:
-            # A second signal gets Python's default behaviour: no more waiting.
-            loop.remove_signal_handler(signum)
-
-    for signum, label, code in ((signal.SIGINT, "interrupted", ExitCode.INTERRUPTED),
-                                (signal.SIGTERM, "terminated", ExitCode.TERMINATED)):
-        loop.add_signal_handler(signum, stop, label, code, signum)
-    timer = (loop.call_later(options.duration, stop, "stopped by --duration", ExitCode.OK, None)
-             if options.duration is not None else None)
-    try:
-        outcome.result = await task
-    except asyncio.CancelledError:
-        if outcome.code is ExitCode.OK and outcome.label == "completed":
-            raise  # we did not cancel it: our own caller is cancelling us
-    except CliError:
-        raise
-    except Exception as exc:
-        outcome.label, outcome.code, outcome.error = "failed", failure_code(exc), exc
-    finally:
-        if timer is not None:
-            timer.cancel()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+    with Pipelines() as pipelines:
+        task = asyncio.ensure_future(work(pipelines))
+        stopper = _Stopper(loop, task, pipelines, outcome, options.drain_timeout)
+        for signum, label, code in ((signal.SIGINT, "interrupted", ExitCode.INTERRUPTED),
+                                    (signal.SIGTERM, "terminated", ExitCode.TERMINATED)):
+            loop.add_signal_handler(signum, stopper.stop, label, code, signum)
+        timer = (loop.call_later(options.duration, stopper.stop, "stopped by --duration",
+                                 ExitCode.OK, None)
+                 if options.duration is not None else None)
+        try:
+            outcome.result = await task
+        except asyncio.CancelledError:
+            if not stopper.stopping:
+                raise  # we did not cancel it: our own caller is cancelling us
+        except CliError:
+            raise
+        except Exception as exc:
+            outcome.label, outcome.code, outcome.error = "failed", failure_code(exc), exc
+        finally:
+            if timer is not None:
+                timer.cancel()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+            await stopper.finished()
     return outcome
+
+
+class _Stopper:
+    """The first stop drains, the second cancels at once, the third is Python's default."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Future[Any],
+                 pipelines: Pipelines, outcome: Outcome, timeout: float) -> None:
+        self.loop, self.task, self.pipelines, self.outcome = loop, task, pipelines, outcome
+        self.timeout = timeout
+        self.stopping = False
+        self._started = 0.0
+        self._watchdog: asyncio.Task[None] | None = None
+
+    def stop(self, label: str, code: ExitCode, signum: int | None) -> None:
+        if self.task.done():
+            return
+        if not self.stopping:
+            self.stopping = True
+            self.outcome.label, self.outcome.code = label, code
+            self.outcome.drain = DrainReport(self.timeout)
+            self._started = self.loop.time()
+            print(f"streamguard: {label}: draining (up to {self.timeout:g} s; "
+                  f"{'Ctrl-C' if signum == signal.SIGINT else 'a second signal'} again stops "
+                  "at once)", file=sys.stderr, flush=True)
+            self.pipelines.drain(self.timeout)
+            self._watchdog = self.loop.create_task(self._expire())
+            return
+        if signum is None:
+            return
+        # A second signal: stop at once. A third gets Python's default behaviour.
+        self.loop.remove_signal_handler(signum)
+        if self.outcome.code is ExitCode.OK:  # --duration was draining; the user interrupts
+            self.outcome.label, self.outcome.code = label, code
+        if self.outcome.drain is not None:
+            self.outcome.drain.cancelled = True
+        self.pipelines.cancel()
+        self.task.cancel()
+
+    async def _expire(self) -> None:
+        done, _ = await asyncio.wait((self.task,), timeout=self.timeout)
+        if not done and self.outcome.drain is not None:
+            self.outcome.drain.expired = True
+            self.pipelines.cancel()
+            self.task.cancel()
+
+    async def finished(self) -> None:
+        """Stop the timeout's watchdog and note how long the drain took."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            await asyncio.gather(self._watchdog, return_exceptions=True)
+        if self.outcome.drain is not None:
+            self.outcome.drain.seconds = self.loop.time() - self._started
+            result = self.outcome.result
+            if getattr(result, "outcome", None) == "drain_expired":
+                self.outcome.drain.expired = True
 
 
 def failure_code(error: BaseException) -> ExitCode:
@@ -177,9 +237,13 @@ def _print_summary(
     report: Report, outcome: Outcome, options: Options, summary: Summary | None
 ) -> None:
     own = summary.data(report, outcome.label) if summary is not None else {}
+    drain = outcome.drain
     if options.json:
-        print(json.dumps({**own, **summary_json(report, outcome.label)}), flush=True)
+        print(json.dumps({**own, **summary_json(report, outcome.label),
+                          "drain": None if drain is None else drain.json()}), flush=True)
         return
     if summary is not None:
         print(summary.text(own), flush=True)
     print(summary_text(report, outcome.label), flush=True)
+    if drain is not None:
+        print(drain.text(), flush=True)

@@ -23,6 +23,7 @@ from typing import Any
 from ..core._pipeline import PipelineResult
 from ..core._runtime import Runtime, watch_pipelines
 from ..core._stream import Stream
+from ._drain import Pipelines
 from ._errors import CliError, ExitCode
 
 DEFAULT_ATTRIBUTE = "main"
@@ -158,18 +159,21 @@ def _no_parameter(target: Target, key: str) -> CliError:
                     hint=f"drop {option} or add a `{key}` parameter to the target")
 
 
-async def run_target(target: Target, kwargs: dict[str, object]) -> PipelineResult | None:
+async def run_target(
+    target: Target, kwargs: dict[str, object], pipelines: Pipelines
+) -> PipelineResult | None:
     """Call, await and run whatever the target is; a Stream is run with the target's name.
 
     A plain function must return a Stream (the command runs it); an async function runs its
     own pipelines and may return anything (or a Stream, which the command runs). A target
     that returns an awaitable nobody awaited, calls ``stream.run()`` without ``await``, or is
     a plain function returning no Stream is a :class:`CliError` naming the fix, not a run
-    that "completes" having done nothing.
+    that "completes" having done nothing. A Stream is started through *pipelines*, so that
+    Ctrl-C drains it.
     """
     obj = target.obj
     if isinstance(obj, Stream):
-        return await obj.run(name=target.name)
+        return await pipelines.start(obj, target.name).wait()
     started: list[Runtime] = []
     with _unawaited_pipelines() as forgotten:
         stop_watching = watch_pipelines(started.append)
@@ -191,7 +195,7 @@ async def run_target(target: Target, kwargs: dict[str, object]) -> PipelineResul
                        code=ExitCode.USAGE,
                        hint="write `return await ...`, or `await stream.run()` inside")
     if isinstance(result, Stream):
-        return await result.run(name=target.name)
+        return await pipelines.start(result, target.name).wait()
     if isinstance(result, PipelineResult):
         return result
     if awaited and not started:

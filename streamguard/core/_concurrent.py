@@ -54,6 +54,9 @@ B = TypeVar("B")
 _PENDING: Any = object()
 _SKIPPED: Any = object()
 _AWAIT: Any = object()
+# A sink's on_error handler took care of a failed item: its ack is done, and it counts as
+# failed only (not also as delivered), so that a stage's outcomes add up to its items.
+_HANDLED: Any = object()
 
 
 @runtime_checkable
@@ -364,7 +367,8 @@ class ConcurrentStage(OutboxStage[A, B]):
                     self._emit([value], None if ack is None else [ack])
                     if self._upstream_done:
                         self._drain()
-                elif not emits and value is not rejected and value is not skipped:
+                elif (not emits and value is not rejected and value is not skipped
+                      and value is not _HANDLED):
                     self._held -= 1
                     self._emitted += 1  # counted as delivered to the sink's target
                     if ack is not None:
@@ -456,9 +460,11 @@ class ConcurrentStage(OutboxStage[A, B]):
             if self._on_error_async:
                 return _AWAIT
             try:
-                return policy(item, exc)
+                value = policy(item, exc)
             except Exception as exc2:
                 exc = exc2
+            else:
+                return value if self._emits else _HANDLED
         failure = item_failed(self.name, item, exc)
         if ack is not None:
             ack.fail(failure)
@@ -469,7 +475,7 @@ class ConcurrentStage(OutboxStage[A, B]):
     async def _await_on_error(self, item: A, ack: Ack | None, exc: Exception) -> Any:
         """Await an async ``on_error(item, error)``; its failure fails the stream."""
         try:
-            return await self._on_error(item, exc)
+            value = await self._on_error(item, exc)
         except asyncio.CancelledError:
             if ack is not None:
                 ack.abandon()
@@ -481,10 +487,15 @@ class ConcurrentStage(OutboxStage[A, B]):
             self._held -= 1
             self._fail(failure)
             return _PENDING
+        return value if self._emits else _HANDLED
 
     def _deliver(self, value: Any, ack: Ack | None) -> None:
         if value is _SKIPPED:
             self._held -= 1  # its ack was failed by the policy
+        elif value is _HANDLED:
+            self._held -= 1
+            if ack is not None:
+                ack.done()
         elif value is REJECTED:
             self._held -= 1
             self._count_rejected(ack)

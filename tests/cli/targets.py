@@ -7,6 +7,7 @@ import sys
 
 from streamguard import Stream, from_iterable
 from streamguard import operators as op
+from streamguard.core import StreamClosedError
 from streamguard.sources import Emitter
 
 
@@ -77,7 +78,7 @@ async def async_forgets_return() -> None:
 
 
 async def forever() -> None:
-    """Emits until cancelled; says when it started and when its cleanup ran."""
+    """Emits until drained or cancelled; says when it started and when its cleanup ran."""
     emitter = Emitter[int]()
     task = asyncio.create_task(emitter.stream().pipe(
         op.buffer(64, name="buf"),
@@ -90,6 +91,8 @@ async def forever() -> None:
         while True:
             await emitter.emit(n)
             n += 1
+    except StreamClosedError:
+        await task  # a drain closed the emitter: what it took finishes
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -141,6 +144,56 @@ def sink_on_error() -> Stream[int]:
 
     return from_iterable(range(100)).pipe(op.sink(store, concurrency=4, on_error=_handled,
                                                   name="store"))
+
+
+_STARTED: list[int] = []
+
+
+async def _work(order: int, seconds: float) -> int:
+    _STARTED.append(order)
+    print(f"start {order}", flush=True)
+    await asyncio.sleep(seconds)
+    return order
+
+
+async def draining(seconds: float = 0.2) -> None:
+    """Endless orders, each taking *seconds* of async work; once the run ends (drained or
+    cancelled), says how the source's acks settled."""
+    import itertools
+
+    from streamguard.testing import AckRecorder
+
+    async def work(order: int) -> int:
+        return await _work(order, seconds)
+
+    acks = AckRecorder()
+    try:
+        await from_iterable(itertools.count(), ack=acks.ack).pipe(
+            op.map_async(work, concurrency=4, name="work"),
+            op.sink(lambda _: None, name="store"),
+        ).run(name="draining")
+    finally:
+        print(f"acks issued={acks.issued} done={sum(acks.done.values())} "
+              f"abandoned={sum(acks.abandoned.values())} unsettled={len(acks.unsettled())} "
+              f"started={len(_STARTED)}", flush=True)
+
+
+async def draining_slowly() -> None:
+    """As :func:`draining`, with work that takes 20 s an item."""
+    await draining(20.0)
+
+
+async def _work_briefly(order: int) -> int:
+    return await _work(order, 0.2)
+
+
+def slow_stream() -> Stream[int]:
+    """A Stream the command runs itself: endless orders, 0.2 s of async work each."""
+    import itertools
+
+    return from_iterable(itertools.count()).pipe(
+        op.map_async(_work_briefly, concurrency=4, name="work"),
+        op.sink(lambda _: None, name="store"))
 
 
 def kafka_orders(bootstrap: str) -> Stream[object]:

@@ -91,6 +91,14 @@ def test_a_pipeline_on_a_bus_of_its_own_is_watched() -> None:
         "mine/charge": {"total": 4, "reasons": {"call_failed": 4}}}
 
 
+def test_outcomes_of_a_sink_with_an_error_handler_add_up_to_its_items() -> None:
+    result = cli("run", f"{TARGETS}:sink_on_error", "--json")
+    assert result.code == 0, result.stderr
+    [store] = json.loads(result.stdout)["stages"]
+    outcomes = store["emitted"] + store["dropped"] + store["rejected"] + store["failed"]
+    assert (store["received"], outcomes, store["failed"]) == (100, 100, 10)
+
+
 def test_debug_shows_the_traceback() -> None:
     result = cli("run", f"{TARGETS}:fails", "--debug")
     assert result.code == 1
