@@ -15,7 +15,7 @@ from streamguard.kafka._client import check_connection
 from streamguard.kafka._connection import KafkaConnection
 from streamguard.kafka._errors import BrokerRefusedError, BrokerUnreachableError
 from streamguard.servers import SecuredKafkaConfig, SecuredKafkaServer
-from streamguard.servers._kafka_secure import make_ca
+from streamguard.servers._tls import make_ca
 
 pytestmark = pytest.mark.integration
 
