@@ -223,14 +223,26 @@ class _Capture(logging.Handler):
 
 @contextlib.contextmanager
 def capture_connect_errors() -> Iterator[list[BaseException]]:
-    """Collect the errors aiokafka logs while connecting (it raises without them)."""
+    """Collect the errors aiokafka logs while connecting (it raises without them).
+
+    Also when the application silenced aiokafka's logger (``streamguard lag`` does): then the
+    records are let through to this handler only, and the logger is put back as it was.
+    """
     handler = _Capture()
     logger = logging.getLogger("aiokafka")
+    level, propagate = logger.level, logger.propagate
+    silenced = logger.getEffectiveLevel() > logging.ERROR
+    if silenced:
+        logger.setLevel(logging.ERROR)
+        logger.propagate = False
     logger.addHandler(handler)
     try:
         yield handler.errors
     finally:
         logger.removeHandler(handler)
+        if silenced:
+            logger.setLevel(level)
+            logger.propagate = propagate
 
 
 def explain_connect_failure(errors: list[BaseException],

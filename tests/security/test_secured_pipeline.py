@@ -138,7 +138,8 @@ async def test_partitions_pause_and_resume_over_sasl_ssl(secured: SecuredKafkaSe
     seen: list[object] = []
     bus.subscribe(seen.append)
     stored, dead = await _consume(connection, topic, "g-pause", bus=bus,
-                                  flow=FlowControl(high_mark=20, low_mark=5, min_pause=0.01))
+                                  flow=FlowControl(high_mark=40, low_mark=10, min_pause=0.01),
+                                  max_poll_records=10)
     assert len(stored) + dead == TOTAL
     assert any(isinstance(e, PartitionPaused) for e in seen)
     assert any(isinstance(e, PartitionResumed) for e in seen)
