@@ -6,6 +6,7 @@ operator can see it — logs, errors, reprs, metrics, ``--json`` output, dead-le
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -145,6 +146,9 @@ async def test_partitions_pause_and_resume_over_sasl_ssl(secured: SecuredKafkaSe
     assert any(isinstance(e, PartitionResumed) for e in seen)
 
 
+# The refused connection's socket is left by aiokafka for the garbage collector.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
 async def test_no_secret_reaches_logs_errors_reprs_metrics_json_or_dead_letters(
         secured: SecuredKafkaServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     wrong = "Wr0ng-S3cret-for-the-leak-test"
@@ -162,6 +166,7 @@ async def test_no_secret_reaches_logs_errors_reprs_metrics_json_or_dead_letters(
     with pytest.raises(BrokerRefusedError) as refused:
         await _consume(scram(secured, wrong), topic, "g-wrong")
     seen += [str(refused.value), repr(refused.value), caplog.text]
+    gc.collect()
     letters = await _read_dead_letters(connection, f"{topic}.dlq", TOTAL // 10)
     seen += [repr(h) for letter in letters for h in letter]
     props = tmp_path / "client.properties"
