@@ -29,6 +29,18 @@ The base's own state lives in attributes a subclass must not reuse (``_inbox``, 
 ``_adaptive_wrap``, ``_on_error``, ``_process_item`` …): give a
 subclass's private attributes names of their own.
 
+Key ordering (``key=``, the Confluent Parallel Consumer's ``KEY`` mode; ``PARTITION`` mode
+is ``key=(topic, partition)``): items of one key are processed one at a time in arrival
+order, items of different keys concurrently. An item enters the inbox only when no other
+item of its key is there or in flight; the others wait, parked per key, and the next one
+moves to the inbox when its predecessor finished (see :mod:`._keyed`). Nothing in the
+non-keyed paths changes. Bounds: the stage holds at most ``capacity`` items in total and at
+most ``max_per_key`` of one key waiting or in a call (parked, in the inbox or in flight,
+counting what was requested and may still be of that key; a finished result waiting for
+downstream counts in the total only): demand upstream is the smaller of what is free in
+total and what is free for the fullest key, so a hot key stops new demand at its bound but
+never holds more than its share, and items of other keys already held keep being processed.
+
 On every ending each ack settles once: an item delivered or finished by a sink is done, a
 failed one failed, and what is held or in flight when the stage is cancelled (or fails
 because of another item) is abandoned.
@@ -38,13 +50,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ._ack import Ack, abandon_all
 from ._checks import is_async_callable
 from ._clock import Clock
 from ._errors import item_failed
+from ._keyed import KeyQueues
 from ._outbox import OutboxStage
 from ._protocol import UNBOUNDED, ChunkSubscriber, Subscription
 
@@ -111,6 +124,11 @@ class ConcurrentStage(OutboxStage[A, B]):
         emits: ``False`` makes the stage a sink: an item completes at its source when
             :meth:`process` returns, and the stage asks upstream on its own.
         capacity: the bound on items held (default ``2 × concurrency``).
+        key: process items of one key one at a time, in arrival order, and items of
+            different keys concurrently (needs ``ordered=False``: results leave as they
+            finish, so each key's results stay in order). Must be a pure function.
+        max_per_key: with *key*, the most items of one key held (default a quarter of the
+            capacity, at least 1).
     """
 
     kind = "concurrent"
@@ -122,7 +140,8 @@ class ConcurrentStage(OutboxStage[A, B]):
     def __init__(
         self, downstream: ChunkSubscriber[B], *, concurrency: int | ConcurrencyLimit,
         ordered: bool, on_error: Any, name: str | None, emits: bool = True,
-        capacity: int | None = None,
+        capacity: int | None = None, key: Callable[[A], Hashable] | None = None,
+        max_per_key: int | None = None,
     ) -> None:
         self._adaptive: ConcurrencyLimit | None = None
         self._capacity_arg = capacity
@@ -155,6 +174,12 @@ class ConcurrentStage(OutboxStage[A, B]):
         self._idle: deque[asyncio.Future[None]] = deque()
         self._flush_scheduled = False
         self._process_item: Callable[[A], Awaitable[B]] = self.process
+        # Key ordering (None: the non-keyed paths, untouched). The queues are sized once.
+        self._key_fn = key
+        self._keys: KeyQueues[A] | None = None
+        if key is not None:
+            per_key = max(1, limit // 4) if max_per_key is None else max_per_key
+            self._keys = KeyQueues(per_key)
 
     # ---------------------------------------------------------------- protected API
     async def process(self, item: A) -> B:
@@ -182,8 +207,10 @@ class ConcurrentStage(OutboxStage[A, B]):
 
     @property
     def _waiting_count(self) -> int:
-        """Items received and waiting for a worker."""
-        return len(self._inbox)
+        """Items received and waiting for a worker (with ``key=``: also those parked
+        behind an earlier item of their key)."""
+        keys = self._keys
+        return len(self._inbox) + (0 if keys is None else keys.parked)
 
     @property
     def _has_started(self) -> bool:
@@ -206,16 +233,23 @@ class ConcurrentStage(OutboxStage[A, B]):
         return self._active
 
     def _buffered(self) -> int:
-        return len(self._outbox) + len(self._inbox) + len(self._early)
+        keys = self._keys
+        parked = 0 if keys is None else keys.parked
+        return len(self._outbox) + len(self._inbox) + len(self._early) + parked
 
     def _capacity(self) -> int:
         return self._limit
 
     def _busy(self) -> bool:
-        return self._active > 0 or bool(self._inbox) or bool(self._early)
+        keys = self._keys
+        return (self._active > 0 or bool(self._inbox) or bool(self._early)
+                or (keys is not None and keys.parked > 0))
 
     # ---------------------------------------------------------------- demand
     def on_subscribe(self, subscription: Subscription) -> None:
+        if self._key_fn is not None and self._keys is not None and not self._keyed_wrapped:
+            self._keyed_wrapped = True
+            self._process_item = self._keyed_wrap(self._process_item, self._key_fn)
         if self._adaptive is not None and self._unsubscribe_limit is None:
             self._process_item = self._adaptive_wrap(self._process_item, self._adaptive)
             self._unsubscribe_limit = self._adaptive.on_event(self._limit_changed)
@@ -227,6 +261,59 @@ class ConcurrentStage(OutboxStage[A, B]):
     def request(self, n: int) -> None:
         self._started = True
         super().request(n)
+
+    # ---------------------------------------------------------------- key ordering
+    _keyed_wrapped = False
+
+    def _keyed_wrap(self, call: Callable[[A], Awaitable[B]],
+                    key_fn: Callable[[A], Hashable]) -> Callable[[A], Awaitable[B]]:
+        # The key's next item may start once this one's call returned (or raised): the
+        # worker puts the result in the outbox before it next yields, so each key's
+        # results leave in order. Computing the key again (it is pure) costs less than
+        # carrying it beside every item through the inbox.
+        async def keyed(item: A) -> B:
+            try:
+                return await call(item)
+            finally:
+                self._key_finished(key_fn(item))
+
+        return keyed
+
+    def _key_finished(self, key: Hashable) -> None:
+        keys = self._keys
+        if self._done or keys is None:
+            return  # terminated: the queues were abandoned
+        nxt = keys.finish(key)
+        if nxt is not None:
+            self._inbox.append(nxt[0])
+            self._inbox_acks.append(nxt[1])
+            self._dispatch()
+        if not self._flush_scheduled:
+            # Demand follows what is free (in total and for the fullest key) once this
+            # item's ack has settled — the worker settles it after the call — so a source
+            # never sees more than max_per_key unsettled items of one key.
+            self._schedule_flush()
+
+    def _keyed_arrivals(self, keys: KeyQueues[A], items: list[A],
+                        acks: list[Ack] | None) -> None:
+        key_fn = self._key_fn
+        assert key_fn is not None
+        inbox, inbox_acks = self._inbox, self._inbox_acks
+        for i, item in enumerate(items):
+            ack = None if acks is None else acks[i]
+            try:
+                key = key_fn(item)
+            except Exception as exc:
+                failure = item_failed(self.name, item, exc)
+                if ack is not None:
+                    ack.fail(failure)
+                if acks is not None:
+                    abandon_all(acks[i + 1:])
+                self._fail(failure)
+                return
+            if keys.arrive(key, item, ack):
+                inbox.append(item)
+                inbox_acks.append(ack)
 
     # ---------------------------------------------------------------- adaptive limit
     def _adaptive_wrap(self, call: Callable[[A], Awaitable[B]],
@@ -266,6 +353,15 @@ class ConcurrentStage(OutboxStage[A, B]):
         if not self._started or self._done or self._upstream_done or not self._may_request():
             return
         free = self._limit - self._held
+        keys = self._keys
+        if keys is not None:
+            # Strict per-key bound: everything requested might be of the fullest key.
+            room = keys.room - self._outstanding
+            if room < free:
+                if room > 0:
+                    self._held += room
+                    self._ask(room)
+                return
         if free >= self._refill or (free > 0 and self._held == 0):
             self._held += free
             self._ask(free)
@@ -282,11 +378,19 @@ class ConcurrentStage(OutboxStage[A, B]):
         n = len(items)
         self._received += n
         self._arrived(n)
-        self._inbox.extend(items)
-        if acks is None:
-            self._inbox_acks.extend([None] * n)
+        if self._keys is not None:
+            self._keyed_arrivals(self._keys, items, acks)
+            if self._done:
+                return
+            self._dispatch()
+            self._top_up()  # what arrived no longer counts as possibly of the fullest key
+            return
         else:
-            self._inbox_acks.extend(acks)
+            self._inbox.extend(items)
+            if acks is None:
+                self._inbox_acks.extend([None] * n)
+            else:
+                self._inbox_acks.extend(acks)
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -541,6 +645,8 @@ class ConcurrentStage(OutboxStage[A, B]):
         abandon_all(self._inbox_acks)
         self._inbox.clear()
         self._inbox_acks.clear()
+        if self._keys is not None:
+            self._keys.abandon_all()
         # Finished and waiting for an earlier item; in-flight ones are abandoned by their
         # worker when it is cancelled.
         for value, ack in self._early.values():

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import builtins
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Never, TypeVar
 
 from ..core._checks import check_function as _check_function
@@ -118,9 +118,18 @@ def _check_concurrency(operator: str, concurrency: object) -> None:
     _check_int(operator, "concurrency", concurrency, 1)
 
 
+def _check_key(operator: str, key: object, max_per_key: object) -> None:
+    _require(key is None or callable(key),
+             f"{operator}: key must be a function item -> hashable key, or None", key)
+    if max_per_key is not None:
+        _require(key is not None, f"{operator}: max_per_key needs key=", max_per_key)
+        _check_int(operator, "max_per_key", max_per_key, 1)
+
+
 def map_async(
     fn: Callable[[_A], Awaitable[_B]], *, concurrency: int | _ConcurrencyLimit = 1,
-    ordered: bool = True,
+    ordered: bool = True, key: Callable[[_A], Hashable] | None = None,
+    max_per_key: int | None = None,
     on_error: OnError = "fail", name: str | None = None,
 ) -> Operator[_A, _B]:
     """Await ``fn(item)`` for every item on up to *concurrency* long-lived workers.
@@ -132,15 +141,22 @@ def map_async(
     finished and waiting for downstream, requested from upstream). *fn* must be an
     ``async def`` (a plain function is refused when the pipeline is built: use :func:`map`);
     *on_error* may be a plain or an async function ``(item, error) -> replacement``.
+
+    With ``key=`` (and ``ordered=False``) items of one key are processed one at a time in
+    arrival order and items of different keys concurrently: key ordering. At most
+    *max_per_key* items of one key are held (default a quarter of what the stage holds).
     """
     _check_function("op.map_async", "fn", fn, "async")
     _check_concurrency("op.map_async", concurrency)
     _require(isinstance(ordered, bool), "op.map_async: ordered must be a bool", ordered)
+    _check_key("op.map_async", key, max_per_key)
+    _require(key is None or not ordered,
+             "op.map_async: key= keeps the order per key and needs ordered=False", ordered)
     _check_on_error("op.map_async", on_error, "any")
     _check_name("op.map_async", name)
     return _lift(lambda down: _MapAsyncStage(
-        down, fn, concurrency=concurrency, ordered=ordered, on_error=on_error, name=name),
-        name="op.map_async")
+        down, fn, concurrency=concurrency, ordered=ordered, on_error=on_error, name=name,
+        key=key, max_per_key=max_per_key), name="op.map_async")
 
 
 def batch(
@@ -214,7 +230,8 @@ def take_while(predicate: Callable[[_T], object], *, name: str | None = None) ->
 
 def sink(
     fn: Callable[[_T], Any], *, concurrency: int | _ConcurrencyLimit = 1,
-    prefetch: int = _DEFAULT_PREFETCH,
+    prefetch: int = _DEFAULT_PREFETCH, key: Callable[[_T], Hashable] | None = None,
+    max_per_key: int | None = None,
     on_error: OnError = "fail", name: str | None = None,
 ) -> Operator[_T, Never]:
     """End the pipeline with *fn*, called (or awaited) once per item. Nothing may follow a
@@ -225,16 +242,24 @@ def sink(
     an ``async def`` runs on up to *concurrency* long-lived workers holding at most
     ``2 × concurrency`` items. *on_error* ``(item, error)`` handles a failed item (it then
     completes at its source); a plain sink refuses an async one.
+
+    With ``key=`` (async *fn* only) items of one key are processed one at a time in arrival
+    order and items of different keys concurrently; at most *max_per_key* items of one key
+    are held (see :func:`map_async`).
     """
     _check_function("op.sink", "fn", fn, "any")
     _check_concurrency("op.sink", concurrency)
     _check_int("op.sink", "prefetch", prefetch, 1)
     _check_name("op.sink", name)
+    _check_key("op.sink", key, max_per_key)
     if _is_async_callable(fn):
         _check_on_error("op.sink", on_error, "any")
         return _lift(lambda down: _MapAsyncStage(
             down, fn, concurrency=concurrency, ordered=False, on_error=on_error,
-            name=name or "sink", emits=False), name="op.sink", ends=True)
+            name=name or "sink", emits=False, key=key, max_per_key=max_per_key),
+            name="op.sink", ends=True)
+    _require(key is None, "op.sink: key= needs an async fn (a plain sink runs one item at "
+             "a time, in order)", key)
     _check_on_error("op.sink", on_error, "sync")
     return _lift(lambda down: _SyncSinkStage(down, fn, prefetch, on_error, name),
                  name="op.sink", ends=True)

@@ -6,7 +6,7 @@ workers fed from its bounded inbox; at most ``2 × concurrency`` items are held.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar
 
 from ..core._concurrent import ConcurrencyLimit, ConcurrentStage
@@ -26,10 +26,12 @@ class MapAsyncStage(ConcurrentStage[A, B]):
     def __init__(
         self, downstream: ChunkSubscriber[B], fn: Callable[[A], Awaitable[B]], *,
         concurrency: int | ConcurrencyLimit, ordered: bool, on_error: OnError, name: str | None,
-        emits: bool = True,
+        emits: bool = True, key: Callable[[A], Hashable] | None = None,
+        max_per_key: int | None = None,
     ) -> None:
         super().__init__(downstream, concurrency=concurrency, ordered=ordered,
-                         on_error=on_error, name=name, emits=emits)
+                         on_error=on_error, name=name, emits=emits, key=key,
+                         max_per_key=max_per_key)
         self._fn = fn
         self._process_item = fn  # no extra coroutine frame per item
 
