@@ -409,7 +409,6 @@ PACKAGES = [
     "streamguard.interop", "streamguard.testing", "streamguard.ratelimit",
     "streamguard.breaker", "streamguard.retry", "streamguard.guard", "streamguard.kafka",
     "streamguard.metrics", "streamguard.cli", "streamguard.demo", "streamguard.servers",
-    "streamguard.testing.servers",
 ]
 
 

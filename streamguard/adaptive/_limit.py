@@ -59,6 +59,11 @@ class _Memory:
 
     rtt_noload: float = 0.0
     samples_since_probe: int = 0
+    slow_start: bool = True
+    window_rtt: float = 0.0
+    window_n: int = 0
+    window_in_flight: int = 0
+    window_dropped: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -102,8 +107,8 @@ class Vegas:
     flight and a round trip of ``rtt``, ``queue = limit × (1 − noload / rtt)`` calls are
     waiting at the downstream. With ``log = max(1, log10(limit))``:
 
-    * a queue under ``alpha·log`` grows the limit — by ``beta·log`` while the queue is empty,
-      by ``log`` otherwise;
+    * a queue under ``alpha·log`` grows the limit — doubling it until the first queue shows
+      (slow start, as TCP's), by ``log`` after that;
     * a queue over ``beta·log`` sets the limit to ``limit − queue + alpha·log``: the
       capacity the sample shows, plus the small queue the limit aims to keep;
     * a drop (an error, an "overloaded" answer) multiplies it by ``backoff``;
@@ -111,8 +116,9 @@ class Vegas:
 
     So the limit settles ``alpha·log`` to ``beta·log`` calls above the downstream's capacity:
     enough to keep it busy, few enough that latency stays near the no-load time. TCP Vegas
-    uses 3 and 6 with steps of ``log`` only; the lower bounds and the jump back to the
-    capacity estimate let the limit follow a capacity drop within one round trip.
+    uses 3 and 6 with steps of ``log`` only; the lower bounds keep the settled limit within
+    25 % of a capacity as small as 8, and the jump back to the capacity estimate lets the
+    limit follow a capacity drop within one round trip.
 
     The no-load time only falls. A downstream that became slower for good looks like a queue
     and lowers the limit; ``probe_every`` (samples per unit of limit) measures it afresh now
@@ -120,7 +126,7 @@ class Vegas:
 
     Attributes:
         initial, min_limit, max_limit: the start and bounds of the limit (20, 1, 1000).
-        alpha, beta: the queue to keep, in units of ``log``, 0 < alpha < beta (1, 3).
+        alpha, beta: the queue to keep, in units of ``log``, 0 < alpha < beta (1, 2).
         backoff: factor applied on a drop, in [0.5, 1) (0.9).
         smoothing: weight of the new estimate, in (0, 1] (1.0: no smoothing).
         probe_every: ``None`` (default) or an int >= 1.
@@ -130,7 +136,7 @@ class Vegas:
     min_limit: int = 1
     max_limit: int = 1000
     alpha: float = 1.0
-    beta: float = 3.0
+    beta: float = 2.0
     backoff: float = 0.9
     smoothing: float = 1.0
     probe_every: int | None = None
@@ -159,21 +165,25 @@ class Vegas:
                 memory.samples_since_probe = 0
                 memory.rtt_noload = rtt
                 return limit
-        if memory.rtt_noload <= 0 or rtt < memory.rtt_noload:
+        if memory.rtt_noload <= 0:
             memory.rtt_noload = rtt
-            return limit
         log = max(1.0, math.log10(limit))
         if sample.dropped:
+            memory.slow_start = False
             target = limit * self.backoff
         elif sample.in_flight * 2 < limit:
             return limit  # the caller does not use the limit: nothing learned about capacity
         else:
-            queue = limit * (1 - memory.rtt_noload / rtt)
+            queue = limit * (1 - min(1.0, memory.rtt_noload / rtt))
             if queue < self.alpha * log:
-                target = limit + (self.beta * log if queue < 0.5 else log)
+                # Slow start: double until the first queue shows (as TCP does), then one
+                # step of log per round trip.
+                target = limit * 2 if memory.slow_start else limit + log
             elif queue > self.beta * log:
+                memory.slow_start = False
                 target = limit - queue + self.alpha * log
             else:
+                memory.slow_start = False
                 return limit
         target = min(float(self.max_limit), max(float(self.min_limit), target))
         return (1 - self.smoothing) * limit + self.smoothing * target
@@ -253,27 +263,39 @@ class AdaptiveLimit:
     def record(self, rtt: float, *, in_flight: int, dropped: bool = False) -> None:
         """Feed one finished call; listeners hear of it when the whole-number limit moves.
 
-        A call that started before the limit last moved says nothing about the new limit, so
-        it does not move it again: the limit changes at most once per round trip, as TCP
-        Vegas' window does (otherwise the calls of one round trip would each add a step).
+        Samples are taken a round trip at a time, as TCP Vegas' window is: a call that
+        started before the limit last moved says nothing about the new limit and is not
+        counted (it only lowers the no-load time); the others are gathered until a quarter
+        of the limit has finished, and the algorithm sees their mean round trip — one step
+        per round trip, on an average rather than on one noisy call.
         """
         self._samples += 1
         self._drops += dropped
         now = self._clock.now()
+        memory = self._memory
+        if rtt > 0 and (memory.rtt_noload <= 0 or rtt < memory.rtt_noload):
+            memory.rtt_noload = rtt
         if now - rtt < self._changed_at:
-            if rtt > 0 and (self._memory.rtt_noload <= 0 or rtt < self._memory.rtt_noload):
-                self._memory.rtt_noload = rtt
             return
+        memory.window_rtt += rtt
+        memory.window_n += 1
+        memory.window_in_flight = max(memory.window_in_flight, in_flight)
+        memory.window_dropped = memory.window_dropped or dropped
+        if memory.window_n * 4 < self._limit:
+            return
+        sample = Sample(memory.window_rtt / memory.window_n, memory.window_in_flight,
+                        memory.window_dropped)
+        memory.window_rtt, memory.window_n = 0.0, 0
+        memory.window_in_flight, memory.window_dropped = 0, False
         before = self.limit
-        self._limit = self._algorithm.next_limit(
-            self._limit, Sample(rtt, in_flight, dropped), self._memory)
+        self._limit = self._algorithm.next_limit(self._limit, sample, memory)
         after = self.limit
         if after != before:
             self._changes += 1
             self._changed_at = now
             if self._listeners or self._bus.active:
-                event = LimitChanged(source=self.name, limit=after, previous=before, rtt=rtt,
-                                     dropped=dropped)
+                event = LimitChanged(source=self.name, limit=after, previous=before,
+                                     rtt=sample.rtt, dropped=sample.dropped)
                 for listener in self._listeners:
                     listener(event)
                 self._bus.publish(event)

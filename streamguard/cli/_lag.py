@@ -15,7 +15,9 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
+from ._connection import kafka_bootstrap
 from ._errors import CliError, ExitCode, missing_dependency
+from ._options import DEFAULT_BOOTSTRAP
 
 
 def command(args: argparse.Namespace) -> int:
@@ -27,7 +29,8 @@ def command(args: argparse.Namespace) -> int:
     if not args.debug:
         # Its errors become one line of ours; its own log lines would only repeat them.
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL + 1)
-    rows = asyncio.run(_describe_or_explain(args.bootstrap, args.group, args.topic or [],
+    bootstrap = kafka_bootstrap(args, DEFAULT_BOOTSTRAP)
+    rows = asyncio.run(_describe_or_explain(bootstrap, args.group, args.topic or [],
                                             args.timeout))
     if args.json:
         print(json.dumps({"group": args.group, "partitions": [asdict(r) for r in rows],
@@ -38,12 +41,16 @@ def command(args: argparse.Namespace) -> int:
 
 
 async def _describe_or_explain(
-    bootstrap: str, group: str, topics: list[str], patience: float
+    bootstrap: Any, group: str, topics: list[str], patience: float
 ) -> list[Any]:
-    from ..kafka import BrokerUnreachableError, KafkaAdapterError
+    from ..kafka import BrokerRefusedError, BrokerUnreachableError, KafkaAdapterError
 
     try:
         return await describe(bootstrap, group, topics, patience)
+    except BrokerRefusedError as exc:
+        raise CliError(str(exc), code=ExitCode.UNREACHABLE,
+                       hint="check --command-config (credentials, CA file, protocol)"
+                       ) from None
     except BrokerUnreachableError:
         raise CliError(f"cannot reach a Kafka broker at {bootstrap}", code=ExitCode.UNREACHABLE,
                        hint="is a broker running there? `streamguard broker` starts one"
@@ -53,7 +60,7 @@ async def _describe_or_explain(
 
 
 async def describe(
-    bootstrap: str, group: str, topics: list[str], patience: float
+    bootstrap: Any, group: str, topics: list[str], patience: float
 ) -> list[Any]:
     """The rows of the table (:class:`~streamguard.kafka.GroupPartitionLag`); raises
     :class:`CliError` for an unknown topic, or for a group without committed offsets when no

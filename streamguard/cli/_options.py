@@ -46,6 +46,14 @@ def bootstrap(text: str) -> str:
     return text
 
 
+def _security_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--command-config", metavar="FILE",
+        help="Kafka client properties (security.protocol, sasl.mechanism, sasl.jaas.config, "
+             "ssl.truststore.location, …) as Kafka's own tools take them; also "
+             "STREAMGUARD_KAFKA_* variables (see the README)")
+
+
 def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30)
 
@@ -84,7 +92,9 @@ def add_run(commands: _Commands) -> None:
         description="Run a pipeline with a live view and a summary at the end.\n\n"
         "TARGET is a Python file or a module, optionally followed by :NAME (default: main).\n"
         "NAME may be a Stream, a function returning a Stream, or an async function;\n"
-        "a function that takes a `bootstrap` parameter receives --bootstrap.\n"
+        "a function that takes a `bootstrap` parameter receives --bootstrap (with\n"
+        "--command-config or STREAMGUARD_KAFKA_* set: a KafkaConnection, which every\n"
+        "Kafka client of streamguard accepts where a bootstrap string goes).\n"
         "Ctrl-C, SIGTERM and --duration drain the pipelines: sources stop taking new\n"
         "items, what is in flight finishes (at most --drain-timeout seconds), a Kafka\n"
         "source commits what completed and leaves its group. A second Ctrl-C stops at once.",
@@ -96,6 +106,7 @@ def add_run(commands: _Commands) -> None:
                         help="path/to/file.py[:NAME] or package.module[:NAME]")
     parser.add_argument("--bootstrap", type=bootstrap, metavar="HOST:PORT",
                         help="Kafka bootstrap servers, passed to the target as `bootstrap`")
+    _security_option(parser)
     parser.add_argument("--duration", type=positive_seconds, metavar="SECONDS",
                         help="drain after this many seconds, as on Ctrl-C (exit code 0)")
     parser.add_argument("--drain-timeout", type=positive_seconds, default=DEFAULT_DRAIN_TIMEOUT,
@@ -139,9 +150,10 @@ def add_lag(commands: _Commands) -> None:
         description="Print, per partition, the group's committed offset, the log-end\n"
         "offset and the lag between them, like kafka-consumer-groups.sh --describe.",
         epilog="example:\n  streamguard lag --bootstrap 127.0.0.1:9092 --group orders")
-    parser.add_argument("--bootstrap", type=bootstrap, default=DEFAULT_BOOTSTRAP,
-                        metavar="HOST:PORT", help="Kafka bootstrap servers "
-                        "(default: %(default)s)")
+    parser.add_argument("--bootstrap", type=bootstrap, default=None,
+                        metavar="HOST:PORT", help="Kafka bootstrap servers (default: those "
+                        f"of --command-config, else {DEFAULT_BOOTSTRAP})")
+    _security_option(parser)
     parser.add_argument("--group", required=True, help="the consumer group id")
     parser.add_argument("--topic", action="append", metavar="TOPIC",
                         help="only this topic (repeatable; default: every topic the group "

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from ._connection import kafka_bootstrap
 from ._session import Options, supervise
 from ._target import check_parameters, load_target, run_target
 from ._view import choose_view
@@ -15,8 +16,9 @@ def command(args: argparse.Namespace) -> int:
     """Load the target, then run it supervised (see :mod:`._session`)."""
     target = load_target(args.target)
     kwargs: dict[str, object] = {}
-    if args.bootstrap is not None:
-        kwargs["bootstrap"] = args.bootstrap
+    bootstrap = kafka_bootstrap(args)
+    if bootstrap is not None:
+        kwargs["bootstrap"] = bootstrap
     check_parameters(target, kwargs)
     options = Options.from_args(args, choose_view(args.view, sys.stderr))
     return asyncio.run(supervise(lambda pipelines: run_target(target, kwargs, pipelines),

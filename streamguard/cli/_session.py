@@ -205,7 +205,9 @@ def _unreachable(error: BaseException) -> BaseException | None:
     kafka = sys.modules.get("streamguard.kafka")  # not imported: no Kafka error possible
     if kafka is None:
         return None
-    unreachable: type[BaseException] = kafka.BrokerUnreachableError
+    # A broker that refused (credentials, TLS) is as final as one that is not there.
+    unreachable: tuple[type[BaseException], ...] = (kafka.BrokerUnreachableError,
+                                                    kafka.BrokerRefusedError)
     seen: set[int] = set()
     pending: list[BaseException | None] = [error]
     while pending:  # the error, its causes and the members of exception groups

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Never, TypeVar
 
 from ..breaker._breaker import CircuitBreaker
@@ -28,6 +28,7 @@ def guarded_sink(
     concurrency: int = 1, on_open: OnOpen = "backpressure",
     dead_letter: ItemCallback | None = None, fallback: ItemCallback | None = None,
     clock: Clock | None = None, name: str | None = None,
+    key: Callable[[T], Hashable] | None = None, max_per_key: int | None = None,
 ) -> Operator[T, Never]:
     """End the pipeline by awaiting ``call(item)`` for every item, guarded.
 
@@ -58,6 +59,10 @@ def guarded_sink(
         fallback: ``(item, error)``, sync or async, for ``on_open="fallback"``.
         clock: times tries, timeouts and retry waits (default: the event loop's clock).
         name: the stage's name in statistics, events and metrics.
+        key: key ordering (``op.sink``'s ``key=``): items of one key are delivered one at
+            a time in arrival order, items of different keys concurrently.
+        max_per_key: with *key*, the most items of one key held (default: a quarter of
+            the ``2 × concurrency`` the stage holds, at least 1).
 
     An item completes at its source once delivered, handled by the fallback, or
     dead-lettered; never when it is merely given up. In ``backpressure`` mode an item whose
@@ -88,6 +93,11 @@ def guarded_sink(
     _check_callback("fallback", fallback)
     require(name is None or (isinstance(name, str) and bool(name)),
             "name must be a non-empty string or None", name)
+    require(key is None or callable(key),
+            "key must be a function item -> hashable key, or None", key)
+    require(max_per_key is None or key is not None, "max_per_key needs key=", max_per_key)
+    require(max_per_key is None or (is_int(max_per_key) and max_per_key >= 1),
+            "max_per_key must be an int >= 1", max_per_key)
     the_clock = clock if clock is not None else SYSTEM_CLOCK
     stage_name = name or "guarded_sink"
     # One budget per operator: every subscription of it (every run) spends from it.
@@ -96,7 +106,7 @@ def guarded_sink(
         down, call, breaker=breaker, retry=retry, budget=budget, timeout=timeout,
         concurrency=concurrency,
         on_open=on_open, dead_letter=dead_letter, fallback=fallback, clock=the_clock,
-        name=stage_name))
+        name=stage_name, key=key, max_per_key=max_per_key))
 
 
 def _check_call(call: object) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Literal, Never, TypeAlias, TypeVar
 
@@ -108,9 +108,10 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         budget: RetryBudget | None, timeout: float | None,
         concurrency: int, on_open: OnOpen, dead_letter: ItemCallback | None,
         fallback: ItemCallback | None, clock: Clock, name: str | None,
+        key: Callable[[T], Hashable] | None = None, max_per_key: int | None = None,
     ) -> None:
         super().__init__(downstream, concurrency=concurrency, ordered=False, on_error="fail",
-                         name=name, emits=False)
+                         name=name, emits=False, key=key, max_per_key=max_per_key)
         self._call = call
         self._breaker = breaker
         # Durations matter to the breaker only when it judges slow calls: read the clock then.

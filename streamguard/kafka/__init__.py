@@ -12,6 +12,10 @@ reading faster than the pipeline can process; produce to topics with acknowledge
 * :class:`KafkaSink` — an ``acks=all``, idempotent producer whose ``send`` returns once the
   broker has the record.
 * :func:`throttle_by_lag` — slows a producer down while a consumer group lags behind.
+* :class:`KafkaConnection` — brokers plus security (TLS, SASL PLAIN/SCRAM/OAUTHBEARER), from
+  code, a Kafka properties file or ``STREAMGUARD_KAFKA_*`` variables; pass it wherever a
+  ``bootstrap_servers`` string goes and every client made from there uses it;
+  :func:`check_connection` names why a broker refuses (:class:`BrokerRefusedError`).
 * :func:`read_group_lag` — committed offset, log-end offset and lag per partition, as
   Kafka's consumer-groups tool reports them.
 
@@ -37,8 +41,10 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     ) from exc
 
 from ..core._public import publish as _publish
+from ._client import check_connection
 from ._codec import BYTES, JSON, STR, Codec, FunctionCodec, Undecodable
 from ._config import KafkaSinkConfig, KafkaSourceConfig
+from ._connection import KafkaConnection, Secret
 from ._dead_letter import (
     HEADER_ERROR_MESSAGE,
     HEADER_ERROR_TYPE,
@@ -49,6 +55,7 @@ from ._dead_letter import (
     HEADER_TOPIC,
 )
 from ._errors import (
+    BrokerRefusedError,
     BrokerUnreachableError,
     DeadLetterError,
     DeliveryError,
@@ -88,6 +95,7 @@ __all__ = [
     "HEADER_TOPIC",
     "JSON",
     "STR",
+    "BrokerRefusedError",
     "BrokerUnreachableError",
     "Codec",
     "CommitFailed",
@@ -100,6 +108,7 @@ __all__ = [
     "GroupPartitionLag",
     "IdempotenceUnsupportedError",
     "KafkaAdapterError",
+    "KafkaConnection",
     "KafkaEvent",
     "KafkaRecord",
     "KafkaSink",
@@ -121,10 +130,12 @@ __all__ = [
     "PauseReasonsChanged",
     "RecordDeadLettered",
     "RecordFailedError",
+    "Secret",
     "ThrottleRateChanged",
     "TopicPartition",
     "Undecodable",
     "UnknownTopicError",
+    "check_connection",
     "read_group_lag",
     "throttle_by_lag",
 ]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+import logging
+import ssl
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -18,7 +20,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, UnknownError
 
 from streamguard.core._errors import ConfigError
 
-from ._connection import KafkaConnection, capture_connect_errors, explain_connect_failure
+from ._connection import KafkaConnection
 from ._errors import (
     BrokerRefusedError,
     BrokerUnreachableError,
@@ -32,20 +34,51 @@ _UNREACHABLE_HINT = (
 )
 
 
+Bootstrap = str | KafkaConnection
+"""Where the brokers are: ``"host:port[,…]"``, or a :class:`KafkaConnection` that also says
+how to reach them securely. Every client streamguard makes accepts either."""
+
+
+def _expand(options: dict[str, Any]) -> tuple[dict[str, Any], KafkaConnection | None]:
+    servers = options.get("bootstrap_servers")
+    if isinstance(servers, KafkaConnection):
+        return {**options, **servers.client_options()}, servers
+    return options, None
+
+
+def _made(client: Any, connection: KafkaConnection | None) -> Any:
+    # start_client names the cause of a refusal from the connection the client was made with.
+    client._streamguard_connection = connection
+    return client
+
+
 def make_consumer(*topics: str, **options: Any) -> Any:
     """Build an ``AIOKafkaConsumer``; a bad option becomes a :class:`ConfigError`."""
+    options, connection = _expand(options)
     try:
-        return AIOKafkaConsumer(*topics, **options)
+        return _made(AIOKafkaConsumer(*topics, **options), connection)
     except (TypeError, ValueError, AssertionError, KafkaError) as exc:
         raise ConfigError(f"bad Kafka consumer option: {exc}") from exc
 
 
 def make_producer(**options: Any) -> Any:
     """Build an ``AIOKafkaProducer``; a bad option becomes a :class:`ConfigError`."""
+    options, connection = _expand(options)
     try:
-        return AIOKafkaProducer(**options)
+        return _made(AIOKafkaProducer(**options), connection)
     except (TypeError, ValueError, AssertionError, KafkaError) as exc:
         raise ConfigError(f"bad Kafka producer option: {exc}") from exc
+
+
+def make_admin(**options: Any) -> Any:
+    """Build an ``AIOKafkaAdminClient``; a bad option becomes a :class:`ConfigError`."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    options, connection = _expand(options)
+    try:
+        return _made(AIOKafkaAdminClient(**options), connection)
+    except (TypeError, ValueError, AssertionError, KafkaError) as exc:
+        raise ConfigError(f"bad Kafka admin client option: {exc}") from exc
 
 
 _REFUSALS = ("authentication failed", "does not enable SASL", "TLS", "expects TLS",
@@ -53,7 +86,7 @@ _REFUSALS = ("authentication failed", "does not enable SASL", "TLS", "expects TL
 
 
 async def start_client(
-    client: Any, *, bootstrap: str, within: float, what: str,
+    client: Any, *, bootstrap: Bootstrap, within: float, what: str,
     idempotence_setting: str = "KafkaSinkConfig(idempotence=False)",
     connection: KafkaConnection | None = None,
 ) -> None:
@@ -67,6 +100,8 @@ async def start_client(
     :class:`BrokerRefusedError` naming the cause — found in what aiokafka logs, since the
     error it raises names only the address.
     """
+    if connection is None:
+        connection = getattr(client, "_streamguard_connection", None)
     try:
         async with asyncio.timeout(within):
             with capture_connect_errors() as logged:
@@ -130,7 +165,7 @@ async def topic_partitions(consumer: Any) -> dict[str, set[int]]:
 
 
 async def check_topics(
-    consumer: Any, topics: Iterable[str], *, bootstrap: str, within: float, what: str
+    consumer: Any, topics: Iterable[str], *, bootstrap: Bootstrap, within: float, what: str
 ) -> dict[str, set[int]]:
     """Raise :class:`UnknownTopicError` if a topic in *topics* does not exist; return the
     cluster's topics and their partitions."""
@@ -155,7 +190,7 @@ async def check_topics(
 
 
 def check_partitions(
-    known: dict[str, set[int]], partitions: Iterable[tuple[str, int]], *, bootstrap: str,
+    known: dict[str, set[int]], partitions: Iterable[tuple[str, int]], *, bootstrap: Bootstrap,
     what: str,
 ) -> None:
     """Raise :class:`UnknownTopicError` if an assigned partition does not exist."""
@@ -166,3 +201,84 @@ def check_partitions(
                 f"{what}: partition {partition} of topic {topic!r} does not exist on "
                 f"{bootstrap!r} (partitions: {sorted(have) or 'none'})"
             )
+
+
+# ---------------------------------------------------------------- why a connection failed
+
+_AIOKAFKA_LOGGERS = ("aiokafka", "aiokafka.client", "aiokafka.conn")
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.errors: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # aiokafka logs the cause of a failed bootstrap ('Unable connect to "%s:%s": %s', err)
+        # and then raises an error that names only the address.
+        for arg in record.args if isinstance(record.args, tuple) else ():
+            if isinstance(arg, BaseException):
+                self.errors.append(arg)
+
+
+@contextlib.contextmanager
+def capture_connect_errors() -> Iterator[list[BaseException]]:
+    """Collect the errors aiokafka logs while connecting (it raises without them).
+
+    Also when the application silenced aiokafka's logger (``streamguard lag`` does): then the
+    records are let through to this handler only, and the logger is put back as it was.
+    """
+    handler = _Capture()
+    logger = logging.getLogger("aiokafka")
+    level, propagate = logger.level, logger.propagate
+    silenced = logger.getEffectiveLevel() > logging.ERROR
+    if silenced:
+        logger.setLevel(logging.ERROR)
+        logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield handler.errors
+    finally:
+        logger.removeHandler(handler)
+        if silenced:
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
+def explain_connect_failure(errors: list[BaseException],
+                            connection: KafkaConnection | None) -> str | None:
+    """Name the cause of a failed connection from what aiokafka logged, or ``None``."""
+    if not errors:
+        return None
+    error = errors[-1]
+    text = f"{type(error).__name__}: {error}"
+    protocol = connection.security_protocol if connection else "PLAINTEXT"
+    tls = protocol in ("SSL", "SASL_SSL")
+    if "SaslAuthenticationFailed" in text:
+        who = f"user {connection.sasl_username!r} " if connection and connection.sasl_username \
+            else ""
+        mechanism: str | None = connection.sasl_mechanism if connection else "SASL"
+        return (f"authentication failed: the broker refused {who}with {mechanism} "
+                f"(wrong user name or password)")
+    if "UnsupportedSaslMechanism" in text:
+        mechanism = connection.sasl_mechanism if connection else "(unknown)"
+        return (f"the broker does not enable SASL mechanism {mechanism} on this listener; "
+                f"set sasl_mechanism to one it enables (sasl.enabled.mechanisms)")
+    if isinstance(error, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
+        reason = getattr(error, "verify_message", None) or "certificate verify failed"
+        where = f"ssl_cafile={connection.ssl_cafile!r}" if connection and connection.ssl_cafile \
+            else "the system's trusted CAs"
+        return (f"TLS: the broker's certificate is not trusted by {where} ({reason}); "
+                f"set ssl_cafile to the CA that signed it")
+    if tls and (isinstance(error, ssl.SSLError | ConnectionResetError) or not str(error)):
+        return (f"TLS handshake failed ({type(error).__name__}): the listener does not speak "
+                f"TLS? security_protocol is {protocol}; a plaintext listener needs PLAINTEXT or "
+                f"SASL_PLAINTEXT")
+    if "closed" in text:
+        if not tls:
+            return (f"the broker closed the connection at once: the listener expects TLS? "
+                    f"security_protocol is {protocol}; try SSL or SASL_SSL")
+        if connection is not None and connection.ssl_certfile is None:
+            return ("the broker closed the TLS connection: the listener may require a client "
+                    "certificate (set ssl_certfile and ssl_keyfile)")
+    return text

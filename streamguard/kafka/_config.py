@@ -6,11 +6,14 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from streamguard.core._errors import require
 
 from ._pause import FlowControl
+
+if TYPE_CHECKING:
+    from ._client import Bootstrap
 
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 # host:port, host or [IPv6]:port; the port is checked as a number below.
@@ -20,7 +23,12 @@ _SERVER = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(?P<port>[^:]*
 def check_bootstrap(value: object, field_name: str = "bootstrap_servers") -> None:
     """Raise :class:`~streamguard.core.ConfigError` unless *value* is
     ``"host:port[,host:port...]"`` with ports in 1..65535 (aiokafka would accept a bad port
-    and fail later with a bare ``ValueError``)."""
+    and fail later with a bare ``ValueError``). A :class:`KafkaConnection` (brokers plus
+    security) is accepted wherever a bootstrap string is: it validated itself."""
+    from ._connection import KafkaConnection  # it imports this module
+
+    if isinstance(value, KafkaConnection):
+        return
     rule = f"{field_name} must be a non-empty 'host:port[,host:port...]' string"
     require(isinstance(value, str) and bool(value.strip()), rule, value)
     assert isinstance(value, str)
@@ -81,7 +89,9 @@ class KafkaSourceConfig:
     Give exactly one of *topics*, *pattern* (both with a *group_id*) or *partitions*.
 
     Attributes:
-        bootstrap_servers: ``"host:port[,host:port...]"`` of the brokers.
+        bootstrap_servers: ``"host:port[,host:port...]"`` of the brokers, or a
+            :class:`KafkaConnection` (brokers plus TLS/SASL) that every client of this
+            config uses.
         topics: topics to subscribe to with the consumer group *group_id*.
         pattern: a regular expression of topics to subscribe to (with *group_id*).
         partitions: ``(topic, partition)`` pairs to read without group rebalancing; offsets
@@ -120,7 +130,7 @@ class KafkaSourceConfig:
         consumer_options: further keyword arguments for ``aiokafka.AIOKafkaConsumer``.
     """
 
-    bootstrap_servers: str
+    bootstrap_servers: Bootstrap
     topics: tuple[str, ...] = ()
     pattern: str | None = None
     partitions: tuple[tuple[str, int], ...] = ()
@@ -226,7 +236,9 @@ class KafkaSinkConfig:
     """How the Kafka sink produces.
 
     Attributes:
-        bootstrap_servers: ``"host:port[,host:port...]"`` of the brokers.
+        bootstrap_servers: ``"host:port[,host:port...]"`` of the brokers, or a
+            :class:`KafkaConnection` (brokers plus TLS/SASL) that every client of this
+            config uses.
         topic: the default destination topic (an item may name its own).
         client_id: the client id the broker sees.
         acks: ``"all"`` (default: every in-sync replica has the record), ``1`` or ``0``.
@@ -241,7 +253,7 @@ class KafkaSinkConfig:
         producer_options: further keyword arguments for ``aiokafka.AIOKafkaProducer``.
     """
 
-    bootstrap_servers: str
+    bootstrap_servers: Bootstrap
     topic: str | None = None
     client_id: str = "streamguard"
     acks: Literal["all", 0, 1] = "all"

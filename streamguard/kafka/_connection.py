@@ -21,17 +21,16 @@ not reach logs, error messages, reprs, metrics or the command line's output.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import re
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from ..core._errors import ConfigError, require
+from ._config import check_bootstrap
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
@@ -81,7 +80,7 @@ def _file(field_name: str, value: str | None) -> None:
         require(Path(value).is_file(), f"{field_name} must name an existing file", value)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False)
 class KafkaConnection:
     """How to reach the brokers: given once, used by every client streamguard creates.
 
@@ -105,19 +104,19 @@ class KafkaConnection:
     security_protocol: SecurityProtocol = "PLAINTEXT"
     sasl_mechanism: SaslMechanism | None = None
     sasl_username: str | None = None
-    sasl_password: Secret | None = field(default=None)
+    sasl_password: Secret | str | None = None
     oauth_token_provider: Any = field(default=None, repr=False)
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
-    ssl_key_password: Secret | None = None
+    ssl_key_password: Secret | str | None = None
     ssl_check_hostname: bool = True
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sasl_password", _secret(self.sasl_password))
         object.__setattr__(self, "ssl_key_password", _secret(self.ssl_key_password))
-        _check_servers(self.bootstrap_servers)
+        check_bootstrap(self.bootstrap_servers)
         require(self.security_protocol in get_args(SecurityProtocol),
                 f"security_protocol must be one of {', '.join(get_args(SecurityProtocol))}",
                 self.security_protocol)
@@ -175,7 +174,8 @@ class KafkaConnection:
         context = ssl.create_default_context(cafile=self.ssl_cafile)
         context.check_hostname = self.ssl_check_hostname
         if self.ssl_certfile is not None:
-            password = self.ssl_key_password.reveal() if self.ssl_key_password else None
+            key = self.ssl_key_password
+            password = key.reveal() if isinstance(key, Secret) else None
             try:
                 context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, password)
             except (ssl.SSLError, OSError) as exc:
@@ -195,10 +195,13 @@ class KafkaConnection:
             if self.sasl_mechanism == "OAUTHBEARER":
                 options["sasl_oauth_token_provider"] = self.oauth_token_provider
             else:
-                assert self.sasl_password is not None
+                assert isinstance(self.sasl_password, Secret)  # wrapped in __post_init__
                 options["sasl_plain_username"] = self.sasl_username
                 options["sasl_plain_password"] = self.sasl_password.reveal()
         return options
+
+    def __repr__(self) -> str:
+        return f"KafkaConnection({self.describe()})"
 
     def describe(self) -> str:
         """One line for messages: where and how, never the credentials."""
@@ -298,20 +301,6 @@ _KNOWN_KEYS = frozenset({
     "ssl.keystore.type", "ssl.key.password", "ssl.endpoint.identification.algorithm",
 })
 
-_SERVER = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:(\d{1,5})$")
-
-
-def _check_servers(value: object) -> None:
-    require(isinstance(value, str) and value.strip() != "",
-            "bootstrap_servers must be a non-empty 'host:port[,host:port...]' string", value)
-    assert isinstance(value, str)
-    for server in value.split(","):
-        match = _SERVER.match(server.strip())
-        require(match is not None and 0 < int(match.group(1)) < 65536,
-                "bootstrap_servers: every entry must be 'host:port' with a port in 1..65535",
-                server.strip())
-
-
 def parse_properties(text: str) -> dict[str, str]:
     """Parse a Java properties file's ``key=value`` / ``key: value`` lines (comments: # or !)."""
     props: dict[str, str] = {}
@@ -337,73 +326,3 @@ def _jaas_credentials(jaas: str | None, origin: str) -> tuple[str | None, Secret
             f"{origin}: sasl.jaas.config must carry username=\"…\" and password=\"…\"",
             "<hidden>")
     return pairs["username"], Secret(pairs["password"])
-
-
-# ---------------------------------------------------------------------------------------------
-# Why a connection failed, in one line
-
-_AIOKAFKA_LOGGERS = ("aiokafka", "aiokafka.client", "aiokafka.conn")
-
-
-class _Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.errors: list[BaseException] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        # aiokafka logs the cause of a failed bootstrap ('Unable connect to "%s:%s": %s', err)
-        # and then raises an error that names only the address.
-        for arg in record.args if isinstance(record.args, tuple) else ():
-            if isinstance(arg, BaseException):
-                self.errors.append(arg)
-
-
-@contextlib.contextmanager
-def capture_connect_errors() -> Iterator[list[BaseException]]:
-    """Collect the errors aiokafka logs while connecting (it raises without them)."""
-    handler = _Capture()
-    logger = logging.getLogger("aiokafka")
-    logger.addHandler(handler)
-    try:
-        yield handler.errors
-    finally:
-        logger.removeHandler(handler)
-
-
-def explain_connect_failure(errors: list[BaseException],
-                            connection: KafkaConnection | None) -> str | None:
-    """Name the cause of a failed connection from what aiokafka logged, or ``None``."""
-    if not errors:
-        return None
-    error = errors[-1]
-    text = f"{type(error).__name__}: {error}"
-    protocol = connection.security_protocol if connection else "PLAINTEXT"
-    tls = protocol in ("SSL", "SASL_SSL")
-    if "SaslAuthenticationFailed" in text:
-        who = f"user {connection.sasl_username!r} " if connection and connection.sasl_username \
-            else ""
-        mechanism: str | None = connection.sasl_mechanism if connection else "SASL"
-        return (f"authentication failed: the broker refused {who}with {mechanism} "
-                f"(wrong user name or password)")
-    if "UnsupportedSaslMechanism" in text:
-        mechanism = connection.sasl_mechanism if connection else "(unknown)"
-        return (f"the broker does not enable SASL mechanism {mechanism} on this listener; "
-                f"set sasl_mechanism to one it enables (sasl.enabled.mechanisms)")
-    if isinstance(error, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
-        reason = getattr(error, "verify_message", None) or "certificate verify failed"
-        where = f"ssl_cafile={connection.ssl_cafile!r}" if connection and connection.ssl_cafile \
-            else "the system's trusted CAs"
-        return (f"TLS: the broker's certificate is not trusted by {where} ({reason}); "
-                f"set ssl_cafile to the CA that signed it")
-    if tls and (isinstance(error, ssl.SSLError | ConnectionResetError) or not str(error)):
-        return (f"TLS handshake failed ({type(error).__name__}): the listener does not speak "
-                f"TLS? security_protocol is {protocol}; a plaintext listener needs PLAINTEXT or "
-                f"SASL_PLAINTEXT")
-    if "closed" in text:
-        if not tls:
-            return (f"the broker closed the connection at once: the listener expects TLS? "
-                    f"security_protocol is {protocol}; try SSL or SASL_SSL")
-        if connection is not None and connection.ssl_certfile is None:
-            return ("the broker closed the TLS connection: the listener may require a client "
-                    "certificate (set ssl_certfile and ssl_keyfile)")
-    return text

@@ -23,7 +23,7 @@ from typing import Any
 
 from streamguard.core._errors import ItemFailedError
 
-from ._client import make_producer, start_client
+from ._client import Bootstrap, make_producer, start_client
 from ._completion import DEAD_LETTERING, FAILED, RecordAck, find_ack, stream_failure
 from ._context import SourceContext
 from ._errors import DeadLetterError, KafkaAdapterError, RecordFailedError
@@ -80,7 +80,7 @@ class DeadLetterWriter:
     """Writes records to one dead-letter topic with an acks=all producer."""
 
     def __init__(
-        self, *, bootstrap_servers: str, topic: str, idempotence: bool, client_id: str,
+        self, *, bootstrap_servers: Bootstrap, topic: str, idempotence: bool, client_id: str,
         connect_timeout: float,
     ) -> None:
         self.topic = topic

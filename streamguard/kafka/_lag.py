@@ -20,12 +20,12 @@ from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from streamguard.core._errors import require
 
-from ._client import close_quietly, make_consumer, start_client, topic_partitions
+from . import _client
+from ._client import Bootstrap, close_quietly, make_consumer, start_client, topic_partitions
 from ._config import check_bootstrap, check_str
 from ._errors import BrokerUnreachableError, KafkaAdapterError, UnknownTopicError
 from ._partition import PartitionState
@@ -111,7 +111,7 @@ def in_flight(fetched: int | None, completed: int | None) -> int:
 class LogEndReader:
     """Log-end and log-start offsets through a group-less consumer; reusable; ``aclose()``."""
 
-    def __init__(self, bootstrap_servers: str, *, connect_timeout: float = 15.0,
+    def __init__(self, bootstrap_servers: Bootstrap, *, connect_timeout: float = 15.0,
                  client_id: str = "streamguard-lag") -> None:
         self._bootstrap = bootstrap_servers
         self._timeout = connect_timeout
@@ -164,7 +164,7 @@ class SourceLag:
     :meth:`refresh` (every ``lag_interval``) learns where uncommitted partitions start and
     the log ends of paused ones (stale ``highwater()``); :meth:`of` is then synchronous."""
 
-    def __init__(self, bootstrap_servers: str, *, connect_timeout: float, client_id: str) -> None:
+    def __init__(self, bootstrap_servers: Bootstrap, *, connect_timeout: float, client_id: str):
         # Connects on first use only: a source that never pauses never opens it.
         self._ends = LogEndReader(bootstrap_servers, connect_timeout=connect_timeout,
                                   client_id=f"{client_id}-lag")
@@ -219,7 +219,7 @@ class GroupLagReader:
     drops the connection on that, and from then on the reader names every partition (from one
     topic listing per check) and keeps those the group committed."""
 
-    def __init__(self, bootstrap_servers: str, group: str, *,
+    def __init__(self, bootstrap_servers: Bootstrap, group: str, *,
                  auto_offset_reset: OffsetReset = "earliest",
                  connect_timeout: float = 15.0) -> None:
         check_bootstrap(bootstrap_servers)
@@ -288,8 +288,8 @@ class GroupLagReader:
         if tps is not None and not tps:
             return {}
         if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers,
-                                        request_timeout_ms=int(self._timeout * 1000))
+            admin = _client.make_admin(bootstrap_servers=self.bootstrap_servers,
+                                       request_timeout_ms=int(self._timeout * 1000))
             await start_client(admin, bootstrap=self.bootstrap_servers, within=self._timeout,
                                what="offset reader")
             self._admin = admin
@@ -306,7 +306,7 @@ class GroupLagReader:
 
 
 async def read_group_lag(
-    bootstrap_servers: str, group: str, *, topics: Iterable[str] = (),
+    bootstrap_servers: Bootstrap, group: str, *, topics: Iterable[str] = (),
     auto_offset_reset: OffsetReset = "earliest", connect_timeout: float = 15.0,
 ) -> list[GroupPartitionLag]:
     """Committed offset, log-end offset and lag per partition of *group*, like
@@ -332,7 +332,7 @@ class GroupLagProbe:
     starts, see :func:`read_group_lag`). :meth:`aclose` it when done: it keeps its clients
     open between checks (none joins the group)."""
 
-    def __init__(self, bootstrap_servers: str, *, group: str, topic: str,
+    def __init__(self, bootstrap_servers: Bootstrap, *, group: str, topic: str,
                  auto_offset_reset: OffsetReset = "earliest",
                  connect_timeout: float = 15.0) -> None:
         self.group = group

@@ -18,11 +18,15 @@ import os
 import shutil
 import signal
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass
+import ssl
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
+from ..core._errors import require
 from ._process import ManagedServer, ServerStartError, check_lifecycle, free_port
+from ._tls import make_ca, make_certificate
 
 
 class RedisStartError(ServerStartError):
@@ -38,24 +42,43 @@ class RedisConfig:
         binary: the ``redis-server`` executable (found on ``PATH`` by default).
         start_timeout: seconds to wait until it answers ``PING``.
         stop_grace: seconds between SIGTERM and SIGKILL when stopping.
+        tls: serve TLS only (``rediss://``), with a CA and a certificate made for the run
+            (:attr:`RedisServer.ca_file`).
+        users: ACL users (name → password) with every right; the ``default`` user is then
+            disabled, so every client must authenticate.
     """
 
     port: int = 0
     binary: str = "redis-server"
     start_timeout: float = 10.0
     stop_grace: float = 5.0
+    tls: bool = False
+    users: Mapping[str, str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         check_lifecycle(port=self.port, start_timeout=self.start_timeout,
                         stop_grace=self.stop_grace)
+        require(isinstance(self.tls, bool), "tls must be a bool", self.tls)
+        for name, password in (self.users or {}).items():
+            require(isinstance(name, str) and name.isidentifier(),
+                    "users: a user name must be a plain identifier", name)
+            require(isinstance(password, str) and password != "" and not any(
+                c.isspace() for c in password), "users: a password must be a non-empty str "
+                "without spaces", "<hidden>")
 
 
-def redis_answers(port: int, *, timeout: float = 0.5) -> bool:
-    """True when a Redis server on 127.0.0.1:*port* answers ``PING`` with ``+PONG``."""
+def redis_answers(port: int, *, timeout: float = 0.5,
+                  tls: ssl.SSLContext | None = None) -> bool:
+    """True when a Redis server on 127.0.0.1:*port* answers ``PING`` (``+PONG``, or a
+    ``-NOAUTH`` refusal when it requires authentication)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        with contextlib.ExitStack() as stack:
+            sock = stack.enter_context(socket.create_connection(("127.0.0.1", port),
+                                                                timeout=timeout))
+            if tls is not None:
+                sock = stack.enter_context(tls.wrap_socket(sock, server_hostname="127.0.0.1"))
             sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
     except OSError:
         return False
 
@@ -80,8 +103,24 @@ class RedisServer(ManagedServer):
 
     @property
     def url(self) -> str:
-        """The storage URI of database 0: ``redis://127.0.0.1:PORT/0``."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """The storage URI of database 0: ``redis://127.0.0.1:PORT/0`` (``rediss://`` with
+        TLS, then also naming the CA file); no credentials (see :meth:`url_for`)."""
+        if not self.config.tls:
+            return f"redis://127.0.0.1:{self.port}/0"
+        return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.ca_file}"
+
+    def url_for(self, user: str, password: str) -> str:
+        """:attr:`url` with ``user:password@`` (percent-encoded)."""
+        auth = f"{quote(user, safe='')}:{quote(password, safe='')}@"
+        return self.url.replace("://", f"://{auth}", 1)
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA that signed the server's certificate (TLS only, while it runs)."""
+        require(self.config.tls and self._dir is not None,
+                "ca_file needs a running server with tls=True", self.config.tls)
+        assert self._dir is not None
+        return self._dir / "tls" / "ca.pem"
 
     @property
     def address(self) -> str:
@@ -110,10 +149,29 @@ class RedisServer(ManagedServer):
             )
         # A restart after kill() keeps the port, so clients configured with the URL reconnect.
         self.port = self.port or free_port()
-        return self.argv()
+        argv = self.argv()
+        if self.config.users:
+            acl = folder / "users.acl"
+            acl.write_text("user default off\n" + "".join(
+                f"user {name} on >{password} ~* &* +@all\n"
+                for name, password in self.config.users.items()))
+            argv += ["--aclfile", str(acl)]
+        if self.config.tls:
+            tls = folder / "tls"
+            if not (tls / "ca.pem").is_file():
+                make_certificate(tls, "redis", make_ca(tls))
+            port_at = argv.index("--port") + 1
+            argv[port_at] = "0"  # TLS only: no plaintext port at all
+            argv += ["--tls-port", str(self.port), "--tls-cert-file", str(tls / "redis.pem"),
+                     "--tls-key-file", str(tls / "redis.p8"),
+                     "--tls-ca-cert-file", str(tls / "ca.pem"), "--tls-auth-clients", "no"]
+        return argv
 
     def _answers(self) -> bool:
-        return redis_answers(self.port)
+        context = None
+        if self.config.tls:
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+        return redis_answers(self.port, tls=context)
 
 
 @contextlib.contextmanager

@@ -61,23 +61,42 @@ def test_vegas_does_not_grow_a_limit_nobody_uses() -> None:
     assert limit.limit == 20
 
 
+def _window(limit: AdaptiveLimit, clock: VirtualClock, rtt: float, *, in_flight: int,
+            dropped: bool = False) -> None:
+    """One round trip later, a window's worth of calls (a quarter of the limit) finish."""
+    clock.tick(1.0)
+    for _ in range(max(1, -(-limit.limit // 4))):
+        limit.record(rtt, in_flight=in_flight, dropped=dropped)
+
+
 def test_aimd_backs_off_on_drops_and_grows_while_used() -> None:
     clock = VirtualClock()
     limit = AdaptiveLimit("api", AIMD(initial=10, backoff=0.5), clock=clock)
-    limit.record(0.01, in_flight=10)
+    _window(limit, clock, 0.01, in_flight=10)
     assert limit.limit == 11
-    limit.record(0.01, in_flight=11, dropped=True)  # started before the change: ignored
+    limit.record(2.0, in_flight=11, dropped=True)  # started before the change: not counted
     assert limit.limit == 11
-    clock.tick(0.02)
-    limit.record(0.01, in_flight=11, dropped=True)
+    _window(limit, clock, 0.01, in_flight=11, dropped=True)
     assert limit.limit == 5
-    limit.record(0.01, in_flight=1)  # not in use: no growth
+    _window(limit, clock, 0.01, in_flight=1)  # not in use: no growth
     assert limit.limit == 5
+
+
+def test_one_window_is_one_step() -> None:
+    clock = VirtualClock()
+    limit = AdaptiveLimit("api", AIMD(initial=20), clock=clock)
+    clock.tick(1.0)
+    for _ in range(4):  # a quarter of 20 is 5: not yet a window
+        limit.record(0.01, in_flight=20)
+    assert limit.limit == 20
+    limit.record(0.01, in_flight=20)
+    assert limit.limit == 21
 
 
 def test_aimd_counts_a_slow_call_as_a_drop() -> None:
-    limit = AdaptiveLimit("api", AIMD(initial=10, backoff=0.9, timeout=0.2), clock=VirtualClock())
-    limit.record(0.3, in_flight=10)
+    clock = VirtualClock()
+    limit = AdaptiveLimit("api", AIMD(initial=10, backoff=0.9, timeout=0.2), clock=clock)
+    _window(limit, clock, 0.3, in_flight=10)
     assert limit.limit == 9
 
 
@@ -85,12 +104,10 @@ def test_aimd_stays_within_bounds() -> None:
     clock = VirtualClock()
     limit = AdaptiveLimit("api", AIMD(initial=2, min_limit=2, max_limit=3), clock=clock)
     for _ in range(10):
-        clock.tick(1)
-        limit.record(0.01, in_flight=3)
+        _window(limit, clock, 0.01, in_flight=3)
     assert limit.limit == 3
     for _ in range(10):
-        clock.tick(1)
-        limit.record(0.01, in_flight=3, dropped=True)
+        _window(limit, clock, 0.01, in_flight=3, dropped=True)
     assert limit.limit == 2
 
 
@@ -102,12 +119,11 @@ def test_changes_reach_instance_listeners_and_the_bus() -> None:
     limit = AdaptiveLimit("api", AIMD(initial=10), bus=bus, clock=clock)
     seen: list[LimitChanged] = []
     unsubscribe = limit.on_event(seen.append)
-    limit.record(0.01, in_flight=10)
+    _window(limit, clock, 0.01, in_flight=10)
     assert seen == [LimitChanged(source="api", limit=11, previous=10, rtt=0.01, dropped=False)]
     assert on_bus == seen
     unsubscribe()
-    clock.tick(1)
-    limit.record(0.01, in_flight=11)
+    _window(limit, clock, 0.01, in_flight=11)
     assert len(seen) == 1
     assert limit.statistics().changes == 2
 

@@ -60,7 +60,8 @@ def order_problems(run: list[tuple[str, int]]) -> list[str]:
 class KeyedRun:
     """One consumer's pipeline: processes with key ordering and records what it saw."""
 
-    def __init__(self) -> None:
+    def __init__(self, pace: float = 0.004) -> None:
+        self.pace = pace  # each call sleeps up to this long (uniform)
         self.started: list[tuple[str, int]] = []
         self.active_keys: set[str] = set()
         self.overlaps = 0
@@ -76,7 +77,7 @@ class KeyedRun:
         self.active += 1
         self.peak_active = max(self.peak_active, self.active)
         try:
-            await asyncio.sleep(random.random() * 0.004)
+            await asyncio.sleep(random.random() * self.pace)
         finally:
             self.active -= 1
             self.active_keys.discard(key)
@@ -114,7 +115,9 @@ async def test_per_key_order_under_concurrency(
 async def test_per_key_order_through_a_rebalance(
     apache_broker: Broker, topic: str, group: str
 ) -> None:
-    total = 12_000
+    # Slow enough (10 ms per call on average, 32 at once: ~3,000 records/s) that most of
+    # the topic is left when the second consumer has joined.
+    total = 30_000
     await create_topic(apache_broker.bootstrap, topic, partitions=PARTITIONS)
     values, keys = keyed_values(total)
     await produce(apache_broker, topic, values, key_of=lambda i: keys[i])
@@ -122,7 +125,7 @@ async def test_per_key_order_through_a_rebalance(
     sources: dict[str, KafkaSource[bytes]] = {}
 
     def start(name: str) -> asyncio.Task[Any]:
-        runs[name] = KeyedRun()
+        runs[name] = KeyedRun(pace=0.020)
         sources[name] = KafkaSource(
             source_config(apache_broker, topic, group, revoke_timeout=5.0), name=name)
         return asyncio.create_task(sources[name].stream().pipe(
@@ -138,12 +141,13 @@ async def test_per_key_order_through_a_rebalance(
     await wait_for(lambda: len(sources["a"].assignment()) == 2
                    and len(sources["b"].assignment()) == 2, within=60,
                    what="the partitions to be shared", task=b_task)
+    await wait_for(lambda: len(runs["b"].started) >= 1_000, within=60,
+                   what="b to process records", task=b_task)
     await wait_for(lambda: len(seen()) >= total, within=120, what="every record", task=a_task)
     for s in sources.values():
         s.drain()
     await asyncio.gather(a_task, b_task)
     assert seen() == expected_pairs(values)            # 0 lost
-    assert runs["b"].started                           # b took part
     for name, run in runs.items():
         assert order_problems(run.started) == [], name  # per-key order within each run
         assert run.overlaps == 0, name

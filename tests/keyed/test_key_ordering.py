@@ -266,3 +266,23 @@ def test_bad_arguments_are_refused_naming_the_rule() -> None:
         op.sink(f, concurrency=4, key=lambda x: x, max_per_key=0)
     with pytest.raises(StreamGuardError, match="key= needs an async fn"):
         op.sink(print, key=lambda x: x)
+
+
+async def test_guarded_sink_keeps_per_key_order_behind_a_breaker() -> None:
+    # The guarded sink (breaker + retry) takes key= like op.sink: one call per key at a
+    # time, in arrival order, different keys concurrently.
+    from streamguard.breaker import CircuitBreaker
+    from streamguard.guard import guarded_sink
+
+    clock = VirtualClock()
+    ledger = Ledger(clock)
+    items = numbered([f"k{i % 5}" for i in range(40)], [1.0, 0.25, 3.0, 0.5] * 10)
+    breaker = CircuitBreaker("keyed", clock=clock)
+    await run_virtual(clock, from_iterable(items, ack=ledger.ack).pipe(
+        guarded_sink(ledger.work(), breaker=breaker, concurrency=4, clock=clock,
+                     key=lambda it: it[0], max_per_key=3)).run())
+    assert in_order(ledger.started)
+    assert ledger.overlaps == []
+    assert 1 < ledger.peak_active <= 4
+    assert ledger.peak_key <= 3
+    assert ledger.how["done"] == 40

@@ -44,7 +44,7 @@ def test_client_options_hand_the_credentials_to_aiokafka() -> None:
 
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"bootstrap_servers": "127.0.0.1:notaport"},
-     "every entry must be 'host:port' with a port in 1..65535, got '127.0.0.1:notaport'"),
+     "bootstrap_servers: port must be a number in 1..65535 (server '127.0.0.1:notaport')"),
     ({"bootstrap_servers": ""}, "bootstrap_servers must be a non-empty"),
     ({"security_protocol": "TLS"}, "security_protocol must be one of PLAINTEXT, SSL, "
                                    "SASL_PLAINTEXT, SASL_SSL, got 'TLS'"),

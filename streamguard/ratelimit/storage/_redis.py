@@ -14,9 +14,10 @@ is reported at once (no client-side retries): the limiter applies its failure mo
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -100,6 +101,9 @@ class RedisBinding(Binding):
         await self._storage.call("delete", *self._keys(keys))
 
 
+_TLS_KEYS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+
+
 class RedisStorage(Storage):
     """Limiter state in Redis (``redis.asyncio``), shared across processes.
 
@@ -107,7 +111,7 @@ class RedisStorage(Storage):
     """
 
     def __init__(self, uri: str, *, prefix: str = DEFAULT_PREFIX,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, tls: Mapping[str, str] | None = None) -> None:
         parts = urlsplit(uri)
         require(parts.scheme in ("redis", "rediss"), "Redis storage URI must start with "
                 "redis:// or rediss://", uri)
@@ -119,24 +123,37 @@ class RedisStorage(Storage):
             netloc = f"{netloc}:{parts.port}"
         self.uri = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
         self._connect_uri = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        self._tls = dict(tls or {})
+        require(not self._tls or parts.scheme == "rediss",
+                "TLS options (ssl_ca_certs, ssl_certfile, ssl_keyfile) need a rediss:// URI",
+                self.uri)
+        for key, path in self._tls.items():
+            require(Path(path).is_file(), f"{key} must name an existing file", path)
         self._client: Any = None
 
     @classmethod
     def from_uri(cls, uri: str) -> RedisStorage:
-        """Build from ``redis://host:port/db?timeout=...&prefix=...``."""
-        query = parse_qs(urlsplit(uri).query)
-        unknown = sorted(set(query) - {"timeout", "prefix"})
-        require(not unknown, f"redis:// storage URI takes only timeout and prefix (in {uri!r})",
-                unknown)
+        """Build from ``redis[s]://[user:password@]host:port/db?timeout=…&prefix=…``; a
+        ``rediss://`` URI may also name ``ssl_ca_certs``, ``ssl_certfile`` and
+        ``ssl_keyfile`` (PEM files)."""
+        parts = urlsplit(uri)
+        query = parse_qs(parts.query)
+        # Messages show the URI without its user and password.
+        host = f"{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+        shown = urlunsplit(parts._replace(netloc=host))
+        unknown = sorted(set(query) - {"timeout", "prefix", *_TLS_KEYS})
+        require(not unknown, f"redis:// storage URI takes only timeout, prefix and (rediss://) "
+                f"{', '.join(_TLS_KEYS)} (in {shown!r})", unknown)
         prefix = query.get("prefix", [DEFAULT_PREFIX])[-1]
         raw = query.get("timeout", [str(DEFAULT_TIMEOUT)])[-1]
         try:
             timeout = float(raw)
         except ValueError:
             timeout = -1.0
-        require(timeout > 0, f"timeout must be a number of seconds > 0 (in {uri!r})", raw)
+        require(timeout > 0, f"timeout must be a number of seconds > 0 (in {shown!r})", raw)
         base = urlunsplit(urlsplit(uri)._replace(query=urlencode({})))
-        return cls(base, prefix=prefix, timeout=timeout)
+        tls = {key: query[key][-1] for key in _TLS_KEYS if key in query}
+        return cls(base, prefix=prefix, timeout=timeout, tls=tls)
 
     def bind(self, tiers: Sequence[TierSpec]) -> RedisBinding:
         """Bind *tiers* to key names under :attr:`prefix`."""
@@ -146,7 +163,7 @@ class RedisStorage(Storage):
         if self._client is None:
             redis = _import_redis()
             self._client = redis.asyncio.Redis.from_url(
-                self._connect_uri, socket_timeout=self.timeout,
+                self._connect_uri, **self._tls, socket_timeout=self.timeout,
                 socket_connect_timeout=self.timeout,
                 retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
             )
