@@ -205,9 +205,6 @@ def check_partitions(
 
 # ---------------------------------------------------------------- why a connection failed
 
-_AIOKAFKA_LOGGERS = ("aiokafka", "aiokafka.client", "aiokafka.conn")
-
-
 class _Capture(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
