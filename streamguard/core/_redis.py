@@ -69,7 +69,10 @@ def parse_uri(uri: str, *, what: str, prefix: str, timeout: float) -> RedisOptio
     query = parse_qs(parts.query)
     # Messages show the URI without its user and password.
     host = f"{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    shown = urlunsplit(parts._replace(netloc=host))
+    shown = uri if parts.username is None and parts.password is None else \
+        urlunsplit(parts._replace(netloc=host))
+    require(parts.scheme in ("redis", "rediss"),
+            f"{what} must start with redis:// or rediss://", shown)
     unknown = sorted(set(query) - {"timeout", "prefix", *TLS_KEYS})
     require(not unknown, f"{what} takes only timeout, prefix and (rediss://) "
             f"{', '.join(TLS_KEYS)} (in {shown!r})", unknown)
