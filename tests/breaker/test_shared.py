@@ -22,6 +22,7 @@ from streamguard.breaker import (
 from streamguard.core import ConfigError, EventBus
 from streamguard.metrics import PrometheusExporter
 from streamguard.servers import RedisServer
+from streamguard.testing import VirtualClock
 from tests.metrics._scrape import parse, value
 
 pytestmark = pytest.mark.integration
@@ -246,3 +247,27 @@ def test_bad_shared_storage_is_refused_when_built(build: Callable[[], object],
         build()
     assert str(info.value) == message
     assert "secret" not in str(info.value)
+
+
+async def test_alone_from_the_start_the_local_rules_run_in_virtual_time(
+        own_redis: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    own_redis.kill()  # Redis never answers this breaker
+    clock = VirtualClock()
+    storage = RedisBreakerStorage.from_uri(f"{own_redis.url}?timeout=0.2", outage_probe=1.0)
+    config = BreakerConfig(window_size=2, minimum_calls=2, open_duration=5)
+    with caplog.at_level(logging.WARNING, logger="streamguard.breaker"):
+        breaker = CircuitBreaker("api", config, clock=clock, storage=storage, bus=EventBus())
+        try:
+            await until(lambda: breaker.statistics().shared_down)
+            await fail_round_robin([breaker], 2)
+            assert breaker.state is State.OPEN  # its own window of 2, decided here
+            await clock.advance(4.9)  # outage probes fall due (and fail) meanwhile
+            assert breaker.state is State.OPEN
+            await clock.advance(0.1)
+            assert breaker.state is State.HALF_OPEN  # the local timer, on the virtual clock
+            assert breaker.try_acquire() is not None  # the local probe: no lease needed
+            stats = breaker.statistics()
+            assert (stats.shared_outages, stats.local_outcomes) == (1, 2)
+        finally:
+            await breaker.aclose()
+    assert len([r for r in caplog.records if "is unreachable" in r.getMessage()]) == 1
