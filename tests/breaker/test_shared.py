@@ -264,7 +264,8 @@ async def test_alone_from_the_start_the_local_rules_run_in_virtual_time(
             await clock.advance(4.9)  # outage probes fall due (and fail) meanwhile
             assert breaker.state is State.OPEN
             await clock.advance(0.1)
-            assert breaker.state is State.HALF_OPEN  # the local timer, on the virtual clock
+            state: State = breaker.state
+            assert state is State.HALF_OPEN  # the local timer, on the virtual clock
             assert breaker.try_acquire() is not None  # the local probe: no lease needed
             stats = breaker.statistics()
             assert (stats.shared_outages, stats.local_outcomes) == (1, 2)

@@ -3,6 +3,7 @@ them, and each half-open cycle admits one probe among the four."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -63,5 +64,5 @@ def test_four_processes_open_on_one_window_and_probe_once_per_cycle() -> None:
     # re-opened the shared breaker for OPEN_S on Redis's clock before the next could go.
     probes = sorted(t for r in reports for t in r["probes"])
     assert len(probes) >= 2, probes
-    gaps = [b - a for a, b in zip(probes, probes[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(probes)]
     assert min(gaps) >= OPEN_S * 0.9, gaps
