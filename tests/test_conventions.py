@@ -409,6 +409,7 @@ PACKAGES = [
     "streamguard.interop", "streamguard.testing", "streamguard.ratelimit",
     "streamguard.breaker", "streamguard.retry", "streamguard.guard", "streamguard.kafka",
     "streamguard.metrics", "streamguard.cli", "streamguard.demo", "streamguard.servers",
+    "streamguard.adaptive",
 ]
 
 
@@ -427,6 +428,19 @@ def test_every_export_carries_its_public_path(package: str) -> None:
         if not public or getattr(importlib.import_module(home), obj.__name__, None) is not obj:
             wrong.append(f"{name}: {home}")
     assert wrong == []
+
+
+def test_every_exported_error_is_in_the_one_exception_tree() -> None:
+    # streamguard.core's module docstring draws the one exception tree users catch from; an
+    # error a package exports but the tree does not show is one users cannot find.
+    from streamguard.core import StreamGuardError, _errors
+
+    missing = sorted({
+        name for package in PACKAGES for name in importlib.import_module(package).__all__
+        if inspect.isclass(obj := getattr(importlib.import_module(package), name))
+        and issubclass(obj, StreamGuardError) and f" {name} " not in (_errors.__doc__ or "")
+    })
+    assert missing == []
 
 
 def test_the_issue_s_example() -> None:
