@@ -102,8 +102,8 @@ class Lines:
                  seen: bool = False) -> re.Match[str]:
         """The first line from now on (with *seen*: also among those already read) that
         matches *pattern*."""
-        for line in self.seen if seen else ():
-            if match := re.search(pattern, line):
+        for old in self.seen if seen else ():
+            if match := re.search(pattern, old):
                 return match
         deadline = time.monotonic() + within
         while True:
