@@ -5,19 +5,12 @@ SIGKILL and restarted, signals forwarded, a crash loop that ends, a supervisor k
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import queue
 import re
 import signal
-import subprocess
-import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import IO
 
 import pytest
 
@@ -25,7 +18,7 @@ from streamguard.cli import main
 from streamguard.cli._restarts import RestartPolicy, Restarts
 from streamguard.core import ConfigError
 
-from ._runner import TARGETS, cli, spawn
+from ._runner import TARGETS, cli, endpoints, gone, supervisor
 
 QUIET = f"{TARGETS}:quietly_draining"
 
@@ -84,87 +77,6 @@ def test_the_policy_names_a_bad_value(field: str, value: float, message: str) ->
 
 
 # ---------------------------------------------------------------------- the supervisor
-class Lines:
-    """The lines of a pipe, read by a thread, waited for with a deadline."""
-
-    def __init__(self, pipe: IO[str]) -> None:
-        self.seen: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
-        self._thread.start()
-
-    def _read(self, pipe: IO[str]) -> None:
-        for line in pipe:
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def wait_for(self, pattern: str, *, within: float = 30.0,
-                 seen: bool = False) -> re.Match[str]:
-        """The first line from now on (with *seen*: also among those already read) that
-        matches *pattern*."""
-        for old in self.seen if seen else ():
-            if match := re.search(pattern, old):
-                return match
-        deadline = time.monotonic() + within
-        while True:
-            try:
-                line = self._queue.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no line matched {pattern!r} within {within} s:\n"
-                                     + "".join(self.seen)) from None
-            if line is None:
-                raise AssertionError(f"the pipe closed before {pattern!r}:\n"
-                                     + "".join(self.seen))
-            self.seen.append(line)
-            match = re.search(pattern, line)
-            if match:
-                return match
-
-    def rest(self) -> str:
-        """Everything, once the process has exited."""
-        self._thread.join(timeout=30)
-        while (line := self._queue.get_nowait() if not self._queue.empty() else None):
-            self.seen.append(line)
-        return "".join(self.seen)
-
-
-@dataclass
-class Supervisor:
-    proc: subprocess.Popen[str]
-    out: Lines
-    err: Lines
-
-    def ready(self, pid: int) -> None:
-        """Wait until the target of worker process *pid* runs (its signal handlers are set)."""
-        self.out.wait_for(rf"^\[worker \d+\] ready: .*pid {pid}$", seen=True)
-
-    def finish(self) -> tuple[str, str]:
-        """Wait for the supervisor's exit; its stdout and stderr."""
-        self.proc.wait(timeout=60)
-        return self.out.rest(), self.err.rest()
-
-
-@contextlib.contextmanager
-def supervisor(*args: str) -> Iterator[Supervisor]:
-    """``streamguard run ARGS`` in the background, its output read line by line."""
-    with spawn("run", *args) as proc:
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        yield Supervisor(proc, Lines(proc.stdout), Lines(proc.stderr))
-
-
-_ENDPOINT = r"streamguard: worker (\d+) \(pid (\d+)\): metrics (http://\S+)$"
-
-
-def endpoints(lines: Lines, count: int) -> dict[int, tuple[int, str]]:
-    """Worker index -> (pid, metrics URL), once *count* workers have said where they serve."""
-    found: dict[int, tuple[int, str]] = {}
-    while len(found) < count:
-        match = lines.wait_for(_ENDPOINT)
-        found[int(match.group(1))] = (int(match.group(2)), match.group(3))
-    return found
-
-
 def acks(stdout: str) -> dict[int, list[dict[str, int]]]:
     """Per worker index, how each drained process's acks settled."""
     out: dict[int, list[dict[str, int]]] = {}
@@ -174,15 +86,6 @@ def acks(stdout: str) -> dict[int, list[dict[str, int]]]:
         out.setdefault(index, []).append(dict(zip(("issued", "done", "abandoned",
                                                    "unsettled"), counts, strict=True)))
     return out
-
-
-def gone(pid: int) -> bool:
-    """True once *pid* has exited (a zombie waiting to be reaped counts as exited)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as file:
-            return file.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def test_each_worker_serves_metrics_a_killed_one_restarts_and_sigint_drains_all() -> None:
