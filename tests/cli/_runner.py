@@ -47,12 +47,14 @@ def cli(*args: str, timeout: float = 60.0) -> Result:
 
 
 @contextlib.contextmanager
-def spawn(*args: str, environment: Mapping[str, str] | None = None
-          ) -> Iterator[subprocess.Popen[str]]:
+def spawn(*args: str, environment: Mapping[str, str] | None = None,
+          new_session: bool = False) -> Iterator[subprocess.Popen[str]]:
     """``streamguard ARGS`` in the background for the block (with *environment* added to
-    :func:`env`); killed (by its pid) if the block leaves it running."""
+    :func:`env`; with *new_session*, as the leader of a process group of its own, as a shell
+    starts a foreground job); killed (by its pid) if the block leaves it running."""
     with subprocess.Popen(argv(*args), cwd=ROOT, env={**env(), **(environment or {})},
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=new_session) as proc:
         try:
             yield proc
         finally:
@@ -122,10 +124,10 @@ class Supervisor:
 
 
 @contextlib.contextmanager
-def supervisor(*args: str, environment: Mapping[str, str] | None = None
-               ) -> Iterator[Supervisor]:
+def supervisor(*args: str, environment: Mapping[str, str] | None = None,
+               new_session: bool = False) -> Iterator[Supervisor]:
     """``streamguard run ARGS`` in the background, its output read line by line."""
-    with spawn("run", *args, environment=environment) as proc:
+    with spawn("run", *args, environment=environment, new_session=new_session) as proc:
         assert proc.stdout is not None
         assert proc.stderr is not None
         yield Supervisor(proc, Lines(proc.stdout), Lines(proc.stderr))

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import time
 import urllib.request
 
@@ -54,6 +55,11 @@ def test_restarts_back_off_and_give_up_after_max_restarts_in_a_row() -> None:
     assert restarts.total == 3
 
 
+def test_the_default_policy_restarts_five_times_in_a_row() -> None:
+    restarts = Restarts(RestartPolicy())
+    assert [restarts.died(0.1) for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, None]
+
+
 def test_a_worker_that_ran_long_enough_counts_afresh() -> None:
     restarts = Restarts(RestartPolicy(max_restarts=1, stable_after=30.0))
     assert restarts.died(0.1) == 0.5
@@ -89,7 +95,8 @@ def acks(stdout: str) -> dict[int, list[dict[str, int]]]:
 
 
 def test_each_worker_serves_metrics_a_killed_one_restarts_and_sigint_drains_all() -> None:
-    with supervisor(QUIET, "--workers", "2", "--metrics-port", "0", "--json") as run:
+    with supervisor(QUIET, "--workers", "2", "--metrics-port", "0", "--json",
+                    new_session=True) as run:
         first = endpoints(run.err, 2)
         for _pid, url in first.values():
             with urllib.request.urlopen(url, timeout=10) as response:
@@ -104,10 +111,15 @@ def test_each_worker_serves_metrics_a_killed_one_restarts_and_sigint_drains_all(
         restarted = endpoints(run.err, 1)[0][0]
         run.ready(restarted)
         run.ready(first[1][0])
-        run.proc.send_signal(signal.SIGINT)
+        # As a terminal's Ctrl-C: to the whole foreground process group. The workers are in
+        # sessions of their own, so each gets one drain (forwarded), not two (stop at once).
+        os.killpg(run.proc.pid, signal.SIGINT)
         out, err = run.finish()
     assert run.proc.returncode == 130, err
     assert "streamguard: interrupted: draining 2 workers (up to 30 s;" in err
+    # each process knows its index and the count
+    assert f"[worker 0] ready: worker 0 of 2, pid {restarted}" in out
+    assert f"[worker 1] ready: worker 1 of 2, pid {first[1][0]}" in out
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["outcome"] == "interrupted"
     workers = summary["workers"]
@@ -115,6 +127,7 @@ def test_each_worker_serves_metrics_a_killed_one_restarts_and_sigint_drains_all(
     assert [w["exit_codes"] for w in workers] == [[-9, 130], [130]]
     assert [w["restarts"] for w in workers] == [1, 0]
     assert summary["drain"]["finished"] is True
+    assert [w["summaries"][-1]["drain"]["finished"] for w in workers] == [True, True]
     # the restarted process and the other worker drained: every ack they issued is done
     settled = acks(out)
     assert sorted(settled) == [0, 1]
@@ -150,14 +163,56 @@ def test_sigterm_is_forwarded_and_a_second_signal_stops_the_workers_at_once() ->
     assert took < 15  # not the 30 s drain timeout, nor the 20 s items
 
 
-def test_duration_drains_every_worker_and_exits_0() -> None:
-    result = cli("run", QUIET, "--workers", "2", "--duration", "2", "--json")
+def _two_free_ports() -> int:
+    """A port P such that P and P + 1 are free now."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        if port < 65535:
+            return port
+    raise AssertionError("no two free ports in a row")
+
+
+def test_ports_follow_the_base_port_status_lines_per_worker_and_duration_exits_0() -> None:
+    port = _two_free_ports()
+    result = cli("run", QUIET, "--workers", "2", "--duration", "2", "--metrics-port",
+                 str(port), "--view", "rich", "--refresh", "0.3", "--json")
     assert result.code == 0, result.stderr
+    served = dict(re.findall(r"worker (\d) \(pid \d+\): metrics (\S+)$", result.stderr,
+                             re.MULTILINE))
+    assert served == {"0": f"http://127.0.0.1:{port}/metrics",
+                      "1": f"http://127.0.0.1:{port + 1}/metrics"}
+    for index in (0, 1):  # each worker's live status line (plain), prefixed
+        assert re.search(rf"^\[worker {index}\] \[\s*[\d.]+s\]\s+work ", result.stderr,
+                         re.MULTILINE), result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["outcome"] == "stopped by --duration"
     assert [w["exit_codes"] for w in summary["workers"]] == [[143], [143]]
     for [one] in acks(result.stdout).values():
         assert one["issued"] == one["done"] > 0
+
+
+def test_a_worker_stuck_past_the_drain_timeout_is_killed() -> None:
+    with supervisor(f"{TARGETS}:stuck", "--workers", "2", "--drain-timeout", "1",
+                    "--json") as run:
+        for pid, _ in endpoints(run.err, 2).values():
+            run.ready(pid)
+        run.proc.send_signal(signal.SIGINT)
+        began = time.monotonic()
+        out, err = run.finish()
+        took = time.monotonic() - began
+    assert run.proc.returncode == 130, err
+    assert len(re.findall(r"still running 5 s after the drain timeout: killed", err)) == 2
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert [w["exit_codes"] for w in summary["workers"]] == [[-9], [-9]]
+    assert summary["drain"]["expired"] is True
+    assert took < 20  # 1 s of drain timeout and 5 s of grace, not the target's 60 s
 
 
 def test_a_crash_looping_target_ends_with_a_clear_error_and_exit_code_1() -> None:
