@@ -111,7 +111,8 @@ async def test_three_workers_lose_nothing_when_one_is_killed_and_sigint_drains_t
     assert summary["workers"][victim]["pids"] == [killed, restarted]
     assert summary["workers"][victim]["exit_codes"] == [-9, 130]
     assert all(w["summaries"][-1]["drain"]["finished"] for w in summary["workers"])
-    assert uncommitted(accepted, committed) == [], "accepted but not committed"
+    not_committed = uncommitted(accepted, committed)
+    assert not_committed == [], f"accepted but not committed: {not_committed[:10]}; {err[-3000:]}"
     sent_second = {i for i, _ in accepted} & second
     assert len(sent_second) < len(second - refused_orders(second)), "the SIGINT came too late"
     print(f"\n--workers 3 on Apache Kafka: {FIRST} orders, worker {victim} killed after "
