@@ -27,12 +27,19 @@ from typing import Any, Generic, TypeVar
 from streamguard.core._clock import SYSTEM_CLOCK, Clock
 from streamguard.core._errors import require
 
-from ._client import check_topics, close_quietly, make_consumer, make_producer, start_client
+from ._client import check_topics, close_quietly, make_consumer, start_client
 from ._codec import Codec, batch_decoder, codec_of
-from ._errors import IdempotenceUnsupportedError, KafkaAdapterError, TransactionsUnsupportedError
+from ._errors import KafkaAdapterError
 from ._rebalance import RebalanceBridge
 from ._transactional_config import TransactionalConfig, batch_due
-from ._transactional_lane import BatchWriter, Counters, Lane, is_fenced, is_retryable
+from ._transactional_lane import (
+    BatchWriter,
+    Counters,
+    Lane,
+    is_fenced,
+    is_retryable,
+    start_producer,
+)
 from ._types import TP
 
 V = TypeVar("V")
@@ -268,7 +275,7 @@ class TransactionalPipeline(Generic[V]):
         if cfg.transactional:
             await self._check_transactions(what)
         else:
-            self._shared = await self._start_producer(None, what)
+            self._shared = await start_producer(self.config, None, what)
         self._consumer.subscribe(topics=list(cfg.topics),
                                  listener=RebalanceBridge(self._revoked, self._assigned))
 
@@ -276,36 +283,8 @@ class TransactionalPipeline(Generic[V]):
         """Fail fast if the broker has no transactions (a refusal inside aiokafka's
         rebalance callback would only be logged)."""
         probe_id = f"{self.config.transactional_id_prefix or self.config.group_id}-probe"
-        probe = await self._start_producer(probe_id, what)
+        probe = await start_producer(self.config, probe_id, what)
         await close_quietly(probe)
-
-    async def _start_producer(self, transactional_id: str | None, what: str) -> Any:
-        cfg = self.config
-        options: dict[str, Any] = {
-            "bootstrap_servers": cfg.bootstrap_servers, "client_id": cfg.client_id,
-            "acks": "all", "linger_ms": int(cfg.linger * 1000),
-            "enable_idempotence": cfg.idempotence or transactional_id is not None,
-            **dict(cfg.producer_options or {}),
-        }
-        if transactional_id is not None:
-            options["transactional_id"] = transactional_id
-            options["transaction_timeout_ms"] = int(cfg.transaction_timeout * 1000)
-        producer = make_producer(**options)
-        try:
-            await start_client(producer, bootstrap=cfg.bootstrap_servers,
-                               within=cfg.connect_timeout, what=what,
-                               idempotence_setting="TransactionalConfig(idempotence=False)")
-        except IdempotenceUnsupportedError as exc:
-            if transactional_id is None:
-                raise
-            raise TransactionsUnsupportedError(
-                f"{what}: the broker at {cfg.bootstrap_servers!r} refused a transactional "
-                f"producer (InitProducerId for transactional id {transactional_id!r} "
-                "failed): it does not support Kafka transactions, which "
-                "guarantee='exactly_once' needs. Tansu 0.6 is such a broker; use Apache "
-                "Kafka (or another broker with transactions), or "
-                "guarantee='at_least_once' with idempotence=False") from exc
-        return producer
 
     async def _assigned(self, assigned: frozenset[TP]) -> None:
         """New partitions: start their producers (fencing the previous owner), then start
@@ -317,7 +296,7 @@ class TransactionalPipeline(Generic[V]):
             if cfg.transactional:
                 what = f"TransactionalPipeline {self.name!r}"
                 producers = await asyncio.gather(*(
-                    self._start_producer(cfg.transactional_id(tp.topic, tp.partition), what)
+                    start_producer(self.config, cfg.transactional_id(tp.topic, tp.partition), what)
                     for tp in new), return_exceptions=True)
                 for lane, producer in zip(lanes, producers, strict=True):
                     if isinstance(producer, BaseException):

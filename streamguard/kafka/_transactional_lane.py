@@ -23,9 +23,10 @@ from typing import Any
 
 from aiokafka.errors import KafkaError, ProducerFenced
 
+from ._client import make_producer, start_client
 from ._codec import Undecodable, best_effort_bytes
 from ._dead_letter import dead_letter_headers, raw_value
-from ._errors import RecordFailedError
+from ._errors import IdempotenceUnsupportedError, RecordFailedError, TransactionsUnsupportedError
 from ._sink import OutgoingRecord
 from ._transactional_config import TransactionalConfig
 from ._types import TP
@@ -234,3 +235,34 @@ def is_retryable(error: BaseException) -> bool:
     """A Kafka error after which the batch may be read and written again."""
     return isinstance(error, KafkaError) and not is_fenced(error)
 
+
+async def start_producer(cfg: TransactionalConfig, transactional_id: str | None, what: str
+                         ) -> Any:
+    """Start the pipeline's producer: transactional (for one input partition) when
+    *transactional_id* is given, else the shared at-least-once one. A broker without
+    transactions is a :class:`TransactionsUnsupportedError` naming it."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": cfg.bootstrap_servers, "client_id": cfg.client_id,
+        "acks": "all", "linger_ms": int(cfg.linger * 1000),
+        "enable_idempotence": cfg.idempotence or transactional_id is not None,
+        **dict(cfg.producer_options or {}),
+    }
+    if transactional_id is not None:
+        options["transactional_id"] = transactional_id
+        options["transaction_timeout_ms"] = int(cfg.transaction_timeout * 1000)
+    producer = make_producer(**options)
+    try:
+        await start_client(producer, bootstrap=cfg.bootstrap_servers,
+                           within=cfg.connect_timeout, what=what,
+                           idempotence_setting="TransactionalConfig(idempotence=False)")
+    except IdempotenceUnsupportedError as exc:
+        if transactional_id is None:
+            raise
+        raise TransactionsUnsupportedError(
+            f"{what}: the broker at {cfg.bootstrap_servers!r} refused a transactional "
+            f"producer (InitProducerId for transactional id {transactional_id!r} "
+            "failed): it does not support Kafka transactions, which "
+            "guarantee='exactly_once' needs. Tansu 0.6 is such a broker; use Apache "
+            "Kafka (or another broker with transactions), or "
+            "guarantee='at_least_once' with idempotence=False") from exc
+    return producer

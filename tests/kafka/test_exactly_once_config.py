@@ -75,3 +75,14 @@ async def test_a_batch_is_due_by_count_or_by_the_age_of_its_first_record() -> No
     await clock.advance(0.1)
     assert batch_due(1, first, clock.now(), cfg)
     assert not batch_due(0, first, clock.now(), cfg)
+
+
+def test_the_modules_stay_small() -> None:
+    import pathlib
+
+    import streamguard.kafka as kafka
+
+    sizes = {p.name: len(p.read_text().splitlines())
+             for p in pathlib.Path(kafka.__file__).parent.glob("_transactional*.py")}
+    assert len(sizes) == 3
+    assert max(sizes.values()) <= 350, sizes
