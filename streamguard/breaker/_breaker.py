@@ -244,6 +244,8 @@ class CircuitBreaker:
         if timeout is not None and (type(timeout) is not float or timeout != 0.0):
             require(is_number(timeout) and timeout >= 0,
                     "timeout must be a number >= 0 (seconds) or None", timeout)
+        if self._link is not None:
+            await self.wait_shared()
         if self._state is _CLOSED:
             return self._gen
         if timeout == 0.0:
@@ -305,6 +307,8 @@ class CircuitBreaker:
     async def wait_permitted(self) -> None:
         """Return once a call would be permitted, without taking a permit (the next call may
         still lose a race). A stage that holds back demand while the breaker is open uses it."""
+        if self._link is not None:
+            await self.wait_shared()
         while not self._would_permit():
             await self._wait(None)
 
@@ -323,6 +327,25 @@ class CircuitBreaker:
                 alarm.cancel()
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
+
+    @property
+    def awaiting_shared(self) -> bool:
+        """True while this process's last outcomes are on their way to Redis and the shared
+        failure window, with them, stands at its threshold: the answer may open the breaker
+        for every process, so an async caller should :meth:`wait_shared` before its next
+        call. Always False for a breaker of this process alone (one attribute read)."""
+        link = self._link
+        return link is not None and link.holding()
+
+    async def wait_shared(self) -> None:
+        """Wait until Redis answered the outcomes this process sent, if
+        :attr:`awaiting_shared` (one round trip, at most the storage timeout); at once
+        otherwise. ``acquire``, ``call``, the decorator, ``async with`` and the guarded sink
+        do it before a call, so an opening decided by another process's failures stops this
+        one's next call rather than the one after. ``try_acquire`` never waits."""
+        link = self._link
+        if link is not None and link.holding():
+            await link.answer()
 
     async def sync(self) -> State:
         """With shared state: send the outcomes not yet sent, read the shared state now, and
@@ -371,6 +394,8 @@ class CircuitBreaker:
         """
         if not is_async_callable(fn):
             raise self._not_async(fn, "call")
+        if self._link is not None:
+            await self.wait_shared()
         if self._measure:
             return await self._call_timed(fn(*args, **kwargs))
         permit = self.try_acquire()
@@ -413,6 +438,8 @@ class CircuitBreaker:
         # The body of call(), inlined: one coroutine per guarded call instead of two.
         @functools.wraps(fn)
         async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            if self._link is not None:
+                await self.wait_shared()
             if self._measure:
                 return await self._call_timed(fn(*args, **kwargs))
             permit = self._gen if self._state is _CLOSED else self._acquire_other()
@@ -432,6 +459,8 @@ class CircuitBreaker:
         # `async with` has nowhere to keep a permit, so in the common case (CLOSED, no calls
         # left over from an earlier generation) calls are only counted: all counted calls
         # belong to the current generation. Otherwise the permit is kept per task.
+        if self._link is not None:
+            await self.wait_shared()
         if (self._state is _CLOSED and not self._anon_stale and not self._held
                 and not self._measure):
             self._anon += 1

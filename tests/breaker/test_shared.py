@@ -13,6 +13,7 @@ import pytest
 from streamguard.breaker import (
     BreakerConfig,
     CircuitBreaker,
+    CircuitOpenError,
     RedisBreakerStorage,
     SharedStateLost,
     SharedStateRestored,
@@ -272,3 +273,71 @@ async def test_alone_from_the_start_the_local_rules_run_in_virtual_time(
         finally:
             await breaker.aclose()
     assert len([r for r in caplog.records if "is unreachable" in r.getMessage()]) == 1
+
+
+async def test_at_the_threshold_calls_wait_for_the_answer_so_an_opening_stops_the_next(
+        redis_url: str) -> None:
+    # Each breaker stands for a worker whose calls fail at once: without waiting for Redis's
+    # answer, a worker would make many calls per round trip after the window filled.
+    config = BreakerConfig(window_size=10, minimum_calls=10, open_duration=60)
+    group, storage = breakers(redis_url, 3, config)
+    made = 0
+
+    async def worker(breaker: CircuitBreaker) -> None:
+        nonlocal made
+
+        @breaker
+        async def down() -> None:
+            nonlocal made
+            made += 1
+            await asyncio.sleep(0)
+            raise DOWN
+
+        while True:
+            try:
+                await down()
+            except CircuitOpenError:
+                return
+            except ConnectionError:
+                pass
+
+    try:
+        for breaker in group:
+            await breaker.sync()
+        await asyncio.wait_for(asyncio.gather(*(worker(b) for b in group)), 30)
+        # One window of 10; each of the others may have had one call in flight when it
+        # opened, and none started another before hearing the answer.
+        assert 10 <= made <= 10 + len(group) - 1
+        assert not any(b.awaiting_shared for b in group)
+    finally:
+        for breaker in group:
+            await breaker.aclose()
+        await storage.aclose()
+
+
+async def test_only_a_failure_at_the_threshold_makes_calls_wait(redis_url: str) -> None:
+    breaker = CircuitBreaker("api", BreakerConfig(window_size=4, minimum_calls=4),
+                             storage=redis_url, bus=EventBus())
+    try:
+        await breaker.sync()
+        for _ in range(3):
+            permit = breaker.try_acquire()
+            assert permit is not None
+            breaker.on_success(permit)
+            assert not breaker.awaiting_shared  # healthy: sent in the background, no wait
+        await breaker.sync()
+        assert breaker.statistics().calls == 3
+        permit = breaker.try_acquire()
+        assert permit is not None
+        breaker.on_failure(permit, DOWN)
+        assert not breaker.awaiting_shared  # 1 failure in 4: below the 50 % threshold
+        await breaker.sync()
+        permit = breaker.try_acquire()
+        assert permit is not None
+        breaker.on_failure(permit, DOWN)
+        assert breaker.awaiting_shared  # 2 in 4 may open it: wait for the answer
+        await breaker.wait_shared()
+        assert not breaker.awaiting_shared
+        assert breaker.state is State.OPEN  # it did: the next call is refused, not made
+    finally:
+        await breaker.aclose()
