@@ -11,8 +11,13 @@ A permit stays a synchronous attribute read: the breaker answers from the state 
 call:
 
 * every outcome is queued and sent in the background, batched (one script call in flight per
-  breaker; what settles meanwhile goes in the next batch), and the answer carries the shared
-  state, so a worker that is making calls learns of an opening from its next answer;
+  breaker; what settles meanwhile goes in the next batch; a batch of successes alone waits
+  ``BATCH_DELAY`` for company), and the answer carries the shared state, so a worker that is
+  making calls learns of an opening from its next answer;
+* while the outcomes not answered yet would bring the shared window to its threshold, the
+  async entry points wait for the answer before the next call (``wait_shared``), so an
+  opening decided anywhere stops this worker's next call, not the one after; a healthy
+  stream never waits;
 * an ``OPEN`` state ends on a local timer set to the server's remaining time, which then asks
   the script (that is what moves the shared state to ``HALF_OPEN``);
 * a worker refused in ``HALF_OPEN`` asks for a probe lease when it next checks; and every
