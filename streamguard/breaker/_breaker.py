@@ -530,7 +530,14 @@ class CircuitBreaker:
         state = self.state
         if state is _CLOSED or state is _DISABLED:
             return True
-        return state is _HALF_OPEN and self._probes < self._probe_slots()
+        if state is not _HALF_OPEN:
+            return False
+        if self._probes < self._probe_slots():
+            return True
+        link = self._link
+        if link is not None and link.up and not link.lease and not self._probes:
+            link.sync(claim=True)  # a caller waits: ask for this cycle's probe lease
+        return False
 
     def _probe_slots(self) -> int:
         """Probes this process may have in flight: the config's number alone; with shared
