@@ -192,7 +192,8 @@ class CircuitBreaker:
             not_permitted=self._not_permitted, probes_in_flight=self._probes,
             consecutive_reopens=self._reopens,
             open_remaining=max(0.0, self._open_until - now) if state is _OPEN else 0.0,
-            shared=link is not None, shared_down=link is not None and not link.up,
+            shared=link is not None,
+            shared_down=link is not None and not link.up and not link.closed,
             shared_outages=0 if link is None else link.outages,
             local_outcomes=0 if link is None else link.local_outcomes,
         )

@@ -187,8 +187,9 @@ class SharedLink:
     :meth:`set_state`; the link calls back the breaker's ``_adopt`` and ``_go_local``."""
 
     __slots__ = ("_answer", "_args", "_breaker", "_claim", "_outcomes", "_owns", "_poll",
-                 "_sent", "_set", "_sync", "_task", "_unanswered", "began", "epoch", "lease",
-                 "local_outcomes", "outages", "owner", "storage", "up", "view", "wanted")
+                 "_sent", "_set", "_sync", "_task", "_unanswered", "began", "closed", "epoch",
+                 "lease", "local_outcomes", "outages", "owner", "storage", "up", "view",
+                 "wanted")
 
     def __init__(self, breaker: CircuitBreaker, storage: RedisBreakerStorage,
                  owns: bool) -> None:
@@ -211,6 +212,7 @@ class SharedLink:
         self._unanswered = [0, 0, 0]
         self._sent = (0, 0, 0)
         self._poll: Any = None
+        self.closed = False
         self.lease = False  # holds a probe lease of the current half-open cycle, unused
         self.wanted = False  # a call was refused since the last lease request
         self.began = 0.0
@@ -323,6 +325,12 @@ class SharedLink:
                 self._args], batch
 
     async def _run(self) -> None:
+        try:
+            await self._exchange()
+        finally:
+            self._answered()  # whatever happened, nobody keeps waiting for an answer
+
+    async def _exchange(self) -> None:
         while self.up and (self._outcomes or self._sync or self._claim
                            or self._set is not None):
             if self._only_successes():
@@ -335,7 +343,9 @@ class SharedLink:
             args, batch = self._request()
             try:
                 view = await self.storage.run(self._breaker.name, args)
-            except SharedStateUnavailable as exc:
+            except Exception as exc:  # any failure: decide alone, say why
+                # Unreachable, or an error answer (READONLY replica, OOM, a key of another
+                # type): either way this batch was not judged there.
                 self._unanswered = [0, 0, 0]
                 self._lost(exc, batch if args[0] == "record" else "")
                 self._answered()
@@ -352,7 +362,6 @@ class SharedLink:
             self._breaker._adopt(view, moved)
             self._schedule_poll(view)
             self._answered()
-        self._answered()
 
     def _only_successes(self) -> bool:
         return (self._unanswered[1] == 0 and self._unanswered[2] == 0 and not self._sync
@@ -364,7 +373,7 @@ class SharedLink:
         still follows the others (an opening, another's probe, a state set by hand). An
         ``OPEN`` state needs no polling: its end is a timer, and nobody may call meanwhile
         (a manual change in between is heard when it ends)."""
-        if view.state is not State.OPEN and self._poll is None:
+        if view.state is not State.OPEN and self._poll is None and not self.closed:
             self._poll = self._after(self.storage.sync_interval, self._polled)
 
     def _polled(self) -> None:
@@ -377,6 +386,8 @@ class SharedLink:
 
     # ------------------------------------------------------------------ outages
     def _lost(self, error: BaseException, batch: str) -> None:
+        if self.closed:
+            return
         self.up = False
         self.outages += 1
         self.began = self._breaker._clock.now()
@@ -401,8 +412,11 @@ class SharedLink:
         args[0], args[3] = "sync", ""
         try:
             view = await self.storage.run(self._breaker.name, args)
-        except SharedStateUnavailable:
-            self._poll = self._after(self.storage.outage_probe, self._probe_outage)
+        except Exception:  # still down (logged once, when it began)
+            if not self.closed:
+                self._poll = self._after(self.storage.outage_probe, self._probe_outage)
+            return
+        if self.closed:
             return
         self.up = True
         self.epoch = view.epoch
@@ -418,14 +432,23 @@ class SharedLink:
     async def aclose(self) -> None:
         """Send what is queued if Redis answers, stop the background work, and close the
         connection if the breaker made it."""
+        if self.closed:
+            return
+        task = self._task
+        if task is not None and not task.done() and self.up:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self.storage.timeout * 2)
+            except Exception:  # closing: what did not go stays local
+                task.cancel()
+        # From here on the breaker decides alone (it keeps answering, as every guardian does
+        # after aclose), without an outage to log or count.
+        self.closed = True
+        self.up = False
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
         if self._poll is not None:
             self._poll.cancel()
             self._poll = None
-        task = self._task
-        if task is not None and not task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(task), self.storage.timeout * 2)
-            except (TimeoutError, Exception):
-                task.cancel()
+        self._answered()
         if self._owns:
             await self.storage.aclose()

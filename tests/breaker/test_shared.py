@@ -160,6 +160,10 @@ async def test_a_state_set_by_hand_reaches_every_process(redis_url: str) -> None
         await until(lambda: group[1].state is State.FORCED_OPEN)
         group[1].reset()
         await until(lambda: group[0].state is State.CLOSED)
+        group[1].force_open()
+        await until(lambda: group[0].state is State.FORCED_OPEN)
+        await storage.delete("orders-api")  # forgotten: every process starts again, CLOSED
+        await until(lambda: all(b.state is State.CLOSED for b in group))
     finally:
         for breaker in group:
             await breaker.aclose()
@@ -227,6 +231,13 @@ async def test_a_breaker_that_owns_its_connection_closes_it(redis_url: str) -> N
     await until(lambda: breaker.statistics().calls == 1)
     await breaker.aclose()
     await breaker.aclose()  # idempotent
+    # It keeps answering, alone from now on: no connection is made again, no outage counted.
+    permit = breaker.try_acquire()
+    assert permit is not None
+    breaker.on_failure(permit, DOWN)
+    await breaker.sync()
+    stats = breaker.statistics()
+    assert (stats.failures, stats.shared_down, stats.shared_outages) == (1, False, 0)
 
 
 @pytest.mark.parametrize(("build", "message"), [
