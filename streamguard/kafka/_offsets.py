@@ -83,6 +83,8 @@ class OffsetTracker:
         on_progress: called with ``(tracker, records)`` when the committable offset moved
             past *records* more records.
         on_failure: called when a record of a chunk failed.
+        on_early: called with a chunk's record count when it completes behind an incomplete
+            one (its offsets go into the commit's metadata, :mod:`._offset_map`).
 
     Attributes:
         committable: the offset to commit next (after the highest contiguous completed
@@ -91,14 +93,17 @@ class OffsetTracker:
         dead: set when the partition was revoked; late completions are then ignored.
     """
 
-    __slots__ = ("_chunks", "_on_failure", "_on_progress", "committable", "committed", "dead")
+    __slots__ = ("_chunks", "_on_early", "_on_failure", "_on_progress", "committable",
+                 "committed", "dead")
 
     def __init__(
         self, *, on_progress: ProgressHandler | None = None,
         on_failure: FailureHandler | None = None, committed: int | None = None,
+        on_early: Callable[[int], None] | None = None,
     ) -> None:
         self._chunks: deque[ChunkAck] = deque()
         self._on_progress = on_progress
+        self._on_early = on_early
         self._on_failure = on_failure
         self.committable: int | None = None
         self.committed = committed
@@ -140,6 +145,18 @@ class OffsetTracker:
                 return chunk
         return None
 
+    @property
+    def first_open(self) -> int | None:
+        """The first offset of the chunks not yet committable (``None``: none is open)."""
+        return self._chunks[0].first if self._chunks else None
+
+    def completed_offsets(self) -> list[int]:
+        """The offsets of the completed records of the chunks not yet committable, in order
+        (what a commit's metadata carries above the committed offset; per commit, not per
+        record). Chunks without per-record acks are left out: their records are replayed."""
+        return [ack.offset for chunk in self._chunks if chunk.acks is not None
+                for ack in chunk.acks if ack.completed]
+
     def needs_commit(self) -> bool:
         """True if :attr:`committable` is ahead of :attr:`committed`."""
         return self.committable is not None and (
@@ -147,8 +164,12 @@ class OffsetTracker:
         )
 
     def _chunk_complete(self, chunk: ChunkAck) -> None:
-        if self.dead or chunk.failed or not self._chunks or self._chunks[0] is not chunk:
-            return  # out of order: the head chunk's completion will sweep this one
+        if self.dead or chunk.failed or not self._chunks:
+            return
+        if self._chunks[0] is not chunk:  # out of order: the head's completion sweeps it
+            if self._on_early is not None:
+                self._on_early(chunk.count)
+            return
         self._advance()
 
     def _advance(self) -> None:

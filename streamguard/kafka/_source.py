@@ -63,6 +63,8 @@ class KafkaSourceStatistics:
         backlog: records fetched and not completed, over all partitions.
         phase: where the source is in its life (``new``, ``opening``, ``running``,
             ``draining``, ``closing``, ``closed``).
+        skipped: records fetched and not delivered because the committed metadata showed
+            them completed before (``completed_metadata``).
     """
 
     name: str
@@ -78,6 +80,7 @@ class KafkaSourceStatistics:
     assigned: int
     backlog: int
     phase: str
+    skipped: int = 0
 
 
 class KafkaSource(Generic[V]):
@@ -218,6 +221,7 @@ class KafkaSource(Generic[V]):
             pauses=counts.pauses, resumes=counts.resumes, paused=len(ctx.pause.paused),
             assigned=len(ctx.parts),
             backlog=sum(p.backlog for p in ctx.parts.values()), phase=ctx.life.phase.value,
+            skipped=counts.skipped,
         )
 
     # ================================================================== wiring
