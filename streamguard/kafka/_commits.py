@@ -107,6 +107,7 @@ class Committer:
             offsets: dict[Any, int] = {}
             for part in parts:
                 tracker = part.tracker
+                tracker.sync()
                 offset = tracker.final_committable() if final else tracker.committable
                 if offset is not None and (tracker.committed is None
                                            or offset > tracker.committed):

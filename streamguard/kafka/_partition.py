@@ -34,7 +34,7 @@ class Poison:
 class PartitionState:
     """Buffered records and in-flight chunks of one partition."""
 
-    __slots__ = ("buffer", "buffered", "buffered_bytes", "committed_known", "fetched",
+    __slots__ = ("acks", "buffer", "buffered", "buffered_bytes", "committed_known", "fetched",
                  "in_ready", "listed_end", "revoking", "start", "tp", "tracker")
 
     def __init__(self, tp: TP, tracker: OffsetTracker) -> None:
@@ -50,6 +50,7 @@ class PartitionState:
         self.committed_known = False
         self.in_ready = False
         self.revoking = False
+        self.acks: Any = None  # the AckRing of its records handed out (made by the pump)
 
     @property
     def backlog(self) -> int:
