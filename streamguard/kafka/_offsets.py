@@ -104,7 +104,7 @@ class ChunkAck:
     @property
     def complete(self) -> bool:
         """True once every record completed (none failed, none abandoned)."""
-        if self.failed or self.abandoned:
+        if self.failed or self.abandoned or self.stop is not None:
             return False
         states = self.states
         if states is None:
