@@ -61,6 +61,8 @@ GOALS: dict[str, dict[str, Goal]] = {
         "adaptive_p99_vs_fixed256": ("<=", 0.3),
         "adaptive_converge_s": ("<=", 5.0),
         "adaptive_reconverge_s": ("<=", 5.0),
+    },
+    "shared_breaker": {
         "shared_breaker_failed_calls_vs_local": ("<=", 0.35),
     },
 }

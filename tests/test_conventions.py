@@ -409,6 +409,7 @@ PACKAGES = [
     "streamguard.interop", "streamguard.testing", "streamguard.ratelimit",
     "streamguard.breaker", "streamguard.retry", "streamguard.guard", "streamguard.kafka",
     "streamguard.metrics", "streamguard.cli", "streamguard.demo", "streamguard.servers",
+    "streamguard.adaptive",
 ]
 
 
@@ -427,6 +428,41 @@ def test_every_export_carries_its_public_path(package: str) -> None:
         if not public or getattr(importlib.import_module(home), obj.__name__, None) is not obj:
             wrong.append(f"{name}: {home}")
     assert wrong == []
+
+
+TIMED = [  # everything whose logic depends on time, by public path
+    "streamguard.operators.batch", "streamguard.operators.debounce", "streamguard.operators.delay",
+    "streamguard.operators.interval", "streamguard.operators.sample",
+    "streamguard.operators.throttle_first", "streamguard.operators.timeout",
+    "streamguard.operators.window", "streamguard.operators.group_by",
+    "streamguard.ratelimit.RateLimiter", "streamguard.ratelimit.CompositeLimiter",
+    "streamguard.breaker.CircuitBreaker", "streamguard.retry.Retry",
+    "streamguard.retry.RetryBudget", "streamguard.guard.guarded_sink",
+    "streamguard.kafka.KafkaSource", "streamguard.kafka.throttle_by_lag",
+    "streamguard.adaptive.AdaptiveLimit", "streamguard.adaptive.shed",
+]
+
+
+@pytest.mark.parametrize("path", TIMED)
+def test_logic_that_depends_on_time_takes_an_injected_clock(path: str) -> None:
+    package, name = path.rsplit(".", 1)
+    parameter = inspect.signature(getattr(importlib.import_module(package), name)).parameters.get(
+        "clock")
+    assert parameter is not None
+    assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_every_exported_error_is_in_the_one_exception_tree() -> None:
+    # streamguard.core's module docstring draws the one exception tree users catch from; an
+    # error a package exports but the tree does not show is one users cannot find.
+    from streamguard.core import StreamGuardError, _errors
+
+    missing = sorted({
+        name for package in PACKAGES for name in importlib.import_module(package).__all__
+        if inspect.isclass(obj := getattr(importlib.import_module(package), name))
+        and issubclass(obj, StreamGuardError) and f" {name} " not in (_errors.__doc__ or "")
+    })
+    assert missing == []
 
 
 def test_the_issue_s_example() -> None:

@@ -26,6 +26,12 @@ from ..core._clock import SYSTEM_CLOCK, Clock
 from ..core._errors import require
 from ..core._events import Event, EventBus, default_bus
 
+MIN_WINDOW = 8
+"""Samples averaged per step at least (fewer when the limit is smaller). A quarter of a small
+limit is one or two calls, whose noise alone moved a limit of 8 by ±2 — outside ±25 % of the
+capacity it had found; averaging eight made a capacity drop 32 → 8 settle within half a
+second instead of wandering for four (a simulated FIFO downstream, 1 ms of loop jitter)."""
+
 
 def _check_bounds(initial: object, min_limit: object, max_limit: object) -> None:
     for field_name, value in (("initial", initial), ("min_limit", min_limit),
@@ -266,8 +272,9 @@ class AdaptiveLimit:
         Samples are taken a round trip at a time, as TCP Vegas' window is: a call that
         started before the limit last moved says nothing about the new limit and is not
         counted (it only lowers the no-load time); the others are gathered until a quarter
-        of the limit has finished, and the algorithm sees their mean round trip — one step
-        per round trip, on an average rather than on one noisy call.
+        of the limit has finished — and at least a whole round trip's worth at small limits
+        (the limit itself, up to ``MIN_WINDOW``) — and the algorithm sees their mean round
+        trip: one step per round trip, on an average rather than on one or two noisy calls.
         """
         self._samples += 1
         self._drops += dropped
@@ -281,7 +288,7 @@ class AdaptiveLimit:
         memory.window_n += 1
         memory.window_in_flight = max(memory.window_in_flight, in_flight)
         memory.window_dropped = memory.window_dropped or dropped
-        if memory.window_n * 4 < self._limit:
+        if memory.window_n * 4 < self._limit or memory.window_n < min(self._limit, MIN_WINDOW):
             return
         sample = Sample(memory.window_rtt / memory.window_n, memory.window_in_flight,
                         memory.window_dropped)

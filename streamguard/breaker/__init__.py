@@ -21,11 +21,15 @@ Example::
 
     permit = breaker.try_acquire()            # sync: a permit, or None when refused
     permit = await breaker.acquire(timeout=5)  # async: waits up to 5 s, else CircuitOpenError
+
+    # every worker whose breaker is named "payments" shares one state through Redis
+    shared = CircuitBreaker("payments", storage="redis://10.0.0.5:6379/0")
 """
 
 from ..core._public import publish as _publish
 from ._breaker import CircuitBreaker, Permit
 from ._config import BreakerConfig, WindowKind
+from ._shared import RedisBreakerStorage
 from ._state import (
     BreakerEvent,
     BreakerStatistics,
@@ -35,6 +39,8 @@ from ._state import (
     CallSucceeded,
     CircuitOpenError,
     ProbeExpired,
+    SharedStateLost,
+    SharedStateRestored,
     StaleResultIgnored,
     State,
     StateTransition,
@@ -52,6 +58,9 @@ __all__ = [
     "CircuitOpenError",
     "Permit",
     "ProbeExpired",
+    "RedisBreakerStorage",
+    "SharedStateLost",
+    "SharedStateRestored",
     "StaleResultIgnored",
     "State",
     "StateTransition",

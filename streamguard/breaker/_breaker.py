@@ -37,6 +37,7 @@ from ..core._clock import SYSTEM_CLOCK, Clock, MonotonicClock
 from ..core._errors import require
 from ..core._events import Event, EventBus, default_bus
 from ._config import BreakerConfig, Verdict, classify
+from ._shared import RedisBreakerStorage, SharedLink, SharedView
 from ._state import (
     BreakerEvent,
     BreakerStatistics,
@@ -46,6 +47,8 @@ from ._state import (
     CallSucceeded,
     CircuitOpenError,
     ProbeExpired,
+    SharedStateLost,
+    SharedStateRestored,
     StaleResultIgnored,
     State,
     StateTransition,
@@ -90,11 +93,17 @@ class CircuitBreaker:
         clock: where time comes from; its timers move ``OPEN`` to ``HALF_OPEN``.
         bus: where events go (default: the process-wide bus).
         rng: the random source of the open-duration jitter.
+        storage: share the state with every process whose breaker has this name and this
+            storage: a ``redis://`` / ``rediss://`` URI (the breaker then owns the
+            connection and closes it in :meth:`aclose`) or a
+            :class:`~streamguard.breaker.RedisBreakerStorage`. ``None`` (default): this
+            process alone. See ``_shared.py`` for what it costs and what happens while Redis
+            is unreachable.
     """
 
     __slots__ = (
         "_anon", "_anon_stale", "_anon_stale_gen", "_bus", "_clock", "_deadlines", "_gen",
-        "_held", "_measure", "_not_permitted", "_observers", "_open_for", "_open_until",
+        "_held", "_link", "_measure", "_not_permitted", "_observers", "_open_for", "_open_until",
         "_pending", "_probes", "_publishing", "_quiet", "_reopens", "_rng", "_slow_s",
         "_state", "_state_observers", "_successes", "_timer", "_waiters", "_window",
         "config", "name",
@@ -103,6 +112,7 @@ class CircuitBreaker:
     def __init__(
         self, name: str, config: BreakerConfig | None = None, *, clock: Clock | None = None,
         bus: EventBus | None = None, rng: random.Random | None = None,
+        storage: str | RedisBreakerStorage | None = None,
     ) -> None:
         require(isinstance(name, str) and bool(name), "name must be a non-empty string", name)
         require(config is None or isinstance(config, BreakerConfig),
@@ -139,6 +149,15 @@ class CircuitBreaker:
         self._anon_stale = 0
         self._anon_stale_gen = -1
         self._held: dict[object, list[tuple[Permit, float]]] = {}
+        self._link: SharedLink | None = None
+        if storage is not None:
+            require(isinstance(storage, str | RedisBreakerStorage), "storage must be a "
+                    "redis:// or rediss:// URI, a RedisBreakerStorage or None", storage)
+            owns = isinstance(storage, str)
+            store = RedisBreakerStorage.from_uri(storage) if isinstance(storage, str) \
+                else storage
+            self._link = SharedLink(self, store, owns)
+            self._link.sync()  # learn the shared state now if a loop runs
 
     def __repr__(self) -> str:
         return f"<CircuitBreaker {self.name!r} {self._state.value} generation={self._gen}>"
@@ -162,6 +181,9 @@ class CircuitBreaker:
         state = self.state
         now = self._clock.now()
         calls, failures, slow = self._window.totals(now)
+        link = self._link
+        if link is not None and link.up and link.view is not None and state is _CLOSED:
+            calls, failures, slow = link.view.calls, link.view.failures, link.view.slow
         return BreakerStatistics(
             name=self.name, state=state, generation=self._gen, calls=calls,
             failures=failures, slow_calls=slow,
@@ -170,6 +192,10 @@ class CircuitBreaker:
             not_permitted=self._not_permitted, probes_in_flight=self._probes,
             consecutive_reopens=self._reopens,
             open_remaining=max(0.0, self._open_until - now) if state is _OPEN else 0.0,
+            shared=link is not None,
+            shared_down=link is not None and not link.up and not link.closed,
+            shared_outages=0 if link is None else link.outages,
+            local_outcomes=0 if link is None else link.local_outcomes,
         )
 
     # ------------------------------------------------------------------ subscriptions
@@ -219,6 +245,8 @@ class CircuitBreaker:
         if timeout is not None and (type(timeout) is not float or timeout != 0.0):
             require(is_number(timeout) and timeout >= 0,
                     "timeout must be a number >= 0 (seconds) or None", timeout)
+        if self._link is not None:
+            await self.wait_shared()
         if self._state is _CLOSED:
             return self._gen
         if timeout == 0.0:
@@ -280,6 +308,8 @@ class CircuitBreaker:
     async def wait_permitted(self) -> None:
         """Return once a call would be permitted, without taking a permit (the next call may
         still lose a race). A stage that holds back demand while the breaker is open uses it."""
+        if self._link is not None:
+            await self.wait_shared()
         while not self._would_permit():
             await self._wait(None)
 
@@ -298,6 +328,34 @@ class CircuitBreaker:
                 alarm.cancel()
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
+
+    @property
+    def awaiting_shared(self) -> bool:
+        """True while this process's last outcomes are on their way to Redis and the shared
+        failure window, with them, stands at its threshold: the answer may open the breaker
+        for every process, so an async caller should :meth:`wait_shared` before its next
+        call. Always False for a breaker of this process alone (one attribute read)."""
+        link = self._link
+        return link is not None and link.holding()
+
+    async def wait_shared(self) -> None:
+        """Wait until Redis answered the outcomes this process sent, if
+        :attr:`awaiting_shared` (one round trip, at most the storage timeout); at once
+        otherwise. ``acquire``, ``call``, the decorator, ``async with`` and the guarded sink
+        do it before a call, so an opening decided by another process's failures stops this
+        one's next call rather than the one after. ``try_acquire`` never waits."""
+        link = self._link
+        if link is not None and link.holding():
+            await link.answer()
+
+    async def sync(self) -> State:
+        """With shared state: send the outcomes not yet sent, read the shared state now, and
+        return it (a worker may call it once at start, to begin from the group's state). A
+        breaker of this process alone just returns :attr:`state`. Never raises for an
+        unreachable Redis: the breaker then decides alone, as always."""
+        if self._link is not None and self._link.up:
+            await self._link.settle()
+        return self.state
 
     # ------------------------------------------------------------------ manual control
     def force_open(self) -> None:
@@ -318,9 +376,13 @@ class CircuitBreaker:
 
         The breaker keeps working: it then notices that an open duration is over when it is
         next asked. Waiting callers are woken to check again (their wait arms a timer anew).
+        A shared breaker first sends the outcomes it still holds (if Redis answers within
+        its timeout) and closes the connection it made from a URI.
         """
         self._disarm()
         self._wake()
+        if self._link is not None:
+            await self._link.aclose()
 
     # ------------------------------------------------------------------ guarding calls
     async def call(self, fn: Callable[P, Awaitable[R]], /, *args: P.args,
@@ -333,6 +395,8 @@ class CircuitBreaker:
         """
         if not is_async_callable(fn):
             raise self._not_async(fn, "call")
+        if self._link is not None:
+            await self.wait_shared()
         if self._measure:
             return await self._call_timed(fn(*args, **kwargs))
         permit = self.try_acquire()
@@ -375,6 +439,8 @@ class CircuitBreaker:
         # The body of call(), inlined: one coroutine per guarded call instead of two.
         @functools.wraps(fn)
         async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            if self._link is not None:
+                await self.wait_shared()
             if self._measure:
                 return await self._call_timed(fn(*args, **kwargs))
             permit = self._gen if self._state is _CLOSED else self._acquire_other()
@@ -394,6 +460,8 @@ class CircuitBreaker:
         # `async with` has nowhere to keep a permit, so in the common case (CLOSED, no calls
         # left over from an earlier generation) calls are only counted: all counted calls
         # belong to the current generation. Otherwise the permit is kept per task.
+        if self._link is not None:
+            await self.wait_shared()
         if (self._state is _CLOSED and not self._anon_stale and not self._held
                 and not self._measure):
             self._anon += 1
@@ -440,11 +508,13 @@ class CircuitBreaker:
         state = self._state
         if state is _CLOSED or state is _DISABLED:
             permit: Permit | None = self._gen
-        elif state is _HALF_OPEN and self._probes < self.config.half_open_probes:
+        elif state is _HALF_OPEN and self._probes < self._probe_slots():
             permit = self._grant_probe(now)
         else:
             permit = None
             self._not_permitted += 1
+            if self._link is not None:
+                self._link.wanted = True
             if self._watched():
                 self._pending.append(CallNotPermitted(self.name, self._gen, state))
         self._flush()
@@ -461,7 +531,22 @@ class CircuitBreaker:
         state = self.state
         if state is _CLOSED or state is _DISABLED:
             return True
-        return state is _HALF_OPEN and self._probes < self.config.half_open_probes
+        if state is not _HALF_OPEN:
+            return False
+        if self._probes < self._probe_slots():
+            return True
+        link = self._link
+        if link is not None and link.up and not link.lease and not self._probes:
+            link.sync(claim=True)  # a caller waits: ask for this cycle's probe lease
+        return False
+
+    def _probe_slots(self) -> int:
+        """Probes this process may have in flight: the config's number alone; with shared
+        state, one while it holds a probe lease of the current cycle, else none."""
+        link = self._link
+        if link is None or not link.up:
+            return self.config.half_open_probes
+        return 1 if link.lease else 0
 
     def _catch_up(self, now: float) -> None:
         """Apply what the timers would have done by *now* (when there is no timer)."""
@@ -487,6 +572,9 @@ class CircuitBreaker:
                     self.name, self._gen, error, reason or verdict.value))
             if self._state is _HALF_OPEN:
                 self._free_probe_slot()
+                if self._link is not None and self._link.up:
+                    self._link.lease = False
+                    self._link.record("r")  # the lease goes back to the group
                 self._wake()
         self._flush()
 
@@ -499,6 +587,16 @@ class CircuitBreaker:
             else:
                 self._pending.append(CallSucceeded(self.name, self._gen, duration, slow))
         state = self._state
+        link = self._link
+        if link is not None:
+            if link.up:
+                if state is _HALF_OPEN:
+                    self._free_probe_slot()  # the shared answer decides what comes next
+                    link.lease = False
+                if state is _CLOSED or state is _HALF_OPEN:
+                    link.record("0123"[failed | (slow << 1)])
+                return
+            link.local_outcomes += 1
         if state is _CLOSED:
             self._record(failed, slow)
         elif state is _HALF_OPEN:
@@ -553,15 +651,28 @@ class CircuitBreaker:
         self._arm(self._open_for, self._open_elapsed)
 
     def _to_half_open(self) -> None:
+        link = self._link
+        if link is not None and link.up:
+            # The shared script moves the state, on the server's clock; until it answers
+            # this process keeps refusing. A lease is asked for only if a call waits.
+            link.sync(claim=link.wanted or bool(self._waiters))
+            return
         self._transition(_HALF_OPEN, f"open for {self._open_for:.3g} s")
 
     def _expire_probe(self) -> None:
         if self._watched():
             self._pending.append(ProbeExpired(self.name, self._gen, self.config.probe_timeout))
+        if self._link is not None and self._link.up:
+            self._free_probe_slot()
+            self._link.lease = False
+            self._link.record("1")  # a lost probe is a failed one, for the whole group
+            return
         self._reopens += 1
         self._to_open(f"probe gave no result within {self.config.probe_timeout:g} s")
 
     def _manual(self, to: State, reason: str) -> None:
+        if self._link is not None and self._link.up:
+            self._link.set_state(to)  # every process follows; this one at once
         self._reopens = 0
         self._transition(to, reason)
         self._flush()
@@ -585,6 +696,53 @@ class CircuitBreaker:
                 self.name, self._gen, old, to, reason,
                 self._open_for if to is _OPEN else None))
         self._wake()
+
+    # ------------------------------------------------------------------ shared state
+    def _adopt(self, view: SharedView, moved: bool) -> None:
+        """Take the shared state one script call returned (*moved*: its epoch changed)."""
+        assert self._link is not None
+        to = view.state
+        if to is not self._state or (moved and to in (_OPEN, _HALF_OPEN)):
+            self._reopens = view.reopens
+            self._open_for = view.open_for
+            self._transition(to, f"shared: {view.why}")
+        if to is _OPEN:
+            self._open_until = self._clock.now() + view.open_remaining
+            self._arm(view.open_remaining, self._open_elapsed)
+        self._link.lease = to is _HALF_OPEN and view.holds_lease and not self._probes
+        if self._link.lease:
+            self._wake()
+        self._flush()
+
+    def _go_local(self, error: str, batch: str) -> None:
+        """Redis stopped answering: judge *batch* (outcomes it did not take) here, and go on
+        alone from the current state."""
+        assert self._link is not None
+        if self._watched():
+            self._pending.append(SharedStateLost(self.name, self._gen,
+                                                 self._link.storage.uri, error))
+        for code in batch:
+            if code == "r":
+                continue
+            outcome = int(code)
+            self._link.local_outcomes += 1
+            if self._state is _CLOSED:
+                self._record(bool(outcome & FAILED), bool(outcome & SLOW))
+            elif self._state is _HALF_OPEN:
+                self._probes += 1  # its slot was given back when it was queued
+                self._judge_probe(bool(outcome & FAILED), bool(outcome & SLOW))
+        self._flush()
+        self._wake()
+
+    def _rejoin(self, view: SharedView, duration: float) -> None:
+        """Redis answers again: the shared state replaces the one decided alone."""
+        assert self._link is not None
+        if self._watched():
+            self._pending.append(SharedStateRestored(
+                self.name, self._gen, self._link.storage.uri, duration,
+                self._link.local_outcomes))
+        self._quiet = False  # every outcome must reach the shared window again
+        self._adopt(view, moved=True)
 
     # ------------------------------------------------------------------ timers
     def _arm(self, delay: float, action: Callable[[int], None]) -> None:

@@ -137,6 +137,26 @@ class ProbeExpired(BreakerEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class SharedStateLost(BreakerEvent):
+    """The breaker's shared state (*storage*, shown without credentials) stopped answering:
+    the breaker decides alone, from its own calls, until it answers again. Published once per
+    outage, with the first *error*."""
+
+    storage: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedStateRestored(BreakerEvent):
+    """The shared state answers again after *duration* seconds; the breaker rejoins it (its
+    state becomes the shared one). *local_outcomes* calls were judged alone meanwhile."""
+
+    storage: str
+    duration: float
+    local_outcomes: int
+
+
+@dataclass(frozen=True, slots=True)
 class BreakerStatistics:
     """What a breaker knows right now.
 
@@ -154,6 +174,10 @@ class BreakerStatistics:
         probes_in_flight: ``HALF_OPEN`` probes without a result yet.
         consecutive_reopens: failed recoveries since it last closed (drives open growth).
         open_remaining: seconds until ``OPEN`` turns ``HALF_OPEN`` (0.0 in other states).
+        shared: whether the state is shared through a storage (Redis).
+        shared_down: the storage does not answer; the breaker decides alone meanwhile.
+        shared_outages: outages of the storage seen since the breaker was made.
+        local_outcomes: call outcomes judged alone during those outages.
     """
 
     name: str
@@ -168,3 +192,7 @@ class BreakerStatistics:
     probes_in_flight: int
     consecutive_reopens: int
     open_remaining: float
+    shared: bool = False
+    shared_down: bool = False
+    shared_outages: int = 0
+    local_outcomes: int = 0

@@ -98,7 +98,7 @@ class Pipelines:
             self._owned_runtimes.add(runtime)
         elif self._timeout is not None:
             # Its sources register while it subscribes, just after this call.
-            asyncio.get_running_loop().call_soon(_drain_sources, runtime)
+            asyncio.get_running_loop().call_soon(_drain_sources, runtime, self._timeout)
 
     def drain(self, timeout: float) -> None:
         """Stop every source taking new items; the command's own pipelines cancel what is
@@ -108,7 +108,7 @@ class Pipelines:
             self._drain_owned(pipeline, timeout)
         for runtime in list(self._runtimes):
             if runtime not in self._owned_runtimes:
-                _drain_sources(runtime)
+                _drain_sources(runtime, timeout)
 
     def _drain_owned(self, pipeline: Pipeline, timeout: float) -> None:
         task = asyncio.get_running_loop().create_task(pipeline.drain(timeout))
@@ -126,7 +126,9 @@ class Pipelines:
             pipeline.cancel()
 
 
-def _drain_sources(runtime: Runtime) -> None:
+def _drain_sources(runtime: Runtime, timeout: float) -> None:
+    # The sources wait for their in-flight work as long as the command's drain does (its
+    # --drain-timeout), not their own shorter defaults: see Drainable.drain.
     if not runtime.closed:
         for source in list(runtime.sources):
-            source.drain()
+            source.drain(timeout)

@@ -10,6 +10,8 @@ DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_DRAIN_TIMEOUT = 30.0
 """Seconds ``--drain-timeout`` gives in-flight items (the default of ``Pipeline.drain``)."""
 DEFAULT_BROKER_PORT = 9092
+DEFAULT_MAX_RESTARTS = 5
+"""How many times in a row ``--workers`` restarts a worker that keeps dying."""
 
 _Commands = Any  # argparse's _SubParsersAction is private; typed loosely on purpose
 
@@ -33,6 +35,29 @@ def port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be in 0..65535, got {value}")
+    return value
+
+
+def worker_count(text: str) -> int:
+    """How many worker processes ``--workers`` starts: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes, got {text!r}"
+                                         ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def restart_count(text: str) -> int:
+    """How many times in a row ``--max-restarts`` restarts a failing worker: >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 
@@ -97,11 +122,13 @@ def add_run(commands: _Commands) -> None:
         "Kafka client of streamguard accepts where a bootstrap string goes).\n"
         "Ctrl-C, SIGTERM and --duration drain the pipelines: sources stop taking new\n"
         "items, what is in flight finishes (at most --drain-timeout seconds), a Kafka\n"
-        "source commits what completed and leaves its group. A second Ctrl-C stops at once.",
+        "source commits what completed and leaves its group. A second Ctrl-C stops at once.\n"
+        "--workers N runs N processes of it (one consumer group) under a supervisor.",
         epilog="examples:\n"
         "  streamguard run examples/quickstart.py\n"
         "  streamguard run examples/kafka_slow_sink.py --bootstrap 127.0.0.1:9092\n"
-        "  streamguard run mypackage.pipelines:orders --duration 60 --metrics-port 9464")
+        "  streamguard run mypackage.pipelines:orders --duration 60 --metrics-port 9464\n"
+        "  streamguard run examples/kafka_orders_http.py --workers 3 --metrics-port 9464")
     parser.add_argument("target", metavar="TARGET",
                         help="path/to/file.py[:NAME] or package.module[:NAME]")
     parser.add_argument("--bootstrap", type=bootstrap, metavar="HOST:PORT",
@@ -114,10 +141,28 @@ def add_run(commands: _Commands) -> None:
                         help="on Ctrl-C, SIGTERM or --duration, give in-flight items this long "
                              "to finish, then cancel them; a Kafka source delivers those "
                              "records again (default: %(default)s)")
+    _worker_options(parser)
     _metrics_options(parser)
     _view_options(parser)
     _debug_option(parser)
     parser.set_defaults(handler="._run:command")
+
+
+def _worker_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=worker_count, default=1, metavar="N",
+                        help="run N processes of the pipeline under a supervisor (one consumer "
+                             "group: Kafka splits the partitions between them), each with its "
+                             "own metrics endpoint (--metrics-port P serves P, P+1, ...; "
+                             "otherwise free ports); a worker that dies is restarted; Ctrl-C "
+                             "and SIGTERM drain them all (default: %(default)s, no supervisor)")
+    parser.add_argument("--max-restarts", type=restart_count, default=DEFAULT_MAX_RESTARTS,
+                        metavar="N",
+                        help="with --workers: restart a worker that dies at most N times in a "
+                             "row (one that ran 30 s counts afresh), then drain the others and "
+                             "exit 1 (default: %(default)s)")
+    # What a supervisor tells its workers (see _workers.py); not for users, so not in --help.
+    parser.add_argument("--worker-summary", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--supervisor-fd", type=int, default=None, help=argparse.SUPPRESS)
 
 
 def add_demo(commands: _Commands) -> None:

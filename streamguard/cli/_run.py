@@ -13,13 +13,20 @@ from ._view import choose_view
 
 
 def command(args: argparse.Namespace) -> int:
-    """Load the target, then run it supervised (see :mod:`._session`)."""
+    """Load the target, then run it supervised (see :mod:`._session`), or, with
+    ``--workers N`` above 1, run N processes of it (see :mod:`._workers`)."""
     target = load_target(args.target)
     kwargs: dict[str, object] = {}
     bootstrap = kafka_bootstrap(args)
     if bootstrap is not None:
         kwargs["bootstrap"] = bootstrap
     check_parameters(target, kwargs)
-    options = Options.from_args(args, choose_view(args.view, sys.stderr))
+    view = choose_view(args.view, sys.stderr)
+    if args.workers > 1:
+        # Checked here once, so that a target that cannot run fails before any worker starts.
+        from ._workers import command as supervise_workers
+
+        return supervise_workers(args, view)
+    options = Options.from_args(args, view)
     return asyncio.run(supervise(lambda pipelines: run_target(target, kwargs, pipelines),
                                  options))

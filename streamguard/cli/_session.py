@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import traceback
@@ -54,6 +55,12 @@ class Options:
     refresh: float
     json: bool
     debug: bool
+    summary_file: str | None = None
+    """Under ``--workers``: where this worker writes its summary (as ``--json`` would print it)
+    for the supervisor, instead of printing it."""
+    supervisor_fd: int | None = None
+    """Under ``--workers``: a pipe whose other end only the supervisor holds; at its end of
+    file (the supervisor died) the worker drains by itself."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, view: str) -> Options:
@@ -62,7 +69,9 @@ class Options:
                    duration=getattr(args, "duration", None),
                    drain_timeout=getattr(args, "drain_timeout", DEFAULT_DRAIN_TIMEOUT),
                    view=view,
-                   refresh=args.refresh, json=args.json, debug=args.debug)
+                   refresh=args.refresh, json=args.json, debug=args.debug,
+                   summary_file=getattr(args, "worker_summary", None),
+                   supervisor_fd=getattr(args, "supervisor_fd", None))
 
 
 @dataclass(slots=True)
@@ -122,6 +131,8 @@ async def _run(work: Work, options: Options) -> Outcome:
         timer = (loop.call_later(options.duration, stopper.stop, "stopped by --duration",
                                  ExitCode.OK, None)
                  if options.duration is not None else None)
+        if options.supervisor_fd is not None:
+            _watch_supervisor(loop, options.supervisor_fd, stopper)
         try:
             outcome.result = await task
         except asyncio.CancelledError:
@@ -134,10 +145,31 @@ async def _run(work: Work, options: Options) -> Outcome:
         finally:
             if timer is not None:
                 timer.cancel()
+            if options.supervisor_fd is not None:
+                loop.remove_reader(options.supervisor_fd)
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
             await stopper.finished()
     return outcome
+
+
+def _watch_supervisor(loop: asyncio.AbstractEventLoop, fd: int, stopper: _Stopper) -> None:
+    # A supervisor starts its workers in sessions of their own, so that a terminal's Ctrl-C
+    # reaches only the supervisor, which forwards one drain to each. If the supervisor dies
+    # without forwarding anything (kill -9), its workers must not run on unsupervised: the
+    # pipe's write end dies with it, and its end of file means "drain now".
+    def readable() -> None:
+        if not os.read(fd, 512):
+            loop.remove_reader(fd)
+            # Our stdout and stderr were pipes to the supervisor: writing to them now would
+            # raise BrokenPipeError in the middle of the drain.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            for stream in (sys.stdout, sys.stderr):
+                os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+            stopper.stop("terminated: the supervisor is gone", ExitCode.TERMINATED, None)
+
+    loop.add_reader(fd, readable)
 
 
 class _Stopper:
@@ -238,6 +270,12 @@ def _print_summary(
 ) -> None:
     own = summary.data(report, outcome.label) if summary is not None else {}
     drain = outcome.drain
+    if options.summary_file is not None:  # a worker: its supervisor prints the summary
+        data = {**own, **summary_json(report, outcome.label), "exit_code": int(outcome.code),
+                "drain": None if drain is None else drain.json()}
+        with open(options.summary_file, "w", encoding="utf-8") as file:
+            json.dump(data, file)
+        return
     if options.json:
         print(json.dumps({**own, **summary_json(report, outcome.label),
                           "drain": None if drain is None else drain.json()}), flush=True)

@@ -7,13 +7,29 @@
     ├── DemandError (also ValueError)     request(n) with n <= 0 (Reactive Streams rule 3.9)
     ├── StreamClosedError                 emit/subscribe on a stream that cannot take it
     ├── BufferOverflowError               a buffer with overflow="error" was full
+    │   └── GroupLimitError               (streamguard.operators) group_by met max_groups
     ├── ItemFailedError                   an item failed in a stage; names stage and item
     ├── WouldBlock                        a non-waiting call found no demand or no room
+    ├── TooManyRequests                   the downstream asked to slow down (HTTP 429 …)
+    ├── StreamTimeoutError (also          (streamguard.operators) no item arrived in time
+    │   TimeoutError)
     ├── RateLimitExceeded                 (streamguard.ratelimit) a limiter in "error" mode said no
     ├── CircuitOpenError                  (streamguard.breaker) the breaker refused the call
     ├── RetryError                        (streamguard.retry) attempts or budget exhausted
     ├── DeliveryError                     (streamguard.guard) an item could not be delivered
-    └── KafkaAdapterError                 (streamguard.kafka) broker unreachable, unknown topic…
+    ├── KafkaAdapterError                 (streamguard.kafka)
+    │   ├── BrokerUnreachableError        no broker answered within connect_timeout
+    │   ├── BrokerRefusedError            a broker refused: credentials, TLS, ACLs (named)
+    │   ├── UnknownTopicError             a configured topic does not exist
+    │   ├── RecordFailedError             a record failed and no dead-letter route took it
+    │   ├── DeadLetterError               writing a dead letter failed; not committed
+    │   └── IdempotenceUnsupportedError   the broker refused an idempotent producer
+    ├── ServerStartError                  (streamguard.servers) a local server did not start
+    │   ├── BrokerStartError              a test Kafka broker
+    │   └── RedisStartError               redis-server
+    └── BrokerToolError                   (streamguard.servers) a Kafka command-line tool failed
+
+A test (``tests/test_conventions.py``) keeps every exported error in this tree.
 
 Messages name the object, its state, the rule and the bad value, and say what to do.
 """

@@ -121,7 +121,7 @@ class Pipeline:
             if self._outcome == "completed":
                 self._outcome = "drained"
             for source in list(self._rt.sources):
-                source.drain()
+                source.drain(timeout)  # the same deadline: see Drainable.drain
             await asyncio.wait((self._task,), timeout=timeout)
             if not self._task.done():
                 self._outcome = "drain_expired"

@@ -105,12 +105,16 @@ class Publisher(Generic[T]):
         if not was_finished:  # after the end there is nothing left to stop
             self._stop()
 
-    def drain(self) -> None:
-        """Stop taking new items; complete once what was handed out is finished."""
+    def drain(self, timeout: float | None = None) -> None:
+        """Stop taking new items; complete once what was handed out is finished.
+
+        *timeout* is the drainer's deadline in seconds, after which it cancels what is left.
+        An in-memory publisher hands out nothing it must wait for, so it ignores it; a
+        source that tracks what it handed out (Kafka's) waits for it until the deadline."""
         if self._finished or self._draining:
             return
         self._draining = True
-        self._on_drain()
+        self._on_drain(timeout)
 
     # ---------------------------------------------------------------- protected
     @property
@@ -163,8 +167,9 @@ class Publisher(Generic[T]):
     def _on_cancel(self) -> None:
         """Hook: stop producing and release resources (called once)."""
 
-    def _on_drain(self) -> None:
-        """Hook: stop taking new items and complete once what was handed out is finished.
-        Default: stop now and complete."""
+    def _on_drain(self, timeout: float | None) -> None:
+        """Hook: stop taking new items and complete once what was handed out is finished,
+        waiting for it until the drainer's *timeout* at least. Default: stop now and
+        complete."""
         self._stop()
         self._complete()

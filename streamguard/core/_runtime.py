@@ -37,8 +37,13 @@ class StatisticsSource(Protocol):
 class Drainable(Protocol):
     """A source that can stop taking new items (every :class:`~streamguard.core.Publisher`)."""
 
-    def drain(self) -> None:
-        """Stop taking new items; complete once what was handed out is finished."""
+    def drain(self, timeout: float | None = None) -> None:
+        """Stop taking new items; complete once what was handed out is finished.
+
+        *timeout* is the drainer's deadline in seconds (``None``: the source's own default).
+        At the deadline the drainer cancels what is left, which abandons its acks; a source
+        that waits for what it handed out must not give up before then, or work that finishes
+        inside the deadline would finish after the source stopped tracking it."""
         ...
 
 

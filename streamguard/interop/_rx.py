@@ -112,7 +112,7 @@ class _ObservablePublisher(Publisher[T]):
         if self._disposable is not None:
             self._disposable.dispose()
 
-    def _on_drain(self) -> None:
+    def _on_drain(self, timeout: float | None) -> None:
         # Stop taking from the Observable; what is held still goes downstream.
         self._rx_done = True
         if self._disposable is not None:

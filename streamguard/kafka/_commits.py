@@ -9,6 +9,11 @@ Commits are serialised by a lock, so a revoke's or close's final commit never ra
 periodic one. A commit that fails because the group rebalanced meanwhile is reported and
 skipped: the partitions' new owner starts from the last committed offset and delivers the
 rest again.
+
+With ``completed_metadata`` (#13) each partition's commit also carries, in its metadata, the
+offsets above the committed one that completed already (:mod:`._offset_map`); a commit is then
+due when the offset moved *or* that set grew. The encoding runs per commit, over the records
+not yet committable — never per record.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from streamguard.core._clock import Clock
 from streamguard.core._events import EventBus
 
 from ._events import CommitFailed, OffsetsCommitted
+from ._offset_map import above, advance, encode, ranges_of, union
 from ._partition import PartitionState
 
 _log = logging.getLogger("streamguard.kafka")
@@ -39,11 +45,14 @@ class Committer:
         spawn: starts the background commit task (owned by the pipeline).
         every / interval: a commit is due after *every* completed records, or after
             *interval* seconds with some completed.
+        metadata_limit: carry the completed offsets above the committed one in metadata of
+            at most this many characters (``None``: plain offsets).
     """
 
     def __init__(
         self, *, consumer: Any, name: str, bus: EventBus, clock: Clock, every: int,
         interval: float, parts: Callable[[], Iterable[PartitionState]], spawn: Spawn,
+        metadata_limit: int | None = None,
     ) -> None:
         self._consumer = consumer
         self._name = name
@@ -53,6 +62,7 @@ class Committer:
         self._interval = interval
         self._parts = parts
         self._spawn = spawn
+        self._limit = metadata_limit
         self._lock = asyncio.Lock()
         self._last = clock.now()
         self._task: asyncio.Task[Any] | None = None
@@ -104,18 +114,18 @@ class Committer:
         """
         parts = list(parts)
         async with self._lock:
-            offsets: dict[Any, int] = {}
+            offsets: dict[Any, tuple[int, str]] = {}
             for part in parts:
-                tracker = part.tracker
-                tracker.sync()
-                offset = tracker.final_committable() if final else tracker.committable
-                if offset is not None and (tracker.committed is None
-                                           or offset > tracker.committed):
-                    offsets[part.tp] = offset
+                part.tracker.sync()
+                target = self._target(part, final)
+                if target is not None:
+                    offsets[part.tp] = target
             if not offsets:
                 return True
             try:
-                await self._consumer.commit(offsets)
+                await self._consumer.commit(
+                    {tp: o for tp, (o, _) in offsets.items()} if self._limit is None
+                    else offsets)
             except (KafkaError, ValueError) as exc:
                 self.failures += 1
                 _log.warning("source %r: commit (%s) failed: %r", self._name, trigger, exc)
@@ -124,12 +134,37 @@ class Committer:
                 return False
             for part in parts:
                 if part.tp in offsets:
-                    part.tracker.committed = offsets[part.tp]
+                    offset, part.metadata = offsets[part.tp]
+                    part.tracker.committed = offset
+                    if part.skip:
+                        part.skip = above(part.skip, offset)
             self.commits += 1
             if self._bus.active:
                 self._bus.publish(OffsetsCommitted(
                     source=self._name, trigger=trigger,
                     offsets=tuple((tp.topic, tp.partition, o)
-                                  for tp, o in sorted(offsets.items())),
+                                  for tp, (o, _) in sorted(offsets.items())),
                 ))
             return True
+
+    def _target(self, part: PartitionState, final: bool) -> tuple[int, str] | None:
+        """The ``(offset, metadata)`` to commit for *part*, or ``None`` if nothing changed."""
+        tracker = part.tracker
+        low = tracker.final_committable() if final else tracker.committable
+        if self._limit is None:
+            if low is not None and (tracker.committed is None or low > tracker.committed):
+                return low, ""
+            return None
+        done = union(ranges_of(tracker.completed_offsets()), part.skip)
+        if low is None:  # nothing contiguous completed yet: stay at the first open record
+            low = tracker.first_open if tracker.committed is None else tracker.committed
+            if low is None or not done:
+                return None
+        offset = advance(low, done)  # records skipped after a restart count as completed
+        committed = tracker.committed
+        if committed is not None and offset < committed:
+            return None
+        metadata = encode(offset, done, self._limit)
+        if committed is None or offset > committed or metadata != part.metadata:
+            return offset, metadata
+        return None

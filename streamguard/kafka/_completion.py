@@ -246,10 +246,17 @@ class Completion:
 
     def tracker_for(self, holder: list[PartitionState]) -> OffsetTracker:
         """A new partition's tracker, reporting to this object (*holder* gets the part)."""
+        early = self._early if self._ctx.config.completed_metadata else None
         return OffsetTracker(
             on_progress=lambda _t, n: self._progressed(holder[0], n),
             on_failure=lambda chunk, error: self._on_failure(holder[0], chunk, error),
+            on_early=early,
         )
+
+    def _early(self, n: int) -> None:
+        # Completed behind an incomplete chunk: not committable, but the commit's metadata
+        # carries them, so they make a commit due as well (#13).
+        self.since_commit += n
 
     def _progressed(self, part: PartitionState, n: int) -> None:
         ctx = self._ctx

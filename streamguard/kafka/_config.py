@@ -113,6 +113,15 @@ class KafkaSourceConfig:
             (default 1,000).
         commit_interval: commit at least this often, in seconds, while records complete
             (default 1.0).
+        completed_metadata: commit, in each partition's offset metadata, the offsets above
+            the committed one that already completed (default ``True``), and skip them when
+            the partition is assigned again — after a crash or a rebalance only what was in
+            flight or completed since the last commit is delivered again
+            (:mod:`streamguard.kafka._offset_map` says how large a gap fits). ``False``:
+            plain offsets; everything above the committed offset is delivered again.
+        completed_metadata_limit: the most characters of metadata per partition (default
+            4,096, Kafka's ``offset.metadata.max.bytes`` default; lower it if the brokers'
+            setting is lower). Completed offsets that do not fit are delivered again.
         revoke_timeout: on a rebalance, seconds to wait for the in-flight records of revoked
             partitions before committing what completed and dropping the rest (default 5.0).
         close_timeout: on a graceful stop, seconds to wait for in-flight records (default 10).
@@ -143,6 +152,8 @@ class KafkaSourceConfig:
     poll_timeout: float = 0.1
     commit_every: int = 1000
     commit_interval: float = 1.0
+    completed_metadata: bool = True
+    completed_metadata_limit: int = 4096
     revoke_timeout: float = 5.0
     close_timeout: float = 10.0
     connect_timeout: float = 15.0
@@ -195,13 +206,15 @@ class KafkaSourceConfig:
                 "pattern must be a regular expression string or None", self.pattern)
         check_str(self.client_id, "client_id")
         require(isinstance(self.flow, FlowControl), "flow must be a FlowControl", self.flow)
-        for name in ("max_poll_records", "fetch_max_bytes", "commit_every"):
+        for name in ("max_poll_records", "fetch_max_bytes", "commit_every",
+                     "completed_metadata_limit"):
             check_int(getattr(self, name), name)
         for name in ("poll_timeout", "commit_interval", "revoke_timeout", "close_timeout",
                      "connect_timeout", "lag_interval", "session_timeout",
                      "heartbeat_interval", "max_poll_interval"):
             check_number(getattr(self, name), name)
         check_bool(self.dead_letter_idempotence, "dead_letter_idempotence")
+        check_bool(self.completed_metadata, "completed_metadata")
         check_mapping(self.consumer_options, "consumer_options")
 
     def _check_numbers(self) -> None:
@@ -213,6 +226,9 @@ class KafkaSourceConfig:
                 self.fetch_max_bytes)
         require(self.poll_timeout > 0, "poll_timeout must be > 0 seconds", self.poll_timeout)
         require(self.commit_every >= 1, "commit_every must be >= 1", self.commit_every)
+        require(self.completed_metadata_limit >= 64,
+                "completed_metadata_limit must be >= 64 characters",
+                self.completed_metadata_limit)
         require(self.commit_interval > 0, "commit_interval must be > 0 seconds",
                 self.commit_interval)
         require(self.revoke_timeout >= 0, "revoke_timeout must be >= 0 seconds",

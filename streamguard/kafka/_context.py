@@ -24,11 +24,11 @@ class Counters:
     """The source's running totals (see :class:`~streamguard.kafka.KafkaSourceStatistics`)."""
 
     __slots__ = ("abandoned", "completed", "dead_lettered", "emitted", "fetched", "pauses",
-                 "resumes")
+                 "resumes", "skipped")
 
     def __init__(self) -> None:
         self.fetched = self.emitted = self.completed = self.dead_lettered = 0
-        self.abandoned = self.pauses = self.resumes = 0
+        self.abandoned = self.pauses = self.resumes = self.skipped = 0
 
 
 class SourceContext:

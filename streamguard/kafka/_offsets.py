@@ -23,6 +23,7 @@ range, and only the first incomplete one needs its per-record bytes.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -43,12 +44,13 @@ class ChunkAck:
     Chunks whose records have acks of their own (``states`` set): ``states[slot0 + i]`` is
     the state byte of record *i*; ``records`` and ``acks`` are the records and their acks
     (they let a final commit go as far as the completed records at the head of this chunk);
-    ``stop`` is the first record index that failed or was abandoned. All three are let go
-    once the chunk is committable.
+    ``stopped`` lists the indices of records that failed or were abandoned (a ``done()``
+    written over one later does not count). All of these are let go once the chunk is
+    committable.
     """
 
-    __slots__ = ("_tracker", "abandoned", "acks", "count", "failed", "first", "last", "nbytes",
-                 "records", "remaining", "slot0", "states", "stop")
+    __slots__ = ("_tracker", "abandoned", "acks", "count", "early", "failed", "first", "last",
+                 "nbytes", "records", "remaining", "slot0", "states", "stopped")
 
     def __init__(
         self, tracker: OffsetTracker, first: int, last: int, count: int, nbytes: int
@@ -65,7 +67,8 @@ class ChunkAck:
         self.records: list[Any] | None = None
         self.states: bytearray | None = None
         self.slot0 = 0
-        self.stop: int | None = None
+        self.stopped: list[int] | None = None
+        self.early = False  # reported as completed behind an incomplete chunk
 
     def done(self) -> None:
         """One record of the chunk completed."""
@@ -87,9 +90,10 @@ class ChunkAck:
         self.remaining += 1
 
     def stopped_at(self, index: int) -> None:
-        """Record *index* of the chunk failed or was abandoned: a final commit stops there."""
-        if self.stop is None or index < self.stop:
-            self.stop = index
+        """Record *index* of the chunk failed or was abandoned: it never counts as done."""
+        if self.stopped is None:
+            self.stopped = []
+        self.stopped.append(index)
 
     @property
     def pending(self) -> int:
@@ -104,7 +108,7 @@ class ChunkAck:
     @property
     def complete(self) -> bool:
         """True once every record completed (none failed, none abandoned)."""
-        if self.failed or self.abandoned or self.stop is not None:
+        if self.failed or self.abandoned or self.stopped:
             return False
         states = self.states
         if states is None:
@@ -130,6 +134,8 @@ class OffsetTracker:
         on_progress: called with ``(tracker, records)`` when the committable offset moved
             past *records* more records.
         on_failure: called when a record of a chunk failed.
+        on_early: called with a chunk's record count when it completes behind an incomplete
+            one (its offsets go into the commit's metadata, :mod:`._offset_map`).
 
     Attributes:
         committable: the offset to commit next (after the highest contiguous completed
@@ -141,15 +147,17 @@ class OffsetTracker:
             bytes frees them).
     """
 
-    __slots__ = ("_chunks", "_on_failure", "_on_progress", "committable", "committed", "dead",
-                 "on_release")
+    __slots__ = ("_chunks", "_on_early", "_on_failure", "_on_progress", "committable",
+                 "committed", "dead", "on_release")
 
     def __init__(
         self, *, on_progress: ProgressHandler | None = None,
         on_failure: FailureHandler | None = None, committed: int | None = None,
+        on_early: Callable[[int], None] | None = None,
     ) -> None:
         self._chunks: deque[ChunkAck] = deque()
         self._on_progress = on_progress
+        self._on_early = on_early
         self._on_failure = on_failure
         self.committable: int | None = None
         self.committed = committed
@@ -192,6 +200,29 @@ class OffsetTracker:
                 return chunk
         return None
 
+    @property
+    def first_open(self) -> int | None:
+        """The first offset of the chunks not yet committable (``None``: none is open)."""
+        return self._chunks[0].first if self._chunks else None
+
+    def completed_offsets(self) -> list[int]:
+        """The offsets of the completed records of the chunks not yet committable, in order
+        (what a commit's metadata carries above the committed offset; per commit, not per
+        record). Chunks without per-record acks are left out: their records are replayed."""
+        out: list[int] = []
+        for chunk in self._chunks:
+            records, states = chunk.records, chunk.states
+            if states is None or records is None:
+                continue
+            s = chunk.slot0
+            flags = states[s:s + chunk.count]
+            if chunk.stopped:
+                flags = bytearray(flags)
+                for i in chunk.stopped:
+                    flags[i] = ABANDONED
+            out.extend(r.offset for r, flag in zip(records, flags, strict=True) if flag == DONE)
+        return out
+
     def needs_commit(self) -> bool:
         """True if :attr:`committable` is ahead of :attr:`committed`."""
         return self.committable is not None and (
@@ -199,13 +230,25 @@ class OffsetTracker:
         )
 
     def sync(self) -> None:
-        """Move :attr:`committable` past the chunks whose state bytes say they completed."""
-        if not self.dead and self._chunks:
-            self._advance()
+        """Move :attr:`committable` past the chunks whose state bytes say they completed,
+        and report those that completed behind an incomplete one (``on_early``)."""
+        if self.dead or not self._chunks:
+            return
+        self._advance()
+        if self._on_early is not None:
+            for chunk in itertools.islice(self._chunks, 1, None):
+                if not chunk.early and chunk.states is not None and chunk.complete:
+                    chunk.early = True
+                    self._on_early(chunk.count)
 
     def _chunk_complete(self, chunk: ChunkAck) -> None:
-        if self.dead or chunk.failed or not self._chunks or self._chunks[0] is not chunk:
-            return  # out of order: the head chunk's completion will sweep this one
+        if self.dead or chunk.failed or not self._chunks:
+            return
+        if self._chunks[0] is not chunk:  # out of order: the head's completion sweeps it
+            if self._on_early is not None and not chunk.early:
+                chunk.early = True
+                self._on_early(chunk.count)
+            return
         self._advance()
 
     def _advance(self) -> None:
@@ -235,7 +278,7 @@ class OffsetTracker:
             return self.committable
         offset = self.committable
         s = head.slot0
-        for i in range(head.count if head.stop is None else head.stop):
+        for i in range(head.count if not head.stopped else min(head.stopped)):
             if states[s + i] != DONE:
                 break
             offset = records[i].offset + 1

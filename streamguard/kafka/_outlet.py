@@ -31,7 +31,7 @@ class Outlet(Publisher[T]):
     kind = "KafkaSource"
 
     def __init__(self, down: ChunkSubscriber[T], name: str, *, on_request: Callable[[], None],
-                 on_cancel: Callable[[], None], on_drain: Callable[[], None]) -> None:
+                 on_cancel: Callable[[], None], on_drain: Callable[[float | None], None]) -> None:
         super().__init__(down, name)
         self._request_hook = on_request
         self._cancel_hook = on_cancel
@@ -64,5 +64,5 @@ class Outlet(Publisher[T]):
     def _on_cancel(self) -> None:
         self._cancel_hook()
 
-    def _on_drain(self) -> None:
-        self._drain_hook()
+    def _on_drain(self, timeout: float | None) -> None:
+        self._drain_hook(timeout)

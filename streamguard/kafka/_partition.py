@@ -35,7 +35,8 @@ class PartitionState:
     """Buffered records and in-flight chunks of one partition."""
 
     __slots__ = ("acks", "buffer", "buffered", "buffered_bytes", "committed_known", "fetched",
-                 "in_ready", "listed_end", "revoking", "start", "tp", "tracker")
+                 "held", "in_ready", "listed_end", "metadata", "revoking", "skip", "start",
+                 "tp", "tracker")
 
     def __init__(self, tp: TP, tracker: OffsetTracker) -> None:
         self.tp = tp
@@ -51,6 +52,12 @@ class PartitionState:
         self.in_ready = False
         self.revoking = False
         self.acks: Any = None  # the AckRing of its records handed out (made by the pump)
+        # Completed offsets above the committed one (#13, :mod:`._offset_map`): ``skip`` holds
+        # the ranges read from the committed metadata (never delivered again), ``metadata``
+        # what was last committed, ``held`` the batches fetched before it was read.
+        self.skip: list[tuple[int, int]] = []
+        self.metadata = ""
+        self.held: list[list[Any]] | None = None
 
     @property
     def backlog(self) -> int:

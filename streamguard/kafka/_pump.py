@@ -30,6 +30,7 @@ from ._dead_letter import DeadLetters, DeadLetterWriter
 from ._errors import KafkaAdapterError
 from ._flow import PauseApplier
 from ._lifecycle import Ending, Phase, check_subscription, open_consumer, subscribe
+from ._offset_map import contains
 from ._outlet import Outlet
 from ._partition import PartitionState, Poison, value_bytes
 from ._rebalance import RebalanceBridge, Rebalancer
@@ -79,7 +80,12 @@ class Pump:
         assert rebalancer is not None
         assert committer is not None
         if rebalancer.unknown_committed:
-            await rebalancer.learn_committed()
+            released = await rebalancer.learn_committed()
+            for part, batches in released:
+                for records in batches:
+                    self._accept_part(part, records)
+            if released:
+                self._outlet.ready()
         batch = await ctx.consumer.getmany(
             timeout_ms=int(ctx.config.poll_timeout * 1000),
             max_records=ctx.config.max_poll_records,
@@ -99,20 +105,33 @@ class Pump:
     # ================================================================== records
     def _accept(self, batch: dict[Any, list[Any]]) -> None:
         ctx = self._ctx
-        decode = self._decode
         for tp, records in batch.items():
             part = ctx.parts.get(tp)
             if part is None or part.revoking or not records:
                 continue
-            if decode is not None and decode(records):
-                _add_checked(part, records)
-            else:
-                part.add(records, value_bytes(records))
-            ctx.counts.fetched += len(records)
-            ctx.pause.backlog(tp, part.backlog, part.backlog_bytes)
-            if not part.in_ready:
-                part.in_ready = True
-                ctx.ready.append(part)
+            if part.held is not None:  # its committed metadata is not read yet
+                part.held.append(records)
+                continue
+            self._accept_part(part, records)
+
+    def _accept_part(self, part: PartitionState, records: list[Any]) -> None:
+        ctx = self._ctx
+        ctx.counts.fetched += len(records)
+        if part.skip and records[0].offset < part.skip[-1][1]:
+            kept = [r for r in records if not contains(part.skip, r.offset)]
+            ctx.counts.skipped += len(records) - len(kept)
+            records = kept  # completed before the last commit: not delivered again (#13)
+            if not records:
+                return
+        decode = self._decode
+        if decode is not None and decode(records):
+            _add_checked(part, records)
+        else:
+            part.add(records, value_bytes(records))
+        ctx.pause.backlog(part.tp, part.backlog, part.backlog_bytes)
+        if not part.in_ready:
+            part.in_ready = True
+            ctx.ready.append(part)
 
     def emit_available(self) -> None:
         """Hand buffered records downstream, as far as demand goes (the outlet's hook)."""
@@ -159,6 +178,7 @@ class Pump:
             consumer=ctx.consumer, name=ctx.name, bus=ctx.bus, clock=ctx.clock,
             every=cfg.commit_every, interval=cfg.commit_interval,
             parts=lambda: list(ctx.parts.values()), spawn=self._spawn,
+            metadata_limit=cfg.completed_metadata_limit if cfg.completed_metadata else None,
         )
         self.rebalancer = Rebalancer(ctx, self._completion, self.committer, self._pauses.apply)
         await check_subscription(ctx.consumer, cfg, what)

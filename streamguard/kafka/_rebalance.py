@@ -3,11 +3,17 @@
 aiokafka awaits these coroutines inside its group coordinator, before it rejoins (revoke)
 and after the new assignment is in place (assign) — the only moments at which in-flight
 records can be finished and committed by their owner, and pause flags put back.
+
+A newly assigned partition's committed offset is then read once (by the pump, before its
+next fetch): for broker lag and, with ``completed_metadata`` (#13), for the completed offsets
+above it that the last owner wrote into the commit's metadata. Until that read returns, the
+partition's fetched records are held back, so none of those is delivered again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,10 +24,32 @@ from ._commits import Committer
 from ._completion import Completion
 from ._context import SourceContext
 from ._events import PartitionsAssigned, PartitionsRevoked
+from ._offset_map import MetadataError, decode
 from ._partition import PartitionState
 from ._types import TP
 
 Handler = Callable[[frozenset[TP]], Awaitable[None]]
+_log = logging.getLogger("streamguard.kafka")
+
+
+async def read_committed(consumer: Any, tps: list[TP]) -> dict[TP, tuple[int, str]]:
+    """The group's committed ``(offset, metadata)`` of *tps* (absent: never committed).
+
+    aiokafka's public ``consumer.committed(tp)`` returns the offset alone. It reads it with
+    the group coordinator's ``fetch_committed_offsets``, whose answer is Kafka's
+    OffsetAndMetadata; that call (one private attribute, ``consumer._coordinator``, in one
+    request for every partition, on the consumer's own coordinator connection) is used here.
+    The public alternative, ``AIOKafkaAdminClient.list_consumer_group_offsets``, would open a
+    second client per source. Should a later aiokafka lack the attribute, the offsets come
+    from ``committed()`` without metadata: records are delivered again, never lost.
+    """
+    fetch = getattr(getattr(consumer, "_coordinator", None), "fetch_committed_offsets", None)
+    if fetch is None:
+        found = {tp: await consumer.committed(tp) for tp in tps}
+        return {tp: (o, "") for tp, o in found.items() if o is not None and o >= 0}
+    answer = await fetch(tps)
+    return {tp: (int(om.offset), om.metadata or "") for tp, om in answer.items()
+            if om.offset is not None and om.offset >= 0}
 
 
 class RebalanceBridge(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -92,6 +120,8 @@ class Rebalancer:
                 holder: list[PartitionState] = []
                 part = PartitionState(tp, self._completion.tracker_for(holder))
                 holder.append(part)
+                if ctx.config.group_id and ctx.config.completed_metadata:
+                    part.held = []  # until the completed offsets above the commit are known
                 ctx.parts[tp] = part
                 self.unknown_committed = True
         ctx.pause.assign(assigned)
@@ -102,20 +132,47 @@ class Rebalancer:
             paused=tuple((tp.topic, tp.partition) for tp in paused),
         ))
 
-    async def learn_committed(self) -> None:
-        """Read the group's committed offsets of newly assigned partitions (for broker lag)."""
+    async def learn_committed(self) -> list[tuple[PartitionState, list[list[Any]]]]:
+        """Read the committed offsets (and completed offsets above them) of newly assigned
+        partitions; return the partitions whose held-back batches may now be accepted."""
         self.unknown_committed = False
         ctx = self._ctx
         if not ctx.config.group_id or ctx.usable_consumer is None:
+            return []
+        parts = [p for p in ctx.parts.values() if not p.committed_known and not p.revoking]
+        if not parts:
+            return []
+        try:
+            found = await read_committed(ctx.consumer, [p.tp for p in parts])
+        except KafkaError as exc:
+            self.unknown_committed = True  # read again at the next poll (for broker lag)
+            if any(p.held is not None for p in parts):
+                _log.warning("source %r: reading the committed offsets failed (%r); records "
+                             "above them are delivered again", ctx.name, exc)
+            return [(p, release(p)) for p in parts if p.held is not None]
+        for part in parts:
+            part.committed_known = True
+            offset, metadata = found.get(part.tp, (None, ""))
+            if offset is not None and part.tracker.committed is None:
+                part.tracker.committed = offset
+            if offset is not None and part.held is not None:
+                self._learn_completed(part, offset, metadata)
+        return [(p, release(p)) for p in parts if p.held is not None]
+
+    def _learn_completed(self, part: PartitionState, offset: int, metadata: str) -> None:
+        try:
+            part.skip = decode(metadata, offset)
+        except MetadataError as exc:
+            _log.info("source %r: the commit metadata of %s/%d is ignored (%s); the records "
+                      "above offset %d are delivered again", self._ctx.name, part.tp.topic,
+                      part.tp.partition, exc, offset)
             return
-        for part in list(ctx.parts.values()):
-            if not part.committed_known and not part.revoking:
-                part.committed_known = True
-                try:
-                    committed = await ctx.consumer.committed(part.tp)
-                except KafkaError:
-                    part.committed_known = False
-                    self.unknown_committed = True
-                    return
-                if part.tracker.committed is None and committed is not None and committed >= 0:
-                    part.tracker.committed = committed
+        part.metadata = metadata
+
+
+def release(part: PartitionState) -> list[list[Any]]:
+    """Stop holding *part*'s fetched records back; return the batches held so far."""
+    held, part.held = part.held or [], None
+    if held:  # the lag reader may have taken the position after them for the start
+        part.start = held[0][0].offset
+    return held

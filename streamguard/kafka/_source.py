@@ -44,6 +44,8 @@ from ._source_lag import LagView
 from ._types import TP, KafkaRecord
 
 V = TypeVar("V")
+DRAINER_GRACE = 1.0
+"""Seconds a drained source waits beyond the drainer's deadline for the drainer's cancel."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,8 @@ class KafkaSourceStatistics:
         backlog: records fetched and not completed, over all partitions.
         phase: where the source is in its life (``new``, ``opening``, ``running``,
             ``draining``, ``closing``, ``closed``).
+        skipped: records fetched and not delivered because the committed metadata showed
+            them completed before (``completed_metadata``).
     """
 
     name: str
@@ -76,6 +80,7 @@ class KafkaSourceStatistics:
     assigned: int
     backlog: int
     phase: str
+    skipped: int = 0
 
 
 class KafkaSource(Generic[V]):
@@ -179,9 +184,14 @@ class KafkaSource(Generic[V]):
     def drain(self, timeout: float | None = None) -> None:
         """End the stream gracefully: stop fetching, let what is in flight finish (at most
         *timeout* seconds, default ``close_timeout``), commit what completed, leave the
-        group, complete the stream. Records not finished by then are not committed."""
+        group, complete the stream. Records not finished by then are not committed.
+
+        ``Pipeline.drain(timeout)`` and ``streamguard run`` pass their own deadline here; the
+        source waits a moment longer (``DRAINER_GRACE``) so that it is the drainer's cancel
+        at the deadline, abandoning what is left, that ends the wait — never the source
+        giving up while the pipeline still finishes work it would then not commit."""
         if timeout is not None:
-            self._ctx.drain_timeout = timeout
+            self._ctx.drain_timeout = timeout + DRAINER_GRACE
         life = self._ctx.life
         if life.end(Ending.COMPLETED) and life.phase is Phase.CLOSED and self._outlet is not None:
             self._outlet.complete()  # drained before the first request: nothing to wait for
@@ -211,6 +221,7 @@ class KafkaSource(Generic[V]):
             pauses=counts.pauses, resumes=counts.resumes, paused=len(ctx.pause.paused),
             assigned=len(ctx.parts),
             backlog=sum(p.backlog for p in ctx.parts.values()), phase=ctx.life.phase.value,
+            skipped=counts.skipped,
         )
 
     # ================================================================== wiring

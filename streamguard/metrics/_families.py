@@ -69,6 +69,14 @@ BREAKER_CALLS = Family(
 BREAKER_SLOW_CALLS = Family(
     "streamguard_breaker_slow_calls_total", "counter",
     "Calls slower than the breaker's slow-call threshold, per outcome.", ("breaker", "outcome"))
+BREAKER_SHARED_UP = Family(
+    "streamguard_breaker_shared_state_up", "gauge",
+    "0 while a breaker's shared state (Redis) is unreachable and it decides alone, 1 once it "
+    "answers again.", ("breaker",))
+BREAKER_SHARED_OUTAGES = Family(
+    "streamguard_breaker_shared_state_outages_total", "counter",
+    "Outages of a breaker's shared state (each logged once; the breaker decides alone "
+    "meanwhile).", ("breaker",))
 
 RETRY_ATTEMPTS = Family(
     "streamguard_retry_attempts_total", "counter",
@@ -135,6 +143,7 @@ STATISTICS_FAMILIES: tuple[Family, ...] = (
 EVENT_FAMILIES: tuple[Family, ...] = (
     RATELIMIT_DECISIONS, RATELIMIT_WAIT, RATELIMIT_STORAGE_UP, RATELIMIT_STORAGE_OUTAGES,
     BREAKER_STATE, BREAKER_TRANSITIONS, BREAKER_CALLS, BREAKER_SLOW_CALLS,
+    BREAKER_SHARED_UP, BREAKER_SHARED_OUTAGES,
     RETRY_ATTEMPTS, RETRY_BUDGET_EXHAUSTED, RETRY_GAVE_UP,
     GUARD_DEAD_LETTERED, GUARD_FALLBACKS,
     KAFKA_PAUSED, KAFKA_PAUSE_REASONS, KAFKA_PAUSES, KAFKA_RESUMES, KAFKA_LAG, KAFKA_COMMITS,

@@ -86,8 +86,17 @@ def _breaker() -> Table:
         rec.set(F.BREAKER_STATE, (e.source,),
                 BREAKER_STATE_VALUES.get(state_label(e.state), -1.0))
 
+    def shared_lost(rec: Recorder, e: Any) -> None:
+        rec.set(F.BREAKER_SHARED_UP, (e.source,), 0.0)
+        rec.inc(F.BREAKER_SHARED_OUTAGES, (e.source,))
+
+    def shared_restored(rec: Recorder, e: Any) -> None:
+        rec.set(F.BREAKER_SHARED_UP, (e.source,), 1.0)
+
     return {
         ev.StateTransition: transition,
+        ev.SharedStateLost: shared_lost,
+        ev.SharedStateRestored: shared_restored,
         ev.CallSucceeded: call("successful"),
         ev.CallFailed: call("failed"),
         ev.CallIgnored: call("ignored"),

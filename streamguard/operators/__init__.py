@@ -160,14 +160,16 @@ def map_async(
 
 
 def batch(
-    size: int, *, timeout: float | None = None, name: str | None = None
+    size: int, *, timeout: float | None = None, name: str | None = None,
+    clock: _Clock | None = None,
 ) -> Operator[_T, list[_T]]:
-    """Group items into lists of *size*, or fewer when *timeout* seconds passed since a
-    batch's first item. Completing a batch completes each of its items."""
+    """Group items into lists of *size*, or fewer when *timeout* seconds (on *clock*) passed
+    since a batch's first item. Completing a batch completes each of its items."""
     _check_int("op.batch", "size", size, 1)
     _check_seconds("op.batch", "timeout", timeout, optional=True)
     _check_name("op.batch", name)
-    return _lift(lambda down: _BatchStage(down, size, timeout, name), name="op.batch")
+    _check_clock(clock)
+    return _lift(lambda down: _BatchStage(down, size, timeout, name, clock), name="op.batch")
 
 
 def buffer(

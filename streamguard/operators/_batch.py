@@ -7,12 +7,13 @@ batch's ack completes all of its members when the batch completes.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TypeVar
 
 from ..core._ack import Ack, BatchAck, abandon_all
+from ..core._clock import Clock
 from ..core._outbox import OutboxStage
 from ..core._protocol import UNBOUNDED, ChunkSubscriber
+from ._timer import Timer
 
 T = TypeVar("T")
 
@@ -24,7 +25,7 @@ class BatchStage(OutboxStage[T, list[T]]):
 
     def __init__(
         self, downstream: ChunkSubscriber[list[T]], size: int, timeout: float | None,
-        name: str | None,
+        name: str | None, clock: Clock | None = None,
     ) -> None:
         super().__init__(downstream, name, capacity=2)
         self._size = size
@@ -32,7 +33,7 @@ class BatchStage(OutboxStage[T, list[T]]):
         self._items: list[T] = []
         self._acks: list[Ack] | None = None
         self._outstanding = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = Timer(clock, self._on_timer, self._spawn) if timeout is not None else None
 
     def _buffered(self) -> int:
         return len(self._items) + sum(len(b) for b in self._outbox.items)
@@ -79,17 +80,15 @@ class BatchStage(OutboxStage[T, list[T]]):
         self._top_up()
 
     def _arm_timer(self) -> None:
+        assert self._timer is not None
         assert self._timeout is not None
-        self._cancel_timer()
-        self._timer = asyncio.get_running_loop().call_later(self._timeout, self._on_timer)
+        self._timer.after(self._timeout)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
 
     def _on_timer(self) -> None:
-        self._timer = None
         if self._items and not self._done:
             self._flush()
             self._drain()

@@ -68,7 +68,7 @@ class AsyncIterableSubscription(Publisher[T]):
                 # Cleanup must run even when we are being cancelled.
                 await asyncio.shield(aclose())
 
-    def _on_drain(self) -> None:
+    def _on_drain(self, timeout: float | None) -> None:
         # Stop pulling; complete once the iterator is closed (when the pump task ends).
         task = self._task
         self._stop()

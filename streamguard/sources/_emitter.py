@@ -139,6 +139,6 @@ class _EmitterPublisher(Publisher[T]):
         if self._emitter is not None:
             self._emitter._on_cancel()
 
-    def _on_drain(self) -> None:
+    def _on_drain(self, timeout: float | None) -> None:
         if self._emitter is not None:
             self._emitter.complete()

@@ -63,9 +63,10 @@ def test_vegas_does_not_grow_a_limit_nobody_uses() -> None:
 
 def _window(limit: AdaptiveLimit, clock: VirtualClock, rtt: float, *, in_flight: int,
             dropped: bool = False) -> None:
-    """One round trip later, a window's worth of calls (a quarter of the limit) finish."""
+    """One round trip later, a window's worth of calls finish: a quarter of the limit, and at
+    least the limit itself up to 8 (see test_a_small_limit_averages_a_whole_round_trip)."""
     clock.tick(1.0)
-    for _ in range(max(1, -(-limit.limit // 4))):
+    for _ in range(max(-(-limit.limit // 4), min(limit.limit, 8))):
         limit.record(rtt, in_flight=in_flight, dropped=dropped)
 
 
@@ -84,13 +85,27 @@ def test_aimd_backs_off_on_drops_and_grows_while_used() -> None:
 
 def test_one_window_is_one_step() -> None:
     clock = VirtualClock()
-    limit = AdaptiveLimit("api", AIMD(initial=20), clock=clock)
+    limit = AdaptiveLimit("api", AIMD(initial=40), clock=clock)
     clock.tick(1.0)
-    for _ in range(4):  # a quarter of 20 is 5: not yet a window
-        limit.record(0.01, in_flight=20)
-    assert limit.limit == 20
-    limit.record(0.01, in_flight=20)
-    assert limit.limit == 21
+    for _ in range(9):  # a quarter of 40 is 10: not yet a window
+        limit.record(0.01, in_flight=40)
+    assert limit.limit == 40
+    limit.record(0.01, in_flight=40)
+    assert limit.limit == 41
+
+
+@pytest.mark.parametrize(("initial", "window"), [(4, 4), (12, 8), (20, 8)])
+def test_a_small_limit_averages_a_whole_round_trip(initial: int, window: int) -> None:
+    # A quarter of a small limit is one or two calls: too noisy to steer by. The window is
+    # the limit itself up to MIN_WINDOW (8) samples, a quarter of it above 32.
+    clock = VirtualClock()
+    limit = AdaptiveLimit("api", AIMD(initial=initial), clock=clock)
+    clock.tick(1.0)
+    for _ in range(window - 1):
+        limit.record(0.01, in_flight=initial)
+    assert limit.limit == initial
+    limit.record(0.01, in_flight=initial)
+    assert limit.limit == initial + 1
 
 
 def test_aimd_counts_a_slow_call_as_a_drop() -> None:

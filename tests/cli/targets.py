@@ -149,14 +149,15 @@ def sink_on_error() -> Stream[int]:
 _STARTED: list[int] = []
 
 
-async def _work(order: int, seconds: float) -> int:
+async def _work(order: int, seconds: float, *, say: bool = True) -> int:
     _STARTED.append(order)
-    print(f"start {order}", flush=True)
+    if say:
+        print(f"start {order}", flush=True)
     await asyncio.sleep(seconds)
     return order
 
 
-async def draining(seconds: float = 0.2) -> None:
+async def draining(seconds: float = 0.2, *, say: bool = True) -> None:
     """Endless orders, each taking *seconds* of async work; once the run ends (drained or
     cancelled), says how the source's acks settled."""
     import itertools
@@ -164,7 +165,7 @@ async def draining(seconds: float = 0.2) -> None:
     from streamguard.testing import AckRecorder
 
     async def work(order: int) -> int:
-        return await _work(order, seconds)
+        return await _work(order, seconds, say=say)
 
     acks = AckRecorder()
     try:
@@ -176,6 +177,24 @@ async def draining(seconds: float = 0.2) -> None:
         print(f"acks issued={acks.issued} done={sum(acks.done.values())} "
               f"abandoned={sum(acks.abandoned.values())} unsettled={len(acks.unsettled())} "
               f"started={len(_STARTED)}", flush=True)
+
+
+async def quietly_draining() -> None:
+    """As :func:`draining`, saying only that it is ready and how the acks settled (what each
+    process of ``--workers`` runs in the tests)."""
+    import os
+
+    print(f"ready: worker {os.environ.get('STREAMGUARD_WORKER_INDEX')} of "
+          f"{os.environ.get('STREAMGUARD_WORKERS')}, pid {os.getpid()}", flush=True)
+    await draining(0.05, say=False)
+
+
+async def quietly_draining_slowly() -> None:
+    """As :func:`quietly_draining`, with work that takes 20 s an item."""
+    import os
+
+    print(f"ready: pid {os.getpid()}", flush=True)
+    await draining(20.0, say=False)
 
 
 async def draining_slowly() -> None:

@@ -102,6 +102,27 @@ async def test_batch_by_size_and_time() -> None:
     assert out == [[1, 2], [3]]
 
 
+async def test_batch_timeout_runs_on_the_injected_clock() -> None:
+    from streamguard import Emitter
+    from streamguard.testing import VirtualClock
+
+    clock = VirtualClock()
+    emitter: Emitter[int] = Emitter()
+    out: list[list[int]] = []
+    pipeline = emitter.stream().pipe(op.batch(10, timeout=5.0, clock=clock),
+                                     op.sink(out.append)).start()
+    await emitter.emit(1)
+    await emitter.emit(2)
+    await clock.advance(4.9)
+    assert out == []  # 4.9 s of virtual time: the batch is still open
+    await clock.advance(0.1)
+    assert out == [[1, 2]]
+    await emitter.emit(3)
+    emitter.complete()
+    await pipeline.wait()
+    assert out == [[1, 2], [3]]
+
+
 @pytest.mark.parametrize(
     ("overflow", "expected"),
     [

@@ -138,6 +138,36 @@ async def test_drain_finishes_in_flight_commits_everything_accepted_and_leaves(
         assert accepted[p] == set(range(committed[TopicPartition(topic, p)])), p
 
 
+async def test_a_drain_longer_than_close_timeout_still_commits_what_finished(
+    kafka_broker: Broker, topic: str, group: str
+) -> None:
+    # The pipeline's drain deadline (30 s) is the one that counts, not the source's own
+    # close_timeout (0.2 s here): before the fix the source stopped waiting at 0.2 s,
+    # committed, and left the group while the sink went on finishing records — records the
+    # downstream had accepted and the next run would send again. This was the flaky
+    # SIGINT test of examples/kafka_orders_http.py under load.
+    await create_topic(kafka_broker.bootstrap, topic, partitions=1)
+    await produce(kafka_broker, topic, (b"%d" % i for i in range(200)))
+    source: KafkaSource[bytes] = KafkaSource(
+        source_config(kafka_broker, topic, group, close_timeout=0.2))
+    release = asyncio.Event()
+    accepted: list[int] = []
+
+    async def store(record: KafkaRecord[bytes]) -> None:
+        if record.offset >= 10:
+            await release.wait()  # set one second into the drain
+        accepted.append(record.offset)
+
+    pipeline = source.stream().pipe(op.sink(store, concurrency=4)).start()
+    await wait_for(lambda: len(accepted) >= 10, within=60, what="the first ten records")
+    asyncio.get_running_loop().call_later(1.0, release.set)
+    result = await pipeline.drain(timeout=30)
+    assert result.outcome == "drained"
+    assert len(accepted) > 10  # some finished after close_timeout, inside the drain
+    committed = await committed_offsets(kafka_broker.bootstrap, group, topics=[topic])
+    assert sorted(accepted) == list(range(committed[TopicPartition(topic, 0)]))
+
+
 async def test_an_expired_drain_does_not_commit_past_unfinished_records(
     kafka_broker: Broker, topic: str, group: str
 ) -> None:

@@ -112,11 +112,6 @@ async def stop(proc: subprocess.Popen[str], signum: int, *, within: float = 60) 
 
 
 @pytest.mark.timeout(300)
-# Seen once in 7 runs on a loaded 2-core machine (two busy loops beside the whole suite): the
-# ~14 orders in flight at SIGINT were accepted by the service but not in the committed offsets.
-# Not reproduced in 6 runs of this test alone under the same load; the cause is not found yet
-# (see the closing note). One rerun keeps CI from failing on it while it is investigated.
-@pytest.mark.flaky(reruns=1)
 async def test_sigint_drains_without_replays_and_sigkill_loses_nothing(
     apache_broker: Broker, topic: str, group: str, service: tuple[OrdersService, str]
 ) -> None:
@@ -138,7 +133,10 @@ async def test_sigint_drains_without_replays_and_sigkill_loses_nothing(
     committed = {r.partition: r.committed or 0 for r in rows}
     uncommitted = [key for _, key in accepted_1
                    if int(key.rsplit("-", 1)[1]) >= committed[int(key.rsplit("-", 2)[1])]]
-    assert uncommitted == [], f"accepted but not committed: {uncommitted[:10]}"
+    # Under load the drain can outlast the source's close_timeout (10 s): the source must wait
+    # for the command's --drain-timeout instead (test_edges pins that on its own).
+    assert uncommitted == [], (f"accepted but not committed: {uncommitted[:10]}; "
+                               f"{getattr(first, 'stderr_text', '')[-2000:]}")
     assert len(accepted_1) < ORDERS - len(refused), "the signal came too late to test anything"
 
     # Run 2: nothing accepted in run 1 is sent again; then SIGKILL mid-stream.

@@ -13,15 +13,12 @@ is reported at once (no client-side retries): the limiter applies its failure mo
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Hashable, Mapping, Sequence
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-from streamguard.core._errors import require
+from streamguard.core._redis import RedisConnection, Script, parse_uri
 
 from .._decision import Decision
 from ..algorithms._base import new_decision
@@ -43,21 +40,8 @@ def script_source(main: str) -> str:
 
 
 @cache
-def _sha(main: str) -> str:
-    return hashlib.sha1(script_source(main).encode(), usedforsecurity=False).hexdigest()
-
-
-def _import_redis() -> Any:
-    try:
-        import redis.asyncio
-        import redis.asyncio.retry
-        import redis.backoff
-        import redis.exceptions
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise ImportError(
-            "redis:// storage needs the redis package: pip install 'streamguard[redis]'"
-        ) from exc
-    return redis
+def _script(main: str) -> Script:
+    return Script(script_source(main))
 
 
 class RedisBinding(Binding):
@@ -101,101 +85,44 @@ class RedisBinding(Binding):
         await self._storage.call("delete", *self._keys(keys))
 
 
-_TLS_KEYS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
-
-
 class RedisStorage(Storage):
     """Limiter state in Redis (``redis.asyncio``), shared across processes.
 
-    The client is created lazily on first use, in the running event loop.
+    The connection (:class:`streamguard.core._redis.RedisConnection`, shared with the
+    circuit breaker's shared state) is made lazily on first use, in the running event loop.
     """
 
     def __init__(self, uri: str, *, prefix: str = DEFAULT_PREFIX,
                  timeout: float = DEFAULT_TIMEOUT, tls: Mapping[str, str] | None = None) -> None:
-        parts = urlsplit(uri)
-        require(parts.scheme in ("redis", "rediss"), "Redis storage URI must start with "
-                "redis:// or rediss://", uri)
-        require(timeout > 0, "timeout must be > 0", timeout)
+        self._connection = RedisConnection(uri, timeout=timeout, tls=tls,
+                                           unavailable=StorageUnavailable)
         self.prefix = prefix
         self.timeout = timeout
-        netloc = parts.hostname or "127.0.0.1"
-        if parts.port:
-            netloc = f"{netloc}:{parts.port}"
-        self.uri = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-        self._connect_uri = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-        self._tls = dict(tls or {})
-        require(not self._tls or parts.scheme == "rediss",
-                "TLS options (ssl_ca_certs, ssl_certfile, ssl_keyfile) need a rediss:// URI",
-                self.uri)
-        for key, path in self._tls.items():
-            require(Path(path).is_file(), f"{key} must name an existing file", path)
-        self._client: Any = None
+        self.uri = self._connection.uri
 
     @classmethod
     def from_uri(cls, uri: str) -> RedisStorage:
         """Build from ``redis[s]://[user:password@]host:port/db?timeout=…&prefix=…``; a
         ``rediss://`` URI may also name ``ssl_ca_certs``, ``ssl_certfile`` and
         ``ssl_keyfile`` (PEM files)."""
-        parts = urlsplit(uri)
-        query = parse_qs(parts.query)
-        # Messages show the URI without its user and password.
-        host = f"{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-        shown = urlunsplit(parts._replace(netloc=host))
-        unknown = sorted(set(query) - {"timeout", "prefix", *_TLS_KEYS})
-        require(not unknown, f"redis:// storage URI takes only timeout, prefix and (rediss://) "
-                f"{', '.join(_TLS_KEYS)} (in {shown!r})", unknown)
-        prefix = query.get("prefix", [DEFAULT_PREFIX])[-1]
-        raw = query.get("timeout", [str(DEFAULT_TIMEOUT)])[-1]
-        try:
-            timeout = float(raw)
-        except ValueError:
-            timeout = -1.0
-        require(timeout > 0, f"timeout must be a number of seconds > 0 (in {shown!r})", raw)
-        base = urlunsplit(urlsplit(uri)._replace(query=urlencode({})))
-        tls = {key: query[key][-1] for key in _TLS_KEYS if key in query}
-        return cls(base, prefix=prefix, timeout=timeout, tls=tls)
+        options = parse_uri(uri, what="redis:// storage URI", prefix=DEFAULT_PREFIX,
+                            timeout=DEFAULT_TIMEOUT)
+        return cls(options.uri, prefix=options.prefix, timeout=options.timeout,
+                   tls=options.tls)
 
     def bind(self, tiers: Sequence[TierSpec]) -> RedisBinding:
         """Bind *tiers* to key names under :attr:`prefix`."""
         return RedisBinding(self, tiers)
 
-    def _ensure_client(self) -> Any:
-        if self._client is None:
-            redis = _import_redis()
-            self._client = redis.asyncio.Redis.from_url(
-                self._connect_uri, **self._tls, socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout,
-                retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
-            )
-        return self._client
-
     async def run(self, main: str, keys: list[str], args: list[Any]) -> list[Any]:
         """Run script *main* with EVALSHA, loading it first if the server does not have it
         (a restarted Redis has forgotten every script)."""
-        client = self._ensure_client()
-        sha = _sha(main)
-        try:
-            result: Any = await self._guarded(client.evalsha(sha, len(keys), *keys, *args))
-        except _import_redis().exceptions.NoScriptError:
-            await self._guarded(client.script_load(script_source(main)))
-            result = await self._guarded(client.evalsha(sha, len(keys), *keys, *args))
-        return list(result) if isinstance(result, list) else [result]
+        return await self._connection.run(_script(main), keys, args)
 
     async def call(self, command: str, *args: Any) -> Any:
         """Run one plain client command, e.g. ``call("delete", key)``."""
-        client = self._ensure_client()
-        return await self._guarded(getattr(client, command)(*args))
-
-    async def _guarded(self, awaitable: Any) -> Any:
-        redis = _import_redis()
-        try:
-            return await awaitable
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                OSError) as exc:
-            raise StorageUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return await self._connection.call(command, *args)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        await self._connection.aclose()
