@@ -11,9 +11,9 @@ import pytest
 from streamguard.core import ConfigError, EventBus
 from streamguard.kafka import KafkaSource, KafkaSourceConfig
 from streamguard.kafka._commits import Committer
-from streamguard.kafka._completion import ABANDONED, DONE, AckRing, RecordAck
+from streamguard.kafka._completion import AckRing, RecordAck
 from streamguard.kafka._lifecycle import Ending, Lifecycle, Phase
-from streamguard.kafka._offsets import OffsetTracker
+from streamguard.kafka._offsets import ABANDONED, DONE, OffsetTracker
 from streamguard.kafka._partition import PartitionState
 from streamguard.kafka._types import TP
 from streamguard.testing import VirtualClock
