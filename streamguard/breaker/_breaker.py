@@ -14,6 +14,11 @@ for a half-open probe's result: late results from an earlier state are ignored.
 :class:`CircuitOpenError` when no permit came within *timeout* seconds (default 0: a breaker
 answers at once, that is its purpose).
 
+With ``storage="redis://…"`` the state is shared by every process whose breaker has the same
+name (``_shared.py``): the hot path stays the same attribute reads, the outcomes go to Redis in
+the background, and the state Redis decides comes back through ``_adopt`` as ordinary
+transitions, with their events.
+
 The breaker belongs to one event loop, like asyncio's own primitives: it is not thread-safe
 and needs no lock. Events are queued while the state changes and published once it is
 consistent again, so listeners run outside every critical section and may call back in.
