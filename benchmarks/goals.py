@@ -47,6 +47,9 @@ GOALS: dict[str, dict[str, Goal]] = {
         "key_ordered_vs_partition_ordered": (">=", 10.0),
         "exactly_once_vs_at_least_once": (">=", 0.5),
     },
+    "kafka_eos": {
+        "exactly_once_vs_at_least_once": (">=", 0.5),
+    },
     "kafka_keyed": {
         "key_ordered_vs_partition_ordered": (">=", 10.0),
     },

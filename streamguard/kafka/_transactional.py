@@ -51,7 +51,9 @@ class TransactionalStatistics:
     """A snapshot of a :class:`TransactionalPipeline`'s counters.
 
     Attributes:
-        consumed: input records accepted; produced: output records sent (in committed and
+        consumed: input records accepted; committed: input records whose batch was
+            committed (with exactly-once, after a rewind a record may be consumed again);
+            produced: output records sent (in committed and
             aborted batches); dead_lettered: records sent to the dead-letter topic;
         batches: batches committed; aborts: transactions aborted; fenced: partitions given
             up because another producer took their transactional id; assigned: partitions
@@ -61,6 +63,7 @@ class TransactionalStatistics:
     name: str
     guarantee: str
     consumed: int
+    committed: int
     produced: int
     dead_lettered: int
     batches: int
@@ -160,8 +163,8 @@ class TransactionalPipeline(Generic[V]):
         c = self._counters
         return TransactionalStatistics(
             name=self.name, guarantee=self.config.guarantee, consumed=c.consumed,
-            produced=c.produced, dead_lettered=c.dead_lettered, batches=c.batches,
-            aborts=c.aborts, fenced=c.fenced, assigned=len(self._lanes),
+            committed=c.committed, produced=c.produced, dead_lettered=c.dead_lettered,
+            batches=c.batches, aborts=c.aborts, fenced=c.fenced, assigned=len(self._lanes),
             pending=sum(len(lane.pending) for lane in self._lanes.values()))
 
     # ================================================================== the loop
@@ -238,8 +241,7 @@ class TransactionalPipeline(Generic[V]):
                 self._consumer.resume(lane.tp)
 
     def _fail(self, error: BaseException) -> None:
-        if self._error is None:
-            self._error = error
+        self._error = self._error or error
         self._running = False
 
     async def _flush(self, within: float) -> None:
@@ -272,19 +274,13 @@ class TransactionalPipeline(Generic[V]):
             wanted.append(cfg.dead_letter_topic)
         await check_topics(self._consumer, wanted, bootstrap=cfg.bootstrap_servers,
                            within=cfg.connect_timeout, what=what)
-        if cfg.transactional:
-            await self._check_transactions(what)
+        if cfg.transactional:  # fail fast: aiokafka's rebalance callback would only log it
+            probe = f"{cfg.transactional_id_prefix or cfg.group_id}-probe"
+            await close_quietly(await start_producer(self.config, probe, what))
         else:
             self._shared = await start_producer(self.config, None, what)
         self._consumer.subscribe(topics=list(cfg.topics),
                                  listener=RebalanceBridge(self._revoked, self._assigned))
-
-    async def _check_transactions(self, what: str) -> None:
-        """Fail fast if the broker has no transactions (a refusal inside aiokafka's
-        rebalance callback would only be logged)."""
-        probe_id = f"{self.config.transactional_id_prefix or self.config.group_id}-probe"
-        probe = await start_producer(self.config, probe_id, what)
-        await close_quietly(probe)
 
     async def _assigned(self, assigned: frozenset[TP]) -> None:
         """New partitions: start their producers (fencing the previous owner), then start

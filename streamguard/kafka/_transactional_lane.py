@@ -48,6 +48,7 @@ class Counters:
     """What every lane of one pipeline adds to (read by ``statistics()``)."""
 
     consumed: int = 0
+    committed: int = 0
     produced: int = 0
     dead_lettered: int = 0
     batches: int = 0
@@ -128,6 +129,7 @@ class BatchWriter:
             await asyncio.gather(*futures)
             await self._consumer().commit(offsets)
             self._counters.batches += 1
+            self._counters.committed += len(batch)
             return
         producer = lane.producer
         await producer.begin_transaction()
@@ -140,6 +142,7 @@ class BatchWriter:
             await self.abort(producer)
             raise
         self._counters.batches += 1
+        self._counters.committed += len(batch)
 
     async def abort(self, producer: Any) -> None:
         """Abort *producer*'s open transaction, if it can still be aborted."""
