@@ -110,7 +110,9 @@ async def test_three_workers_lose_nothing_when_one_is_killed_and_sigint_drains_t
     assert [w["exit_codes"][-1] for w in summary["workers"]] == [130, 130, 130], err[-3000:]
     assert summary["workers"][victim]["pids"] == [killed, restarted]
     assert summary["workers"][victim]["exit_codes"] == [-9, 130]
-    assert all(w["summaries"][-1]["drain"]["finished"] for w in summary["workers"])
+    drains = [w["summaries"][-1]["drain"] for w in summary["workers"]]
+    stages = [w["summaries"][-1]["stages"] for w in summary["workers"]]
+    assert all(d["finished"] for d in drains), f"{drains}; {stages}; {err[-3000:]}"
     not_committed = uncommitted(accepted, committed)
     assert not_committed == [], f"accepted but not committed: {not_committed[:10]}; {err[-3000:]}"
     sent_second = {i for i, _ in accepted} & second
