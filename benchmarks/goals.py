@@ -47,6 +47,9 @@ GOALS: dict[str, dict[str, Goal]] = {
         "key_ordered_vs_partition_ordered": (">=", 10.0),
         "exactly_once_vs_at_least_once": (">=", 0.5),
     },
+    "kafka_eos": {
+        "exactly_once_vs_at_least_once": (">=", 0.5),
+    },
     "kafka_keyed": {
         "key_ordered_vs_partition_ordered": (">=", 10.0),
     },
@@ -61,6 +64,8 @@ GOALS: dict[str, dict[str, Goal]] = {
         "adaptive_p99_vs_fixed256": ("<=", 0.3),
         "adaptive_converge_s": ("<=", 5.0),
         "adaptive_reconverge_s": ("<=", 5.0),
+    },
+    "shared_breaker": {
         "shared_breaker_failed_calls_vs_local": ("<=", 0.35),
     },
 }

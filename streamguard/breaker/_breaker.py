@@ -14,6 +14,11 @@ for a half-open probe's result: late results from an earlier state are ignored.
 :class:`CircuitOpenError` when no permit came within *timeout* seconds (default 0: a breaker
 answers at once, that is its purpose).
 
+With ``storage="redis://…"`` the state is shared by every process whose breaker has the same
+name (``_shared.py``): the hot path stays the same attribute reads, the outcomes go to Redis in
+the background, and the state Redis decides comes back through ``_adopt`` as ordinary
+transitions, with their events.
+
 The breaker belongs to one event loop, like asyncio's own primitives: it is not thread-safe
 and needs no lock. Events are queued while the state changes and published once it is
 consistent again, so listeners run outside every critical section and may call back in.
@@ -192,7 +197,8 @@ class CircuitBreaker:
             not_permitted=self._not_permitted, probes_in_flight=self._probes,
             consecutive_reopens=self._reopens,
             open_remaining=max(0.0, self._open_until - now) if state is _OPEN else 0.0,
-            shared=link is not None, shared_down=link is not None and not link.up,
+            shared=link is not None,
+            shared_down=link is not None and not link.up and not link.closed,
             shared_outages=0 if link is None else link.outages,
             local_outcomes=0 if link is None else link.local_outcomes,
         )
@@ -244,6 +250,8 @@ class CircuitBreaker:
         if timeout is not None and (type(timeout) is not float or timeout != 0.0):
             require(is_number(timeout) and timeout >= 0,
                     "timeout must be a number >= 0 (seconds) or None", timeout)
+        if self._link is not None:
+            await self.wait_shared()
         if self._state is _CLOSED:
             return self._gen
         if timeout == 0.0:
@@ -305,6 +313,8 @@ class CircuitBreaker:
     async def wait_permitted(self) -> None:
         """Return once a call would be permitted, without taking a permit (the next call may
         still lose a race). A stage that holds back demand while the breaker is open uses it."""
+        if self._link is not None:
+            await self.wait_shared()
         while not self._would_permit():
             await self._wait(None)
 
@@ -323,6 +333,25 @@ class CircuitBreaker:
                 alarm.cancel()
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
+
+    @property
+    def awaiting_shared(self) -> bool:
+        """True while this process's last outcomes are on their way to Redis and the shared
+        failure window, with them, stands at its threshold: the answer may open the breaker
+        for every process, so an async caller should :meth:`wait_shared` before its next
+        call. Always False for a breaker of this process alone (one attribute read)."""
+        link = self._link
+        return link is not None and link.holding()
+
+    async def wait_shared(self) -> None:
+        """Wait until Redis answered the outcomes this process sent, if
+        :attr:`awaiting_shared` (one round trip, at most the storage timeout); at once
+        otherwise. ``acquire``, ``call``, the decorator, ``async with`` and the guarded sink
+        do it before a call, so an opening decided by another process's failures stops this
+        one's next call rather than the one after. ``try_acquire`` never waits."""
+        link = self._link
+        if link is not None and link.holding():
+            await link.answer()
 
     async def sync(self) -> State:
         """With shared state: send the outcomes not yet sent, read the shared state now, and
@@ -371,6 +400,8 @@ class CircuitBreaker:
         """
         if not is_async_callable(fn):
             raise self._not_async(fn, "call")
+        if self._link is not None:
+            await self.wait_shared()
         if self._measure:
             return await self._call_timed(fn(*args, **kwargs))
         permit = self.try_acquire()
@@ -413,6 +444,8 @@ class CircuitBreaker:
         # The body of call(), inlined: one coroutine per guarded call instead of two.
         @functools.wraps(fn)
         async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            if self._link is not None:
+                await self.wait_shared()
             if self._measure:
                 return await self._call_timed(fn(*args, **kwargs))
             permit = self._gen if self._state is _CLOSED else self._acquire_other()
@@ -432,6 +465,8 @@ class CircuitBreaker:
         # `async with` has nowhere to keep a permit, so in the common case (CLOSED, no calls
         # left over from an earlier generation) calls are only counted: all counted calls
         # belong to the current generation. Otherwise the permit is kept per task.
+        if self._link is not None:
+            await self.wait_shared()
         if (self._state is _CLOSED and not self._anon_stale and not self._held
                 and not self._measure):
             self._anon += 1
@@ -501,7 +536,14 @@ class CircuitBreaker:
         state = self.state
         if state is _CLOSED or state is _DISABLED:
             return True
-        return state is _HALF_OPEN and self._probes < self._probe_slots()
+        if state is not _HALF_OPEN:
+            return False
+        if self._probes < self._probe_slots():
+            return True
+        link = self._link
+        if link is not None and link.up and not link.lease and not self._probes:
+            link.sync(claim=True)  # a caller waits: ask for this cycle's probe lease
+        return False
 
     def _probe_slots(self) -> int:
         """Probes this process may have in flight: the config's number alone; with shared

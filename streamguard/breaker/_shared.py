@@ -11,8 +11,13 @@ A permit stays a synchronous attribute read: the breaker answers from the state 
 call:
 
 * every outcome is queued and sent in the background, batched (one script call in flight per
-  breaker; what settles meanwhile goes in the next batch), and the answer carries the shared
-  state, so a worker that is making calls learns of an opening from its next answer;
+  breaker; what settles meanwhile goes in the next batch; a batch of successes alone waits
+  ``BATCH_DELAY`` for company), and the answer carries the shared state, so a worker that is
+  making calls learns of an opening from its next answer;
+* while the outcomes not answered yet would bring the shared window to its threshold, the
+  async entry points wait for the answer before the next call (``wait_shared``), so an
+  opening decided anywhere stops this worker's next call, not the one after; a healthy
+  stream never waits;
 * an ``OPEN`` state ends on a local timer set to the server's remaining time, which then asks
   the script (that is what moves the shared state to ``HALF_OPEN``);
 * a worker refused in ``HALF_OPEN`` asks for a probe lease when it next checks; and every
@@ -52,6 +57,8 @@ DEFAULT_PREFIX = "streamguard:cb:"
 DEFAULT_TIMEOUT = 0.5
 IDLE_TTL = 86_400.0
 """Seconds an unused breaker's keys stay in Redis."""
+BATCH_DELAY = 0.002
+"""Seconds a batch of successes alone waits for more outcomes before it is sent."""
 
 
 class SharedStateUnavailable(StreamGuardError):
@@ -162,15 +169,16 @@ class RedisBreakerStorage:
         await self._connection.aclose()
 
 
-def _config_args(config: BreakerConfig) -> list[str]:
-    """The config as the script reads it (ARGV 7 …; the jitter factor is filled per call)."""
-    return [repr(config.failure_rate_threshold), repr(config.slow_call_rate_threshold),
-            "1" if config.slow_call_duration is not None else "0", config.window,
-            str(config.window_size), str(config.minimum_calls),
-            str(round(config.open_duration * 1000)), repr(config.open_duration_multiplier),
-            str(round(config.max_open_duration * 1000)), "1",
-            str(config.half_open_probes), str(config.half_open_successes),
-            str(round(config.probe_timeout * 1000)), str(round(IDLE_TTL * 1000))]
+def _config_arg(config: BreakerConfig) -> str:
+    """The config as the script reads it (ARGV[8], one string)."""
+    return "|".join([
+        repr(config.failure_rate_threshold), repr(config.slow_call_rate_threshold),
+        "1" if config.slow_call_duration is not None else "0", config.window,
+        str(config.window_size), str(config.minimum_calls),
+        str(round(config.open_duration * 1000)), repr(config.open_duration_multiplier),
+        str(round(config.max_open_duration * 1000)), str(config.half_open_probes),
+        str(config.half_open_successes), str(round(config.probe_timeout * 1000)),
+        str(round(IDLE_TTL * 1000))])
 
 
 class SharedLink:
@@ -178,16 +186,17 @@ class SharedLink:
     calls, the outage bookkeeping. The breaker calls :meth:`record`, :meth:`sync` and
     :meth:`set_state`; the link calls back the breaker's ``_adopt`` and ``_go_local``."""
 
-    __slots__ = ("_args", "_breaker", "_claim", "_outcomes", "_owns", "_poll", "_set",
-                 "_sync", "_task", "began", "epoch", "lease", "local_outcomes", "outages",
-                 "owner", "storage", "up", "view", "wanted")
+    __slots__ = ("_answer", "_args", "_breaker", "_claim", "_outcomes", "_owns", "_poll",
+                 "_sent", "_set", "_sync", "_task", "_unanswered", "began", "closed", "epoch",
+                 "lease", "local_outcomes", "outages", "owner", "storage", "up", "view",
+                 "wanted")
 
     def __init__(self, breaker: CircuitBreaker, storage: RedisBreakerStorage,
                  owns: bool) -> None:
         self._breaker = breaker
         self.storage = storage
         self._owns = owns
-        self._args = _config_args(breaker.config)
+        self._args = _config_arg(breaker.config)
         self.owner = uuid.uuid4().hex
         self.up = True
         self.epoch = -1  # not heard yet
@@ -197,7 +206,13 @@ class SharedLink:
         self._claim = False
         self._set: State | None = None
         self._task: asyncio.Task[None] | None = None
+        self._answer: asyncio.Future[None] | None = None
+        # Outcomes not answered yet (queued or in flight) as [calls, failures, slow], and
+        # those of the batch in flight, so the threshold can be judged before the answer.
+        self._unanswered = [0, 0, 0]
+        self._sent = (0, 0, 0)
         self._poll: Any = None
+        self.closed = False
         self.lease = False  # holds a probe lease of the current half-open cycle, unused
         self.wanted = False  # a call was refused since the last lease request
         self.began = 0.0
@@ -208,7 +223,36 @@ class SharedLink:
     def record(self, outcome: str) -> None:
         """Queue one outcome of the current epoch (``'0'`` … ``'3'``, ``'r'``)."""
         self._outcomes.append(outcome)
+        if outcome != "r":
+            code = int(outcome)
+            pending = self._unanswered
+            pending[0] += 1
+            pending[1] += code & 1
+            pending[2] += code >> 1
         self._kick()
+
+    def holding(self) -> bool:
+        """Whether an answer is on its way and the shared window, with the outcomes it has
+        not answered yet, stands at a threshold: the answer may open the breaker, so calls
+        wait for it (see ``CircuitBreaker.wait_shared``). A healthy stream never waits."""
+        if not self.busy:
+            return False
+        view = self.view
+        calls, failures, slow = self._unanswered
+        if view is not None:
+            if view.state is not State.CLOSED:
+                return False
+            calls, failures, slow = calls + view.calls, failures + view.failures, \
+                slow + view.slow
+        cfg = self._breaker.config
+        if cfg.window == "count":
+            # The new outcomes push the oldest out: if those were successes, the rates rise.
+            calls = min(calls, cfg.window_size)
+        if not calls:
+            return False
+        return (failures / calls >= cfg.failure_rate_threshold
+                or (cfg.slow_call_duration is not None
+                    and slow / calls >= cfg.slow_call_rate_threshold))
 
     def sync(self, claim: bool = False) -> None:
         """Ask for the shared state (and a probe lease if *claim* and one is free)."""
@@ -220,7 +264,28 @@ class SharedLink:
         """Set the shared state by hand (``reset``, ``force_open``, ``disable``)."""
         self._set = state
         self._outcomes.clear()
+        self._unanswered = [0, 0, 0]
         self._kick()
+
+    @property
+    def busy(self) -> bool:
+        """An answer from Redis is on its way."""
+        return self._task is not None and not self._task.done()
+
+    async def answer(self) -> None:
+        """Wait for the next answer from Redis (at once if none is on its way). Each call is
+        bounded by the storage timeout, and a failure ends the wait too."""
+        if not self.busy:
+            return
+        if self._answer is None:
+            self._answer = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._answer)
+
+    def _answered(self) -> None:
+        if self._answer is not None:
+            if not self._answer.done():
+                self._answer.set_result(None)
+            self._answer = None
 
     async def settle(self) -> None:
         """Send what is queued, read the shared state, and wait for the answer."""
@@ -242,6 +307,8 @@ class SharedLink:
     def _request(self) -> tuple[list[str], str]:
         batch = "".join(self._outcomes)
         self._outcomes.clear()
+        self._sent = (sum(c != "r" for c in batch), sum(c in "13" for c in batch),
+                      sum(c in "23" for c in batch))
         if self._set is not None:
             op, target = "set", self._set.value
             self._set = None
@@ -253,33 +320,60 @@ class SharedLink:
         self._sync = self._claim = False
         cfg = self._breaker.config
         unit = self._breaker._rng.random() if cfg.open_duration_jitter else 0.0
-        args = [op, self.owner, str(self.epoch), batch, claim, target, *self._args]
-        args[15] = repr(1.0 - cfg.open_duration_jitter * unit)
-        return args, batch
+        jitter = repr(1.0 - cfg.open_duration_jitter * unit) if unit else "1"
+        return [op, self.owner, str(self.epoch), batch, claim, target, jitter,
+                self._args], batch
 
     async def _run(self) -> None:
+        try:
+            await self._exchange()
+        finally:
+            self._answered()  # whatever happened, nobody keeps waiting for an answer
+
+    async def _exchange(self) -> None:
         while self.up and (self._outcomes or self._sync or self._claim
                            or self._set is not None):
+            if self._only_successes():
+                # Successes cannot open a closed breaker: a batch of them waits a moment for
+                # company, so a healthy stream costs one script call per BATCH_DELAY, not one
+                # per round trip. A failure, a probe's result or a request goes at once.
+                await self._breaker._clock.sleep(BATCH_DELAY)
+                if not self.up:
+                    return
             args, batch = self._request()
             try:
                 view = await self.storage.run(self._breaker.name, args)
-            except SharedStateUnavailable as exc:
+            except Exception as exc:  # any failure: decide alone, say why
+                # Unreachable, or an error answer (READONLY replica, OOM, a key of another
+                # type): either way this batch was not judged there.
+                self._unanswered = [0, 0, 0]
                 self._lost(exc, batch if args[0] == "record" else "")
+                self._answered()
                 return
             moved = view.epoch != self.epoch
             if moved and self.epoch >= 0:
                 self._outcomes.clear()  # settled in an epoch that is over: stale
+                self._unanswered = [0, 0, 0]
+            else:
+                self._unanswered = [max(0, a - b) for a, b in
+                                    zip(self._unanswered, self._sent, strict=True)]
             self.epoch = view.epoch
             self.view = view
             self._breaker._adopt(view, moved)
             self._schedule_poll(view)
+            self._answered()
+
+    def _only_successes(self) -> bool:
+        return (self._unanswered[1] == 0 and self._unanswered[2] == 0 and not self._sync
+                and not self._claim and self._set is None and self.view is not None
+                and self.view.state is State.CLOSED and "r" not in self._outcomes)
 
     def _schedule_poll(self, view: SharedView) -> None:
         """Ask again in ``sync_interval`` seconds, so that a process that makes no calls
         still follows the others (an opening, another's probe, a state set by hand). An
         ``OPEN`` state needs no polling: its end is a timer, and nobody may call meanwhile
         (a manual change in between is heard when it ends)."""
-        if view.state is not State.OPEN and self._poll is None:
+        if view.state is not State.OPEN and self._poll is None and not self.closed:
             self._poll = self._after(self.storage.sync_interval, self._polled)
 
     def _polled(self) -> None:
@@ -292,6 +386,8 @@ class SharedLink:
 
     # ------------------------------------------------------------------ outages
     def _lost(self, error: BaseException, batch: str) -> None:
+        if self.closed:
+            return
         self.up = False
         self.outages += 1
         self.began = self._breaker._clock.now()
@@ -316,8 +412,11 @@ class SharedLink:
         args[0], args[3] = "sync", ""
         try:
             view = await self.storage.run(self._breaker.name, args)
-        except SharedStateUnavailable:
-            self._poll = self._after(self.storage.outage_probe, self._probe_outage)
+        except Exception:  # still down (logged once, when it began)
+            if not self.closed:
+                self._poll = self._after(self.storage.outage_probe, self._probe_outage)
+            return
+        if self.closed:
             return
         self.up = True
         self.epoch = view.epoch
@@ -333,14 +432,23 @@ class SharedLink:
     async def aclose(self) -> None:
         """Send what is queued if Redis answers, stop the background work, and close the
         connection if the breaker made it."""
+        if self.closed:
+            return
+        task = self._task
+        if task is not None and not task.done() and self.up:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self.storage.timeout * 2)
+            except Exception:  # closing: what did not go stays local
+                task.cancel()
+        # From here on the breaker decides alone (it keeps answering, as every guardian does
+        # after aclose), without an outage to log or count.
+        self.closed = True
+        self.up = False
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
         if self._poll is not None:
             self._poll.cancel()
             self._poll = None
-        task = self._task
-        if task is not None and not task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(task), self.storage.timeout * 2)
-            except (TimeoutError, Exception):
-                task.cancel()
+        self._answered()
         if self._owns:
             await self.storage.aclose()

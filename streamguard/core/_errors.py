@@ -23,7 +23,8 @@
     │   ├── UnknownTopicError             a configured topic does not exist
     │   ├── RecordFailedError             a record failed and no dead-letter route took it
     │   ├── DeadLetterError               writing a dead letter failed; not committed
-    │   └── IdempotenceUnsupportedError   the broker refused an idempotent producer
+    │   ├── IdempotenceUnsupportedError   the broker refused an idempotent producer
+    │   └── TransactionsUnsupportedError  the broker has no transactions (exactly-once)
     ├── ServerStartError                  (streamguard.servers) a local server did not start
     │   ├── BrokerStartError              a test Kafka broker
     │   └── RedisStartError               redis-server

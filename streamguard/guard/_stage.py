@@ -183,6 +183,8 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
                 return await self._call(item)
             except Exception as exc:
                 return await self._recover(item, exc, 0)
+        if breaker.awaiting_shared:  # a shared breaker's answer may open it: wait for it
+            await breaker.wait_shared()
         generation = breaker.generation
         permit = breaker.try_acquire()
         if permit is None:
@@ -206,6 +208,8 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         breaker = self._breaker
         generation = permit = 0
         if breaker is not None:
+            if breaker.awaiting_shared:
+                await breaker.wait_shared()
             generation = breaker.generation
             granted = breaker.try_acquire()
             if granted is None:

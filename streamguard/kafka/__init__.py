@@ -11,6 +11,10 @@ reading faster than the pipeline can process; produce to topics with acknowledge
   decoded, or that the sink rejects, go to a dead-letter topic.
 * :class:`KafkaSink` — an ``acks=all``, idempotent producer whose ``send`` returns once the
   broker has the record.
+* :class:`TransactionalPipeline` — topic → transform → topic exactly once: per input
+  partition, batches of output records and the partition's offset in one Kafka transaction
+  (one transactional producer per input partition fences a zombie owner); or the same
+  pipeline at least once.
 * :func:`throttle_by_lag` — slows a producer down while a consumer group lags behind.
 * :class:`KafkaConnection` — brokers plus security (TLS, SASL PLAIN/SCRAM/OAUTHBEARER), from
   code, a Kafka properties file or ``STREAMGUARD_KAFKA_*`` variables; pass it wherever a
@@ -62,6 +66,7 @@ from ._errors import (
     IdempotenceUnsupportedError,
     KafkaAdapterError,
     RecordFailedError,
+    TransactionsUnsupportedError,
     UnknownTopicError,
 )
 from ._events import (
@@ -82,6 +87,8 @@ from ._pause import FlowControl, PauseReason
 from ._sink import Delivered, KafkaSink, OutgoingRecord
 from ._source import KafkaSource, KafkaSourceStatistics
 from ._throttle import LagThrottleConfig, throttle_by_lag
+from ._transactional import TransactionalPipeline, TransactionalStatistics
+from ._transactional_config import TransactionalConfig
 from ._types import KafkaRecord, TopicPartition
 
 __all__ = [
@@ -133,6 +140,10 @@ __all__ = [
     "Secret",
     "ThrottleRateChanged",
     "TopicPartition",
+    "TransactionalConfig",
+    "TransactionalPipeline",
+    "TransactionalStatistics",
+    "TransactionsUnsupportedError",
     "Undecodable",
     "UnknownTopicError",
     "check_connection",

@@ -123,6 +123,7 @@ class Committer:
         async with self._lock:
             offsets: dict[Any, tuple[int, str]] = {}
             for part in parts:
+                part.tracker.sync()
                 target = self._target(part, final)
                 if target is not None:
                     offsets[part.tp] = target

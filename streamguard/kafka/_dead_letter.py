@@ -24,10 +24,11 @@ from typing import Any
 from streamguard.core._errors import ItemFailedError
 
 from ._client import Bootstrap, make_producer, start_client
-from ._completion import DEAD_LETTERING, FAILED, RecordAck, find_ack, stream_failure
+from ._completion import RecordAck, find_ack, stream_failure
 from ._context import SourceContext
 from ._errors import DeadLetterError, KafkaAdapterError, RecordFailedError
 from ._events import RecordDeadLettered
+from ._offsets import DEAD_LETTERING, FAILED
 from ._types import TP
 
 HEADER_TOPIC = "streamguard.source.topic"

@@ -13,7 +13,9 @@
         ├── UnknownTopicError             a named topic does not exist on the broker
         ├── RecordFailedError             a record failed and could not be dead-lettered
         ├── DeadLetterError               a record could not be written to the dead-letter topic
-        └── IdempotenceUnsupportedError   the broker refused an idempotent producer
+        ├── IdempotenceUnsupportedError   the broker refused an idempotent producer
+        └── TransactionsUnsupportedError  the broker refused a transactional producer
+                                          (exactly-once needs Kafka transactions)
 
 Bad options raise :class:`~streamguard.core.ConfigError` (also a ``ValueError``). Every
 message names the object, the broker or topic, and says what to do.
@@ -56,3 +58,9 @@ class DeadLetterError(KafkaAdapterError):
 
 class IdempotenceUnsupportedError(KafkaAdapterError):
     """The broker refused to give an idempotent producer its id (InitProducerId)."""
+
+
+class TransactionsUnsupportedError(KafkaAdapterError):
+    """The broker refused a transactional producer (InitProducerId with a transactional id),
+    so it cannot run an exactly-once pipeline; the message names the broker and what to use
+    instead."""

@@ -34,7 +34,7 @@ class Poison:
 class PartitionState:
     """Buffered records and in-flight chunks of one partition."""
 
-    __slots__ = ("buffer", "buffered", "buffered_bytes", "committed_known", "fetched",
+    __slots__ = ("acks", "buffer", "buffered", "buffered_bytes", "committed_known", "fetched",
                  "held", "in_ready", "listed_end", "metadata", "revoking", "skip", "start",
                  "tp", "tracker")
 
@@ -51,6 +51,7 @@ class PartitionState:
         self.committed_known = False
         self.in_ready = False
         self.revoking = False
+        self.acks: Any = None  # the AckRing of its records handed out (made by the pump)
         # Completed offsets above the committed one (#13, :mod:`._offset_map`): ``skip`` holds
         # the ranges read from the committed metadata (never delivered again), ``metadata``
         # what was last committed, ``held`` the batches fetched before it was read.

@@ -24,7 +24,7 @@ from streamguard.core._errors import StreamClosedError
 from ._client import close_quietly
 from ._codec import Undecodable, batch_decoder
 from ._commits import Committer
-from ._completion import Completion, RecordAck, acks_for
+from ._completion import AckRing, Completion
 from ._context import SourceContext
 from ._dead_letter import DeadLetters, DeadLetterWriter
 from ._errors import KafkaAdapterError
@@ -93,8 +93,9 @@ class Pump:
         if batch and ctx.life.fetching:
             self._accept(batch)
             self._outlet.ready()
-        self._pauses.apply()
         completion = self._completion
+        completion.sync(ctx.parts.values())
+        self._pauses.apply()
         trigger = committer.due(completion.since_commit)
         if trigger is not None:
             completion.since_commit = 0
@@ -135,7 +136,10 @@ class Pump:
     def emit_available(self) -> None:
         """Hand buffered records downstream, as far as demand goes (the outlet's hook)."""
         ctx, outlet, dead = self._ctx, self._outlet, self._dead
+        dead_letters = ctx.config.dead_letter_topic is not None
         ready = ctx.ready
+        if not ready:  # starving: completions may let a paused partition resume now
+            self._completion.sync(ctx.parts.values())
         limit = ctx.config.max_poll_records
         while outlet.demand > 0 and ready and ctx.life.fetching:
             part = ready.popleft()
@@ -147,11 +151,14 @@ class Pump:
                 ready.append(part)
             else:
                 part.in_ready = False
+            ring = part.acks
+            if ring is None:
+                ring = part.acks = AckRing(dead, checked=dead_letters)
+                part.tracker.on_release = ring.release
             if isinstance(taken, Poison):
                 record = taken.record
                 chunk = part.tracker.open_chunk(record.offset, record.offset, 1, 0)
-                ack = RecordAck(chunk, record, dead)
-                chunk.acks = [ack]
+                (ack,) = ring.acks_for(chunk, [record])
                 bad: Undecodable = record.value
                 dead.poison(ack, bad.error)
                 continue
@@ -159,7 +166,7 @@ class Pump:
             chunk = part.tracker.open_chunk(records[0].offset, records[-1].offset,
                                             len(records), nbytes)
             ctx.counts.emitted += len(records)
-            outlet.emit(records, acks_for(chunk, records, dead))
+            outlet.emit(records, ring.acks_for(chunk, records))
 
     # ================================================================== open / close
     async def _open(self) -> None:

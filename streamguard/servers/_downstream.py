@@ -78,9 +78,10 @@ class DownstreamServer(ManagedServer):
         return f"http://127.0.0.1:{self.port}"
 
     def set_capacity(self, capacity: int) -> None:
-        """Change how many requests are served at once (waiting ones start at once if it grew)."""
-        require(isinstance(capacity, int) and capacity >= 1, "capacity must be an int >= 1",
-                capacity)
+        """Change how many requests are served at once (waiting ones start at once if it grew);
+        0 takes the downstream down: every request waits its deadline and is answered 503."""
+        require(isinstance(capacity, int) and not isinstance(capacity, bool) and capacity >= 0,
+                "capacity must be an int >= 0", capacity)
         request = urllib.request.Request(f"{self.url}/capacity/{capacity}", method="POST")
         with urllib.request.urlopen(request, timeout=5) as answer:
             answer.read()

@@ -37,6 +37,17 @@ async def test_requests_above_capacity_wait_then_get_503_past_the_deadline() -> 
     assert stats["capacity"] == 5
 
 
+async def test_capacity_zero_takes_the_downstream_down() -> None:
+    config = DownstreamConfig(capacity=2, service_time=0.05, deadline=0.05)
+    with DownstreamServer(config) as down:
+        down.set_capacity(0)
+        assert await _burst(down.url, 3) == [503] * 3
+        down.set_capacity(2)
+        assert await _burst(down.url, 2) == [200] * 2
+        stats = down.stats()
+    assert (stats["served"], stats["rejected"]) == (2, 3)
+
+
 async def test_queued_requests_are_served_in_turn_within_the_deadline() -> None:
     config = DownstreamConfig(capacity=1, service_time=0.05, deadline=5.0)
     with DownstreamServer(config) as down:

@@ -11,9 +11,9 @@ import pytest
 from streamguard.core import ConfigError, EventBus
 from streamguard.kafka import KafkaSource, KafkaSourceConfig
 from streamguard.kafka._commits import Committer
-from streamguard.kafka._completion import ABANDONED, DONE, RecordAck, acks_for
+from streamguard.kafka._completion import AckRing, RecordAck
 from streamguard.kafka._lifecycle import Ending, Lifecycle, Phase
-from streamguard.kafka._offsets import OffsetTracker
+from streamguard.kafka._offsets import ABANDONED, DONE, OffsetTracker
 from streamguard.kafka._partition import PartitionState
 from streamguard.kafka._types import TP
 from streamguard.testing import VirtualClock
@@ -40,9 +40,18 @@ class _Route:
         self.failures.append((ack.offset, str(error)))
 
 
-def _chunk(tracker: OffsetTracker, route: _Route, first: int, n: int) -> list[RecordAck]:
+_RINGS: dict[int, AckRing] = {}
+
+
+def _chunk(tracker: OffsetTracker, route: _Route, first: int, n: int, *,
+           checked: bool = True) -> list[RecordAck]:
+    """A chunk of *n* records from *first* on, with acks from the tracker's ring."""
+    ring = _RINGS.get(id(tracker))
+    if ring is None:
+        ring = _RINGS[id(tracker)] = AckRing(route, checked=checked)
+        tracker.on_release = ring.release
     chunk = tracker.open_chunk(first, first + n - 1, n)
-    return acks_for(chunk, [_Record(o) for o in range(first, first + n)], route)
+    return ring.acks_for(chunk, [_Record(o) for o in range(first, first + n)])
 
 
 def test_each_record_ack_settles_once_and_knows_its_record() -> None:
@@ -56,6 +65,7 @@ def test_each_record_ack_settles_once_and_knows_its_record() -> None:
     assert acks[0].state == DONE
     assert acks[0].completed
     acks[2].done()
+    tracker.sync()
     assert tracker.committable is None  # record 1 is not settled
 
 
@@ -69,6 +79,7 @@ def test_an_abandoned_record_is_never_committed_past() -> None:
     first[1].done()
     first[2].abandon()
     first[3].done()
+    tracker.sync()
     assert first[2].state == ABANDONED
     assert tracker.pending_records == 0  # nothing left to wait for
     assert tracker.committable is None  # the chunk holding 2 never becomes committable
@@ -84,6 +95,7 @@ def test_the_final_commit_covers_the_completed_head_of_an_unfinished_chunk() -> 
     second[0].done()
     second[1].done()
     second[3].done()  # 4 is still out
+    tracker.sync()
     assert tracker.committable == 2
     assert tracker.final_committable() == 4
 
@@ -98,7 +110,58 @@ def test_an_armed_dead_letter_binds_to_the_next_settled_ack() -> None:
     assert acks[1].state == 0  # pending until the dead letter is written
     acks[1].finish()
     acks[2].done()
+    tracker.sync()
     assert tracker.committable == 3
+
+
+@pytest.mark.parametrize("checked", [True, False])
+def test_a_done_after_an_abandon_or_a_failure_never_lets_a_commit_pass(checked: bool) -> None:
+    tracker, route = OffsetTracker(), _Route()
+    acks = _chunk(tracker, route, 0, 4, checked=checked)
+    acks[0].done()
+    acks[1].abandon()
+    acks[1].done()  # ignored (the unchecked ack writes DONE, the chunk still knows)
+    acks[2].done()
+    acks[3].done()
+    tracker.sync()
+    assert tracker.committable is None
+    assert tracker.final_committable() == 1  # never past the abandoned record
+
+
+def test_the_unchecked_ack_is_a_c_call_and_completes_the_same_way() -> None:
+    tracker, route = OffsetTracker(), _Route()
+    acks = _chunk(tracker, route, 0, 3, checked=False)
+    assert not hasattr(acks[0].done, "__code__")  # bytearray.__setitem__, no Python frame
+    for ack in acks:
+        ack.done()
+    assert tracker.committable is None  # learnt in batches, not per record
+    tracker.sync()
+    assert tracker.committable == 3
+
+
+def test_ring_slots_are_reused_only_once_their_chunk_is_committable() -> None:
+    tracker, route = OffsetTracker(), _Route()
+    stuck = _chunk(tracker, route, 0, 2, checked=False)
+    for first in range(2, 200, 4):
+        for ack in _chunk(tracker, route, first, 4, checked=False):
+            ack.done()
+    tracker.sync()
+    assert tracker.committable is None  # record 0 holds everything behind it
+    assert len({id(a) for a in stuck}) == 2
+    stuck[0].done()
+    stuck[1].done()
+    tracker.sync()
+    assert tracker.committable == 202
+    ring = _RINGS[id(tracker)]
+    grown = len(ring.slots)
+    assert grown >= 202  # every slot was held while record 0 was out
+    for first in range(202, 2002, 4):  # all free again: the ring stops growing
+        acks = _chunk(tracker, route, first, 4, checked=False)
+        for ack in acks:
+            ack.done()
+        tracker.sync()
+    assert tracker.committable == 2002
+    assert len(ring.slots) == grown
 
 
 def test_the_lifecycle_follows_its_diagram() -> None:
@@ -219,8 +282,10 @@ def test_a_chunk_needs_every_record_settled(n: int) -> None:
     acks = _chunk(tracker, route, 5, n)
     for ack in acks[:-1]:
         ack.done()
+    tracker.sync()
     assert tracker.committable is None
     acks[-1].done()
+    tracker.sync()
     assert tracker.committable == 5 + n
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from streamguard.core import EventBus
 from streamguard.kafka._commits import Committer
-from streamguard.kafka._completion import acks_for
+from streamguard.kafka._completion import AckRing
 from streamguard.kafka._offset_map import decode, encode
 from streamguard.kafka._offsets import OffsetTracker
 from streamguard.kafka._partition import PartitionState
@@ -45,9 +45,11 @@ def _setup(limit: int | None = 4096) -> tuple[_Consumer, Committer, PartitionSta
     tracker = OffsetTracker(on_early=early.append)
     part = PartitionState(TP0, tracker)
     acks = []
+    ring = AckRing(_Route())  # one per partition, as the pump keeps it
+    tracker.on_release = ring.release
     for first in range(0, 30, 10):
         chunk = tracker.open_chunk(first, first + 9, 10)
-        acks += acks_for(chunk, [_Record(o) for o in range(first, first + 10)], _Route())
+        acks += ring.acks_for(chunk, [_Record(o) for o in range(first, first + 10)])
     part.start = 999  # what the lag reader guessed: not where the commit may start
     consumer = _Consumer()
     committer = Committer(consumer=consumer, name="s", bus=EventBus(), clock=VirtualClock(),
@@ -115,10 +117,12 @@ async def test_switched_off_it_commits_plain_offsets_as_before() -> None:
 def test_chunks_completing_behind_an_incomplete_one_are_reported_early() -> None:
     early: list[int] = []
     tracker = OffsetTracker(on_early=early.append)
-    first = acks_for(tracker.open_chunk(0, 1, 2), [_Record(0), _Record(1)], _Route())
-    second = acks_for(tracker.open_chunk(2, 3, 2), [_Record(2), _Record(3)], _Route())
+    ring = AckRing(_Route())
+    first = ring.acks_for(tracker.open_chunk(0, 1, 2), [_Record(0), _Record(1)])
+    second = ring.acks_for(tracker.open_chunk(2, 3, 2), [_Record(2), _Record(3)])
     for ack in second:
         ack.done()
+    tracker.sync()  # acks write state bytes; the tracker reads them in batches
     assert early == [2]
     assert tracker.completed_offsets() == [2, 3]
     first[1].done()

@@ -12,11 +12,12 @@
 -- ARGV: op ('sync' | 'record' | 'set'), owner, epoch the outcomes belong to (-1: a process
 -- that has not heard the state yet, whose outcomes count in the current one), outcomes
 -- ('0' ok, '1' failed, '2' slow, '3' failed and slow, 'r' a probe given back unjudged),
--- claim ('1': take a probe lease if one is free), target state (op 'set'),
--- failure_rate_threshold, slow_call_rate_threshold, measure ('1' if slow calls count),
--- window ('count' | 'time'), window_size, minimum_calls, open_duration_ms,
--- open_duration_multiplier, max_open_duration_ms, jitter factor (1 - jitter * random),
--- half_open_probes, half_open_successes, probe_timeout_ms, idle_ttl_ms.
+-- claim ('1': take a probe lease if one is free), target state (op 'set'), jitter factor
+-- (1 - jitter * random), and the config in one '|'-separated string (one argument, so the
+-- client encodes it once): failure_rate_threshold, slow_call_rate_threshold, measure ('1'
+-- if slow calls count), window ('count' | 'time'), window_size, minimum_calls,
+-- open_duration_ms, open_duration_multiplier, max_open_duration_ms, half_open_probes,
+-- half_open_successes, probe_timeout_ms, idle_ttl_ms.
 --
 -- Returns {state, epoch, open_remaining_ms, open_for_ms, reopens, holds_lease, calls, failures,
 -- slow, why}.
@@ -24,12 +25,14 @@
 local key, wkey, pkey = KEYS[1], KEYS[2], KEYS[3]
 local op, owner, epoch_in, outcomes, claim, target = ARGV[1], ARGV[2], tonumber(ARGV[3]),
   ARGV[4], ARGV[5], ARGV[6]
-local threshold, slow_threshold, measure = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9] == '1'
-local window, size, minimum = ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[12])
-local open_ms, multiplier, max_open_ms = tonumber(ARGV[13]), tonumber(ARGV[14]),
-  tonumber(ARGV[15])
-local jitter, probes, need = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
-local probe_ms, ttl_ms = tonumber(ARGV[19]), tonumber(ARGV[20])
+local jitter = tonumber(ARGV[7])
+local c = {}
+for part in string.gmatch(ARGV[8], '[^|]+') do c[#c + 1] = part end
+local threshold, slow_threshold, measure = tonumber(c[1]), tonumber(c[2]), c[3] == '1'
+local window, size, minimum = c[4], tonumber(c[5]), tonumber(c[6])
+local open_ms, multiplier, max_open_ms = tonumber(c[7]), tonumber(c[8]), tonumber(c[9])
+local probes, need = tonumber(c[10]), tonumber(c[11])
+local probe_ms, ttl_ms = tonumber(c[12]), tonumber(c[13])
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -130,13 +133,13 @@ local function record_half_open(batch)
     return  -- not a probe of this cycle: its lease ran out, or it never had one
   end
   -- An owner holds one lease, so one probe: its first outcome is the verdict.
-  local c = string.sub(batch, 1, 1)
+  local verdict = string.sub(batch, 1, 1)
   redis.call('ZREM', pkey, owner)
-  if c == 'r' then
+  if verdict == 'r' then
     return  -- given back without a verdict: the lease is free for the next caller
-  elseif c ~= '0' then
+  elseif verdict ~= '0' then
     reopens = reopens + 1
-    open(c == '2' and 'probe was slow' or 'probe failed')
+    open(verdict == '2' and 'probe was slow' or 'probe failed')
   else
     successes = successes + 1
     if successes >= need then

@@ -1,0 +1,346 @@
+"""`TransactionalPipeline`: topic → transform → topic, exactly once (or at least once).
+
+Fencing: **one transactional producer per input partition**, transactional id
+``"<prefix>-<topic>-<partition>"``, created when the partition is assigned and closed when it
+is revoked. aiokafka 0.14 sends the consumer offsets with ``TxnOffsetCommit`` v0, which
+carries only the group id — not the generation and member id that KIP-447's group-metadata
+fencing needs — so a zombie can only be fenced through the transactional id: the new owner's
+``InitProducerId`` bumps the id's epoch (the old owner's next commit fails with
+``ProducerFenced``) and completes or aborts the transaction the old owner left open, *before*
+the new owner reads the committed offset it starts from.
+
+Everything runs in one task: a ``getmany`` loop hands records to per-partition lanes
+(:mod:`._transactional_lane`); a lane whose batch is due (count or time) writes it in a task
+of its own, so partitions commit concurrently while fetching goes on. A failed batch is
+aborted, the partition rewound (``seek``) to the batch's first offset and read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from streamguard.core._clock import SYSTEM_CLOCK, Clock
+from streamguard.core._errors import require
+
+from ._client import check_topics, close_quietly, make_consumer, start_client
+from ._codec import Codec, batch_decoder, codec_of
+from ._errors import KafkaAdapterError
+from ._rebalance import RebalanceBridge
+from ._transactional_config import TransactionalConfig, batch_due
+from ._transactional_lane import (
+    BatchWriter,
+    Counters,
+    Lane,
+    is_fenced,
+    is_retryable,
+    start_producer,
+)
+from ._types import TP
+
+V = TypeVar("V")
+_log = logging.getLogger("streamguard.kafka")
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionalStatistics:
+    """A snapshot of a :class:`TransactionalPipeline`'s counters.
+
+    Attributes:
+        consumed: input records accepted; committed: input records whose batch was
+            committed (with exactly-once, after a rewind a record may be consumed again);
+            produced: output records sent (in committed and
+            aborted batches); dead_lettered: records sent to the dead-letter topic;
+        batches: batches committed; aborts: transactions aborted; fenced: partitions given
+            up because another producer took their transactional id; assigned: partitions
+            owned now; pending: records fetched and not yet written.
+    """
+
+    name: str
+    guarantee: str
+    consumed: int
+    committed: int
+    produced: int
+    dead_lettered: int
+    batches: int
+    aborts: int
+    fenced: int
+    assigned: int
+    pending: int
+
+
+class TransactionalPipeline(Generic[V]):
+    """Read topics, transform each record, write the results to a topic — exactly once.
+
+    Example::
+
+        pipeline = TransactionalPipeline(TransactionalConfig(
+            bootstrap_servers="127.0.0.1:9092", topics=("orders",), group_id="enricher",
+            output_topic="orders.enriched", dead_letter_topic="orders.dlq",
+        ), transform=lambda record: enrich(record.value), codec="json")
+        await pipeline.run()     # until drain() or cancel(); raises if it failed
+
+    Per input partition, records are written in batches (``batch_records`` or
+    ``batch_interval``): the outputs, the dead letters and the partition's next offset go in
+    one Kafka transaction, so after any crash the committed output holds each input's results
+    exactly once. Consumers of the output must read with ``isolation_level="read_committed"``.
+
+    Args:
+        config: topics, group, output, guarantee and batching (:class:`TransactionalConfig`).
+        transform: ``record -> result`` (a plain or an ``async`` function; the record is a
+            :class:`KafkaRecord` with the decoded value). The result is ``None`` (nothing),
+            a value (one record, the input's key and headers), an :class:`OutgoingRecord`,
+            or a list of those. A raised exception sends the record to the dead-letter topic.
+        codec: how values are decoded (as :class:`KafkaSource`'s).
+        name: names the pipeline in errors and statistics.
+        clock: time for ``batch_interval``.
+    """
+
+    def __init__(
+        self, config: TransactionalConfig, transform: Callable[[Any], Any], *,
+        codec: str | Codec[V] | Callable[[bytes], V] = "bytes", name: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        require(isinstance(config, TransactionalConfig),
+                "config must be a TransactionalConfig", config)
+        require(callable(transform), "transform must be a function record -> result",
+                transform)
+        self.config = config
+        self.name = name or f"kafka-transactional:{config.group_id}"
+        self._decode = batch_decoder(codec_of(codec))
+        self._clock = clock
+        self._counters = Counters()
+        self._writer = BatchWriter(config, transform, self._counters, lambda: self._consumer,
+                                   lambda: self._shared)
+        self._lanes: dict[TP, Lane] = {}
+        self._consumer: Any = None
+        self._shared: Any = None
+        self._running = False
+        self._draining = False
+        self._drain_timeout = config.close_timeout
+        self._error: BaseException | None = None
+
+    # ================================================================== public API
+    async def run(self) -> TransactionalStatistics:
+        """Run until :meth:`drain` or :meth:`cancel`; raise what made it fail."""
+        require(not self._running, "a TransactionalPipeline runs once", self.name)
+        self._running = True
+        try:
+            await self._open()
+            while self._error is None and self._running:
+                await self._poll_once()
+            if self._draining and self._error is None:
+                await self._flush(self._drain_timeout)
+        finally:
+            await self._close()
+        if self._error is not None:
+            raise self._error
+        return self.statistics()
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Stop fetching, write and commit what was fetched (at most *timeout* seconds,
+        default ``close_timeout``), leave the group; :meth:`run` then returns."""
+        if timeout is not None:
+            self._drain_timeout = timeout
+        self._draining = True
+        self._running = False
+
+    def cancel(self) -> None:
+        """Stop now: open transactions are aborted, nothing more is committed."""
+        self._draining = False
+        self._running = False
+
+    def assignment(self) -> frozenset[TP]:
+        """The input partitions this pipeline owns now."""
+        return frozenset(self._lanes)
+
+    def statistics(self) -> TransactionalStatistics:
+        """A snapshot of the counters."""
+        c = self._counters
+        return TransactionalStatistics(
+            name=self.name, guarantee=self.config.guarantee, consumed=c.consumed,
+            committed=c.committed, produced=c.produced, dead_lettered=c.dead_lettered,
+            batches=c.batches, aborts=c.aborts, fenced=c.fenced, assigned=len(self._lanes),
+            pending=sum(len(lane.pending) for lane in self._lanes.values()))
+
+    # ================================================================== the loop
+    async def _poll_once(self) -> None:
+        cfg = self.config
+        batch = await self._consumer.getmany(timeout_ms=int(cfg.poll_timeout * 1000),
+                                             max_records=cfg.max_poll_records)
+        now = self._clock.now()
+        for tp, records in batch.items():
+            lane = self._lanes.get(tp)
+            if lane is None or not records:
+                continue
+            if self._decode is not None:
+                self._decode(records)
+            self._counters.consumed += lane.accept(records, now)
+        for lane in self._lanes.values():
+            self._maybe_write(lane, now)
+        self._apply_pauses()
+
+    def _maybe_write(self, lane: Lane, now: float, *, force: bool = False) -> None:
+        busy = lane.task is not None and not lane.task.done()
+        if busy or lane.gone or not (force or batch_due(len(lane.pending), lane.first_at, now,
+                                                          self.config)):
+            return
+        lane.task = asyncio.get_running_loop().create_task(
+            self._drive(lane, force), name=f"{self.name}:{lane.tp.topic}/{lane.tp.partition}")
+
+    async def _drive(self, lane: Lane, force: bool) -> None:
+        """Write *lane*'s batches while one is due (with *force*: until nothing is pending)."""
+        cfg = self.config
+        while not lane.gone and self._error is None and lane.pending and (
+                force or batch_due(len(lane.pending), lane.first_at, self._clock.now(), cfg)):
+            batch = lane.take(cfg.batch_records, self._clock.now())
+            try:
+                await self._writer.write(lane, batch)
+            except Exception as exc:
+                self._aborted(lane, batch, exc)
+                return
+            lane.aborts_in_row = 0
+
+    def _aborted(self, lane: Lane, batch: list[Any], error: Exception) -> None:
+        """*batch* of *lane* failed and was aborted: rewind, then go on, give up or fail."""
+        first = batch[0].offset
+        lane.rewind(first)
+        if not lane.gone and self._consumer is not None:
+            with contextlib.suppress(Exception):  # no longer assigned: the owner starts there
+                self._consumer.seek(lane.tp, first)
+        where = f"{lane.tp.topic}/{lane.tp.partition}"
+        if is_fenced(error):
+            lane.gone = True
+            self._counters.fenced += 1
+            _log.warning("pipeline %r: partition %s was fenced (another worker owns it now): "
+                         "%r", self.name, where, error)
+        elif is_retryable(error) and lane.aborts_in_row < self.config.max_aborts:
+            lane.aborts_in_row += 1
+            _log.warning("pipeline %r: batch of %s at offset %d aborted, reading it again: %r",
+                         self.name, where, first, error)
+        elif is_retryable(error):
+            self._fail(KafkaAdapterError(
+                f"pipeline {self.name!r}: {lane.aborts_in_row + 1} batches of {where} aborted "
+                f"in a row (last: {type(error).__name__}: {error}); nothing of them was "
+                "committed"))
+        else:
+            self._fail(error)
+
+    def _apply_pauses(self) -> None:
+        limit = self.config.max_buffered
+        for lane in self._lanes.values():
+            if not lane.paused and len(lane.pending) >= limit:
+                lane.paused = True
+                self._consumer.pause(lane.tp)
+            elif lane.paused and len(lane.pending) < limit // 2:
+                lane.paused = False
+                self._consumer.resume(lane.tp)
+
+    def _fail(self, error: BaseException) -> None:
+        self._error = self._error or error
+        self._running = False
+
+    async def _flush(self, within: float) -> None:
+        """Drain: write every lane's pending records, at most *within* seconds."""
+        now = self._clock.now()
+        for lane in self._lanes.values():
+            if lane.task is not None and not lane.task.done():
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(lane.task), within)
+            self._maybe_write(lane, now, force=True)
+        tasks = [lane.task for lane in self._lanes.values() if lane.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=within)
+
+    # ================================================================== open / close
+    async def _open(self) -> None:
+        cfg = self.config
+        what = f"TransactionalPipeline {self.name!r}"
+        self._consumer = make_consumer(
+            bootstrap_servers=cfg.bootstrap_servers, group_id=cfg.group_id,
+            client_id=cfg.client_id, enable_auto_commit=False,
+            isolation_level="read_committed", auto_offset_reset=cfg.auto_offset_reset,
+            session_timeout_ms=int(cfg.session_timeout * 1000),
+            heartbeat_interval_ms=int(cfg.heartbeat_interval * 1000),
+            **dict(cfg.consumer_options or {}))
+        await start_client(self._consumer, bootstrap=cfg.bootstrap_servers,
+                           within=cfg.connect_timeout, what=what)
+        wanted = [*cfg.topics, cfg.output_topic]
+        if cfg.dead_letter_topic is not None:
+            wanted.append(cfg.dead_letter_topic)
+        await check_topics(self._consumer, wanted, bootstrap=cfg.bootstrap_servers,
+                           within=cfg.connect_timeout, what=what)
+        if cfg.transactional:  # fail fast: aiokafka's rebalance callback would only log it
+            probe = f"{cfg.transactional_id_prefix or cfg.group_id}-probe"
+            await close_quietly(await start_producer(self.config, probe, what))
+        else:
+            self._shared = await start_producer(self.config, None, what)
+        self._consumer.subscribe(topics=list(cfg.topics),
+                                 listener=RebalanceBridge(self._revoked, self._assigned))
+
+    async def _assigned(self, assigned: frozenset[TP]) -> None:
+        """New partitions: start their producers (fencing the previous owner), then start
+        each from its committed offset, read after the fencing settled it."""
+        cfg = self.config
+        new = sorted(tp for tp in assigned if tp not in self._lanes)
+        lanes = [Lane(tp) for tp in new]
+        try:
+            if cfg.transactional:
+                what = f"TransactionalPipeline {self.name!r}"
+                producers = await asyncio.gather(*(
+                    start_producer(self.config, cfg.transactional_id(tp.topic, tp.partition), what)
+                    for tp in new), return_exceptions=True)
+                for lane, producer in zip(lanes, producers, strict=True):
+                    if isinstance(producer, BaseException):
+                        raise producer
+                    lane.producer = producer
+            for lane in lanes:
+                # Always seek: records fetched before the lane existed were not kept.
+                committed = await self._consumer.committed(lane.tp)
+                if committed is not None and committed >= 0:
+                    self._consumer.seek(lane.tp, committed)
+                    lane.fetch_next = committed
+                elif cfg.auto_offset_reset == "earliest":
+                    await self._consumer.seek_to_beginning(lane.tp)
+                else:
+                    await self._consumer.seek_to_end(lane.tp)
+                self._lanes[lane.tp] = lane
+        except Exception as exc:  # aiokafka would only log it
+            for lane in lanes:
+                if lane.producer is not None:
+                    await close_quietly(lane.producer)
+            self._fail(exc)
+
+    async def _revoked(self, revoked: frozenset[TP]) -> None:
+        """Partitions go: let the batch being written finish (at most ``close_timeout``),
+        drop what was not written yet, close their producers."""
+        lanes = [self._lanes.pop(tp) for tp in sorted(revoked) if tp in self._lanes]
+        await self._retire(lanes, self.config.close_timeout)
+
+    async def _retire(self, lanes: list[Lane], within: float) -> None:
+        for lane in lanes:
+            lane.gone = True
+        tasks = [lane.task for lane in lanes if lane.task is not None and not lane.task.done()]
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=within)
+            for task in late:
+                task.cancel()  # its transaction is aborted
+            if late:
+                await asyncio.wait(late)
+        for lane in lanes:
+            lane.pending.clear()
+            if lane.producer is not None:
+                await close_quietly(lane.producer)
+
+    async def _close(self) -> None:
+        lanes = list(self._lanes.values())
+        self._lanes.clear()
+        await self._retire(lanes, 0 if not self._draining else self._drain_timeout)
+        if self._consumer is not None:
+            await close_quietly(self._consumer)
+        if self._shared is not None:
+            await close_quietly(self._shared)

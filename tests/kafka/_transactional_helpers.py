@@ -1,0 +1,61 @@
+"""Helpers of the exactly-once tests: read a topic to its end under an isolation level."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, isolation: str = "read_committed", within: float = 60.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of *topic* that *isolation* shows, read from the beginning to the end
+    (the last stable offset under ``read_committed``, the high watermark otherwise)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        parts = consumer.partitions_for_topic(topic)
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        async with asyncio.timeout(within):
+            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+                batch = await consumer.getmany(timeout_ms=500)
+                for recs in batch.values():
+                    records.extend(recs)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def open_transactions_settled(bootstrap: str, topic: str, within: float = 30.0) -> None:
+    """Wait until *topic* has no open transaction (last stable offset = high watermark)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        committed = await _ends(bootstrap, topic, "read_committed")
+        uncommitted = await _ends(bootstrap, topic, "read_uncommitted")
+        if committed == uncommitted:
+            return
+        assert loop.time() < deadline, f"open transactions on {topic}: {committed} vs {uncommitted}"
+        await asyncio.sleep(0.2)
+
+
+async def _ends(bootstrap: str, topic: str, isolation: str) -> dict[Any, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)
+                                                         or ())]
+        return dict(await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()

@@ -1,0 +1,252 @@
+"""The exactly-once pipeline on Apache Kafka (#13): outputs, dead letters and input offsets in
+one transaction per batch; a failing batch aborts and rewinds; a second worker joining takes
+partitions over without a duplicate; Tansu, which has no transactions, is refused at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+from aiokafka.structs import TopicPartition
+
+from streamguard.kafka import (
+    HEADER_ERROR_TYPE,
+    HEADER_OFFSET,
+    OutgoingRecord,
+    RecordFailedError,
+    TransactionalConfig,
+    TransactionalPipeline,
+    TransactionsUnsupportedError,
+)
+
+from ._brokers import Broker, committed_offsets, create_topic, produce
+from ._pipelines import wait_for
+from ._transactional_helpers import read_topic
+
+pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture
+def tansu(request: pytest.FixtureRequest) -> Broker:
+    """The session's Tansu broker (the exactly-once tests otherwise run on Apache Kafka)."""
+    broker: Broker = request.getfixturevalue("_tansu_server")
+    return broker
+
+
+def config(broker: Broker, src: str, group: str, out: str, **overrides: Any) -> TransactionalConfig:
+    options: dict[str, Any] = {
+        "bootstrap_servers": broker.bootstrap, "topics": (src,), "group_id": group,
+        "output_topic": out, "session_timeout": 2.0, "heartbeat_interval": 0.5,
+        "batch_records": 200, "batch_interval": 0.05, **overrides}
+    return TransactionalConfig(**options)
+
+
+async def run_until(pipeline: TransactionalPipeline[Any], done: Any, within: float = 60) -> Any:
+    """Run *pipeline* until *done()* holds, then drain it; return its statistics."""
+    task = asyncio.create_task(pipeline.run())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not done():
+        assert not task.done(), task.exception() if task.done() else None
+        assert loop.time() < deadline, pipeline.statistics()
+        await asyncio.sleep(0.05)
+    pipeline.drain()
+    return await task
+
+
+async def test_copies_a_topic_exactly_once(apache_broker: Broker, topic: str, group: str) -> None:
+    out = topic + ".out"
+    await create_topic(apache_broker.bootstrap, topic, partitions=4)
+    await create_topic(apache_broker.bootstrap, out, partitions=2)
+    await produce(apache_broker, topic, (b"%d" % i for i in range(4000)),
+                  partition_of=lambda i: i % 4)
+
+    def transform(record: Any) -> Any:
+        n = int(record.value)
+        if n % 10 == 0:
+            return None  # filtered: its offset is committed all the same
+        if n % 10 == 1:  # fan out: two records
+            return [b"%d" % n, OutgoingRecord(value=b"%d+" % n, key=b"k")]
+        return record.value
+
+    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
+        config(apache_broker, topic, group, out), transform)
+    stats = await run_until(pipeline, lambda: pipeline.statistics().consumed >= 4000)
+    assert stats.batches >= 4
+    assert stats.aborts == 0
+    values = Counter(r.value for r in await read_topic(apache_broker.bootstrap, out))
+    expected = Counter(b"%d" % i for i in range(4000) if i % 10) + Counter(
+        b"%d+" % i for i in range(4000) if i % 10 == 1)
+    assert values == expected
+    committed = await committed_offsets(apache_broker.bootstrap, group, topics=[topic])
+    assert committed == {TopicPartition(topic, p): 1000 for p in range(4)}
+
+
+async def test_a_failing_transform_aborts_its_batch_and_a_restart_rewinds(
+    apache_broker: Broker, topic: str, group: str
+) -> None:
+    out = topic + ".out"
+    await create_topic(apache_broker.bootstrap, topic, partitions=1)
+    await create_topic(apache_broker.bootstrap, out, partitions=1)
+    await produce(apache_broker, topic, (b"%d" % i for i in range(1000)))
+
+    def broken(record: Any) -> Any:
+        if int(record.value) == 450:
+            raise ValueError("cannot enrich 450")
+        return record.value
+
+    # batches of 100 by count (the interval never fires first): 400..499 fails at 450
+    cfg = config(apache_broker, topic, group, out, batch_records=100, batch_interval=30.0)
+    failing: TransactionalPipeline[bytes] = TransactionalPipeline(cfg, broken)
+    with pytest.raises(RecordFailedError, match=r"@450 failed with ValueError: cannot enrich"):
+        await asyncio.wait_for(failing.run(), 20)
+    assert failing.statistics().aborts == 1
+    committed = await committed_offsets(apache_broker.bootstrap, group, topics=[topic])
+    assert committed == {TopicPartition(topic, 0): 400}
+    # 400..449 were written to the log, then aborted: read_committed does not show them
+    seen = [r.value for r in await read_topic(apache_broker.bootstrap, out,
+                                              isolation="read_uncommitted")]
+    assert b"449" in seen
+    assert [r.value for r in await read_topic(apache_broker.bootstrap, out)] == [
+        b"%d" % i for i in range(400)]
+
+    fixed: TransactionalPipeline[bytes] = TransactionalPipeline(cfg, lambda r: r.value)
+    await run_until(fixed, lambda: fixed.statistics().consumed >= 600)
+    values = [r.value for r in await read_topic(apache_broker.bootstrap, out)]
+    assert values == [b"%d" % i for i in range(1000)]  # in order, each once
+
+
+async def test_dead_letters_are_written_in_the_transaction(
+    apache_broker: Broker, topic: str, group: str
+) -> None:
+    out, dlq = topic + ".out", topic + ".dlq"
+    for name in (topic, out, dlq):
+        await create_topic(apache_broker.bootstrap, name, partitions=2)
+    values = [b"%d" % i if i % 50 else b"not json %d" % i for i in range(2000)]
+    await produce(apache_broker, topic, values, partition_of=lambda i: i % 2)
+
+    def transform(record: Any) -> Any:
+        if record.value % 7 == 0:
+            raise KeyError(record.value)
+        return record.value * 2
+
+    pipeline: TransactionalPipeline[int] = TransactionalPipeline(
+        config(apache_broker, topic, group, out, dead_letter_topic=dlq), transform,
+        codec="json")
+    stats = await run_until(pipeline, lambda: pipeline.statistics().consumed >= 2000)
+    bad = {i for i in range(2000) if i % 50 == 0 or i % 7 == 0}
+    assert stats.dead_lettered == len(bad)
+    dead = await read_topic(apache_broker.bootstrap, dlq)
+    assert sorted(r.value for r in dead) == sorted(values[i] for i in bad)  # raw bytes
+    kinds = {dict(r.headers)[HEADER_ERROR_TYPE].split(b".")[-1] for r in dead}
+    assert kinds == {b"KeyError", b"JSONDecodeError"}
+    assert all(HEADER_OFFSET in dict(r.headers) for r in dead)
+    produced = sorted(int(r.value) for r in await read_topic(apache_broker.bootstrap, out))
+    assert produced == sorted(2 * i for i in range(2000) if i not in bad)
+
+
+async def test_a_second_worker_takes_partitions_over_without_duplicates(
+    apache_broker: Broker, topic: str, group: str
+) -> None:
+    out, total = topic + ".out", 20_000
+    await create_topic(apache_broker.bootstrap, topic, partitions=4)
+    await create_topic(apache_broker.bootstrap, out, partitions=4)
+    await produce(apache_broker, topic, (b"%d" % i for i in range(total)),
+                  partition_of=lambda i: i % 4)
+
+    async def slow(record: Any) -> Any:
+        if record.offset % 100 == 0:
+            await asyncio.sleep(0.01)  # slow enough for the second worker to join mid-way
+        return record.value
+
+    cfg = config(apache_broker, topic, group, out, batch_records=100)
+    first: TransactionalPipeline[bytes] = TransactionalPipeline(cfg, slow, name="first")
+    second: TransactionalPipeline[bytes] = TransactionalPipeline(cfg, slow, name="second")
+    one = asyncio.create_task(first.run())
+    while first.statistics().batches < 4:
+        assert not one.done(), one
+        await asyncio.sleep(0.02)
+    two = asyncio.create_task(second.run())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 90
+    both_owned = False
+    while True:
+        both_owned = both_owned or (bool(first.assignment()) and bool(second.assignment()))
+        committed = await committed_offsets(apache_broker.bootstrap, group, topics=[topic])
+        if sum(committed.values()) >= total:
+            break
+        assert not one.done(), one
+        assert not two.done(), two
+        assert loop.time() < deadline, committed
+        await asyncio.sleep(0.2)
+    first.drain()
+    second.drain()
+    a, b = await asyncio.gather(one, two)
+    assert both_owned
+    assert a.batches > 0
+    assert b.batches > 0
+    values = Counter(r.value for r in await read_topic(apache_broker.bootstrap, out))
+    assert len(values) == total
+    assert set(values.values()) == {1}
+
+
+async def test_a_zombie_owner_is_fenced(apache_broker: Broker, topic: str, group: str) -> None:
+    """A producer that takes a partition's transactional id (as a new owner does) fences the
+    pipeline's producer: its next commit fails, the partition is given up, nothing doubles."""
+    from aiokafka import AIOKafkaProducer
+
+    out = topic + ".out"
+    await create_topic(apache_broker.bootstrap, topic, partitions=1)
+    await create_topic(apache_broker.bootstrap, out, partitions=1)
+    await produce(apache_broker, topic, (b"%d" % i for i in range(500)))
+    cfg = config(apache_broker, topic, group, out, batch_records=100)
+    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(cfg, lambda r: r.value)
+    task = asyncio.create_task(pipeline.run())
+    await wait_for(lambda: pipeline.statistics().batches >= 5, within=30, what="5 batches",
+                   task=task)
+    usurper = AIOKafkaProducer(bootstrap_servers=apache_broker.bootstrap,
+                               transactional_id=cfg.transactional_id(topic, 0))
+    await usurper.start()  # InitProducerId: the pipeline's producer is now a zombie
+    try:
+        await produce(apache_broker, topic, (b"%d" % i for i in range(500, 600)))
+        await wait_for(lambda: pipeline.statistics().fenced > 0, within=30, what="the fencing",
+                       task=task)
+    finally:
+        await usurper.stop()
+    pipeline.drain()
+    await task
+    values = [r.value for r in await read_topic(apache_broker.bootstrap, out)]
+    assert values == [b"%d" % i for i in range(500)]  # the fenced batch is not there
+    committed = await committed_offsets(apache_broker.bootstrap, group, topics=[topic])
+    assert committed == {TopicPartition(topic, 0): 500}
+
+
+async def test_tansu_is_refused_at_start_naming_its_limitation(
+    tansu: Broker, topic: str, group: str
+) -> None:
+    await create_topic(tansu.bootstrap, topic, partitions=1)
+    await create_topic(tansu.bootstrap, topic + ".out", partitions=1)
+    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
+        config(tansu, topic, group, topic + ".out"), lambda r: r.value)
+    with pytest.raises(TransactionsUnsupportedError,
+                       match=r"does not support Kafka transactions.*Tansu 0.6"):
+        await asyncio.wait_for(pipeline.run(), 30)
+
+
+async def test_at_least_once_mode_runs_on_tansu(
+    tansu: Broker, topic: str, group: str
+) -> None:
+    out = topic + ".out"
+    await create_topic(tansu.bootstrap, topic, partitions=2)
+    await create_topic(tansu.bootstrap, out, partitions=1)
+    await produce(tansu, topic, (b"%d" % i for i in range(1000)),
+                  partition_of=lambda i: i % 2)
+    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
+        config(tansu, topic, group, out, guarantee="at_least_once", idempotence=False),
+        lambda r: r.value)
+    stats = await run_until(pipeline, lambda: pipeline.statistics().consumed >= 1000)
+    assert stats.batches >= 2
+    got = await read_topic(tansu.bootstrap, out, isolation="read_uncommitted")
+    assert sorted(int(r.value) for r in got) == list(range(1000))
