@@ -266,3 +266,28 @@ async def test_at_least_once_mode_runs_on_tansu(
     assert stats.batches >= 2
     got = await read_topic(tansu.bootstrap, out, isolation="read_uncommitted")
     assert sorted(int(r.value) for r in got) == list(range(1000))
+
+
+async def test_concurrent_async_transforms_write_in_input_order(
+    apache_broker: Broker, topic: str, group: str
+) -> None:
+    out = topic + ".out"
+    await create_topic(apache_broker.bootstrap, topic, partitions=1)
+    await create_topic(apache_broker.bootstrap, out, partitions=1)
+    await produce(apache_broker, topic, (b"%d" % i for i in range(600)))
+    running = peak = 0
+
+    async def uneven(record: Any) -> Any:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.002 * (int(record.value) % 3))  # later calls may finish first
+        running -= 1
+        return record.value
+
+    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
+        config(apache_broker, topic, group, out, concurrency=8), uneven)
+    await run_until(pipeline, lambda: pipeline.statistics().committed >= 600)
+    assert peak == 8
+    values = [r.value for r in await read_topic(apache_broker.bootstrap, out)]
+    assert values == [b"%d" % i for i in range(600)]
