@@ -131,7 +131,7 @@ class TransactionalPipeline(Generic[V]):
     # ================================================================== public API
     async def run(self) -> TransactionalStatistics:
         """Run until :meth:`drain` or :meth:`cancel`; raise what made it fail."""
-        require(not self._running, "a TransactionalPipeline runs once", self.name)
+        require(self._consumer is None, "a TransactionalPipeline runs once", self.name)
         self._running = True
         try:
             await self._open()
