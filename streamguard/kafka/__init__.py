@@ -70,6 +70,8 @@ from ._errors import (
     UnknownTopicError,
 )
 from ._events import (
+    BatchAborted,
+    BatchCommitted,
     CommitFailed,
     KafkaEvent,
     LagSampled,
@@ -102,6 +104,8 @@ __all__ = [
     "HEADER_TOPIC",
     "JSON",
     "STR",
+    "BatchAborted",
+    "BatchCommitted",
     "BrokerRefusedError",
     "BrokerUnreachableError",
     "Codec",

@@ -72,10 +72,17 @@ class Committer:
 
     def due(self, completed: int) -> str | None:
         """Why a commit is due with *completed* records completed since the last one:
-        ``"count"``, ``"interval"`` (time passed with some completed), or ``None``."""
+        ``"count"``, ``"interval"`` (time passed with some completed — with metadata, also
+        with records in flight, whose chunk-mates may have completed), or ``None``."""
         if completed >= self._every:
             return "count"
-        if completed > 0 and self._clock.now() - self._last >= self._interval:
+        if self._clock.now() - self._last < self._interval:
+            return None
+        if completed > 0:
+            return "interval"
+        # Records completing inside a chunk held back by one stuck record move nothing
+        # (they are counted per chunk): with metadata, look at open chunks once an interval.
+        if self._limit is not None and any(p.tracker.open_chunks for p in self._parts()):
             return "interval"
         return None
 

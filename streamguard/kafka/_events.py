@@ -114,3 +114,30 @@ class ThrottleRateChanged(KafkaEvent):
     rate: float
     lag: int
     threshold: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCommitted(KafkaEvent):
+    """A :class:`TransactionalPipeline` committed a batch of *topic*/*partition*: *records*
+    input records, offsets up to *next_offset* (exclusive) — in one transaction
+    (``exactly_once``), or delivered and then committed (``at_least_once``)."""
+
+    topic: str
+    partition: int
+    records: int
+    next_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchAborted(KafkaEvent):
+    """A :class:`TransactionalPipeline`'s batch of *topic*/*partition* (*records* input
+    records from *first_offset*) failed with *error*; its transaction was aborted and the
+    partition rewound to *first_offset*. *outcome*: ``"retry"`` (read and written again),
+    ``"fenced"`` (another worker owns the partition now) or ``"failed"`` (the pipeline ends)."""
+
+    topic: str
+    partition: int
+    first_offset: int
+    records: int
+    outcome: str
+    error: BaseException

@@ -25,8 +25,9 @@ The format (version 1)::
 within :func:`guaranteed_span` offsets above the committed offset fits — 24,448 offsets at
 4,096 bytes. Sets with long runs (a few stuck records among many completed ones) fit much
 further: each run costs a varint, so e.g. one stuck record followed by a million completed
-offsets takes a few bytes. **Beyond what fits**, the encoding describes the longest prefix of
-the window that fits and leaves the rest out: those completed records are delivered again
+offsets takes a few bytes. **Beyond what fits**, the encoding describes a prefix of the window
+that fits — at least :func:`guaranteed_span` offsets, and within 3 % of the longest that
+fits — and leaves the rest out: those completed records are delivered again
 after a crash (never lost), and the commit itself never fails because of the metadata.
 """
 

@@ -9,10 +9,9 @@ fencing needs — so a zombie can only be fenced through the transactional id: t
 ``ProducerFenced``) and completes or aborts the transaction the old owner left open, *before*
 the new owner reads the committed offset it starts from.
 
-Everything runs in one task: a ``getmany`` loop hands records to per-partition lanes
-(:mod:`._transactional_lane`); a lane whose batch is due (count or time) writes it in a task
-of its own, so partitions commit concurrently while fetching goes on. A failed batch is
-aborted, the partition rewound (``seek``) to the batch's first offset and read again.
+A ``getmany`` loop hands records to per-partition lanes (:mod:`._transactional_lane`); a
+lane whose batch is due (count or time) writes it in a task of its own, so partitions commit
+concurrently while fetching goes on. A failed batch is aborted and its partition rewound.
 """
 
 from __future__ import annotations
@@ -26,10 +25,12 @@ from typing import Any, Generic, TypeVar
 
 from streamguard.core._clock import SYSTEM_CLOCK, Clock
 from streamguard.core._errors import require
+from streamguard.core._events import EventBus, default_bus
 
 from ._client import check_topics, close_quietly, make_consumer, start_client
 from ._codec import Codec, batch_decoder, codec_of
 from ._errors import KafkaAdapterError
+from ._events import BatchAborted
 from ._rebalance import RebalanceBridge
 from ._transactional_config import TransactionalConfig, batch_due
 from ._transactional_lane import (
@@ -51,7 +52,9 @@ class TransactionalStatistics:
     """A snapshot of a :class:`TransactionalPipeline`'s counters.
 
     Attributes:
-        consumed: input records accepted; produced: output records sent (in committed and
+        consumed: input records accepted; committed: input records whose batch was
+            committed (with exactly-once, after a rewind a record may be consumed again);
+            produced: output records sent (in committed and
             aborted batches); dead_lettered: records sent to the dead-letter topic;
         batches: batches committed; aborts: transactions aborted; fenced: partitions given
             up because another producer took their transactional id; assigned: partitions
@@ -61,6 +64,7 @@ class TransactionalStatistics:
     name: str
     guarantee: str
     consumed: int
+    committed: int
     produced: int
     dead_lettered: int
     batches: int
@@ -93,14 +97,16 @@ class TransactionalPipeline(Generic[V]):
             a value (one record, the input's key and headers), an :class:`OutgoingRecord`,
             or a list of those. A raised exception sends the record to the dead-letter topic.
         codec: how values are decoded (as :class:`KafkaSource`'s).
-        name: names the pipeline in errors and statistics.
+        name: names the pipeline in errors, events and statistics.
+        bus: where :class:`BatchCommitted` and :class:`BatchAborted` go (default
+            :func:`~streamguard.default_bus`).
         clock: time for ``batch_interval``.
     """
 
     def __init__(
         self, config: TransactionalConfig, transform: Callable[[Any], Any], *,
         codec: str | Codec[V] | Callable[[bytes], V] = "bytes", name: str | None = None,
-        clock: Clock = SYSTEM_CLOCK,
+        bus: EventBus | None = None, clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         require(isinstance(config, TransactionalConfig),
                 "config must be a TransactionalConfig", config)
@@ -111,8 +117,9 @@ class TransactionalPipeline(Generic[V]):
         self._decode = batch_decoder(codec_of(codec))
         self._clock = clock
         self._counters = Counters()
+        self._bus = bus or default_bus()
         self._writer = BatchWriter(config, transform, self._counters, lambda: self._consumer,
-                                   lambda: self._shared)
+                                   lambda: self._shared, name=self.name, bus=self._bus)
         self._lanes: dict[TP, Lane] = {}
         self._consumer: Any = None
         self._shared: Any = None
@@ -124,7 +131,7 @@ class TransactionalPipeline(Generic[V]):
     # ================================================================== public API
     async def run(self) -> TransactionalStatistics:
         """Run until :meth:`drain` or :meth:`cancel`; raise what made it fail."""
-        require(not self._running, "a TransactionalPipeline runs once", self.name)
+        require(self._consumer is None, "a TransactionalPipeline runs once", self.name)
         self._running = True
         try:
             await self._open()
@@ -160,8 +167,8 @@ class TransactionalPipeline(Generic[V]):
         c = self._counters
         return TransactionalStatistics(
             name=self.name, guarantee=self.config.guarantee, consumed=c.consumed,
-            produced=c.produced, dead_lettered=c.dead_lettered, batches=c.batches,
-            aborts=c.aborts, fenced=c.fenced, assigned=len(self._lanes),
+            committed=c.committed, produced=c.produced, dead_lettered=c.dead_lettered,
+            batches=c.batches, aborts=c.aborts, fenced=c.fenced, assigned=len(self._lanes),
             pending=sum(len(lane.pending) for lane in self._lanes.values()))
 
     # ================================================================== the loop
@@ -211,35 +218,35 @@ class TransactionalPipeline(Generic[V]):
                 self._consumer.seek(lane.tp, first)
         where = f"{lane.tp.topic}/{lane.tp.partition}"
         if is_fenced(error):
-            lane.gone = True
+            lane.gone, outcome = True, "fenced"
             self._counters.fenced += 1
-            _log.warning("pipeline %r: partition %s was fenced (another worker owns it now): "
-                         "%r", self.name, where, error)
         elif is_retryable(error) and lane.aborts_in_row < self.config.max_aborts:
-            lane.aborts_in_row += 1
-            _log.warning("pipeline %r: batch of %s at offset %d aborted, reading it again: %r",
-                         self.name, where, first, error)
-        elif is_retryable(error):
+            lane.aborts_in_row, outcome = lane.aborts_in_row + 1, "retry"
+        else:
+            outcome = "failed"
             self._fail(KafkaAdapterError(
                 f"pipeline {self.name!r}: {lane.aborts_in_row + 1} batches of {where} aborted "
                 f"in a row (last: {type(error).__name__}: {error}); nothing of them was "
-                "committed"))
-        else:
-            self._fail(error)
+                "committed") if is_retryable(error) else error)
+        _log.warning("pipeline %r: batch of %s at offset %d aborted (%s): %r", self.name,
+                     where, first, outcome, error)
+        if self._bus.active:
+            self._bus.publish(BatchAborted(
+                source=self.name, topic=lane.tp.topic, partition=lane.tp.partition,
+                first_offset=first, records=len(batch), outcome=outcome, error=error))
 
     def _apply_pauses(self) -> None:
         limit = self.config.max_buffered
         for lane in self._lanes.values():
-            if not lane.paused and len(lane.pending) >= limit:
+            if not lane.paused and (len(lane.pending) >= limit or lane.gone):
                 lane.paused = True
                 self._consumer.pause(lane.tp)
-            elif lane.paused and len(lane.pending) < limit // 2:
+            elif lane.paused and len(lane.pending) < limit // 2 and not lane.gone:
                 lane.paused = False
                 self._consumer.resume(lane.tp)
 
     def _fail(self, error: BaseException) -> None:
-        if self._error is None:
-            self._error = error
+        self._error = self._error or error
         self._running = False
 
     async def _flush(self, within: float) -> None:
@@ -272,19 +279,13 @@ class TransactionalPipeline(Generic[V]):
             wanted.append(cfg.dead_letter_topic)
         await check_topics(self._consumer, wanted, bootstrap=cfg.bootstrap_servers,
                            within=cfg.connect_timeout, what=what)
-        if cfg.transactional:
-            await self._check_transactions(what)
+        if cfg.transactional:  # fail fast: aiokafka's rebalance callback would only log it
+            probe = f"{cfg.transactional_id_prefix or cfg.group_id}-probe"
+            await close_quietly(await start_producer(self.config, probe, what))
         else:
             self._shared = await start_producer(self.config, None, what)
         self._consumer.subscribe(topics=list(cfg.topics),
                                  listener=RebalanceBridge(self._revoked, self._assigned))
-
-    async def _check_transactions(self, what: str) -> None:
-        """Fail fast if the broker has no transactions (a refusal inside aiokafka's
-        rebalance callback would only be logged)."""
-        probe_id = f"{self.config.transactional_id_prefix or self.config.group_id}-probe"
-        probe = await start_producer(self.config, probe_id, what)
-        await close_quietly(probe)
 
     async def _assigned(self, assigned: frozenset[TP]) -> None:
         """New partitions: start their producers (fencing the previous owner), then start
@@ -320,8 +321,7 @@ class TransactionalPipeline(Generic[V]):
             self._fail(exc)
 
     async def _revoked(self, revoked: frozenset[TP]) -> None:
-        """Partitions go: let the batch being written finish (at most ``close_timeout``),
-        drop what was not written yet, close their producers."""
+        """Finish the batch being written (``close_timeout``), drop the rest, close."""
         lanes = [self._lanes.pop(tp) for tp in sorted(revoked) if tp in self._lanes]
         await self._retire(lanes, self.config.close_timeout)
 

@@ -23,10 +23,13 @@ from typing import Any
 
 from aiokafka.errors import KafkaError, ProducerFenced
 
+from streamguard.core._events import EventBus
+
 from ._client import make_producer, start_client
 from ._codec import Undecodable, best_effort_bytes
 from ._dead_letter import dead_letter_headers, raw_value
 from ._errors import IdempotenceUnsupportedError, RecordFailedError, TransactionsUnsupportedError
+from ._events import BatchCommitted
 from ._sink import OutgoingRecord
 from ._transactional_config import TransactionalConfig
 from ._types import TP
@@ -48,6 +51,7 @@ class Counters:
     """What every lane of one pipeline adds to (read by ``statistics()``)."""
 
     consumed: int = 0
+    committed: int = 0
     produced: int = 0
     dead_lettered: int = 0
     batches: int = 0
@@ -111,8 +115,11 @@ class BatchWriter:
     """Writes the batches of every lane of one pipeline (see the module docstring)."""
 
     def __init__(self, config: TransactionalConfig, transform: Transform, counters: Counters,
-                 consumer: Callable[[], Any], shared_producer: Callable[[], Any]) -> None:
+                 consumer: Callable[[], Any], shared_producer: Callable[[], Any], *,
+                 name: str, bus: EventBus) -> None:
         self._config = config
+        self._name = name
+        self._bus = bus
         self._transform = transform
         self._is_async = inspect.iscoroutinefunction(transform)
         self._counters = counters
@@ -127,7 +134,7 @@ class BatchWriter:
             futures = await self._produce(self._shared(), batch)
             await asyncio.gather(*futures)
             await self._consumer().commit(offsets)
-            self._counters.batches += 1
+            self._committed(lane, batch)
             return
         producer = lane.producer
         await producer.begin_transaction()
@@ -139,7 +146,15 @@ class BatchWriter:
         except BaseException:
             await self.abort(producer)
             raise
+        self._committed(lane, batch)
+
+    def _committed(self, lane: Lane, batch: list[Any]) -> None:
         self._counters.batches += 1
+        self._counters.committed += len(batch)
+        if self._bus.active:
+            self._bus.publish(BatchCommitted(
+                source=self._name, topic=lane.tp.topic, partition=lane.tp.partition,
+                records=len(batch), next_offset=batch[-1].offset + 1))
 
     async def abort(self, producer: Any) -> None:
         """Abort *producer*'s open transaction, if it can still be aborted."""

@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 from aiokafka.structs import TopicPartition
 
+from streamguard.core import EventBus
 from streamguard.kafka import (
     HEADER_ERROR_TYPE,
     HEADER_OFFSET,
+    BatchAborted,
+    BatchCommitted,
     OutgoingRecord,
     RecordFailedError,
     TransactionalConfig,
@@ -71,11 +74,16 @@ async def test_copies_a_topic_exactly_once(apache_broker: Broker, topic: str, gr
             return [b"%d" % n, OutgoingRecord(value=b"%d+" % n, key=b"k")]
         return record.value
 
+    bus, events = EventBus(), list[object]()
+    bus.subscribe(events.append)
     pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
-        config(apache_broker, topic, group, out), transform)
+        config(apache_broker, topic, group, out), transform, bus=bus)
     stats = await run_until(pipeline, lambda: pipeline.statistics().consumed >= 4000)
     assert stats.batches >= 4
     assert stats.aborts == 0
+    commits = [e for e in events if isinstance(e, BatchCommitted)]
+    assert sum(e.records for e in commits) == stats.committed == 4000
+    assert {(e.partition, e.next_offset) for e in commits} >= {(p, 1000) for p in range(4)}
     values = Counter(r.value for r in await read_topic(apache_broker.bootstrap, out))
     expected = Counter(b"%d" % i for i in range(4000) if i % 10) + Counter(
         b"%d+" % i for i in range(4000) if i % 10 == 1)
@@ -99,10 +107,14 @@ async def test_a_failing_transform_aborts_its_batch_and_a_restart_rewinds(
 
     # batches of 100 by count (the interval never fires first): 400..499 fails at 450
     cfg = config(apache_broker, topic, group, out, batch_records=100, batch_interval=30.0)
-    failing: TransactionalPipeline[bytes] = TransactionalPipeline(cfg, broken)
+    bus, events = EventBus(), list[object]()
+    bus.subscribe(events.append)
+    failing: TransactionalPipeline[bytes] = TransactionalPipeline(cfg, broken, bus=bus)
     with pytest.raises(RecordFailedError, match=r"@450 failed with ValueError: cannot enrich"):
         await asyncio.wait_for(failing.run(), 20)
     assert failing.statistics().aborts == 1
+    aborted = [e for e in events if isinstance(e, BatchAborted)]
+    assert [(e.first_offset, e.records, e.outcome) for e in aborted] == [(400, 100, "failed")]
     committed = await committed_offsets(apache_broker.bootstrap, group, topics=[topic])
     assert committed == {TopicPartition(topic, 0): 400}
     # 400..449 were written to the log, then aborted: read_committed does not show them
@@ -202,7 +214,10 @@ async def test_a_zombie_owner_is_fenced(apache_broker: Broker, topic: str, group
     await create_topic(apache_broker.bootstrap, out, partitions=1)
     await produce(apache_broker, topic, (b"%d" % i for i in range(500)))
     cfg = config(apache_broker, topic, group, out, batch_records=100)
-    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(cfg, lambda r: r.value)
+    bus, events = EventBus(), list[object]()
+    bus.subscribe(events.append)
+    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(cfg, lambda r: r.value,
+                                                                   bus=bus)
     task = asyncio.create_task(pipeline.run())
     await wait_for(lambda: pipeline.statistics().batches >= 5, within=30, what="5 batches",
                    task=task)
@@ -217,6 +232,7 @@ async def test_a_zombie_owner_is_fenced(apache_broker: Broker, topic: str, group
         await usurper.stop()
     pipeline.drain()
     await task
+    assert [e.outcome for e in events if isinstance(e, BatchAborted)] == ["fenced"]
     values = [r.value for r in await read_topic(apache_broker.bootstrap, out)]
     assert values == [b"%d" % i for i in range(500)]  # the fenced batch is not there
     committed = await committed_offsets(apache_broker.bootstrap, group, topics=[topic])
@@ -250,3 +266,28 @@ async def test_at_least_once_mode_runs_on_tansu(
     assert stats.batches >= 2
     got = await read_topic(tansu.bootstrap, out, isolation="read_uncommitted")
     assert sorted(int(r.value) for r in got) == list(range(1000))
+
+
+async def test_concurrent_async_transforms_write_in_input_order(
+    apache_broker: Broker, topic: str, group: str
+) -> None:
+    out = topic + ".out"
+    await create_topic(apache_broker.bootstrap, topic, partitions=1)
+    await create_topic(apache_broker.bootstrap, out, partitions=1)
+    await produce(apache_broker, topic, (b"%d" % i for i in range(600)))
+    running = peak = 0
+
+    async def uneven(record: Any) -> Any:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.002 * (int(record.value) % 3))  # later calls may finish first
+        running -= 1
+        return record.value
+
+    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
+        config(apache_broker, topic, group, out, concurrency=8), uneven)
+    await run_until(pipeline, lambda: pipeline.statistics().committed >= 600)
+    assert peak == 8
+    values = [r.value for r in await read_topic(apache_broker.bootstrap, out)]
+    assert values == [b"%d" % i for i in range(600)]

@@ -56,6 +56,17 @@ def test_defaults_and_transactional_ids() -> None:
     assert make(topics=["a", "c"]).topics == ("a", "c")  # a list is kept as a tuple
 
 
+async def test_a_pipeline_runs_once() -> None:
+    from streamguard.kafka import BrokerUnreachableError
+
+    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
+        make(bootstrap_servers="127.0.0.1:1", connect_timeout=0.5), lambda r: r.value)
+    with pytest.raises(BrokerUnreachableError, match=r"127\.0\.0\.1:1"):
+        await pipeline.run()
+    with pytest.raises(ConfigError, match="a TransactionalPipeline runs once"):
+        await pipeline.run()
+
+
 def test_the_pipeline_refuses_a_transform_that_is_not_callable() -> None:
     with pytest.raises(ConfigError, match="transform must be a function record -> result"):
         TransactionalPipeline(make(), transform="upper")  # type: ignore[arg-type]

@@ -127,3 +127,17 @@ def test_chunks_completing_behind_an_incomplete_one_are_reported_early() -> None
     assert tracker.completed_offsets() == [2, 3]
     first[1].done()
     assert tracker.completed_offsets() == [1, 2, 3]
+
+
+async def test_with_metadata_an_interval_commit_is_due_while_records_are_open() -> None:
+    _, committer, _, acks = _setup()
+    clock = committer._clock
+    assert isinstance(clock, VirtualClock)
+    await clock.advance(1.0)
+    # Records 1..9 completed inside the chunk that record 0 holds back: no count moved.
+    for ack in acks[1:10]:
+        ack.done()
+    assert committer.due(0) == "interval"
+    _, plain, _, _ = _setup(limit=None)
+    await plain._clock.advance(1.0)  # type: ignore[attr-defined]
+    assert plain.due(0) is None
