@@ -96,3 +96,42 @@ async def test_foreign_metadata_is_ignored_and_the_records_delivered_again(
     assert source.statistics().skipped == 0
     assert "commit metadata of" in caplog.text
     assert "is ignored (not streamguard's" in caplog.text
+
+
+@pytest.mark.timeout(120)
+async def test_a_rebalance_hands_over_what_completed_above_a_stuck_record(
+    apache_broker: Broker, topic: str, group: str
+) -> None:
+    # Two partitions, offset 10 of each stuck in consumer a; a second consumer b joins and
+    # takes one partition over: a's revoke commits the completed offsets above 10 in the
+    # metadata, and b delivers only the record that never completed.
+    await create_topic(apache_broker.bootstrap, topic, partitions=2)
+    await produce(apache_broker, topic, (b"%d" % i for i in range(2 * TOTAL)),
+                  partition_of=lambda i: i % 2)
+    seen: dict[str, list[tuple[int, int]]] = {"a": [], "b": []}
+    sources: dict[str, KafkaSource[bytes]] = {}
+    pipelines = {}
+
+    def start(name: str) -> None:
+        async def handle(record: KafkaRecord[bytes]) -> None:
+            seen[name].append((record.partition, record.offset))
+            if name == "a" and record.offset == STUCK:
+                await asyncio.Event().wait()
+
+        sources[name] = KafkaSource(source_config(
+            apache_broker, topic, group, revoke_timeout=0.5, close_timeout=0.5), name=name)
+        pipelines[name] = sources[name].stream().pipe(
+            op.sink(handle, concurrency=8)).start(name=name)
+
+    start("a")
+    await wait_for(lambda: len(seen["a"]) >= 2 * TOTAL, within=60, what="a to see everything")
+    start("b")
+    await wait_for(lambda: len(sources["b"].assignment()) == 1
+                   and len(sources["a"].assignment()) == 1, within=60,
+                   what="the partitions to be shared")
+    await wait_for(lambda: len(seen["b"]) >= 1, within=30, what="b's first record")
+    await asyncio.sleep(1.0)  # anything else b would deliver comes now
+    (moved,) = sources["b"].assignment()
+    assert seen["b"] == [(moved.partition, STUCK)]
+    assert sources["b"].statistics().skipped == TOTAL - STUCK - 1
+    await asyncio.gather(*(p.drain(timeout=1.0) for p in pipelines.values()))
