@@ -293,10 +293,11 @@ class Supervisor:
             self.label, self.code = label, code
             self.drain = DrainReport(self.plan.drain_timeout)
             self._stop_began = self._loop.time()
-            again = "Ctrl-C" if signum == signal.SIGINT else "a second signal"
+            again = ("Ctrl-C" if signum is None else "Ctrl-C again" if signum == signal.SIGINT
+                     else "a second signal")
             running = self._running()
             _say(f"{label}: draining {running} worker{'s' * (running != 1)} (up to "
-                 f"{self.plan.drain_timeout:g} s; {again} again stops at once)")
+                 f"{self.plan.drain_timeout:g} s; {again} stops at once)")
             for worker in self.workers:
                 self._signal(worker, signum or signal.SIGTERM)
             self._watchdog = self._loop.create_task(self._expire())

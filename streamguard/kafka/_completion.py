@@ -284,7 +284,10 @@ class Completion:
         parts = list(parts)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        while any(p.tracker.pending_records for p in parts):
+        # A partition revoked meanwhile (a rebalance during a drain) ignores late completions,
+        # so its records stay pending for ever: they are its new owner's now, not ours to wait
+        # for. Waiting on them held a drain to its full timeout (#14, --workers).
+        while any(p.tracker.pending_records for p in parts if not p.tracker.dead):
             left = deadline - loop.time()
             if left <= 0:
                 return

@@ -29,6 +29,8 @@ offsets takes a few bytes. **Beyond what fits**, the encoding describes a prefix
 that fits — at least :func:`guaranteed_span` offsets, and within 3 % of the longest that
 fits — and leaves the rest out: those completed records are delivered again
 after a crash (never lost), and the commit itself never fails because of the metadata.
+At most :data:`MAX_RUNS` runs of completed offsets are looked at (more than the guaranteed
+span can hold), so a commit's encoding costs tens of milliseconds at worst, whatever the gap.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ DEFAULT_LIMIT = 4096  # Kafka's offset.metadata.max.bytes default
 BITSET, RUNS, ZLIB = 1, 2, 0x80
 _HEADER = struct.Struct(">BQI")
 _MAX_SPAN = 2**32 - 1
+MAX_RUNS = 20_000  # runs of completed offsets described at most: bounds the work per commit
 _MAX_BODY = 1 << 20  # a decompressed body larger than this is not ours (zip bomb guard)
 _ONES = re.compile("1+")
 _INF = float("inf")
@@ -110,7 +113,10 @@ def encode(base: int, ranges: Sequence[tuple[int, int]], limit: int = DEFAULT_LI
     or ``""`` if there are none. Offsets below *base* are ignored. If the whole set does not
     fit, a prefix window is described: at least :func:`guaranteed_span` offsets, and within
     3 % of the longest window that fits."""
-    ranges = above(ranges, base)
+    i = bisect.bisect_right(ranges, (base, _INF))  # ranges from here start above base
+    if i and ranges[i - 1][1] > base:
+        i -= 1
+    ranges = above(ranges[i:i + MAX_RUNS], base)
     if not ranges:
         return ""
     starts = [s - base for s, _ in ranges]
@@ -119,13 +125,16 @@ def encode(base: int, ranges: Sequence[tuple[int, int]], limit: int = DEFAULT_LI
     text = _encode_window(base, rel, starts, full)
     if len(text) <= limit:
         return text
-    # Gallop up from the window every pattern fits in, then bisect; each try costs the
-    # ranges inside its window, so a huge gap costs a few encodes of what finally fits.
-    lo = min(guaranteed_span(limit), full)
-    hi = max(lo, 1) * 2
-    while hi < full and len(_encode_window(base, rel, starts, hi)) <= limit:
-        lo, hi = hi, hi * 2
-    hi = min(hi, full)
+    # From the window every pattern fits in (lo) and the whole gap (hi), guess the span from
+    # the size being about linear in it, then bisect: a few encodes of about what fits.
+    lo, hi = min(guaranteed_span(limit), full), full
+    estimate = full * limit // len(text)
+    for guess in (estimate, estimate * 7 // 8):
+        if lo < guess < hi:
+            if len(_encode_window(base, rel, starts, guess)) <= limit:
+                lo = guess
+                break
+            hi = guess
     while hi - lo > max(1, lo // 32):
         mid = (lo + hi) // 2
         if len(_encode_window(base, rel, starts, mid)) <= limit:

@@ -197,6 +197,15 @@ async def quietly_draining_slowly() -> None:
     await draining(20.0, say=False)
 
 
+async def stuck() -> None:
+    """Says it is ready, then blocks its event loop for a minute: no signal handler runs."""
+    import os
+    import time
+
+    print(f"ready: pid {os.getpid()}", flush=True)
+    await from_iterable(range(1)).pipe(op.sink(lambda _: time.sleep(60), name="stuck")).run()
+
+
 async def draining_slowly() -> None:
     """As :func:`draining`, with work that takes 20 s an item."""
     await draining(20.0)

@@ -5,19 +5,13 @@ SIGKILL and restarted, signals forwarded, a crash loop that ends, a supervisor k
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import queue
 import re
 import signal
-import subprocess
-import threading
+import socket
 import time
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import IO
 
 import pytest
 
@@ -25,7 +19,7 @@ from streamguard.cli import main
 from streamguard.cli._restarts import RestartPolicy, Restarts
 from streamguard.core import ConfigError
 
-from ._runner import TARGETS, cli, spawn
+from ._runner import TARGETS, cli, endpoints, gone, supervisor
 
 QUIET = f"{TARGETS}:quietly_draining"
 
@@ -61,6 +55,11 @@ def test_restarts_back_off_and_give_up_after_max_restarts_in_a_row() -> None:
     assert restarts.total == 3
 
 
+def test_the_default_policy_restarts_five_times_in_a_row() -> None:
+    restarts = Restarts(RestartPolicy())
+    assert [restarts.died(0.1) for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, None]
+
+
 def test_a_worker_that_ran_long_enough_counts_afresh() -> None:
     restarts = Restarts(RestartPolicy(max_restarts=1, stable_after=30.0))
     assert restarts.died(0.1) == 0.5
@@ -84,87 +83,6 @@ def test_the_policy_names_a_bad_value(field: str, value: float, message: str) ->
 
 
 # ---------------------------------------------------------------------- the supervisor
-class Lines:
-    """The lines of a pipe, read by a thread, waited for with a deadline."""
-
-    def __init__(self, pipe: IO[str]) -> None:
-        self.seen: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
-        self._thread.start()
-
-    def _read(self, pipe: IO[str]) -> None:
-        for line in pipe:
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def wait_for(self, pattern: str, *, within: float = 30.0,
-                 seen: bool = False) -> re.Match[str]:
-        """The first line from now on (with *seen*: also among those already read) that
-        matches *pattern*."""
-        for old in self.seen if seen else ():
-            if match := re.search(pattern, old):
-                return match
-        deadline = time.monotonic() + within
-        while True:
-            try:
-                line = self._queue.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no line matched {pattern!r} within {within} s:\n"
-                                     + "".join(self.seen)) from None
-            if line is None:
-                raise AssertionError(f"the pipe closed before {pattern!r}:\n"
-                                     + "".join(self.seen))
-            self.seen.append(line)
-            match = re.search(pattern, line)
-            if match:
-                return match
-
-    def rest(self) -> str:
-        """Everything, once the process has exited."""
-        self._thread.join(timeout=30)
-        while (line := self._queue.get_nowait() if not self._queue.empty() else None):
-            self.seen.append(line)
-        return "".join(self.seen)
-
-
-@dataclass
-class Supervisor:
-    proc: subprocess.Popen[str]
-    out: Lines
-    err: Lines
-
-    def ready(self, pid: int) -> None:
-        """Wait until the target of worker process *pid* runs (its signal handlers are set)."""
-        self.out.wait_for(rf"^\[worker \d+\] ready: .*pid {pid}$", seen=True)
-
-    def finish(self) -> tuple[str, str]:
-        """Wait for the supervisor's exit; its stdout and stderr."""
-        self.proc.wait(timeout=60)
-        return self.out.rest(), self.err.rest()
-
-
-@contextlib.contextmanager
-def supervisor(*args: str) -> Iterator[Supervisor]:
-    """``streamguard run ARGS`` in the background, its output read line by line."""
-    with spawn("run", *args) as proc:
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        yield Supervisor(proc, Lines(proc.stdout), Lines(proc.stderr))
-
-
-_ENDPOINT = r"streamguard: worker (\d+) \(pid (\d+)\): metrics (http://\S+)$"
-
-
-def endpoints(lines: Lines, count: int) -> dict[int, tuple[int, str]]:
-    """Worker index -> (pid, metrics URL), once *count* workers have said where they serve."""
-    found: dict[int, tuple[int, str]] = {}
-    while len(found) < count:
-        match = lines.wait_for(_ENDPOINT)
-        found[int(match.group(1))] = (int(match.group(2)), match.group(3))
-    return found
-
-
 def acks(stdout: str) -> dict[int, list[dict[str, int]]]:
     """Per worker index, how each drained process's acks settled."""
     out: dict[int, list[dict[str, int]]] = {}
@@ -176,17 +94,9 @@ def acks(stdout: str) -> dict[int, list[dict[str, int]]]:
     return out
 
 
-def gone(pid: int) -> bool:
-    """True once *pid* has exited (a zombie waiting to be reaped counts as exited)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as file:
-            return file.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
 def test_each_worker_serves_metrics_a_killed_one_restarts_and_sigint_drains_all() -> None:
-    with supervisor(QUIET, "--workers", "2", "--metrics-port", "0", "--json") as run:
+    with supervisor(QUIET, "--workers", "2", "--metrics-port", "0", "--json",
+                    new_session=True) as run:
         first = endpoints(run.err, 2)
         for _pid, url in first.values():
             with urllib.request.urlopen(url, timeout=10) as response:
@@ -201,10 +111,15 @@ def test_each_worker_serves_metrics_a_killed_one_restarts_and_sigint_drains_all(
         restarted = endpoints(run.err, 1)[0][0]
         run.ready(restarted)
         run.ready(first[1][0])
-        run.proc.send_signal(signal.SIGINT)
+        # As a terminal's Ctrl-C: to the whole foreground process group. The workers are in
+        # sessions of their own, so each gets one drain (forwarded), not two (stop at once).
+        os.killpg(run.proc.pid, signal.SIGINT)
         out, err = run.finish()
     assert run.proc.returncode == 130, err
     assert "streamguard: interrupted: draining 2 workers (up to 30 s;" in err
+    # each process knows its index and the count
+    assert f"[worker 0] ready: worker 0 of 2, pid {restarted}" in out
+    assert f"[worker 1] ready: worker 1 of 2, pid {first[1][0]}" in out
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["outcome"] == "interrupted"
     workers = summary["workers"]
@@ -212,6 +127,7 @@ def test_each_worker_serves_metrics_a_killed_one_restarts_and_sigint_drains_all(
     assert [w["exit_codes"] for w in workers] == [[-9, 130], [130]]
     assert [w["restarts"] for w in workers] == [1, 0]
     assert summary["drain"]["finished"] is True
+    assert [w["summaries"][-1]["drain"]["finished"] for w in workers] == [True, True]
     # the restarted process and the other worker drained: every ack they issued is done
     settled = acks(out)
     assert sorted(settled) == [0, 1]
@@ -247,14 +163,56 @@ def test_sigterm_is_forwarded_and_a_second_signal_stops_the_workers_at_once() ->
     assert took < 15  # not the 30 s drain timeout, nor the 20 s items
 
 
-def test_duration_drains_every_worker_and_exits_0() -> None:
-    result = cli("run", QUIET, "--workers", "2", "--duration", "2", "--json")
+def _two_free_ports() -> int:
+    """A port P such that P and P + 1 are free now."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        if port < 65535:
+            return port
+    raise AssertionError("no two free ports in a row")
+
+
+def test_ports_follow_the_base_port_status_lines_per_worker_and_duration_exits_0() -> None:
+    port = _two_free_ports()
+    result = cli("run", QUIET, "--workers", "2", "--duration", "2", "--metrics-port",
+                 str(port), "--view", "rich", "--refresh", "0.3", "--json")
     assert result.code == 0, result.stderr
+    served = dict(re.findall(r"worker (\d) \(pid \d+\): metrics (\S+)$", result.stderr,
+                             re.MULTILINE))
+    assert served == {"0": f"http://127.0.0.1:{port}/metrics",
+                      "1": f"http://127.0.0.1:{port + 1}/metrics"}
+    for index in (0, 1):  # each worker's live status line (plain), prefixed
+        assert re.search(rf"^\[worker {index}\] \[\s*[\d.]+s\]\s+work ", result.stderr,
+                         re.MULTILINE), result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["outcome"] == "stopped by --duration"
     assert [w["exit_codes"] for w in summary["workers"]] == [[143], [143]]
     for [one] in acks(result.stdout).values():
         assert one["issued"] == one["done"] > 0
+
+
+def test_a_worker_stuck_past_the_drain_timeout_is_killed() -> None:
+    with supervisor(f"{TARGETS}:stuck", "--workers", "2", "--drain-timeout", "1",
+                    "--json") as run:
+        for pid, _ in endpoints(run.err, 2).values():
+            run.ready(pid)
+        run.proc.send_signal(signal.SIGINT)
+        began = time.monotonic()
+        out, err = run.finish()
+        took = time.monotonic() - began
+    assert run.proc.returncode == 130, err
+    assert len(re.findall(r"still running 5 s after the drain timeout: killed", err)) == 2
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert [w["exit_codes"] for w in summary["workers"]] == [[-9], [-9]]
+    assert summary["drain"]["expired"] is True
+    assert took < 20  # 1 s of drain timeout and 5 s of grace, not the target's 60 s
 
 
 def test_a_crash_looping_target_ends_with_a_clear_error_and_exit_code_1() -> None:

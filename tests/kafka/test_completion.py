@@ -293,3 +293,25 @@ def test_pause_on_takes_breaker_objects_not_names() -> None:
     with pytest.raises(ConfigError, match=r"pause_on must hold circuit breakers.*'payments'"):
         KafkaSource(KafkaSourceConfig(bootstrap_servers="127.0.0.1:9", topics=("t",),
                                       group_id="g"), pause_on=("payments",))  # type: ignore[arg-type]
+
+
+async def test_waiting_for_in_flight_records_skips_a_partition_revoked_meanwhile() -> None:
+    # A rebalance during a drain revokes a partition: its tracker ignores late completions,
+    # so its records stay pending; the drain must not wait its whole timeout for them (#14).
+    from streamguard.kafka._completion import Completion
+
+    live, revoked = OffsetTracker(), OffsetTracker()
+    route = _Route()
+    live_acks = _chunk(live, route, 0, 2)
+    _chunk(revoked, route, 0, 2)
+    revoked.dead = True
+    parts = [PartitionState(TP("t", 0), live), PartitionState(TP("t", 1), revoked)]
+    completion = Completion(None, None, None)  # type: ignore[arg-type]
+    waiting = asyncio.create_task(completion.wait_in_flight(parts, 3600))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # the live partition still has records in flight
+    for ack in live_acks:
+        ack.done()
+    async with asyncio.timeout(5):
+        await waiting
+    assert revoked.pending_records == 2  # still pending, and no longer waited for
