@@ -45,7 +45,10 @@ def main(argv: list[str]) -> int:
 
     ``all`` runs every suite, one after the other (never two at once: the machine has two
     cores), then renders the plot (``docs/benchmarks.png``) and the README's performance
-    section from the results.
+    section from the results. ``kafka`` runs the Kafka family — ``kafka`` (consume against
+    raw aiokafka and the peers), ``kafka_eos`` (exactly-once against at-least-once) and
+    ``kafka_keyed`` (key against partition ordering) — each writing its own JSON;
+    ``kafka_eos`` and ``kafka_keyed`` also run alone.
     """
     suites = sorted(p.stem.removeprefix("suite_") for p in HERE.glob("suite_*.py"))
     if len(argv) != 1 or argv[0] not in [*suites, "all"]:
@@ -53,7 +56,8 @@ def main(argv: list[str]) -> int:
         return 2
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(HERE.parent))
-    for name in suites if argv[0] == "all" else [argv[0]]:
+    family = {"all": suites, "kafka": [s for s in suites if s.startswith("kafka")]}
+    for name in family.get(argv[0], [argv[0]]):
         print(f"== {name}", flush=True)
         _run_one(name)
     if argv[0] == "all":
