@@ -123,7 +123,8 @@ class KafkaSourceConfig:
             4,096, Kafka's ``offset.metadata.max.bytes`` default; lower it if the brokers'
             setting is lower). Completed offsets that do not fit are delivered again.
         revoke_timeout: on a rebalance, seconds to wait for the in-flight records of revoked
-            partitions before committing what completed and dropping the rest (default 5.0).
+            partitions before committing what completed and dropping the rest (default 5.0;
+            while the source drains, its drain deadline if that is longer).
         close_timeout: on a graceful stop, seconds to wait for in-flight records (default 10).
         connect_timeout: seconds to reach the brokers and look up the topics before a clear
             error (default 15).

@@ -24,6 +24,7 @@ from ._commits import Committer
 from ._completion import Completion
 from ._context import SourceContext
 from ._events import PartitionsAssigned, PartitionsRevoked
+from ._lifecycle import Phase
 from ._offset_map import MetadataError, decode
 from ._partition import PartitionState
 from ._types import TP
@@ -71,9 +72,10 @@ class RebalanceBridge(ConsumerRebalanceListener):  # type: ignore[misc]
 class Rebalancer:
     """What the source does when partitions are revoked or assigned.
 
-    Revoke: drop what was fetched and not handed out, wait (up to ``revoke_timeout``) for the
-    records in flight, commit what completed, forget the partitions. Assign: start tracking
-    the new partitions and put streamguard's pause state back on the consumer.
+    Revoke: drop what was fetched and not handed out, wait (up to ``revoke_timeout``, or the
+    drain's deadline while draining) for the records in flight, commit what completed,
+    forget the partitions. Assign: start tracking the new partitions and put streamguard's
+    pause state back on the consumer.
     """
 
     def __init__(self, ctx: SourceContext, completion: Completion, committer: Committer,
@@ -98,7 +100,14 @@ class Rebalancer:
             part.revoking = True
             dropped += part.drop_buffer()
         pending_before = sum(p.tracker.pending_records for p in parts)
-        await self._completion.wait_in_flight(parts, ctx.config.revoke_timeout)
+        # While draining, the pipeline finishes what it holds whatever happens: give the
+        # revoked partitions' records the drain's deadline, not revoke_timeout, or those
+        # finishing after it are accepted downstream yet never committed (#14: three
+        # --workers draining at once, one leaving first, under load).
+        limit = ctx.config.revoke_timeout
+        if ctx.life.phase is Phase.DRAINING:
+            limit = max(limit, ctx.drain_timeout)
+        await self._completion.wait_in_flight(parts, limit)
         if ctx.config.group_id:
             await self._committer.commit(parts, "revoke", final=True)
         left = sum(p.tracker.pending_records for p in parts)

@@ -125,6 +125,10 @@ KAFKA_THROTTLE_RATE = Family(
 KAFKA_DEAD_LETTERED = Family(
     "streamguard_kafka_dead_lettered_total", "counter",
     "Records routed to a dead-letter topic, per source topic.", ("topic",))
+KAFKA_TRANSACTION_BATCHES = Family(
+    "streamguard_kafka_transaction_batches_total", "counter",
+    "Batches of a TransactionalPipeline, per input topic and outcome (committed, or aborted: "
+    "retry, fenced, failed).", ("topic", "outcome"))
 
 ADAPTIVE_LIMIT = Family(
     "streamguard_adaptive_limit", "gauge",
@@ -148,7 +152,8 @@ EVENT_FAMILIES: tuple[Family, ...] = (
     GUARD_DEAD_LETTERED, GUARD_FALLBACKS,
     KAFKA_PAUSED, KAFKA_PAUSE_REASONS, KAFKA_PAUSES, KAFKA_RESUMES, KAFKA_LAG, KAFKA_COMMITS,
     KAFKA_COMMIT_FAILURES,
-    KAFKA_DEAD_LETTERED, KAFKA_THROTTLE_RATE, ADAPTIVE_LIMIT, ADAPTIVE_LIMIT_CHANGES,
+    KAFKA_DEAD_LETTERED, KAFKA_THROTTLE_RATE, KAFKA_TRANSACTION_BATCHES,
+    ADAPTIVE_LIMIT, ADAPTIVE_LIMIT_CHANGES,
 )
 """Families fed by events as they are published."""
 

@@ -216,6 +216,12 @@ def _kafka() -> Table:
     def throttle(rec: Recorder, e: Any) -> None:
         rec.set(F.KAFKA_THROTTLE_RATE, (e.source,), float(e.rate))
 
+    def batch_committed(rec: Recorder, e: Any) -> None:
+        rec.inc(F.KAFKA_TRANSACTION_BATCHES, (e.topic, "committed"))
+
+    def batch_aborted(rec: Recorder, e: Any) -> None:
+        rec.inc(F.KAFKA_TRANSACTION_BATCHES, (e.topic, str(e.outcome)))
+
     return {
         ev.PartitionPaused: paused,
         ev.PauseReasonsChanged: reasons_changed,
@@ -227,6 +233,8 @@ def _kafka() -> Table:
         ev.PartitionsAssigned: assigned,
         ev.RecordDeadLettered: dead_lettered,
         ev.ThrottleRateChanged: throttle,
+        ev.BatchCommitted: batch_committed,
+        ev.BatchAborted: batch_aborted,
     }
 
 

@@ -168,6 +168,61 @@ async def test_a_drain_longer_than_close_timeout_still_commits_what_finished(
     assert sorted(accepted) == list(range(committed[TopicPartition(topic, 0)]))
 
 
+async def test_a_partition_revoked_during_a_drain_waits_for_the_drain_not_revoke_timeout(
+    kafka_broker: Broker, topic: str, group: str
+) -> None:
+    # Two draining members of one group: b finishes first and leaves, so a loses its
+    # partition mid-drain while its in-flight records are held until 2.5 s into the drain,
+    # far past revoke_timeout (0.2 s). They must still be committed: the pipeline finishes
+    # them anyway. Before the fix they were accepted downstream and never committed (three
+    # --workers draining at once under load).
+    await create_topic(kafka_broker.bootstrap, topic, partitions=2)
+    await produce(kafka_broker, topic, (b"%d" % i for i in range(20_000)),
+                  partition_of=lambda i: i % 2)
+    hold = False
+    release = {"a": asyncio.Event(), "b": asyncio.Event()}
+    accepted: dict[str, list[tuple[int, int]]] = {"a": [], "b": []}
+    waiting = {"a": 0, "b": 0}
+    sources: dict[str, KafkaSource[bytes]] = {}
+
+    def start(name: str) -> Any:
+        source: KafkaSource[bytes] = KafkaSource(
+            source_config(kafka_broker, topic, group, revoke_timeout=0.2), name=name)
+        sources[name] = source
+
+        async def store(record: KafkaRecord[bytes]) -> None:
+            if hold:
+                waiting[name] += 1
+                await release[name].wait()
+            else:
+                await asyncio.sleep(0.005)  # slow enough that b finds records left
+            accepted[name].append((record.partition, record.offset))
+
+        return source.stream().pipe(op.sink(store, concurrency=4)).start(name=name)
+
+    a = start("a")
+    await wait_for(lambda: len(accepted["a"]) >= 5, within=60, what="a's first records")
+    b = start("b")
+    await wait_for(lambda: len(sources["a"].assignment()) == 1
+                   and len(sources["b"].assignment()) == 1 and len(accepted["b"]) >= 5,
+                   within=60, what="a split, and b's first records")
+    hold = True
+    await wait_for(lambda: waiting["a"] >= 1 and waiting["b"] >= 1, within=60,
+                   what="records held in both")
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.3, release["b"].set)
+    loop.call_later(2.5, release["a"].set)
+    a_drained = asyncio.ensure_future(a.drain(timeout=30))
+    b_drained = asyncio.ensure_future(b.drain(timeout=30))
+    assert (await b_drained).outcome == "drained"
+    assert (await a_drained).outcome == "drained"
+    committed = await committed_offsets(kafka_broker.bootstrap, group, topics=[topic])
+    done = {key for got in accepted.values() for key in got}
+    for p in (0, 1):
+        mine = sorted(o for q, o in done if q == p)
+        assert mine == list(range(committed.get(TopicPartition(topic, p), 0))), p
+
+
 async def test_an_expired_drain_does_not_commit_past_unfinished_records(
     kafka_broker: Broker, topic: str, group: str
 ) -> None:

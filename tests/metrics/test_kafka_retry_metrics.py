@@ -140,3 +140,18 @@ def test_events_of_unknown_classes_are_ignored() -> None:
         before = exporter.exposition()
         bus.publish(Custom("mine", 2))
         assert exporter.exposition() == before
+
+
+def test_transactional_batches_by_outcome() -> None:
+    bus = EventBus()
+    error = RuntimeError("broker hiccup")
+    with PrometheusExporter(bus=bus) as exporter:
+        bus.publish(kafka.BatchCommitted("copy", "orders", 0, 1000, 1000))
+        bus.publish(kafka.BatchCommitted("copy", "orders", 1, 500, 500))
+        bus.publish(kafka.BatchAborted("copy", "orders", 0, 1000, 20, "retry", error))
+        bus.publish(kafka.BatchAborted("copy", "orders", 1, 500, 20, "fenced", error))
+        samples = parse(exporter.exposition())
+    batches = "streamguard_kafka_transaction_batches_total"
+    assert value(samples, batches, topic="orders", outcome="committed") == 2
+    assert value(samples, batches, topic="orders", outcome="retry") == 1
+    assert value(samples, batches, topic="orders", outcome="fenced") == 1
