@@ -287,7 +287,12 @@ class Completion:
         # A partition revoked meanwhile (a rebalance during a drain) ignores late completions,
         # so its records stay pending for ever: they are its new owner's now, not ours to wait
         # for. Waiting on them held a drain to its full timeout (#14, --workers).
-        while any(p.tracker.pending_records for p in parts if not p.tracker.dead):
+        while True:
+            # Read the state bytes each look: a done() is seen only when read, and nothing
+            # else reads them while a rebalance holds the fetch loop.
+            self.sync(parts)
+            if not any(p.tracker.pending_records for p in parts if not p.tracker.dead):
+                return
             left = deadline - loop.time()
             if left <= 0:
                 return
@@ -295,7 +300,6 @@ class Completion:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(left, 0.01)):
                     await self._progress.wait()
-        self.sync(parts)
 
 
 def stream_failure(ctx: SourceContext, tp: TP, chunk: ChunkAck,

@@ -4,45 +4,25 @@ them, and each half-open cycle admits one probe among the four."""
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from streamguard.servers import RedisServer
 
+from .. import _processes
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 4
 WINDOW = 20
 OPEN_S = 0.5
 
 
 def run_workers(args: dict[str, Any]) -> list[dict[str, Any]]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}
-    env["PYTHONPATH"] = str(ROOT)
-    workers = [subprocess.Popen([sys.executable, "-m", "tests.breaker._shared_worker",
-                                 json.dumps(args)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-               for _ in range(PROCESSES)]
-    try:
-        reports = []
-        for worker in workers:
-            out, err = worker.communicate(timeout=90)
-            assert worker.returncode == 0, err.decode()
-            reports.append(json.loads(out))
-        return reports
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
+    return _processes.run_workers("tests.breaker._shared_worker", args,
+                                  processes=PROCESSES, timeout=90)
 
 
 def test_four_processes_open_on_one_window_and_probe_once_per_cycle() -> None:

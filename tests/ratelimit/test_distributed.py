@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from streamguard.servers import RedisServer
 
+from .. import _processes
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 4
 
 
 def run_workers(args: dict[str, Any], during: Any = None) -> list[dict[str, Any]]:
     """Start the workers, call *during* at the kill time if given, collect their reports."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}
-    env["PYTHONPATH"] = str(ROOT)
-    workers = [subprocess.Popen([sys.executable, "-m", "tests.ratelimit._worker",
-                                 json.dumps(args)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-               for _ in range(PROCESSES)]
-    try:
-        if during is not None:
-            time.sleep(max(0.0, args["kill_at"] - time.time()))
-            during()
-        reports = []
-        for worker in workers:
-            out, err = worker.communicate(timeout=60)
-            assert worker.returncode == 0, err.decode()
-            reports.append(json.loads(out))
-        return reports
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
+    return _processes.run_workers("tests.ratelimit._worker", args, processes=PROCESSES,
+                                  timeout=60, during=during)
 
 
 def most_in_window(stamps: list[float], width: float) -> int:
