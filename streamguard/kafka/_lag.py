@@ -25,8 +25,9 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from streamguard.core._errors import require
 
 from . import _client
-from ._client import Bootstrap, close_quietly, make_consumer, start_client, topic_partitions
-from ._config import check_bootstrap, check_str
+from ._client import close_quietly, make_consumer, start_client, topic_partitions
+from ._config import check_str
+from ._connection import Bootstrap, check_bootstrap
 from ._errors import BrokerUnreachableError, KafkaAdapterError, UnknownTopicError
 from ._partition import PartitionState
 from ._types import TP
