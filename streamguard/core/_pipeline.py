@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from ._ack import Ack, abandon_all, done_all
 from ._errors import require
+from ._events import EventBus
 from ._protocol import ChunkSubscriber, Subscription
 from ._runtime import Runtime, StageStatistics, activate
-
-if TYPE_CHECKING:
-    from ._events import EventBus
 
 T = TypeVar("T")
 

@@ -16,10 +16,9 @@ import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ._events import EventBus
+from ._events import EventBus, default_bus
 
 _log = logging.getLogger("streamguard")
 _counter = itertools.count(1)
@@ -85,8 +84,6 @@ class Runtime:
     __slots__ = ("__weakref__", "bus", "closed", "name", "sources", "stages", "tasks")
 
     def __init__(self, name: str | None = None, bus: EventBus | None = None) -> None:
-        from ._events import default_bus
-
         self.name = name or f"pipeline-{next(_counter)}"
         self.bus = bus or default_bus()
         self.stages: list[StatisticsSource] = []
