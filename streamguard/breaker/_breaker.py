@@ -25,12 +25,7 @@ from ..core._events import EventBus
 from ._config import BreakerConfig
 from ._guard import CallGuard
 from ._shared import RedisBreakerStorage, SharedLink
-from ._state import BreakerStatistics, State
-
-_CLOSED = State.CLOSED
-_OPEN = State.OPEN
-_DISABLED = State.DISABLED
-_FORCED_OPEN = State.FORCED_OPEN
+from ._state import CLOSED, DISABLED, FORCED_OPEN, OPEN, BreakerStatistics, State
 
 
 class CircuitBreaker(CallGuard):
@@ -93,7 +88,7 @@ class CircuitBreaker(CallGuard):
         now = self._clock.now()
         calls, failures, slow = self._window.totals(now)
         link = self._link
-        if link is not None and link.up and link.view is not None and state is _CLOSED:
+        if link is not None and link.up and link.view is not None and state is CLOSED:
             calls, failures, slow = link.view.calls, link.view.failures, link.view.slow
         return BreakerStatistics(
             name=self.name, state=state, generation=self._gen, calls=calls,
@@ -102,7 +97,7 @@ class CircuitBreaker(CallGuard):
             slow_call_rate=slow / calls if calls else 0.0,
             not_permitted=self._not_permitted, probes_in_flight=self._probes,
             consecutive_reopens=self._reopens,
-            open_remaining=max(0.0, self._open_until - now) if state is _OPEN else 0.0,
+            open_remaining=max(0.0, self._open_until - now) if state is OPEN else 0.0,
             shared=link is not None,
             shared_down=link is not None and not link.up and not link.closed,
             shared_outages=0 if link is None else link.outages,
@@ -122,16 +117,16 @@ class CircuitBreaker(CallGuard):
     # ------------------------------------------------------------------ manual control
     def force_open(self) -> None:
         """Refuse every call until :meth:`reset` or :meth:`disable`."""
-        self._manual(_FORCED_OPEN, "forced open by hand")
+        self._manual(FORCED_OPEN, "forced open by hand")
 
     def reset(self) -> None:
         """Close now, with an empty window and the open-duration growth forgotten (also the
         way out of ``FORCED_OPEN`` and ``DISABLED``)."""
-        self._manual(_CLOSED, "reset by hand")
+        self._manual(CLOSED, "reset by hand")
 
     def disable(self) -> None:
         """Permit every call and record nothing until :meth:`reset`."""
-        self._manual(_DISABLED, "disabled by hand")
+        self._manual(DISABLED, "disabled by hand")
 
     async def aclose(self) -> None:
         """Release the pending timer; idempotent.

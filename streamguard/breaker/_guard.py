@@ -17,12 +17,10 @@ from typing import Any, ParamSpec, TypeVar
 from ..core._checks import is_async_callable
 from ._machine import Permit
 from ._permits import Permits
-from ._state import CircuitOpenError, State
+from ._state import CLOSED, CircuitOpenError
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-_CLOSED = State.CLOSED
 
 
 class CallGuard(Permits):
@@ -88,7 +86,7 @@ class CallGuard(Permits):
                 await self.wait_shared()
             if self._measure:
                 return await self._call_timed(fn(*args, **kwargs))
-            permit = self._gen if self._state is _CLOSED else self._acquire_other()
+            permit = self._gen if self._state is CLOSED else self._acquire_other()
             if permit is None:
                 raise self.open_error()
             try:
@@ -107,7 +105,7 @@ class CallGuard(Permits):
         # belong to the current generation. Otherwise the permit is kept per task.
         if self._link is not None:
             await self.wait_shared()
-        if (self._state is _CLOSED and not self._anon_stale and not self._held
+        if (self._state is CLOSED and not self._anon_stale and not self._held
                 and not self._measure):
             self._anon += 1
             return

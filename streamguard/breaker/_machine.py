@@ -28,6 +28,9 @@ from ._config import BreakerConfig, Verdict, classify
 from ._listeners import Listeners
 from ._shared import SharedLink, SharedView
 from ._state import (
+    CLOSED,
+    HALF_OPEN,
+    OPEN,
     CallFailed,
     CallIgnored,
     CallSucceeded,
@@ -44,9 +47,6 @@ from ._window import FAILED, OK, SLOW, CountWindow, TimeWindow, Window
 Permit: TypeAlias = int
 """What :meth:`CircuitBreaker.try_acquire` grants: the generation the call belongs to."""
 
-_CLOSED = State.CLOSED
-_OPEN = State.OPEN
-_HALF_OPEN = State.HALF_OPEN
 _SUCCESS = Verdict.SUCCESS
 _FAILURE = Verdict.FAILURE
 
@@ -82,7 +82,7 @@ class BreakerMachine(Listeners):
                                 else TimeWindow(cfg.window_size))
         self._measure = cfg.slow_call_duration is not None
         self._slow_s = math.inf if cfg.slow_call_duration is None else cfg.slow_call_duration
-        self._state = _CLOSED
+        self._state = CLOSED
         self._gen = 0
         self._quiet = False  # CLOSED and recording a success would change nothing
         self._open_until = 0.0
@@ -105,7 +105,7 @@ class BreakerMachine(Listeners):
     @property
     def state(self) -> State:
         """The current state (moves ``OPEN`` to ``HALF_OPEN`` if its time is up)."""
-        if self._state is _OPEN or self._state is _HALF_OPEN:
+        if self._state is OPEN or self._state is HALF_OPEN:
             self._catch_up(self._clock.now())
             self._flush()
         return self._state
@@ -149,7 +149,7 @@ class BreakerMachine(Listeners):
             if self._watched():
                 self._pending.append(CallIgnored(
                     self.name, self._gen, error, reason or verdict.value))
-            if self._state is _HALF_OPEN:
+            if self._state is HALF_OPEN:
                 self._free_probe_slot()
                 if self._link is not None and self._link.up:
                     self._link.lease = False
@@ -169,16 +169,16 @@ class BreakerMachine(Listeners):
         link = self._link
         if link is not None:
             if link.up:
-                if state is _HALF_OPEN:
+                if state is HALF_OPEN:
                     self._free_probe_slot()  # the shared answer decides what comes next
                     link.lease = False
-                if state is _CLOSED or state is _HALF_OPEN:
+                if state is CLOSED or state is HALF_OPEN:
                     link.record("0123"[failed | (slow << 1)])
                 return
             link.local_outcomes += 1
-        if state is _CLOSED:
+        if state is CLOSED:
             self._record(failed, slow)
-        elif state is _HALF_OPEN:
+        elif state is HALF_OPEN:
             self._judge_probe(failed, slow)
 
     def _record(self, failed: bool, slow: bool) -> None:
@@ -208,7 +208,7 @@ class BreakerMachine(Listeners):
         need = self.config.half_open_successes
         if self._successes >= need:
             self._reopens = 0
-            self._transition(_CLOSED, f"{need} probe(s) succeeded")
+            self._transition(CLOSED, f"{need} probe(s) succeeded")
         else:
             self._wake()
 
@@ -226,7 +226,7 @@ class BreakerMachine(Listeners):
         unit = self._rng.random() if self.config.open_duration_jitter else 0.0
         self._open_for = self.config.open_duration_for(self._reopens, unit)
         self._open_until = self._clock.now() + self._open_for
-        self._transition(_OPEN, reason)
+        self._transition(OPEN, reason)
         self._arm(self._open_for, self._open_elapsed)
 
     def _to_half_open(self) -> None:
@@ -236,7 +236,7 @@ class BreakerMachine(Listeners):
             # this process keeps refusing. A lease is asked for only if a call waits.
             link.sync(claim=link.wanted or bool(self._waiters))
             return
-        self._transition(_HALF_OPEN, f"open for {self._open_for:.3g} s")
+        self._transition(HALF_OPEN, f"open for {self._open_for:.3g} s")
 
     def _expire_probe(self) -> None:
         if self._watched():
@@ -273,7 +273,7 @@ class BreakerMachine(Listeners):
         if self._watched() or self._state_observers.active:
             self._pending.append(StateTransition(
                 self.name, self._gen, old, to, reason,
-                self._open_for if to is _OPEN else None))
+                self._open_for if to is OPEN else None))
         self._wake()
 
     # ------------------------------------------------------------------ shared state
@@ -281,14 +281,14 @@ class BreakerMachine(Listeners):
         """Take the shared state one script call returned (*moved*: its epoch changed)."""
         assert self._link is not None
         to = view.state
-        if to is not self._state or (moved and to in (_OPEN, _HALF_OPEN)):
+        if to is not self._state or (moved and to in (OPEN, HALF_OPEN)):
             self._reopens = view.reopens
             self._open_for = view.open_for
             self._transition(to, f"shared: {view.why}")
-        if to is _OPEN:
+        if to is OPEN:
             self._open_until = self._clock.now() + view.open_remaining
             self._arm(view.open_remaining, self._open_elapsed)
-        self._link.lease = to is _HALF_OPEN and view.holds_lease and not self._probes
+        self._link.lease = to is HALF_OPEN and view.holds_lease and not self._probes
         if self._link.lease:
             self._wake()
         self._flush()
@@ -305,9 +305,9 @@ class BreakerMachine(Listeners):
                 continue
             outcome = int(code)
             self._link.local_outcomes += 1
-            if self._state is _CLOSED:
+            if self._state is CLOSED:
                 self._record(bool(outcome & FAILED), bool(outcome & SLOW))
-            elif self._state is _HALF_OPEN:
+            elif self._state is HALF_OPEN:
                 self._probes += 1  # its slot was given back when it was queued
                 self._judge_probe(bool(outcome & FAILED), bool(outcome & SLOW))
         self._flush()
@@ -326,9 +326,9 @@ class BreakerMachine(Listeners):
     # ------------------------------------------------------------------ timers
     def _catch_up(self, now: float) -> None:
         """Apply what the timers would have done by *now* (when there is no timer)."""
-        if self._state is _OPEN and now >= self._open_until:
+        if self._state is OPEN and now >= self._open_until:
             self._to_half_open()
-        if self._state is _HALF_OPEN and self._deadlines and now >= self._deadlines[0]:
+        if self._state is HALF_OPEN and self._deadlines and now >= self._deadlines[0]:
             self._expire_probe()
 
     def _arm(self, delay: float, action: Callable[[int], None]) -> None:
@@ -342,13 +342,13 @@ class BreakerMachine(Listeners):
             self._timer = None
 
     def _open_elapsed(self, gen: int) -> None:
-        if gen == self._gen and self._state is _OPEN:
+        if gen == self._gen and self._state is OPEN:
             self._timer = None
             self._to_half_open()
             self._flush()
 
     def _probe_deadline(self, gen: int) -> None:
-        if gen != self._gen or self._state is not _HALF_OPEN or not self._deadlines:
+        if gen != self._gen or self._state is not HALF_OPEN or not self._deadlines:
             return
         self._timer = None
         wait = self._deadlines[0] - self._clock.now()

@@ -20,14 +20,16 @@ import asyncio
 from ..core._checks import is_number
 from ..core._errors import require
 from ._machine import BreakerMachine, Permit
-from ._state import CallNotPermitted, CircuitOpenError, State
+from ._state import (
+    CLOSED,
+    DISABLED,
+    FORCED_OPEN,
+    HALF_OPEN,
+    OPEN,
+    CallNotPermitted,
+    CircuitOpenError,
+)
 from ._timers import resolve, start_timer
-
-_CLOSED = State.CLOSED
-_OPEN = State.OPEN
-_HALF_OPEN = State.HALF_OPEN
-_DISABLED = State.DISABLED
-_FORCED_OPEN = State.FORCED_OPEN
 
 
 class Permits(BreakerMachine):
@@ -43,7 +45,7 @@ class Permits(BreakerMachine):
     # ------------------------------------------------------------------ permits
     def try_acquire(self) -> Permit | None:
         """Ask to make one call: a permit, or ``None`` if the breaker refuses."""
-        if self._state is _CLOSED:
+        if self._state is CLOSED:
             return self._gen
         return self._acquire_other()
 
@@ -66,7 +68,7 @@ class Permits(BreakerMachine):
                     "timeout must be a number >= 0 (seconds) or None", timeout)
         if self._link is not None:
             await self.wait_shared()
-        if self._state is _CLOSED:
+        if self._state is CLOSED:
             return self._gen
         if timeout == 0.0:
             return self._permit_or_raise()
@@ -87,10 +89,10 @@ class Permits(BreakerMachine):
         """Whether the breaker is sure to refuse until after *until*: open past it, or forced
         open (only a manual change ends that). Waiting would only delay the same answer."""
         state = self._state
-        return state is _FORCED_OPEN or (state is _OPEN and self._open_until > until)
+        return state is FORCED_OPEN or (state is OPEN and self._open_until > until)
 
     def _permit_or_raise(self) -> Permit:
-        permit = self._gen if self._state is _CLOSED else self._acquire_other()
+        permit = self._gen if self._state is CLOSED else self._acquire_other()
         if permit is None:
             raise self.open_error()
         return permit
@@ -99,9 +101,9 @@ class Permits(BreakerMachine):
         """The error describing why the breaker refuses calls now."""
         state = self._state
         remaining: float | None = None
-        if state is _OPEN:
+        if state is OPEN:
             remaining = max(0.0, self._open_until - self._clock.now())
-        elif state is _HALF_OPEN:
+        elif state is HALF_OPEN:
             remaining = 0.0
         return CircuitOpenError(self.name, state, remaining)
 
@@ -115,7 +117,7 @@ class Permits(BreakerMachine):
 
     async def _wait(self, limit: float | None) -> None:
         """Wait for the next change that may permit a call, or *limit* seconds."""
-        if self._state is _OPEN and self._timer is None:
+        if self._state is OPEN and self._timer is None:
             self._arm(self._open_until - self._clock.now(), self._open_elapsed)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -154,9 +156,9 @@ class Permits(BreakerMachine):
         now = self._clock.now()
         self._catch_up(now)
         state = self._state
-        if state is _CLOSED or state is _DISABLED:
+        if state is CLOSED or state is DISABLED:
             permit: Permit | None = self._gen
-        elif state is _HALF_OPEN and self._probes < self._probe_slots():
+        elif state is HALF_OPEN and self._probes < self._probe_slots():
             permit = self._grant_probe(now)
         else:
             permit = None
@@ -177,9 +179,9 @@ class Permits(BreakerMachine):
 
     def _would_permit(self) -> bool:
         state = self.state
-        if state is _CLOSED or state is _DISABLED:
+        if state is CLOSED or state is DISABLED:
             return True
-        if state is not _HALF_OPEN:
+        if state is not HALF_OPEN:
             return False
         if self._probes < self._probe_slots():
             return True
