@@ -238,16 +238,14 @@ class Completion:
     """Counts completions, feeds the pause planner and wakes whoever waits for in-flight
     records to finish (revoke, drain, close)."""
 
-    def __init__(self, ctx: SourceContext, on_backlog_change: Any, on_failure: Any) -> None:
+    def __init__(self, ctx: SourceContext, on_backlog_change: Any, on_failure: Any,
+                 gate: GapGate | None = None) -> None:
         self._ctx = ctx
         self._on_backlog_change = on_backlog_change
         self._on_failure = on_failure
         self._progress = asyncio.Event()
         self.since_commit = 0  # records completed since the last commit was scheduled
-        cfg = ctx.config
-        # The gap bound (#13) guards what commits carry: only with metadata and commits.
-        self.gate = (GapGate(ctx) if cfg.completed_metadata and cfg.completed_metadata_bound
-                     and cfg.group_id else None)
+        self.gate = gate  # the gap bound (#13), told what completes
 
     def tracker_for(self, holder: list[PartitionState]) -> OffsetTracker:
         """A new partition's tracker, reporting to this object (*holder* gets the part)."""

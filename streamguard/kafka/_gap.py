@@ -19,7 +19,12 @@ map passes 75 % of the limit until it shrinks again; so does this module:
   buffered (its backlog then pauses its fetching, as any backlog does) while the other
   partitions go on. It is measured again when its lowest incomplete offset moved, or once
   completions behind that offset settled half of what it had in flight; it is released when
-  its handed-out records lie within the window again or a quarter of the budget is free.
+  there is room again for a quarter of the budget in offsets (within the window, or by
+  measure);
+* only while some of its records are in flight: holes nobody fills — the commit markers of
+  a topic written in transactions, among the completed offsets read at assignment — close
+  only when records beyond them complete, so a partition with nothing in flight goes on
+  (and, were it held, is released).
 
 :class:`GapBound` is pure (offsets and measures in, decisions out); :class:`GapGate` applies
 it to a source's partitions, counts the holds and publishes
@@ -96,7 +101,7 @@ class GapBound:
         self.free_span = guaranteed_span(self.budget)
         self._clock = clock
         self._top: dict[TP, int] = {}  # the highest offset handed out
-        self._clear: dict[TP, int] = {}  # handed out up to here without measuring again
+        self._clear: dict[TP, int] = {}  # may hand out up to here without measuring again
         self._held: dict[TP, GapHold] = {}
         self.holds = 0
 
@@ -108,24 +113,39 @@ class GapBound:
         completed ranges read at assignment (-1: none); *measure* is called only when the
         cheap answer does not do. An answer below *first* means *tp* is held (:meth:`held`).
         """
+        if self.within(tp, last):
+            return last
         if tp in self._held:
             return first - 1
         free = self._free(base, beyond)
-        if last <= free or last <= self._clear.get(tp, -1):
+        if last <= free:
+            self._clear[tp] = free
             self._top[tp] = last
             return last
         top = self._top.get(tp, first - 1)
         m = measure()
         room = self._room(m)
         clear = max(free, top + room if room >= self.budget // _HOLD else top)
-        self._clear[tp] = clear
         if clear >= first:
+            self._clear[tp] = clear
             self._top[tp] = min(last, clear)
             return self._top[tp]
+        if not m.open:  # nothing in flight: waiting cannot close the gap, only going on can
+            self._top[tp] = last
+            return last
+        self._clear[tp] = -1
         self._held[tp] = GapHold(tp, m.offset, top + 1 - m.offset, m.size, self._clock.now(),
                                  wait=max(1, m.open // 2))
         self.holds += 1
         return first - 1
+
+    def within(self, tp: TP, last: int) -> bool:
+        """True (and handed out) if *tp* may go up to *last* without a look at its base:
+        the common case, one lookup (``-1`` while held)."""
+        if last <= self._clear.get(tp, -1):
+            self._top[tp] = last
+            return True
+        return False
 
     def moved(self, tp: TP) -> None:
         """*tp*'s lowest incomplete offset moved: measure it again if it is held."""
@@ -153,14 +173,15 @@ class GapBound:
         hold.due = False
         top = self._top.get(tp, base - 1)
         free = self._free(base, beyond)
-        if top > free:
+        if top + self.budget // _RELEASE > free:  # the window alone leaves too little room
             m = measure()
             room = self._room(m)
-            if room < self.budget // _RELEASE:
+            if room < self.budget // _RELEASE and m.open:
                 hold.offset, hold.span, hold.size = m.offset, top + 1 - m.offset, m.size
                 hold.seen, hold.wait = 0, max(1, m.open // 2)
                 return None
-            self._clear[tp] = max(free, top + room)
+            free = max(free, top + room)
+        self._clear[tp] = free
         del self._held[tp]
         return hold
 
@@ -189,6 +210,15 @@ class GapBound:
         return max(0, (self.budget - m.size) * 3 // 4)
 
 
+def gap_gate(ctx: SourceContext) -> GapGate | None:
+    """The gate of a source that commits completed offsets in metadata (else ``None``:
+    nothing to bound) and keeps ``completed_metadata_bound`` on."""
+    cfg = ctx.config
+    if cfg.completed_metadata and cfg.completed_metadata_bound and cfg.group_id:
+        return GapGate(ctx)
+    return None
+
+
 class GapGate:
     """Applies a source's :class:`GapBound` to its partitions: asks it at each chunk, holds
     and releases partitions, and says so on the bus."""
@@ -196,23 +226,27 @@ class GapGate:
     def __init__(self, ctx: SourceContext) -> None:
         self._ctx = ctx
         self.bound = GapBound(ctx.config.completed_metadata_limit, ctx.clock)
-        self._owner: dict[TP, PartitionState] = {}
+        self._owner: dict[TP, partial[Measure]] = {}  # measure(part) of the part we know
         self.wake: Callable[[], None] = _nothing  # the pump's: emit what is ready
 
     def admit(self, part: PartitionState, want: int) -> int:
         """How many of the (at most *want*) records at the head of *part*'s buffer may be
         handed out now; 0: *part* is held."""
         tp = part.tp
-        if self._owner.get(tp) is not part:
+        measure = self._owner.get(tp)
+        if measure is None or measure.args[0] is not part:
             self.bound.forget(tp)
-            self._owner[tp] = part
+            measure = self._owner[tp] = partial(_measure, part)
         head = part.buffer[0]
         records = [head.record] if isinstance(head, Poison) else head[0]
         n = min(want, len(records))
-        first, last = records[0].offset, records[n - 1].offset
+        last = records[n - 1].offset
+        if self.bound.within(tp, last):
+            return n
+        first = records[0].offset
         base = part.tracker.first_open
         up_to = self.bound.admit(tp, first if base is None else base, first, last,
-                                 _beyond(part), partial(_measure, part))
+                                 _beyond(part), measure)
         if up_to >= last:
             return n
         if up_to >= first:
@@ -222,25 +256,29 @@ class GapGate:
 
     def moved(self, part: PartitionState) -> None:
         """*part*'s lowest incomplete offset moved."""
-        if self._owner.get(part.tp) is part:
+        if self._knows(part):
             self.bound.moved(part.tp)
 
     def settled(self, part: PartitionState, n: int) -> None:
         """*n* records of *part* completed behind its lowest incomplete one."""
-        if self._owner.get(part.tp) is part:
+        if self._knows(part):
             self.bound.settled(part.tp, n)
 
     def recheck(self) -> None:
         """Measure the held partitions that are due again; release those that fit."""
         ctx = self._ctx
+        if len(self._owner) > len(ctx.parts):  # revoked: let their state go
+            for tp in [tp for tp, m in self._owner.items() if ctx.parts.get(tp) is not m.args[0]]:
+                del self._owner[tp]
+                self.bound.forget(tp)
         for tp in self.bound.due():
             part = ctx.parts.get(tp)
-            if part is None or part is not self._owner.get(tp) or part.tracker.dead:
+            if part is None or not self._knows(part) or part.tracker.dead:
                 self.bound.forget(tp)
                 continue
             base = part.tracker.first_open
             hold = self.bound.recheck(tp, _base_of(part) if base is None else base,
-                                      _beyond(part), partial(_measure, part))
+                                      _beyond(part), self._owner[tp])
             if hold is not None:
                 self._report_release(part, hold)
 
@@ -248,8 +286,11 @@ class GapGate:
     def held(self) -> int:
         """Partitions of the source held now."""
         parts = self._ctx.parts
-        return sum(1 for tp in self.bound.held_now
-                   if parts.get(tp) is self._owner.get(tp) is not None)
+        return sum(1 for tp in self.bound.held_now if tp in parts and self._knows(parts[tp]))
+
+    def _knows(self, part: PartitionState) -> bool:
+        measure = self._owner.get(part.tp)
+        return measure is not None and measure.args[0] is part
 
     def _report_hold(self, part: PartitionState) -> None:
         ctx, tp = self._ctx, part.tp

@@ -28,7 +28,9 @@ further: each run costs a varint, so e.g. one stuck record followed by a million
 offsets takes a few bytes. **Beyond what fits**, the encoding describes a prefix of the window
 that fits — at least :func:`guaranteed_span` offsets, and within 3 % of the longest that
 fits — and leaves the rest out: those completed records are delivered again
-after a crash (never lost), and the commit itself never fails because of the metadata.
+after a crash (never lost), and the commit itself never fails because of the metadata. The
+source keeps each partition's set within 75 % of the limit while records are in flight, by
+handing out no more of its records until the gap closes (:mod:`._gap`, the gap bound).
 At most :data:`MAX_RUNS` runs of completed offsets are looked at (more than the guaranteed
 span can hold), so a commit's encoding costs tens of milliseconds at worst, whatever the gap.
 """

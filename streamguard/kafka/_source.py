@@ -34,6 +34,7 @@ from ._config import KafkaSourceConfig
 from ._context import SourceContext
 from ._dead_letter import DeadLetters
 from ._flow import PauseApplier
+from ._gap import gap_gate
 from ._lag import PartitionLag
 from ._lifecycle import Ending, Phase
 from ._outlet import Outlet
@@ -131,7 +132,7 @@ class KafkaSource(Generic[V]):
         self._pump: Pump | None = None
         self._outlet: Outlet[KafkaRecord[V]] | None = None
         self._dead = DeadLetters(ctx, self._spawn, self._fail)
-        self._completion = Completion(ctx, self._pauses.apply, self._chunk_failed)
+        self._completion = Completion(ctx, self._pauses.apply, self._chunk_failed, gap_gate(ctx))
 
     # ================================================================== public API
     def stream(self) -> Stream[KafkaRecord[V]]:

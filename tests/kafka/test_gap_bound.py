@@ -19,7 +19,7 @@ from streamguard.kafka._completion import Completion
 from streamguard.kafka._context import SourceContext
 from streamguard.kafka._dead_letter import DeadLetters
 from streamguard.kafka._flow import PauseApplier
-from streamguard.kafka._gap import GapBound, Measure
+from streamguard.kafka._gap import GapBound, Measure, gap_gate
 from streamguard.kafka._lifecycle import Phase
 from streamguard.kafka._offset_map import encode, encoded_length, guaranteed_span, ranges_of
 from streamguard.kafka._partition import PartitionState
@@ -131,7 +131,20 @@ def test_a_release_needs_a_quarter_of_the_budget_free() -> None:
 def test_a_held_partition_is_released_when_its_records_lie_within_the_window() -> None:
     bound, _ = held_bound()
     bound.moved(TP0)
-    assert bound.recheck(TP0, 1000, -1, never) is not None
+    assert bound.recheck(TP0, 2000, -1, never) is not None
+
+
+def test_a_partition_held_at_the_window_edge_stays_held_until_its_offset_moves() -> None:
+    # Handed out exactly to the window's end, then held: settling in-flight records there
+    # does not release it (it would only be held again at once: flapping).
+    bound = GapBound(LIMIT, VirtualClock())
+    free = bound.free_span - 1
+    assert bound.admit(TP0, 0, 0, free, -1, never) == free
+    assert bound.admit(TP0, 0, free + 1, free + 50, -1, Counted(bound.budget)) == free
+    bound.settled(TP0, 8)
+    assert bound.recheck(TP0, 0, -1, Counted(bound.budget)) is None
+    bound.moved(TP0)
+    assert bound.recheck(TP0, 5000, -1, never) is not None
 
 
 def test_completions_behind_the_offset_recheck_after_half_of_what_was_in_flight() -> None:
@@ -145,6 +158,20 @@ def test_completions_behind_the_offset_recheck_after_half_of_what_was_in_flight(
     assert bound.due() == []
     bound.settled(TP0, 1)
     assert bound.due() == [TP0]
+
+
+def test_with_nothing_in_flight_a_partition_is_never_held() -> None:
+    # Holes nobody fills (commit markers among the completed offsets read at assignment)
+    # close only once records beyond them complete: holding would wait for ever.
+    bound = GapBound(LIMIT, VirtualClock())
+    free = bound.free_span - 1
+    bound.admit(TP0, 0, 0, free, -1, never)
+    assert bound.admit(TP0, 0, free + 1, free + 10, -1, Counted(bound.budget, open_=0)) \
+        == free + 10
+    assert bound.held(TP0) is None
+    bound, free = held_bound()
+    bound.moved(TP0)  # what was in flight settled, the set is as large as before
+    assert bound.recheck(TP0, 0, -1, Counted(bound.budget, open_=0)) is not None
 
 
 def test_ranges_read_at_assignment_that_reach_further_are_measured() -> None:
@@ -195,7 +222,7 @@ def test_with_the_real_encoder_every_completed_set_fits_and_the_bound_is_reached
     def measure() -> Measure:
         nonlocal measures
         measures += 1
-        return Measure(0, encoded_length(0, ranges_of(done)), 0)
+        return Measure(0, encoded_length(0, ranges_of(done)), 1)  # offset 0 in flight
 
     assert bound.admit(TP0, 0, 0, 0, -1, never) == 0
     while at < 400_000:
@@ -251,7 +278,7 @@ def _source(**config: Any) -> tuple[SourceContext, Completion, Pump, _Outlet, li
     ctx = SourceContext(cfg, "src", codec_of("bytes"), bus, VirtualClock())
     ctx.life.move(Phase.OPENING)
     ctx.life.move(Phase.RUNNING)
-    completion = Completion(ctx, lambda: None, lambda *a: None)
+    completion = Completion(ctx, lambda: None, lambda *a: None, gap_gate(ctx))
     outlet = _Outlet()
     pump = Pump(ctx, outlet, completion, DeadLetters(ctx, lambda *a: None, lambda e: None),  # type: ignore[arg-type]
                 PauseApplier(ctx), LagView(ctx), None, None)
