@@ -125,11 +125,13 @@ class GapBound:
         top = self._top.get(tp, first - 1)
         m = measure()
         room = self._room(m)
-        clear = max(free, top + room if room >= self.budget // _HOLD else top)
+        # Offsets up to *beyond* are in the measured set already: only those above cost room.
+        reach = max(top, beyond)
+        clear = max(free, reach + room if room >= self.budget // _HOLD else top)
         if clear >= first:
             self._clear[tp] = clear
-            self._top[tp] = min(last, clear)
-            return self._top[tp]
+            self._top[tp] = up_to = min(last, clear)
+            return up_to
         if not m.open:  # nothing in flight: waiting cannot close the gap, only going on can
             self._top[tp] = last
             return last
@@ -272,6 +274,8 @@ class GapGate:
                 del self._owner[tp]
                 self.bound.forget(tp)
         for tp in self.bound.due():
+            if self.bound.held(tp) is None:  # forgotten while an earlier one was released
+                continue
             part = ctx.parts.get(tp)
             if part is None or not self._knows(part) or part.tracker.dead:
                 self.bound.forget(tp)

@@ -181,6 +181,16 @@ def test_ranges_read_at_assignment_that_reach_further_are_measured() -> None:
     assert measure.calls == 1
 
 
+def test_offsets_skipped_after_a_restart_cost_no_room() -> None:
+    # The last owner committed 0 with 1..999,999 completed (one run: a few characters); the
+    # records handed out now jump over them.
+    bound = GapBound(LIMIT, VirtualClock())
+    measure = Counted(size=40, open_=1)
+    assert bound.admit(TP0, 0, 0, 0, 999_999, measure) == 0
+    assert bound.admit(TP0, 0, 1_000_000, 1_000_099, 999_999, measure) == 1_000_099
+    assert bound.held(TP0) is None
+
+
 def test_forget_starts_a_partition_over() -> None:
     bound, _ = held_bound()
     bound.forget(TP0)
