@@ -6,41 +6,14 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from streamguard.core._errors import require
 
+from ._connection import Bootstrap, check_bootstrap
 from ._pause import FlowControl
 
-if TYPE_CHECKING:
-    from ._client import Bootstrap
-
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-# host:port, host or [IPv6]:port; the port is checked as a number below.
-_SERVER = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(?P<port>[^:]*))?$")
-
-
-def check_bootstrap(value: object, field_name: str = "bootstrap_servers") -> None:
-    """Raise :class:`~streamguard.core.ConfigError` unless *value* is
-    ``"host:port[,host:port...]"`` with ports in 1..65535 (aiokafka would accept a bad port
-    and fail later with a bare ``ValueError``). A :class:`KafkaConnection` (brokers plus
-    security) is accepted wherever a bootstrap string is: it validated itself."""
-    from ._connection import KafkaConnection  # it imports this module
-
-    if isinstance(value, KafkaConnection):
-        return
-    rule = f"{field_name} must be a non-empty 'host:port[,host:port...]' string"
-    require(isinstance(value, str) and bool(value.strip()), rule, value)
-    assert isinstance(value, str)
-    for server in value.split(","):
-        match = _SERVER.match(server.strip())
-        require(match is not None, f"{rule} (bad server {server.strip()!r})", value)
-        assert match is not None
-        port = match.group("port")
-        if port is not None:
-            require(port.isdigit() and 1 <= int(port) <= 65535,
-                    f"{field_name}: port must be a number in 1..65535 (server "
-                    f"{server.strip()!r})", value)
 
 
 def check_int(value: object, field_name: str) -> None:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..core._stage import StageStatistics
+from ..core._runtime import StageStatistics
 from . import _families as F
 
 _log = logging.getLogger("streamguard.metrics")
