@@ -95,6 +95,14 @@ class KafkaSourceConfig:
         completed_metadata_limit: the most characters of metadata per partition (default
             4,096, Kafka's ``offset.metadata.max.bytes`` default; lower it if the brokers'
             setting is lower). Completed offsets that do not fit are delivered again.
+        completed_metadata_bound: keep what a crash delivers again within what fits
+            (default ``True``): a partition whose completed offsets above its lowest
+            incomplete one would need more than 75 % of ``completed_metadata_limit`` stops
+            handing out records — they stay buffered, its backlog pauses its fetching, the
+            other partitions go on — until that gap closes (Confluent Parallel Consumer's
+            back pressure from the offset map; :mod:`streamguard.kafka._gap`). ``False``:
+            the partition goes on, and what does not fit is delivered again after a crash.
+            Nothing changes without ``completed_metadata`` or a ``group_id``.
         revoke_timeout: on a rebalance, seconds to wait for the in-flight records of revoked
             partitions before committing what completed and dropping the rest (default 5.0;
             while the source drains, its drain deadline if that is longer).
@@ -128,6 +136,7 @@ class KafkaSourceConfig:
     commit_interval: float = 1.0
     completed_metadata: bool = True
     completed_metadata_limit: int = 4096
+    completed_metadata_bound: bool = True
     revoke_timeout: float = 5.0
     close_timeout: float = 10.0
     connect_timeout: float = 15.0
@@ -189,6 +198,7 @@ class KafkaSourceConfig:
             check_number(getattr(self, name), name)
         check_bool(self.dead_letter_idempotence, "dead_letter_idempotence")
         check_bool(self.completed_metadata, "completed_metadata")
+        check_bool(self.completed_metadata_bound, "completed_metadata_bound")
         check_mapping(self.consumer_options, "consumer_options")
 
     def _check_numbers(self) -> None:
