@@ -2,8 +2,9 @@
 fetch again what it had fetched (#11: the refetches cost time, and the dropped ~1 MiB buffers
 lived on until the garbage collector found them).
 
-The broker test counts the fetch requests aiokafka sends: with ``consumer.pause`` every
-pause dropped the partition's fetched records and the resume asked for the same offset again.
+The broker test counts the fetch requests aiokafka sends for a partition that pauses and
+resumes many times: with ``consumer.pause`` every pause dropped the rest of the partition's
+fetched records and the resume fetched them again, so there was a fetch per pause.
 """
 
 from __future__ import annotations
@@ -72,22 +73,21 @@ async def test_a_resume_wakes_the_poll_that_left_the_partition_out() -> None:
 
 @pytest.mark.integration
 @pytest.mark.timeout(120)
-async def test_pauses_never_make_the_consumer_fetch_an_offset_again(
+async def test_pauses_never_make_the_consumer_fetch_records_again(
     kafka_broker: Broker, topic: str, group: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     total = 30_000  # ~3.4 MB in one partition: several full fetches
     await create_topic(kafka_broker.bootstrap, topic, partitions=1)
     await produce(kafka_broker, topic, (b"%099d" % i for i in range(total)))
 
-    fetched_at: Counter[int] = Counter()  # fetch offset -> requests for it
+    fetches: list[int] = []  # the offset each fetch of the topic's records asked from
     send = AIOKafkaClient.send
 
     async def counting_send(self: Any, node_id: Any, request: Any, **kw: Any) -> Any:
         if type(request).__name__.startswith("FetchRequest"):
             for name, partitions in request.topics:
                 if name == topic:
-                    for entry in partitions:
-                        fetched_at[entry[1]] += 1
+                    fetches.extend(entry[1] for entry in partitions if entry[1] < total)
         return await send(self, node_id, request, **kw)
 
     monkeypatch.setattr(AIOKafkaClient, "send", counting_send)
@@ -107,7 +107,9 @@ async def test_pauses_never_make_the_consumer_fetch_an_offset_again(
     source.drain()
     await task
 
-    assert source.statistics().pauses >= 10, source.statistics()
+    pauses = source.statistics().pauses
+    assert pauses >= 10, source.statistics()
     assert set(seen.values()) == {1}, "a record was delivered twice"
-    again = {offset: n for offset, n in fetched_at.items() if n > 1 and offset < total}
-    assert not again, f"offsets fetched again after a pause: {sorted(again.items())[:10]}"
+    # ~3.4 MB arrive in fetches of up to fetch_max_bytes (1 MiB): a handful, whatever the
+    # number of pauses. A fetch per pause meant every pause threw fetched records away.
+    assert 3 <= len(fetches) < pauses // 4, (len(fetches), pauses, fetches[:20])
