@@ -18,7 +18,7 @@ Example::
     asyncio.run(main())
 """
 
-from typing import TYPE_CHECKING, Any
+import typing
 
 from . import operators
 from .core import (
@@ -42,7 +42,7 @@ from .core import (
 )
 from .sources import Emitter, from_async_iterable, from_iterable
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from .interop import from_observable, to_observable
 
 __version__ = "0.1.0"
@@ -75,7 +75,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     # The Rx bridge imports reactivex (~2 MiB resident, ~20 ms): only programs that use it
     # pay for it, not every Kafka consumer (#11's memory goal).
     if name in ("from_observable", "to_observable"):
