@@ -27,8 +27,9 @@ Example::
 """
 
 from ..core._public import publish as _publish
-from ._breaker import CircuitBreaker, Permit
+from ._breaker import CircuitBreaker
 from ._config import BreakerConfig, WindowKind
+from ._machine import Permit
 from ._shared import RedisBreakerStorage
 from ._state import (
     BreakerEvent,

@@ -35,21 +35,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..core._checks import is_number
+from ..core._clock import Clock
 from ..core._errors import StreamGuardError, require
 from ..core._redis import RedisConnection, Script, parse_uri
 from ._config import BreakerConfig
 from ._state import State
-
-if TYPE_CHECKING:
-    from ._breaker import CircuitBreaker
+from ._timers import start_timer
 
 _log = logging.getLogger("streamguard.breaker")
 
@@ -181,17 +181,42 @@ def _config_arg(config: BreakerConfig) -> str:
         str(round(IDLE_TTL * 1000))])
 
 
+class LinkedBreaker(Protocol):
+    """What a :class:`SharedLink` reads of its breaker and calls back on it (the breaker's
+    state machine, ``_machine.py``, is one)."""
+
+    name: str
+    config: BreakerConfig
+    _clock: Clock
+    _rng: random.Random
+    _waiters: list[asyncio.Future[None]]
+    """Calls waiting for a permit: a poll then asks for a probe lease."""
+
+    def _adopt(self, view: SharedView, moved: bool) -> None:
+        """Take the shared state one script call returned (*moved*: its epoch changed)."""
+        ...
+
+    def _go_local(self, error: str, batch: str) -> None:
+        """Redis stopped answering: judge *batch* here and go on alone."""
+        ...
+
+    def _rejoin(self, view: SharedView, duration: float) -> None:
+        """Redis answers again after *duration* seconds: take its state."""
+        ...
+
+
 class SharedLink:
     """One breaker's link to its shared state: the outcome queue, the background script
     calls, the outage bookkeeping. The breaker calls :meth:`record`, :meth:`sync` and
-    :meth:`set_state`; the link calls back the breaker's ``_adopt`` and ``_go_local``."""
+    :meth:`set_state`; the link calls back the breaker's ``_adopt``, ``_go_local`` and
+    ``_rejoin`` (see :class:`LinkedBreaker`)."""
 
     __slots__ = ("_answer", "_args", "_breaker", "_claim", "_outcomes", "_owns", "_poll",
                  "_sent", "_set", "_sync", "_task", "_unanswered", "began", "closed", "epoch",
                  "lease", "local_outcomes", "outages", "owner", "storage", "up", "view",
                  "wanted")
 
-    def __init__(self, breaker: CircuitBreaker, storage: RedisBreakerStorage,
+    def __init__(self, breaker: LinkedBreaker, storage: RedisBreakerStorage,
                  owns: bool) -> None:
         self._breaker = breaker
         self.storage = storage
@@ -381,7 +406,6 @@ class SharedLink:
         self.sync(claim=self.wanted or bool(self._breaker._waiters))
 
     def _after(self, delay: float, fn: Callable[[], None]) -> Any:
-        from ._breaker import start_timer
         return start_timer(self._breaker._clock, delay, fn)
 
     # ------------------------------------------------------------------ outages

@@ -35,6 +35,12 @@ class State(StrEnum):
     FORCED_OPEN = "FORCED_OPEN"
 
 
+# The states as module globals for the breaker's hot paths (`state is CLOSED`): a global is
+# read faster than the enum's attribute.
+CLOSED, OPEN, HALF_OPEN = State.CLOSED, State.OPEN, State.HALF_OPEN
+DISABLED, FORCED_OPEN = State.DISABLED, State.FORCED_OPEN
+
+
 class CircuitOpenError(StreamGuardError):
     """The breaker did not permit the call; the call was not made.
 

@@ -14,7 +14,8 @@ from ._view import choose_view
 
 def command(args: argparse.Namespace) -> int:
     """Load the target, then run it supervised (see :mod:`._session`), or, with
-    ``--workers N`` above 1, run N processes of it (see :mod:`._workers`)."""
+    ``--workers N`` above 1, run N processes of it (see :mod:`._workers`) and print their
+    summary (:mod:`._workers_report`)."""
     target = load_target(args.target)
     kwargs: dict[str, object] = {}
     bootstrap = kafka_bootstrap(args)
@@ -24,9 +25,12 @@ def command(args: argparse.Namespace) -> int:
     view = choose_view(args.view, sys.stderr)
     if args.workers > 1:
         # Checked here once, so that a target that cannot run fails before any worker starts.
-        from ._workers import command as supervise_workers
+        from ._workers import supervise as supervise_workers
+        from ._workers_report import print_summary
 
-        return supervise_workers(args, view)
+        supervisor, code = supervise_workers(args, view)
+        print_summary(supervisor, code)
+        return code
     options = Options.from_args(args, view)
     return asyncio.run(supervise(lambda pipelines: run_target(target, kwargs, pipelines),
                                  options))

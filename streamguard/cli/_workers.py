@@ -44,7 +44,6 @@ from typing import Any
 from ._drain import DrainReport
 from ._errors import CliError, ExitCode
 from ._restarts import RestartPolicy, Restarts
-from ._workers_report import print_summary
 
 KILL_GRACE = 5.0
 """Seconds a worker gets after ``--drain-timeout`` (to commit and leave its group, write its
@@ -141,6 +140,8 @@ class Supervisor:
         self._began = self._loop.time()
         self._stop_began = 0.0
         self._watchdog: asyncio.Task[None] | None = None
+        self.elapsed = 0.0
+        """Seconds the run took, once :meth:`run` returned."""
 
     @property
     def stopping(self) -> bool:
@@ -149,8 +150,8 @@ class Supervisor:
         return self._stopped.is_set()
 
     async def run(self) -> int:
-        """Start the workers, keep them running, drain them; print the summary; return the
-        exit code."""
+        """Start the workers, keep them running, drain them; return the exit code (the
+        summary is :mod:`._workers_report`'s)."""
         loop = self._loop
         for signum, label, code in ((signal.SIGINT, "interrupted", ExitCode.INTERRUPTED),
                                     (signal.SIGTERM, "terminated", ExitCode.TERMINATED)):
@@ -175,9 +176,8 @@ class Supervisor:
             self.drain.expired = self.drain.expired or any(
                 (w.summaries[-1].get("drain") or {}).get("expired", False)
                 for w in self.workers if w.summaries)
-        code = self._exit_code()
-        print_summary(self, loop.time() - self._began, code)
-        return code
+        self.elapsed = loop.time() - self._began
+        return self._exit_code()
 
     def _exit_code(self) -> ExitCode:
         if self.failure is not None:
@@ -352,13 +352,15 @@ def _say(message: str) -> None:
     print(f"streamguard: {message}", file=sys.stderr, flush=True)
 
 
-def command(args: argparse.Namespace, view: str) -> int:
+def supervise(args: argparse.Namespace, view: str) -> tuple[Supervisor, int]:
     """Supervise ``args.workers`` processes of the target (the target itself was checked by
-    the caller)."""
+    the caller) until the run ends; return the supervisor (what the summary reads) and the
+    exit code."""
     plan = Plan.from_args(args, view)
     with tempfile.TemporaryDirectory(prefix="streamguard-workers-") as folder:
         return asyncio.run(_supervise(plan, Path(folder)))
 
 
-async def _supervise(plan: Plan, folder: Path) -> int:
-    return await Supervisor(plan, folder).run()
+async def _supervise(plan: Plan, folder: Path) -> tuple[Supervisor, int]:
+    supervisor = Supervisor(plan, folder)
+    return supervisor, await supervisor.run()

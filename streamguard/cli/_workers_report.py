@@ -6,12 +6,10 @@ missing from the sums, and the summary says so."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._report import _table
-
-if TYPE_CHECKING:
-    from ._workers import Supervisor, Worker
+from ._workers import Supervisor, Worker, describe_exit
 
 _COUNTERS = ("received", "emitted", "dropped", "rejected", "failed")
 _KAFKA_COUNTERS = ("pauses", "resumes", "commits")
@@ -41,8 +39,6 @@ def _worker_json(worker: Worker) -> dict[str, Any]:
 
 
 def _ended(worker: Worker) -> str:
-    from ._workers import describe_exit
-
     return ", then ".join(describe_exit(code) for code in worker.exits) or "never started"
 
 
@@ -52,8 +48,10 @@ def _left_aligned(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[
             for cells in (header, *rows)]
 
 
-def print_summary(supervisor: Supervisor, elapsed: float, code: int) -> None:
-    """Print the summary on stdout: text, or one JSON object with ``--json``."""
+def print_summary(supervisor: Supervisor, code: int) -> None:
+    """Print the summary of a finished run (*code*: its exit code) on stdout: text, or one
+    JSON object with ``--json``."""
+    elapsed = supervisor.elapsed
     workers = supervisor.workers
     summaries = [s for w in workers for s in w.summaries]
     combined = combine(summaries)

@@ -26,9 +26,9 @@ from ._overflow import OverflowPolicy
 from ._pipeline import DEFAULT_PREFETCH, Pipeline, PipelineResult
 from ._protocol import UNBOUNDED, ChunkSubscriber, Subscriber, Subscription
 from ._publisher import Publisher
-from ._runtime import Runtime, live_pipelines
+from ._runtime import Runtime, StageStatistics, live_pipelines
 from ._signals import Throttled, TooManyRequests, is_throttled, retry_after_of, retryable_of
-from ._stage import ItemFailed, ItemsDropped, Stage, StageEvent, StageStatistics, StageTerminated
+from ._stage import ItemFailed, ItemsDropped, Stage, StageEvent, StageTerminated
 from ._stream import Operator, Stream, lift
 
 __all__ = [

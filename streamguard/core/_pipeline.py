@@ -18,17 +18,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from ._ack import Ack, abandon_all, done_all
 from ._errors import require
-from ._protocol import Subscription
-from ._runtime import Runtime, activate
-from ._stage import StageStatistics
-
-if TYPE_CHECKING:
-    from ._events import EventBus
-    from ._stream import Stream
+from ._events import EventBus
+from ._protocol import ChunkSubscriber, Subscription
+from ._runtime import Runtime, StageStatistics, activate
 
 T = TypeVar("T")
 
@@ -38,6 +34,15 @@ appears (``run``, ``start``, ``iterate``, ``sink``, the ``prefetch`` operator); 
 once three quarters were consumed."""
 
 Outcome = Literal["completed", "drained", "drain_expired", "cancelled"]
+
+
+class Startable(Protocol):
+    """What a :class:`Pipeline` starts: every :class:`~streamguard.core.Stream` (a pipeline
+    needs of it only the subscription of its terminal subscriber)."""
+
+    def _subscribe_chunked(self, subscriber: ChunkSubscriber[Any]) -> None:
+        """Subscribe *subscriber* to the items, in chunks with their acks."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +73,7 @@ class Pipeline:
 
     __slots__ = ("_outcome", "_rt", "_task", "_terminal", "name")
 
-    def __init__(self, stream: Stream[Any], *, name: str | None, bus: EventBus | None,
+    def __init__(self, stream: Startable, *, name: str | None, bus: EventBus | None,
                  prefetch: int, out: list[Any] | None = None) -> None:
         require(isinstance(prefetch, int) and not isinstance(prefetch, bool) and prefetch >= 1,
                 "prefetch must be an int >= 1", prefetch)

@@ -1,7 +1,8 @@
 """The runtime of one running pipeline: its name, its stages, and the tasks they spawn.
 
-Stages register here while the pipeline is being subscribed, so that statistics can be read
-per pipeline and every task a stage started is cancelled and awaited when the pipeline ends:
+Stages register here while the pipeline is being subscribed, so that their statistics (each a
+frozen :class:`StageStatistics`, the record this module defines) can be read per pipeline and
+every task a stage started is cancelled and awaited when the pipeline ends:
 a finished ``run()`` leaves no pending task behind.
 """
 
@@ -14,14 +15,44 @@ import logging
 import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ._events import EventBus
-    from ._stage import StageStatistics
+from ._events import EventBus, default_bus
 
 _log = logging.getLogger("streamguard")
 _counter = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class StageStatistics:
+    """A snapshot of one stage's counters.
+
+    Attributes:
+        pipeline: name of the pipeline the stage runs in.
+        stage: name of the stage (``"map"``, ``"buffer"`` or the ``name=`` given to it).
+        received: items received from upstream.
+        emitted: items emitted downstream.
+        dropped: items dropped on purpose (filter, overflow strategy, take); each was completed.
+        rejected: items rejected by a limiter or routed to a dead-letter sink; each was completed.
+        failed: items that failed and were reported failed to their source.
+        in_flight: items currently being processed (async calls under way).
+        buffered: items held, waiting for downstream demand.
+        capacity: the bound on ``buffered + in_flight`` (0 for stages that hold nothing).
+        demand: outstanding downstream demand (requested and not yet emitted).
+    """
+
+    pipeline: str
+    stage: str
+    received: int
+    emitted: int
+    dropped: int
+    rejected: int
+    failed: int
+    in_flight: int
+    buffered: int
+    capacity: int
+    demand: int
 
 
 class StatisticsSource(Protocol):
@@ -53,8 +84,6 @@ class Runtime:
     __slots__ = ("__weakref__", "bus", "closed", "name", "sources", "stages", "tasks")
 
     def __init__(self, name: str | None = None, bus: EventBus | None = None) -> None:
-        from ._events import default_bus
-
         self.name = name or f"pipeline-{next(_counter)}"
         self.bus = bus or default_bus()
         self.stages: list[StatisticsSource] = []

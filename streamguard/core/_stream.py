@@ -6,16 +6,14 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 from ._ack import Ack, abandon_all
 from ._errors import StreamClosedError, require
+from ._events import EventBus
 from ._pipeline import DEFAULT_PREFETCH, Pipeline, PipelineResult
 from ._protocol import ChunkSubscriber, Subscriber, Subscription
 from ._runtime import Runtime, _current, activate
-
-if TYPE_CHECKING:
-    from ._events import EventBus
 
 T = TypeVar("T")
 A = TypeVar("A")

@@ -11,7 +11,7 @@ import time
 from collections import deque
 from typing import Any
 
-from ..breaker._breaker import start_timer
+from ..breaker._timers import start_timer
 from ..core._clock import Clock, MonotonicClock
 
 # A call's entry is a list, not an object: one is made per call, and a list is made without

@@ -21,7 +21,8 @@ from ..core._overflow import BoundedQueue, Overflow, OverflowPolicy, parse_overf
 from ..core._pipeline import DEFAULT_PREFETCH
 from ..core._protocol import ChunkSubscriber
 from ..core._publisher import Publisher
-from ..core._stage import ItemsDropped, StageStatistics
+from ..core._runtime import StageStatistics
+from ..core._stage import ItemsDropped
 from ..core._stream import Stream
 
 T = TypeVar("T")

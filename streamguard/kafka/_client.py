@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, UnknownError
 
 from streamguard.core._errors import ConfigError
 
-from ._connection import KafkaConnection
+from ._connection import Bootstrap, KafkaConnection
 from ._errors import (
     BrokerRefusedError,
     BrokerUnreachableError,
@@ -32,11 +32,6 @@ _UNREACHABLE_HINT = (
     "check bootstrap_servers and that a broker runs there "
     "(`streamguard broker` starts a local development broker)"
 )
-
-
-Bootstrap = str | KafkaConnection
-"""Where the brokers are: ``"host:port[,…]"``, or a :class:`KafkaConnection` that also says
-how to reach them securely. Every client streamguard makes accepts either."""
 
 
 def _expand(options: dict[str, Any]) -> tuple[dict[str, Any], KafkaConnection | None]:

@@ -29,7 +29,7 @@ from streamguard.core._clock import Clock
 from streamguard.core._events import EventBus
 
 from ._events import CommitFailed, OffsetsCommitted
-from ._offset_map import above, advance, encode, ranges_of, union
+from ._offset_map import Ranges, above, advance, encode, ranges_of, union
 from ._partition import PartitionState
 
 _log = logging.getLogger("streamguard.kafka")
@@ -162,12 +162,10 @@ class Committer:
             if low is not None and (tracker.committed is None or low > tracker.committed):
                 return low, ""
             return None
-        done = union(ranges_of(tracker.completed_offsets()), part.skip)
-        if low is None:  # nothing contiguous completed yet: stay at the first open record
-            low = tracker.first_open if tracker.committed is None else tracker.committed
-            if low is None or not done:
-                return None
-        offset = advance(low, done)  # records skipped after a restart count as completed
+        point = commit_point(part, low)
+        if point is None:
+            return None
+        offset, done = point
         committed = tracker.committed
         if committed is not None and offset < committed:
             return None
@@ -175,3 +173,17 @@ class Committer:
         if committed is None or offset > committed or metadata != part.metadata:
             return offset, metadata
         return None
+
+
+def commit_point(part: PartitionState, low: int | None) -> tuple[int, Ranges] | None:
+    """Where *part*'s commit goes with the completed metadata on — the lowest incomplete
+    offset — and the completed ranges above it, given its committable offset *low*
+    (``None``: nothing contiguous completed); ``None`` if there is nothing to commit.
+    Per commit (and per measure of the gap bound, :mod:`._gap`), never per record."""
+    tracker = part.tracker
+    done = union(ranges_of(tracker.completed_offsets()), part.skip)
+    if low is None:  # nothing contiguous completed yet: stay at the first open record
+        low = tracker.first_open if tracker.committed is None else tracker.committed
+        if low is None or not done:
+            return None
+    return advance(low, done), done  # records skipped after a restart count as completed

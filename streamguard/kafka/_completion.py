@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from ._context import SourceContext
 from ._errors import RecordFailedError
+from ._gap import GapGate
 from ._offsets import (
     ABANDONED,
     DEAD_LETTERING,
@@ -248,26 +249,31 @@ class Completion:
     """Counts completions, feeds the pause planner and wakes whoever waits for in-flight
     records to finish (revoke, drain, close)."""
 
-    def __init__(self, ctx: SourceContext, on_backlog_change: Any, on_failure: Any) -> None:
+    def __init__(self, ctx: SourceContext, on_backlog_change: Any, on_failure: Any,
+                 gate: GapGate | None = None) -> None:
         self._ctx = ctx
         self._on_backlog_change = on_backlog_change
         self._on_failure = on_failure
         self._progress = asyncio.Event()
         self.since_commit = 0  # records completed since the last commit was scheduled
+        self.gate = gate  # the gap bound (#13), told what completes
 
     def tracker_for(self, holder: list[PartitionState]) -> OffsetTracker:
         """A new partition's tracker, reporting to this object (*holder* gets the part)."""
-        early = self._early if self._ctx.config.completed_metadata else None
+        early = ((lambda n: self._early(holder[0], n)) if self._ctx.config.completed_metadata
+                 else None)
         return OffsetTracker(
             on_progress=lambda _t, n: self._progressed(holder[0], n),
             on_failure=lambda chunk, error: self._on_failure(holder[0], chunk, error),
             on_early=early,
         )
 
-    def _early(self, n: int) -> None:
+    def _early(self, part: PartitionState, n: int) -> None:
         # Completed behind an incomplete chunk: not committable, but the commit's metadata
         # carries them, so they make a commit due as well (#13).
         self.since_commit += n
+        if self.gate is not None:
+            self.gate.settled(part, n)
 
     def _progressed(self, part: PartitionState, n: int) -> None:
         ctx = self._ctx
@@ -276,12 +282,17 @@ class Completion:
         if not part.tracker.dead and ctx.pause.backlog(part.tp, part.backlog,
                                                        part.backlog_bytes):
             self._on_backlog_change()
+        if n and self.gate is not None:
+            self.gate.moved(part)
         self._progress.set()
 
     def sync(self, parts: Iterable[PartitionState]) -> None:
-        """Learn which chunks of *parts* completed (acks only write their state bytes)."""
+        """Learn which chunks of *parts* completed (acks only write their state bytes), and
+        let partitions held by the gap bound go on once theirs closed enough."""
         for part in parts:
             part.tracker.sync()
+        if self.gate is not None:
+            self.gate.recheck()
 
     def wake(self) -> None:
         """Wake waiters (something else than a completion changed what they wait for)."""

@@ -6,41 +6,14 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from streamguard.core._errors import require
 
+from ._connection import Bootstrap, check_bootstrap
 from ._pause import FlowControl
 
-if TYPE_CHECKING:
-    from ._client import Bootstrap
-
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-# host:port, host or [IPv6]:port; the port is checked as a number below.
-_SERVER = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(?P<port>[^:]*))?$")
-
-
-def check_bootstrap(value: object, field_name: str = "bootstrap_servers") -> None:
-    """Raise :class:`~streamguard.core.ConfigError` unless *value* is
-    ``"host:port[,host:port...]"`` with ports in 1..65535 (aiokafka would accept a bad port
-    and fail later with a bare ``ValueError``). A :class:`KafkaConnection` (brokers plus
-    security) is accepted wherever a bootstrap string is: it validated itself."""
-    from ._connection import KafkaConnection  # it imports this module
-
-    if isinstance(value, KafkaConnection):
-        return
-    rule = f"{field_name} must be a non-empty 'host:port[,host:port...]' string"
-    require(isinstance(value, str) and bool(value.strip()), rule, value)
-    assert isinstance(value, str)
-    for server in value.split(","):
-        match = _SERVER.match(server.strip())
-        require(match is not None, f"{rule} (bad server {server.strip()!r})", value)
-        assert match is not None
-        port = match.group("port")
-        if port is not None:
-            require(port.isdigit() and 1 <= int(port) <= 65535,
-                    f"{field_name}: port must be a number in 1..65535 (server "
-                    f"{server.strip()!r})", value)
 
 
 def check_int(value: object, field_name: str) -> None:
@@ -122,6 +95,14 @@ class KafkaSourceConfig:
         completed_metadata_limit: the most characters of metadata per partition (default
             4,096, Kafka's ``offset.metadata.max.bytes`` default; lower it if the brokers'
             setting is lower). Completed offsets that do not fit are delivered again.
+        completed_metadata_bound: keep what a crash delivers again within what fits
+            (default ``True``): a partition whose completed offsets above its lowest
+            incomplete one would need more than 75 % of ``completed_metadata_limit`` stops
+            handing out records — they stay buffered, its backlog pauses its fetching, the
+            other partitions go on — until that gap closes (Confluent Parallel Consumer's
+            back pressure from the offset map; :mod:`streamguard.kafka._gap`). ``False``:
+            the partition goes on, and what does not fit is delivered again after a crash.
+            Nothing changes without ``completed_metadata`` or a ``group_id``.
         revoke_timeout: on a rebalance, seconds to wait for the in-flight records of revoked
             partitions before committing what completed and dropping the rest (default 5.0;
             while the source drains, its drain deadline if that is longer).
@@ -155,6 +136,7 @@ class KafkaSourceConfig:
     commit_interval: float = 1.0
     completed_metadata: bool = True
     completed_metadata_limit: int = 4096
+    completed_metadata_bound: bool = True
     revoke_timeout: float = 5.0
     close_timeout: float = 10.0
     connect_timeout: float = 15.0
@@ -216,6 +198,7 @@ class KafkaSourceConfig:
             check_number(getattr(self, name), name)
         check_bool(self.dead_letter_idempotence, "dead_letter_idempotence")
         check_bool(self.completed_metadata, "completed_metadata")
+        check_bool(self.completed_metadata_bound, "completed_metadata_bound")
         check_mapping(self.consumer_options, "consumer_options")
 
     def _check_numbers(self) -> None:

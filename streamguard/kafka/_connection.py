@@ -30,12 +30,14 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from ..core._errors import ConfigError, require
-from ._config import check_bootstrap
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
 
 ENV_PREFIX = "STREAMGUARD_KAFKA_"
+
+# host:port, host or [IPv6]:port; the port is checked as a number below.
+_SERVER = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(?P<port>[^:]*))?$")
 
 
 class Secret:
@@ -285,6 +287,32 @@ class KafkaConnection:
         require("bootstrap_servers" in base,
                 f"{ENV_PREFIX}BOOTSTRAP_SERVERS must be set", None)
         return cls(**base)
+
+
+Bootstrap = str | KafkaConnection
+"""Where the brokers are: ``"host:port[,…]"``, or a :class:`KafkaConnection` that also says
+how to reach them securely. Every client streamguard makes accepts either."""
+
+
+def check_bootstrap(value: object, field_name: str = "bootstrap_servers") -> None:
+    """Raise :class:`~streamguard.core.ConfigError` unless *value* is
+    ``"host:port[,host:port...]"`` with ports in 1..65535 (aiokafka would accept a bad port
+    and fail later with a bare ``ValueError``). A :class:`KafkaConnection` (brokers plus
+    security) is accepted wherever a bootstrap string is: it validated itself."""
+    if isinstance(value, KafkaConnection):
+        return
+    rule = f"{field_name} must be a non-empty 'host:port[,host:port...]' string"
+    require(isinstance(value, str) and bool(value.strip()), rule, value)
+    assert isinstance(value, str)
+    for server in value.split(","):
+        match = _SERVER.match(server.strip())
+        require(match is not None, f"{rule} (bad server {server.strip()!r})", value)
+        assert match is not None
+        port = match.group("port")
+        if port is not None:
+            require(port.isdigit() and 1 <= int(port) <= 65535,
+                    f"{field_name}: port must be a number in 1..65535 (server "
+                    f"{server.strip()!r})", value)
 
 
 def vars_of(connection: KafkaConnection) -> dict[str, Any]:

@@ -23,8 +23,9 @@ from typing import Any
 
 from streamguard.core._errors import ItemFailedError
 
-from ._client import Bootstrap, make_producer, start_client
+from ._client import make_producer, start_client
 from ._completion import RecordAck, find_ack, stream_failure
+from ._connection import Bootstrap
 from ._context import SourceContext
 from ._errors import DeadLetterError, KafkaAdapterError, RecordFailedError
 from ._events import RecordDeadLettered

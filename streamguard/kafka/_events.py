@@ -3,7 +3,8 @@
 ``source`` names the publishing object: the source's or sink's name. The metrics exporter
 maps them to ``streamguard_kafka_partition_paused{topic,partition}`` (paused/resumed),
 ``streamguard_kafka_lag{topic,partition,kind}`` (:class:`LagSampled`, kinds ``broker`` and
-``in_flight``) and ``streamguard_kafka_commits_total{topic}`` (:class:`OffsetsCommitted`).
+``in_flight``), ``streamguard_kafka_partition_gap_held{topic,partition}`` (held/released at
+the gap bound) and ``streamguard_kafka_commits_total{topic}`` (:class:`OffsetsCommitted`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,32 @@ class PartitionResumed(KafkaEvent):
     topic: str
     partition: int
     paused_for: float
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionGapHeld(KafkaEvent):
+    """streamguard stopped handing out records of *topic*/*partition*: *span* offsets above
+    *offset*, which has not completed, were handed out, and the completed ones among them
+    need *size* of the *limit* characters of commit metadata (``completed_metadata_limit``)
+    — more would be delivered again after a crash. Its records stay buffered until enough
+    of that gap closes (:mod:`streamguard.kafka._gap`)."""
+
+    topic: str
+    partition: int
+    offset: int
+    span: int
+    size: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionGapReleased(KafkaEvent):
+    """*topic*/*partition* hands out records again after *held_for* seconds held by
+    :class:`PartitionGapHeld`."""
+
+    topic: str
+    partition: int
+    held_for: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,9 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from streamguard.core._errors import require
 
-from . import _client
-from ._client import Bootstrap, close_quietly, make_consumer, start_client, topic_partitions
-from ._config import check_bootstrap, check_str
+from ._client import close_quietly, make_admin, make_consumer, start_client, topic_partitions
+from ._config import check_str
+from ._connection import Bootstrap, check_bootstrap
 from ._errors import BrokerUnreachableError, KafkaAdapterError, UnknownTopicError
 from ._partition import PartitionState
 from ._types import TP
@@ -288,8 +288,8 @@ class GroupLagReader:
         if tps is not None and not tps:
             return {}
         if self._admin is None:
-            admin = _client.make_admin(bootstrap_servers=self.bootstrap_servers,
-                                       request_timeout_ms=int(self._timeout * 1000))
+            admin = make_admin(bootstrap_servers=self.bootstrap_servers,
+                               request_timeout_ms=int(self._timeout * 1000))
             await start_client(admin, bootstrap=self.bootstrap_servers, within=self._timeout,
                                what="offset reader")
             self._admin = admin

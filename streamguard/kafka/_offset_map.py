@@ -28,7 +28,9 @@ further: each run costs a varint, so e.g. one stuck record followed by a million
 offsets takes a few bytes. **Beyond what fits**, the encoding describes a prefix of the window
 that fits — at least :func:`guaranteed_span` offsets, and within 3 % of the longest that
 fits — and leaves the rest out: those completed records are delivered again
-after a crash (never lost), and the commit itself never fails because of the metadata.
+after a crash (never lost), and the commit itself never fails because of the metadata. The
+source keeps each partition's set within 75 % of the limit while records are in flight, by
+handing out no more of its records until the gap closes (:mod:`._gap`, the gap bound).
 At most :data:`MAX_RUNS` runs of completed offsets are looked at (more than the guaranteed
 span can hold), so a commit's encoding costs tens of milliseconds at worst, whatever the gap.
 """
@@ -40,6 +42,7 @@ import binascii
 import bisect
 import re
 import struct
+import sys
 import zlib
 from collections.abc import Iterable, Sequence
 
@@ -108,20 +111,48 @@ def contains(ranges: Sequence[tuple[int, int]], offset: int) -> bool:
     return i >= 0 and ranges[i][0] <= offset < ranges[i][1]
 
 
+def _first_above(ranges: Sequence[tuple[int, int]], base: int) -> int:
+    """The index of the first of the sorted *ranges* that reaches above *base*."""
+    i = bisect.bisect_right(ranges, (base, _INF))  # ranges from here start above base
+    if i and ranges[i - 1][1] > base:
+        i -= 1
+    return i
+
+
+def _relative(base: int, ranges: Sequence[tuple[int, int]]) -> tuple[Ranges, list[int], int]:
+    """*ranges* (at most :data:`MAX_RUNS` of them, above *base*) relative to *base*, their
+    starts, and the span that describes them all."""
+    rel = [(s - base, e - base) for s, e in ranges]
+    return rel, [s for s, _ in rel], min(rel[-1][1], _MAX_SPAN)  # span: a 32-bit field
+
+
+def encoded_length(base: int, ranges: Sequence[tuple[int, int]]) -> int:
+    """How many characters :func:`encode` needs to describe *all* the completed *ranges*
+    above *base* (cut to no limit): what the gap bound (:mod:`._gap`) measures. A set of
+    more than :data:`MAX_RUNS` runs, which no encoding describes whole, counts as
+    ``sys.maxsize``."""
+    i = _first_above(ranges, base)
+    if len(ranges) - i > MAX_RUNS:
+        return sys.maxsize
+    ranges = above(ranges[i:], base)
+    if not ranges:
+        return 0
+    rel, starts, full = _relative(base, ranges)
+    if full < rel[-1][1]:
+        return sys.maxsize
+    return len(_encode_window(base, rel, starts, full))
+
+
 def encode(base: int, ranges: Sequence[tuple[int, int]], limit: int = DEFAULT_LIMIT) -> str:
     """Metadata (at most *limit* characters) describing the completed *ranges* above *base*,
     or ``""`` if there are none. Offsets below *base* are ignored. If the whole set does not
     fit, a prefix window is described: at least :func:`guaranteed_span` offsets, and within
     3 % of the longest window that fits."""
-    i = bisect.bisect_right(ranges, (base, _INF))  # ranges from here start above base
-    if i and ranges[i - 1][1] > base:
-        i -= 1
+    i = _first_above(ranges, base)
     ranges = above(ranges[i:i + MAX_RUNS], base)
     if not ranges:
         return ""
-    starts = [s - base for s, _ in ranges]
-    rel = [(s - base, e - base) for s, e in ranges]
-    full = min(rel[-1][1], _MAX_SPAN)  # the header's span field holds 32 bits
+    rel, starts, full = _relative(base, ranges)
     text = _encode_window(base, rel, starts, full)
     if len(text) <= limit:
         return text

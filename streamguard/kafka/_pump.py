@@ -52,6 +52,8 @@ class Pump:
         self._watch = watch
         self._spawn = spawn
         self._decode = batch_decoder(ctx.codec)
+        if completion.gate is not None:
+            completion.gate.wake = outlet.ready  # a partition the gap bound released
         self.committer: Committer | None = None
         self.rebalancer: Rebalancer | None = None
         self._close_task: asyncio.Task[None] | None = None
@@ -167,12 +169,19 @@ class Pump:
         if not ready:  # starving: completions may let a paused partition resume now
             self._completion.sync(ctx.parts.values())
         limit = ctx.config.max_poll_records
+        gate = self._completion.gate
         while outlet.demand > 0 and ready and ctx.life.fetching:
             part = ready.popleft()
             if part.revoking or not part.buffered or ctx.parts.get(part.tp) is not part:
                 part.in_ready = False
                 continue
-            taken = part.take(min(outlet.demand, limit))
+            want = min(outlet.demand, limit)
+            if gate is not None:
+                want = gate.admit(part, want)
+                if not want:  # held by the gap bound: buffered until the gate releases it
+                    part.in_ready = False
+                    continue
+            taken = part.take(want)
             if part.buffered:
                 ready.append(part)
             else:

@@ -34,6 +34,7 @@ from ._config import KafkaSourceConfig
 from ._context import SourceContext
 from ._dead_letter import DeadLetters
 from ._flow import PauseApplier
+from ._gap import gap_gate
 from ._lag import PartitionLag
 from ._lifecycle import Ending, Phase
 from ._outlet import Outlet
@@ -65,6 +66,9 @@ class KafkaSourceStatistics:
             ``draining``, ``closing``, ``closed``).
         skipped: records fetched and not delivered because the committed metadata showed
             them completed before (``completed_metadata``).
+        gap_holds: times a partition stopped handing out records because its completed
+            offsets above the committed one would soon outgrow the commit metadata
+            (``completed_metadata_bound``); gap_held: partitions held so now.
     """
 
     name: str
@@ -81,6 +85,8 @@ class KafkaSourceStatistics:
     backlog: int
     phase: str
     skipped: int = 0
+    gap_holds: int = 0
+    gap_held: int = 0
 
 
 class KafkaSource(Generic[V]):
@@ -126,7 +132,7 @@ class KafkaSource(Generic[V]):
         self._pump: Pump | None = None
         self._outlet: Outlet[KafkaRecord[V]] | None = None
         self._dead = DeadLetters(ctx, self._spawn, self._fail)
-        self._completion = Completion(ctx, self._pauses.apply, self._chunk_failed)
+        self._completion = Completion(ctx, self._pauses.apply, self._chunk_failed, gap_gate(ctx))
 
     # ================================================================== public API
     def stream(self) -> Stream[KafkaRecord[V]]:
@@ -215,6 +221,7 @@ class KafkaSource(Generic[V]):
         """A snapshot of the source's counters."""
         ctx, counts = self._ctx, self._ctx.counts
         committer = None if self._pump is None else self._pump.committer
+        gate = self._completion.gate
         return KafkaSourceStatistics(
             name=self.name, fetched=counts.fetched, emitted=counts.emitted,
             completed=counts.completed, dead_lettered=counts.dead_lettered,
@@ -224,6 +231,8 @@ class KafkaSource(Generic[V]):
             assigned=len(ctx.parts),
             backlog=sum(p.backlog for p in ctx.parts.values()), phase=ctx.life.phase.value,
             skipped=counts.skipped,
+            gap_holds=0 if gate is None else gate.bound.holds,
+            gap_held=0 if gate is None else gate.held,
         )
 
     # ================================================================== wiring

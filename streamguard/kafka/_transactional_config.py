@@ -5,22 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from streamguard.core._errors import require
 
 from ._config import (
     check_bool,
-    check_bootstrap,
     check_int,
     check_mapping,
     check_number,
     check_str,
     check_topic,
 )
-
-if TYPE_CHECKING:
-    from ._client import Bootstrap
+from ._connection import Bootstrap, check_bootstrap
 
 Guarantee = Literal["exactly_once", "at_least_once"]
 GUARANTEES: tuple[Guarantee, ...] = ("exactly_once", "at_least_once")

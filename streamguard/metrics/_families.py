@@ -110,6 +110,10 @@ KAFKA_PAUSES = Family(
 KAFKA_RESUMES = Family(
     "streamguard_kafka_partition_resumes_total", "counter",
     "Times a partition was resumed.", ("topic", "partition"))
+KAFKA_GAP_HELD = Family(
+    "streamguard_kafka_partition_gap_held", "gauge",
+    "1 while a partition hands out no records because its completed offsets above a stuck one "
+    "would outgrow the commit metadata (the gap bound), else 0.", ("topic", "partition"))
 KAFKA_LAG = Family(
     "streamguard_kafka_lag", "gauge",
     "Consumer lag in records: broker (log end - committed) or in_flight (fetched - completed).",
@@ -150,7 +154,8 @@ EVENT_FAMILIES: tuple[Family, ...] = (
     BREAKER_SHARED_UP, BREAKER_SHARED_OUTAGES,
     RETRY_ATTEMPTS, RETRY_BUDGET_EXHAUSTED, RETRY_GAVE_UP,
     GUARD_DEAD_LETTERED, GUARD_FALLBACKS,
-    KAFKA_PAUSED, KAFKA_PAUSE_REASONS, KAFKA_PAUSES, KAFKA_RESUMES, KAFKA_LAG, KAFKA_COMMITS,
+    KAFKA_PAUSED, KAFKA_PAUSE_REASONS, KAFKA_PAUSES, KAFKA_RESUMES, KAFKA_GAP_HELD, KAFKA_LAG,
+    KAFKA_COMMITS,
     KAFKA_COMMIT_FAILURES,
     KAFKA_DEAD_LETTERED, KAFKA_THROTTLE_RATE, KAFKA_TRANSACTION_BATCHES,
     ADAPTIVE_LIMIT, ADAPTIVE_LIMIT_CHANGES,

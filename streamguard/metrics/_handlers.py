@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..core._stage import StageStatistics
+from ..core._runtime import StageStatistics
 from . import _families as F
 
 _log = logging.getLogger("streamguard.metrics")
@@ -182,6 +182,12 @@ def _kafka() -> Table:
         rec.inc(F.KAFKA_RESUMES, where)
         _hold(rec, where, ())
 
+    def gap_held(rec: Recorder, e: Any) -> None:
+        rec.set(F.KAFKA_GAP_HELD, (e.topic, str(e.partition)), 1.0)
+
+    def gap_released(rec: Recorder, e: Any) -> None:
+        rec.set(F.KAFKA_GAP_HELD, (e.topic, str(e.partition)), 0.0)
+
     def committed(rec: Recorder, e: Any) -> None:
         for topic in {topic for topic, _partition, _offset in e.offsets}:
             rec.inc(F.KAFKA_COMMITS, (topic,))
@@ -201,6 +207,7 @@ def _kafka() -> Table:
         for topic, partition in e.partitions:
             where = (topic, str(partition))
             rec.discard(F.KAFKA_PAUSED, where)
+            rec.discard(F.KAFKA_GAP_HELD, where)
             for reason in _reasons_of(rec, where):
                 rec.discard(F.KAFKA_PAUSE_REASONS, (*where, reason))
             rec.discard(F.KAFKA_LAG, (*where, "broker"))
@@ -226,6 +233,8 @@ def _kafka() -> Table:
         ev.PartitionPaused: paused,
         ev.PauseReasonsChanged: reasons_changed,
         ev.PartitionResumed: resumed,
+        ev.PartitionGapHeld: gap_held,
+        ev.PartitionGapReleased: gap_released,
         ev.OffsetsCommitted: committed,
         ev.CommitFailed: commit_failed,
         ev.LagSampled: lag,

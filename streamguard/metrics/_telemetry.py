@@ -17,8 +17,7 @@ from typing import Any
 from ..core._errors import require
 from ..core._events import EventBus, default_bus
 from ..core._protocol import add_demand
-from ..core._runtime import Runtime, live_pipelines, watch_pipelines
-from ..core._stage import StageStatistics
+from ..core._runtime import Runtime, StageStatistics, live_pipelines, watch_pipelines
 from ._families import STAGE_OUTCOMES, Family
 from ._handlers import Handler, resolve_handler
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from ..core._clock import Clock
 from ..core._protocol import ChunkSubscriber
 from ..core._publisher import Publisher
-from ..core._stage import ItemsDropped, StageStatistics
+from ..core._runtime import StageStatistics
+from ..core._stage import ItemsDropped
 from ._timer import Timer, next_tick
 
 

@@ -39,7 +39,6 @@ SlidingWindowCounter   about N per window in constant memory
 from streamguard.core._public import publish as _publish
 
 from ._composite import CompositeLimiter, Tier
-from ._decision import Decision, RateLimitExceeded
 from ._events import (
     LimiterStatistics,
     RateLimitDecided,
@@ -48,6 +47,7 @@ from ._events import (
     StorageOutageEnded,
 )
 from ._headers import parse_retry_after
+from ._limiter import RateLimitExceeded
 from ._rate_limiter import RateLimiter
 from ._stage import Mode, rate_limit
 from .algorithms import (
@@ -60,6 +60,7 @@ from .algorithms import (
     SlidingWindowLog,
     TokenBucket,
 )
+from .algorithms._base import Decision
 from .storage import MemoryStorage, RedisStorage, Storage, storage_from_uri
 
 __all__ = [

@@ -15,10 +15,9 @@ from streamguard.core._clock import SYSTEM_CLOCK, Clock
 from streamguard.core._errors import require
 from streamguard.core._events import EventBus
 
-from ._decision import Decision
 from ._limiter import BaseLimiter
 from ._outage import FailureMode
-from .algorithms._base import Algorithm
+from .algorithms._base import Algorithm, Decision
 from .storage import Storage
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from streamguard.core._events import Event
 
-from ._decision import Decision
+from .algorithms._base import Decision
 
 DecisionResult = Literal["allowed", "delayed", "rejected"]
 

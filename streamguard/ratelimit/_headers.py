@@ -13,16 +13,51 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from streamguard.core._errors import require
 
-if TYPE_CHECKING:
-    from ._decision import Decision
+
+class _Policy(Protocol):
+    @property
+    def quota(self) -> float: ...
+
+    @property
+    def window(self) -> float: ...
 
 
-def render_headers(decision: Decision, *, legacy: bool = True,
+class Limited(Protocol):
+    """What the headers are rendered from: every :class:`~streamguard.ratelimit.Decision`
+    (the fields of its that they read)."""
+
+    @property
+    def allowed(self) -> bool: ...
+
+    @property
+    def limit(self) -> float: ...
+
+    @property
+    def remaining(self) -> float: ...
+
+    @property
+    def retry_after(self) -> float: ...
+
+    @property
+    def reset_after(self) -> float: ...
+
+    @property
+    def policy(self) -> _Policy: ...
+
+    @property
+    def limiter(self) -> str: ...
+
+    @property
+    def tiers(self) -> Sequence[Limited]: ...
+
+
+def render_headers(decision: Limited, *, legacy: bool = True,
                    ietf: bool = True) -> dict[str, str]:
     """The response headers for *decision* (see :meth:`Decision.headers`)."""
     headers: dict[str, str] = {}
@@ -39,7 +74,7 @@ def render_headers(decision: Decision, *, legacy: bool = True,
     return headers
 
 
-def _policy_item(decision: Decision) -> str:
+def _policy_item(decision: Limited) -> str:
     # The field wants integers: express the quota over a whole number of seconds, at least 1.
     policy = decision.policy
     window = max(1, round(policy.window))
@@ -47,7 +82,7 @@ def _policy_item(decision: Decision) -> str:
     return f"{_sf_string(decision.limiter)};q={quota};w={window}"
 
 
-def _limit_item(decision: Decision) -> str:
+def _limit_item(decision: Limited) -> str:
     return (f"{_sf_string(decision.limiter)};r={_floor(decision.remaining)};"
             f"t={_ceil(decision.reset_after)}")
 

@@ -24,17 +24,38 @@ from types import TracebackType
 from typing import Any
 
 from streamguard.core._clock import Clock, MonotonicClock
-from streamguard.core._errors import ConfigError, WouldBlock, require
+from streamguard.core._errors import ConfigError, StreamGuardError, WouldBlock, require
 from streamguard.core._events import EventBus, default_bus
 
-from ._decision import Decision, RateLimitExceeded
 from ._events import DecisionResult, LimiterStatistics, RateLimitDecided
 from ._headers import parse_retry_after
 from ._outage import FailureMode, OutageGuard
-from .algorithms._base import EPSILON, INF
+from .algorithms._base import EPSILON, INF, Decision
 from .storage import Storage, storage_from_uri
 from .storage._base import StorageUnavailable, TierSpec
 from .storage._memory import MemoryBinding
+
+
+class RateLimitExceeded(StreamGuardError):
+    """A limiter refused a cost: in ``"error"`` mode, past a wait's timeout, or a cost that
+    can never be admitted (larger than the limiter's burst).
+
+    ``decision`` is the refusal, with ``retry_after`` saying when to try again. It is a
+    "slow down" signal (``throttled``), so a circuit breaker around the call does not count it
+    as a failure and a retry waits ``retry_after`` first.
+    """
+
+    throttled = True
+
+    def __init__(self, message: str, *, decision: Decision) -> None:
+        super().__init__(message)
+        self.decision = decision
+
+    @property
+    def retry_after(self) -> float:
+        """Seconds until the refused cost could be admitted (from the decision)."""
+        return self.decision.retry_after
+
 
 # ---------------------------------------------------------------- waiting in line
 # Waiting in line: one FIFO queue per key, so waiters of a key pass in arrival order and

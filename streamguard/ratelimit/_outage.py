@@ -7,9 +7,8 @@ from typing import Literal
 
 from streamguard.core._events import EventBus
 
-from ._decision import Decision
 from ._events import StorageOutageBegan, StorageOutageEnded
-from .algorithms._base import new_decision
+from .algorithms._base import Decision, new_decision
 from .storage._base import TierSpec
 
 _log = logging.getLogger("streamguard.ratelimit")

@@ -14,10 +14,9 @@ from streamguard.core._clock import SYSTEM_CLOCK, Clock
 from streamguard.core._errors import require
 from streamguard.core._events import EventBus
 
-from ._decision import Decision
 from ._limiter import BaseLimiter, bad_cost
 from ._outage import FailureMode
-from .algorithms._base import Algorithm, State
+from .algorithms._base import Algorithm, Decision, State
 from .storage import Storage
 from .storage._memory import KeyTable, MemoryBinding
 

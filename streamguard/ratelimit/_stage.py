@@ -43,11 +43,10 @@ from streamguard.core._protocol import UNBOUNDED, ChunkSubscriber
 from streamguard.core._stream import Operator, lift
 
 from ._composite import CompositeLimiter
-from ._decision import Decision, RateLimitExceeded
 from ._events import DecisionResult
-from ._limiter import BaseLimiter
+from ._limiter import BaseLimiter, RateLimitExceeded
 from ._lines import Lines
-from .algorithms._base import INF, until
+from .algorithms._base import INF, Decision, until
 
 T = TypeVar("T")
 

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from streamguard.kafka import read_group_lag
+from streamguard.kafka._offset_map import MetadataError, decode
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -125,3 +126,21 @@ async def committed_offsets(
     rows = await read_group_lag(bootstrap, group, topics=topics, connect_timeout=20)
     return {TopicPartition(r.topic, r.partition): r.committed for r in rows
             if r.committed is not None}
+
+
+async def last_commit(bootstrap: str, group: str) -> dict[int, tuple[int, list[tuple[int, int]]]]:
+    """Per partition: the committed offset and the completed ranges its metadata names."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        found = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    commit = {}
+    for tp, om in found.items():
+        try:
+            ranges = decode(om.metadata, om.offset)
+        except MetadataError:
+            ranges = []
+        commit[tp.partition] = (om.offset, ranges)
+    return commit

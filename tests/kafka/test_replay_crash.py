@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
-from streamguard.kafka._offset_map import MetadataError, contains, decode
+from streamguard.kafka._offset_map import contains
 
-from ._brokers import Broker, create_topic, produce
+from ._brokers import Broker, create_topic, last_commit, produce
 from ._pipelines import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -59,24 +58,6 @@ def read_log(path: Path) -> tuple[set[Rec], set[Rec], set[Rec]]:
                 if parts[-1] == "slow":
                     slow.add(rec)
     return started, done, slow
-
-
-async def last_commit(bootstrap: str, group: str) -> dict[int, tuple[int, list[tuple[int, int]]]]:
-    """Per partition: the committed offset and the completed ranges its metadata names."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
-    await admin.start()
-    try:
-        found = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    commit = {}
-    for tp, om in found.items():
-        try:
-            ranges = decode(om.metadata, om.offset)
-        except MetadataError:
-            ranges = []
-        commit[tp.partition] = (om.offset, ranges)
-    return commit
 
 
 @dataclass

@@ -155,3 +155,21 @@ def test_transactional_batches_by_outcome() -> None:
     assert value(samples, batches, topic="orders", outcome="committed") == 2
     assert value(samples, batches, topic="orders", outcome="retry") == 1
     assert value(samples, batches, topic="orders", outcome="fenced") == 1
+
+
+def test_kafka_gap_held_follows_hold_release_and_revoke() -> None:
+    bus = EventBus()
+    gauge = "streamguard_kafka_partition_gap_held"
+    with PrometheusExporter(bus=bus) as exporter:
+        bus.publish(kafka.PartitionGapHeld("src", "orders", 0, 10, 30_000, 3_100, 4096))
+        bus.publish(kafka.PartitionGapHeld("src", "orders", 1, 7, 25_000, 3_080, 4096))
+        held = parse(exporter.exposition())
+        bus.publish(kafka.PartitionGapReleased("src", "orders", 0, 2.5))
+        released = parse(exporter.exposition())
+        bus.publish(kafka.PartitionsRevoked("src", (("orders", 1),), 0, 0, 0.0))
+        revoked = parse(exporter.exposition())
+    assert value(held, gauge, topic="orders", partition="0") == 1
+    assert value(held, gauge, topic="orders", partition="1") == 1
+    assert value(released, gauge, topic="orders", partition="0") == 0
+    assert value(released, gauge, topic="orders", partition="1") == 1
+    assert value(revoked, gauge, topic="orders", partition="1") is None

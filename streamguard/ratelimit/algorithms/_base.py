@@ -1,4 +1,5 @@
-"""What every algorithm provides: a frozen policy and a mutable per-key state.
+"""What every algorithm provides: a frozen policy, a mutable per-key state, and the
+:class:`Decision` that state returns.
 
 An :class:`Algorithm` is the validated configuration (rate, burst, window ...) and the pure
 math: the bound it guarantees and the state it starts from. A :class:`State` is the per-key
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
-from .._decision import Decision
+from .._headers import render_headers
 
 EPSILON = 1e-9
 """Tolerance, in cost units, of every comparison: a clock reading of 0.30000000000000004 must
@@ -26,6 +27,46 @@ server's TIME, a wall clock) admits what is due exactly like one on small ``loop
 values: ``(now + 0.025) - now`` is not 0.025 when ``now`` is 1.7e9."""
 
 INF = float("inf")
+
+# A NamedTuple, not a frozen dataclass: one is built on every decision, and building a tuple
+# costs a fifth of a frozen dataclass (0.12 µs against 0.7 µs here), which is the whole budget
+# of the limiter's fast path. It is just as immutable.
+class Decision(NamedTuple):
+    """The outcome of one rate-limit decision (immutable).
+
+    Attributes:
+        allowed: the cost was admitted (and consumed).
+        limit: the most the limiter can admit at once (burst, bucket capacity, or N per window).
+        remaining: what could still be admitted right after this decision.
+        retry_after: seconds until the same cost could be admitted (0 when allowed;
+            ``inf`` when it never can, because it exceeds ``limit``).
+        reset_after: seconds until the limiter is back to its full ``limit``.
+        policy: the algorithm (with its parameters) that made the decision.
+        limiter: the name of the limiter (``"api"``, or ``"api/user"`` for one tier).
+        tiers: for a composite limiter, the decision of every tier; otherwise empty.
+
+    Example::
+
+        decision = limiter.try_acquire()
+        if not decision.allowed:
+            return Response(status=429, headers=decision.headers())
+    """
+
+    allowed: bool
+    limit: float
+    remaining: float
+    retry_after: float
+    reset_after: float
+    policy: Algorithm
+    limiter: str
+    tiers: tuple[Decision, ...] = ()
+
+    def headers(self, *, legacy: bool = True, ietf: bool = True) -> dict[str, str]:
+        """Render HTTP response headers: ``Retry-After`` (when refused), the common
+        ``X-RateLimit-Limit/-Remaining/-Reset`` (*legacy*) and the IETF ``RateLimit`` and
+        ``RateLimit-Policy`` fields (*ietf*). All times are delta-seconds, rounded up."""
+        return render_headers(self, legacy=legacy, ietf=ietf)
+
 
 new_decision = tuple.__new__
 """``new_decision(Decision, (...8 fields...))``: a Decision without the keyword machinery."""

@@ -15,8 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .._decision import Decision
-from ._base import EPSILON, INF, State, new_decision, until, window_index
+from ._base import EPSILON, INF, Decision, State, new_decision, until, window_index
 from ._limit_window import LimitWindow
 
 

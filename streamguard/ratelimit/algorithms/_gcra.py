@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .._decision import Decision
-from ._base import EPSILON, INF, ROUNDING, State, new_decision
+from ._base import EPSILON, INF, ROUNDING, Decision, State, new_decision
 from ._rate_burst import RateBurst
 
 

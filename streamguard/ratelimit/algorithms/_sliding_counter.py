@@ -19,11 +19,11 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .._decision import Decision
 from ._base import (
     EPSILON,
     INF,
     ROUNDING,
+    Decision,
     State,
     new_decision,
     until,

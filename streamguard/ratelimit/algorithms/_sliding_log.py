@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import ClassVar
 
-from .._decision import Decision
-from ._base import EPSILON, INF, State, new_decision, until
+from ._base import EPSILON, INF, Decision, State, new_decision, until
 from ._limit_window import LimitWindow
 
 

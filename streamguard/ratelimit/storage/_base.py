@@ -14,8 +14,7 @@ from collections.abc import Hashable, Sequence
 
 from streamguard.core._errors import StreamGuardError
 
-from .._decision import Decision
-from ..algorithms._base import Algorithm
+from ..algorithms._base import Algorithm, Decision
 
 TierSpec = tuple[str, Algorithm]
 """A tier as storage sees it: its namespace (``"api"``, ``"api/user"``) and its algorithm."""

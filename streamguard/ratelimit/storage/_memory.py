@@ -17,8 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from streamguard.core._errors import ConfigError, require
 
-from .._decision import Decision
-from ..algorithms._base import Algorithm, State
+from ..algorithms._base import Algorithm, Decision, State
 from ._base import Binding, Storage, TierSpec, uncommitted
 
 DEFAULT_MAX_KEYS = 100_000

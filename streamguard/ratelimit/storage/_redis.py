@@ -20,8 +20,7 @@ from typing import Any
 
 from streamguard.core._redis import RedisConnection, Script, parse_uri
 
-from .._decision import Decision
-from ..algorithms._base import new_decision
+from ..algorithms._base import Decision, new_decision
 from ._base import Binding, Storage, StorageUnavailable, TierSpec, uncommitted
 
 DEFAULT_PREFIX = "streamguard:rl:"
