@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -51,6 +52,8 @@ from ._offsets import (
 )
 from ._partition import PartitionState
 from ._types import TP
+
+_log = logging.getLogger("streamguard.kafka")
 
 
 class Settlement(Protocol):
@@ -317,11 +320,26 @@ class Completion:
                 return
             left = deadline - loop.time()
             if left <= 0:
+                self._held_to_deadline(parts, limit)
                 return
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(left, 0.01)):
                     await self._progress.wait()
+
+    def _held_to_deadline(self, parts: list[PartitionState], limit: float) -> None:
+        # Say what held the wait to its end: an expired drain or revoke is otherwise silent
+        # about which records it waited for, and why (#14: a --workers drain at 30 s).
+        held = []
+        for part in parts:
+            if part.tracker.dead or not part.tracker.pending_records:
+                continue
+            dead_lettering = part.tracker.dead_lettering_records
+            held.append(f"{part.tp.topic}/{part.tp.partition}: "
+                        f"{part.tracker.pending_records} pending"
+                        f"{f' ({dead_lettering} being dead-lettered)' if dead_lettering else ''}")
+        _log.warning("source %r: %g s passed with records still in flight (%s)",
+                     self._ctx.name, limit, "; ".join(held))
 
 
 def stream_failure(ctx: SourceContext, tp: TP, chunk: ChunkAck,

@@ -184,6 +184,12 @@ class OffsetTracker:
         return sum(c.pending for c in self._chunks)
 
     @property
+    def dead_lettering_records(self) -> int:
+        """Records handed out whose dead letter is being written."""
+        return sum(c.states.count(DEAD_LETTERING, c.slot0, c.slot0 + c.count)
+                   for c in self._chunks if c.states is not None)
+
+    @property
     def pending_bytes(self) -> int:
         """Bytes of the chunks handed out that are not yet committable."""
         return sum(c.nbytes for c in self._chunks)
