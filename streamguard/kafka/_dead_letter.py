@@ -23,7 +23,7 @@ from typing import Any
 
 from streamguard.core._errors import ItemFailedError
 
-from ._client import make_producer, start_client
+from ._client import close_quietly, make_producer, start_client
 from ._completion import RecordAck, find_ack, stream_failure
 from ._connection import Bootstrap
 from ._context import SourceContext
@@ -142,11 +142,10 @@ class DeadLetters:
     settles the item's ack next, in the same step, and that ack names the record.
     """
 
-    def __init__(self, ctx: SourceContext, spawn: Callable[[Any, str], Any],
-                 fail_stream: Callable[[BaseException], None]) -> None:
+    def __init__(self, ctx: SourceContext, fail_stream: Callable[[BaseException], None]) -> None:
         self._ctx = ctx
-        self._spawn = spawn
         self._fail_stream = fail_stream
+        self._writes: set[asyncio.Task[None]] = set()
         self.writer: DeadLetterWriter | None = None
         self.armed = 0
         self._armed_error: BaseException | None = None
@@ -233,7 +232,31 @@ class DeadLetters:
 
     def _send(self, ack: RecordAck, error: BaseException) -> None:
         ack.state = DEAD_LETTERING
-        self._spawn(self._write(ack, error), "dead-letter")
+        # The write is the source's own task, not the pipeline's: a stage settles a
+        # dead-lettered record at once, so the pipeline's stages may all end while the
+        # write is under way, and the pipeline then cancels the tasks it owns. A cancelled
+        # write left its record "being dead-lettered" for ever, and a drain waited for it
+        # to its deadline (#14). The source's close waits for these writes while it drains
+        # and ends them in :meth:`aclose`.
+        task = asyncio.get_running_loop().create_task(
+            self._write(ack, error), name=f"kafka-source:{self._ctx.name}:dead-letter")
+        self._writes.add(task)
+        task.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._fail_stream(task.exception())  # type: ignore[arg-type]
+
+    async def aclose(self) -> None:
+        """Close the writer (its producer flushes what it was sending), then end the writes
+        still under way: their records were not committed, so they are delivered again."""
+        if self.writer is not None:
+            await close_quietly(self.writer)
+        writes = list(self._writes)
+        for task in writes:
+            task.cancel()
+        await asyncio.gather(*writes, return_exceptions=True)
 
     async def _write(self, ack: RecordAck, error: BaseException) -> None:
         assert self.writer is not None

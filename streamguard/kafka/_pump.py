@@ -277,8 +277,7 @@ class Pump:
             part.tracker.dead = True
         if ctx.consumer is not None:
             await close_quietly(ctx.consumer)  # leaves the group
-        if self._dead.writer is not None:
-            await close_quietly(self._dead.writer)
+        await self._dead.aclose()  # after the last commit: a write cut short is not committed
         await self._lag.aclose()
         life.move(Phase.CLOSED)
         if life.ending is Ending.FAILED and life.error is not None:

@@ -131,7 +131,7 @@ class KafkaSource(Generic[V]):
         self._watch = BreakerWatch(pause_on, self._breakers_changed)
         self._pump: Pump | None = None
         self._outlet: Outlet[KafkaRecord[V]] | None = None
-        self._dead = DeadLetters(ctx, self._spawn, self._fail)
+        self._dead = DeadLetters(ctx, self._fail)
         self._completion = Completion(ctx, self._pauses.apply, self._chunk_failed, gap_gate(ctx))
 
     # ================================================================== public API

@@ -22,6 +22,7 @@ from streamguard.kafka import (
     RecordFailedError,
     TopicPartition,
 )
+from streamguard.kafka._dead_letter import DeadLetterWriter
 
 from ._brokers import Broker, committed_offsets, consume_all, create_topic, produce
 from ._pipelines import Recorder, source_config, wait_for
@@ -109,3 +110,46 @@ async def test_without_a_dead_letter_topic_a_malformed_record_stops_the_stream_u
     assert seen == [0]
     committed = await committed_offsets(kafka_broker.bootstrap, group, topics=[topic])
     assert committed == {TopicPartition(topic, 0): 1}
+
+
+async def test_a_drain_lets_the_dead_letters_being_written_finish_and_commits_them(
+    kafka_broker: Broker, topic: str, group: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sink settles a dead-lettered record at once, so the pipeline's stages can end
+    while its dead letter is still being written: the source still owns that write. Before,
+    the pipeline's end cancelled it, the record stayed "being dead-lettered" for ever and
+    the source's close waited for it to the drain's deadline (a --workers drain hit its 30 s
+    timeout under load, #14): ``drain_expired`` and the records not committed."""
+    count = 6
+    dlq = f"{topic}.dlq"
+    await create_topic(kafka_broker.bootstrap, topic, partitions=1)
+    await create_topic(kafka_broker.bootstrap, dlq, partitions=1)
+    await produce(kafka_broker, topic, (orjson.dumps({"n": i}) for i in range(count)))
+    writing = asyncio.Event()
+    write = DeadLetterWriter.write
+
+    async def slow_write(self: DeadLetterWriter, *args: object, **kwargs: object) -> None:
+        writing.set()
+        await asyncio.sleep(0.5)  # the broker's acks=all answer, on a loaded machine
+        await write(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DeadLetterWriter, "write", slow_write)
+    source: KafkaSource[dict[str, int]] = KafkaSource(
+        source_config(kafka_broker, topic, group, dead_letter_topic=dlq), codec="json",
+        bus=EventBus())
+    refused: list[int] = []
+
+    def refuse(record: KafkaRecord[dict[str, int]]) -> None:
+        refused.append(record.value["n"])
+        raise ValueError("refused")
+
+    pipeline = source.stream().pipe(op.sink(refuse, on_error=source.dead_letter)).start()
+    await wait_for(lambda: len(refused) == count and writing.is_set(), within=60,
+                   what="every record refused")
+    result = await pipeline.drain(timeout=5)
+
+    assert result.outcome == "drained"
+    assert source.statistics().dead_lettered == count
+    assert len(await consume_all(kafka_broker, dlq, count)) == count
+    committed = await committed_offsets(kafka_broker.bootstrap, group, topics=[topic])
+    assert committed == {TopicPartition(topic, 0): count}

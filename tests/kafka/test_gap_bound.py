@@ -290,7 +290,7 @@ def _source(**config: Any) -> tuple[SourceContext, Completion, Pump, _Outlet, li
     ctx.life.move(Phase.RUNNING)
     completion = Completion(ctx, lambda: None, lambda *a: None, gap_gate(ctx))
     outlet = _Outlet()
-    pump = Pump(ctx, outlet, completion, DeadLetters(ctx, lambda *a: None, lambda e: None),  # type: ignore[arg-type]
+    pump = Pump(ctx, outlet, completion, DeadLetters(ctx, lambda e: None),  # type: ignore[arg-type]
                 PauseApplier(ctx), LagView(ctx), None, None)
     outlet.pump = pump
     for tp in (TP0, TP1):
