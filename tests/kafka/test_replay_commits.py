@@ -125,8 +125,10 @@ def test_chunks_completing_behind_an_incomplete_one_are_reported_early() -> None
     tracker.sync()  # acks write state bytes; the tracker reads them in batches
     assert early == [2]
     assert tracker.completed_offsets() == [2, 3]
+    assert tracker.completed_ranges() == [(2, 4)]
     first[1].done()
     assert tracker.completed_offsets() == [1, 2, 3]
+    assert tracker.completed_ranges() == [(1, 4)]
 
 
 async def test_with_metadata_an_interval_commit_is_due_while_records_are_open() -> None:
