@@ -225,15 +225,15 @@ class OffsetTracker:
 
     def completed_ranges(self) -> list[tuple[int, int]]:
         """:meth:`completed_offsets` as sorted half-open ranges, built a chunk at a time: a
-        chunk whose records all completed is one range (an offset inside it that carries no
-        record, a transaction's commit marker, needs no completion), so the work is per
-        chunk plus per record of the incomplete ones — what a commit's metadata and the gap
-        bound measure, without a Python step per completed record."""
+        chunk of consecutive offsets whose records all completed is one range, so the work is
+        per chunk plus per record of the others — what a commit's metadata and the gap bound
+        measure, without a Python step per completed record. (An offset that carries no
+        record, a transaction's commit marker, stays out, as in :meth:`completed_offsets`.)"""
         out: list[tuple[int, int]] = []
         for chunk in self._chunks:
             if chunk.states is None or chunk.records is None:
                 continue
-            if chunk.complete:
+            if chunk.last - chunk.first + 1 == chunk.count and chunk.complete:
                 _add_range(out, chunk.first, chunk.last + 1)
                 continue
             states, s = chunk.states, chunk.slot0
