@@ -18,6 +18,8 @@ Example::
     asyncio.run(main())
 """
 
+import typing
+
 from . import operators
 from .core import (
     Ack,
@@ -38,8 +40,10 @@ from .core import (
     WouldBlock,
     default_bus,
 )
-from .interop import from_observable, to_observable
 from .sources import Emitter, from_async_iterable, from_iterable
+
+if typing.TYPE_CHECKING:
+    from .interop import from_observable, to_observable
 
 __version__ = "0.1.0"
 
@@ -69,3 +73,17 @@ __all__ = [
     "operators",
     "to_observable",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    # The Rx bridge imports reactivex (~2 MiB resident, ~20 ms): only programs that use it
+    # pay for it, not every Kafka consumer (#11's memory goal).
+    if name in ("from_observable", "to_observable"):
+        from . import interop
+
+        return getattr(interop, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

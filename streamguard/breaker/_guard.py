@@ -24,7 +24,8 @@ R = TypeVar("R")
 
 
 class CallGuard(Permits):
-    """The call-guarding half of :class:`~streamguard.breaker.CircuitBreaker`."""
+    """The call-guarding layer of :class:`~streamguard.breaker.CircuitBreaker`: ``call``, the
+    decorator and ``async with``, on the permits of :class:`Permits`."""
 
     __slots__ = ()
 

@@ -9,8 +9,8 @@ The hot path is two plain method calls with attribute arithmetic::
 A permit is the breaker's *generation* at the time it was granted (see ``_machine.py``).
 ``await breaker.acquire(timeout)`` is the waiting form: it raises :class:`CircuitOpenError`
 when no permit came within *timeout* seconds (default 0: a breaker answers at once, that is
-its purpose). Outside ``CLOSED`` a permit is a half-open probe slot; with shared state, a
-probe lease of the current cycle.
+its purpose). In ``HALF_OPEN`` a permit takes a probe slot; with shared state, only while
+this process holds a probe lease of the current cycle.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from ._timers import resolve, start_timer
 
 
 class Permits(BreakerMachine):
-    """The permit half of :class:`~streamguard.breaker.CircuitBreaker`: who may call now.
+    """The permit layer of :class:`~streamguard.breaker.CircuitBreaker`: who may call now.
 
     Protected API for the layers above: ``_permit_or_raise()`` (a permit or the breaker's
     :class:`CircuitOpenError`), ``_acquire_other()`` (a permit outside ``CLOSED``, or

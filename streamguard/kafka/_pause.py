@@ -1,7 +1,8 @@
 """Which partitions should be paused, and why: the pause state that streamguard owns.
 
-aiokafka forgets every pause flag on each rebalance, so the flags on the consumer are only a
-copy. The truth lives here, as *reasons* per partition:
+The pause state lives here, as *reasons* per partition (the pump applies it by leaving paused
+partitions out of its ``getmany``, see :mod:`._flow`; aiokafka's own pause flags are not
+used, and would be forgotten at each rebalance anyway):
 
 * ``backlog`` — set when the partition's backlog (records fetched and not yet completed)
   reaches the high mark, cleared when it falls to the low mark (hysteresis, so a partition
@@ -10,11 +11,12 @@ copy. The truth lives here, as *reasons* per partition:
 * ``user`` — paused by hand.
 
 Reasons set for all partitions (``breaker``, a user's pause-all) also apply to partitions
-assigned later. A partition stays paused for at least ``min_pause`` seconds once paused,
-because each pause throws away what the consumer had already fetched for it.
+assigned later. ``min_pause`` can hold a partition paused for a while once paused, against
+flapping; by default it is 0: the high/low hysteresis already keeps a partition from
+flapping around one mark, and a pause costs nothing to undo.
 
 The controller is pure: the source feeds it backlogs and assignments, asks :meth:`plan` what
-to change on the consumer, and applies exactly that.
+to change, and applies exactly that.
 """
 
 from __future__ import annotations
@@ -47,14 +49,16 @@ class FlowControl:
         high_bytes: also pause when the backlog holds this many value bytes (default 16 MiB;
             ``None`` to count records only).
         low_bytes: resume once the bytes have fallen to this (default a quarter of high_bytes).
-        min_pause: seconds a partition stays paused at least, against flapping (default 0.2).
+        min_pause: seconds a partition stays paused at least, against flapping (default 0:
+            the marks' hysteresis suffices; holding a drained partition paused starves the
+            pipeline).
     """
 
     high_mark: int = 2000
     low_mark: int = 500
     high_bytes: int | None = 16 * 1024 * 1024
     low_bytes: int | None = None
-    min_pause: float = 0.2
+    min_pause: float = 0.0
 
     def __post_init__(self) -> None:
         require(self.high_mark >= 1, "high_mark must be >= 1", self.high_mark)
@@ -78,11 +82,11 @@ class FlowControl:
 
 @dataclass(frozen=True, slots=True)
 class PauseChange:
-    """One change to apply on the consumer: pause or resume *tp*.
+    """One change to apply to the fetching: pause or resume *tp*.
 
     *reasons* are the reasons in force (empty on resume); *paused_for* is how long the
     partition was paused (on resume); *again* marks an already paused partition that gained
-    a reason (nothing to do on the consumer).
+    a reason (nothing to change in the fetching).
     """
 
     tp: TP
@@ -101,7 +105,7 @@ class PauseController:
         self._assigned: set[TP] = set()
         self._reasons: dict[TP, set[PauseReason]] = {}
         self._global: set[PauseReason] = set()
-        self._paused_at: dict[TP, float] = {}  # what is applied on the consumer
+        self._paused_at: dict[TP, float] = {}  # what is applied to the fetching
         self._applied: dict[TP, frozenset[PauseReason]] = {}  # the reasons last reported
         self._dirty = False  # reasons or assignment changed since the last plan()
 
@@ -172,12 +176,12 @@ class PauseController:
         return frozenset(self._reasons.get(tp, ())) | self._global
 
     def is_paused(self, tp: TP) -> bool:
-        """True if *tp* is paused on the consumer (as far as this controller applied it)."""
+        """True if *tp* is paused (as far as this controller applied it)."""
         return tp in self._paused_at
 
     @property
     def paused(self) -> frozenset[TP]:
-        """The partitions paused on the consumer."""
+        """The partitions paused (left out of the fetching)."""
         return frozenset(self._paused_at)
 
     @property
@@ -186,7 +190,7 @@ class PauseController:
         return frozenset(self._assigned)
 
     def plan(self) -> list[PauseChange]:
-        """What to change on the consumer now; the changes count as applied once returned.
+        """What to change now; the changes count as applied once returned.
 
         A paused partition that gains a reason (a breaker opens while its backlog already
         held it) is reported again, with ``again=True``, so the new reason shows."""

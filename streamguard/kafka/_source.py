@@ -163,9 +163,11 @@ class KafkaSource(Generic[V]):
         self._pauses.apply()
 
     def paused(self) -> frozenset[TP]:
-        """The partitions paused on the consumer right now (aiokafka's own paused set)."""
-        consumer = self._ctx.usable_consumer
-        return frozenset() if consumer is None else frozenset(consumer.paused())
+        """The partitions not fetched from right now (paused for a reason in
+        :meth:`pause_reasons`, or held by ``min_pause``)."""
+        if self._ctx.usable_consumer is None:
+            return frozenset()
+        return self._ctx.pause.paused & frozenset(self._ctx.parts)
 
     def pause_reasons(self) -> dict[TP, frozenset[str]]:
         """Why each assigned partition should be paused (empty set: it should run)."""

@@ -143,8 +143,14 @@ class BatchWriter:
             await producer.send_offsets_to_transaction(offsets, self._config.group_id)
             await asyncio.gather(*futures)  # a record the broker refused aborts the batch
             await producer.commit_transaction()
-        except BaseException:
+        except BaseException as exc:
             await self.abort(producer)
+            cause = fatal_cause(producer)
+            if cause is not None and cause is not exc and isinstance(exc, Exception):
+                # Fenced between two sends of the batch: aiokafka then refuses the next send
+                # with IllegalOperation ("not in transaction"), which hides that the
+                # partition has a new owner (a zombie after a missed session, #13).
+                raise cause from exc
             raise
         self._committed(lane, batch)
 
@@ -239,6 +245,16 @@ def _outgoing(result: Any, record: Any) -> Iterable[OutgoingRecord]:
         return (result,)
     return (OutgoingRecord(value=best_effort_bytes(result), key=record.key,
                            headers=tuple(record.headers or ())),)
+
+
+def fatal_cause(producer: Any) -> BaseException | None:
+    """What put *producer*'s transactions in their fatal state (its sender's error: e.g.
+    ``ProducerFenced``), or ``None`` while they can go on."""
+    manager = getattr(producer, "_txn_manager", None)
+    task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    if manager is None or not manager.is_fatal_error() or task is None or not task.done():
+        return None
+    return None if task.cancelled() else task.exception()
 
 
 def is_fenced(error: BaseException) -> bool:

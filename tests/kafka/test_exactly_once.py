@@ -239,6 +239,50 @@ async def test_a_zombie_owner_is_fenced(apache_broker: Broker, topic: str, group
     assert committed == {TopicPartition(topic, 0): 500}
 
 
+async def test_a_fence_between_two_sends_of_a_batch_gives_the_partition_up(
+    apache_broker: Broker, topic: str, group: str
+) -> None:
+    """Fenced while its batch is half sent (a session missed under load, a new owner's
+    producer started): the batch's first send to another output partition makes aiokafka's
+    sender fail (AddPartitionsToTxn: fenced) and refuse every later send with
+    IllegalOperation. The pipeline must see the fencing behind it, give the partition up and
+    keep running — not fail."""
+    from aiokafka import AIOKafkaProducer
+
+    out = topic + ".out"
+    await create_topic(apache_broker.bootstrap, topic, partitions=1)
+    await create_topic(apache_broker.bootstrap, out, partitions=2)
+    await produce(apache_broker, topic, (b"%d" % i for i in range(200)))
+    cfg = config(apache_broker, topic, group, out, batch_records=200, batch_interval=5.0)
+    reached, fenced = asyncio.Event(), asyncio.Event()
+
+    async def transform(record: Any) -> OutgoingRecord:
+        if record.offset == 100:
+            reached.set()
+            await fenced.wait()  # half the batch is sent; the new owner takes the id now
+        if record.offset > 100:
+            await asyncio.sleep(0.005)  # the sender learns it is fenced meanwhile
+        return OutgoingRecord(value=record.value, partition=0 if record.offset < 100 else 1)
+
+    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(cfg, transform)
+    task = asyncio.create_task(pipeline.run())
+    await asyncio.wait_for(reached.wait(), 30)
+    usurper = AIOKafkaProducer(bootstrap_servers=apache_broker.bootstrap,
+                               transactional_id=cfg.transactional_id(topic, 0))
+    await usurper.start()  # InitProducerId: the pipeline's producer is a zombie now
+    try:
+        fenced.set()
+        await wait_for(lambda: pipeline.statistics().fenced > 0, within=30, what="the fencing",
+                       task=task)
+    finally:
+        await usurper.stop()
+    assert not task.done()
+    pipeline.drain()
+    await task
+    assert pipeline.statistics().batches == 0
+    assert await read_topic(apache_broker.bootstrap, out) == []  # nothing of the batch
+
+
 async def test_tansu_is_refused_at_start_naming_its_limitation(
     tansu: Broker, topic: str, group: str
 ) -> None:

@@ -1,0 +1,115 @@
+"""A pause leaves the partition out of ``getmany``; it never makes aiokafka throw away and
+fetch again what it had fetched (#11: the refetches cost time, and the dropped ~1 MiB buffers
+lived on until the garbage collector found them).
+
+The broker test counts the fetch requests aiokafka sends for a partition that pauses and
+resumes many times: with ``consumer.pause`` every pause dropped the rest of the partition's
+fetched records and the resume fetched them again, so there was a fetch per pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+from aiokafka.client import AIOKafkaClient
+
+from streamguard import operators as op
+from streamguard.core import EventBus
+from streamguard.kafka import FlowControl, KafkaRecord, KafkaSource, KafkaSourceConfig
+from streamguard.kafka._context import SourceContext
+from streamguard.kafka._flow import NOTHING, PauseApplier
+from streamguard.kafka._lifecycle import Phase
+from streamguard.kafka._pause import PauseReason
+from streamguard.kafka._types import TopicPartition
+from streamguard.testing import VirtualClock
+
+from ._brokers import Broker, create_topic, produce
+from ._pipelines import source_config, wait_for
+
+A, B = TopicPartition("t", 0), TopicPartition("t", 1)
+
+
+def _applier() -> tuple[SourceContext, PauseApplier]:
+    config = KafkaSourceConfig(bootstrap_servers="127.0.0.1:9", topics=("t",), group_id="g")
+    ctx = SourceContext(config, "s", codec=None, bus=EventBus(),  # type: ignore[arg-type]
+                        clock=VirtualClock())
+    ctx.consumer = object()
+    assert ctx.life.move(Phase.OPENING)
+    assert ctx.life.move(Phase.RUNNING)
+    ctx.parts = {A: None, B: None}  # type: ignore[dict-item]
+    ctx.pause.assign(frozenset({A, B}))
+    return ctx, PauseApplier(ctx)
+
+
+def test_fetch_filter_leaves_paused_partitions_out() -> None:
+    ctx, applier = _applier()
+    assert applier.fetch_filter() == ()  # nothing paused: every partition, no filter
+    ctx.pause.pause(PauseReason.USER, frozenset({A}))
+    assert applier.apply() == [A]
+    assert applier.fetch_filter() == (B,)
+    ctx.pause.pause(PauseReason.USER, frozenset({B}))
+    applier.apply()
+    assert applier.fetch_filter() == NOTHING  # still a getmany, for no real partition
+    assert ctx.counts.pauses == 2
+
+
+async def test_a_resume_wakes_the_poll_that_left_the_partition_out() -> None:
+    ctx, applier = _applier()
+    ctx.pause.pause(PauseReason.USER, frozenset({A}))
+    applier.apply()
+    changed = applier.wake_on_change(applier.fetch_filter())
+    ctx.pause.pause(PauseReason.USER, frozenset({A}))  # no change in what is fetched
+    applier.apply()
+    assert not changed.done()
+    ctx.pause.resume(PauseReason.USER, frozenset({A}))
+    applier.apply()
+    assert changed.done()
+    assert applier.fetch_filter() == ()
+    assert ctx.counts.resumes == 1
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+async def test_pauses_never_make_the_consumer_fetch_records_again(
+    kafka_broker: Broker, topic: str, group: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    total = 30_000  # ~3.4 MB in one partition: several full fetches
+    await create_topic(kafka_broker.bootstrap, topic, partitions=1)
+    await produce(kafka_broker, topic, (b"%099d" % i for i in range(total)))
+
+    fetches: list[int] = []  # the offset each fetch of the topic's records asked from
+    send = AIOKafkaClient.send
+
+    async def counting_send(self: Any, node_id: Any, request: Any, **kw: Any) -> Any:
+        if type(request).__name__.startswith("FetchRequest"):
+            for name, partitions in request.topics:
+                if name == topic:
+                    fetches.extend(entry[1] for entry in partitions if entry[1] < total)
+        return await send(self, node_id, request, **kw)
+
+    monkeypatch.setattr(AIOKafkaClient, "send", counting_send)
+    bus = EventBus()
+    source: KafkaSource[bytes] = KafkaSource(source_config(
+        kafka_broker, topic, group, max_poll_records=100,
+        flow=FlowControl(high_mark=400, low_mark=100)), bus=bus)
+    seen: Counter[int] = Counter()
+
+    async def slow(batch: list[KafkaRecord[bytes]]) -> None:
+        for record in batch:
+            seen[record.offset] += 1
+        await asyncio.sleep(0.001)  # slower than fetching: the backlog reaches the high mark
+
+    task = asyncio.create_task(source.stream().pipe(op.batch(50), op.sink(slow)).run())
+    await wait_for(lambda: len(seen) == total, within=90, what="every record", task=task)
+    source.drain()
+    await task
+
+    pauses = source.statistics().pauses
+    assert pauses >= 10, source.statistics()
+    assert set(seen.values()) == {1}, "a record was delivered twice"
+    # ~3.4 MB arrive in fetches of up to fetch_max_bytes (1 MiB): a handful, whatever the
+    # number of pauses. A fetch per pause meant every pause threw fetched records away.
+    assert 3 <= len(fetches) < pauses // 4, (len(fetches), pauses, fetches[:20])
