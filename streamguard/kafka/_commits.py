@@ -29,7 +29,7 @@ from streamguard.core._clock import Clock
 from streamguard.core._events import EventBus
 
 from ._events import CommitFailed, OffsetsCommitted
-from ._offset_map import Ranges, above, advance, encode, ranges_of, union
+from ._offset_map import Ranges, above, advance, encode, union
 from ._partition import PartitionState
 
 _log = logging.getLogger("streamguard.kafka")
@@ -181,7 +181,7 @@ def commit_point(part: PartitionState, low: int | None) -> tuple[int, Ranges] | 
     (``None``: nothing contiguous completed); ``None`` if there is nothing to commit.
     Per commit (and per measure of the gap bound, :mod:`._gap`), never per record."""
     tracker = part.tracker
-    done = union(ranges_of(tracker.completed_offsets()), part.skip)
+    done = union(tracker.completed_ranges(), part.skip)
     if low is None:  # nothing contiguous completed yet: stay at the first open record
         low = tracker.first_open if tracker.committed is None else tracker.committed
         if low is None or not done:

@@ -3,12 +3,15 @@ what the committer sends, and how skipped offsets keep commits contiguous."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
+
+import pytest
 
 from streamguard.core import EventBus
 from streamguard.kafka._commits import Committer
 from streamguard.kafka._completion import AckRing
-from streamguard.kafka._offset_map import decode, encode
+from streamguard.kafka._offset_map import decode, encode, ranges_of
 from streamguard.kafka._offsets import OffsetTracker
 from streamguard.kafka._partition import PartitionState
 from streamguard.kafka._types import TP
@@ -125,8 +128,10 @@ def test_chunks_completing_behind_an_incomplete_one_are_reported_early() -> None
     tracker.sync()  # acks write state bytes; the tracker reads them in batches
     assert early == [2]
     assert tracker.completed_offsets() == [2, 3]
+    assert tracker.completed_ranges() == [(2, 4)]
     first[1].done()
     assert tracker.completed_offsets() == [1, 2, 3]
+    assert tracker.completed_ranges() == [(1, 4)]
 
 
 async def test_with_metadata_an_interval_commit_is_due_while_records_are_open() -> None:
@@ -141,3 +146,28 @@ async def test_with_metadata_an_interval_commit_is_due_while_records_are_open() 
     _, plain, _, _ = _setup(limit=None)
     await plain._clock.advance(1.0)  # type: ignore[attr-defined]
     assert plain.due(0) is None
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_completed_ranges_are_the_completed_offsets_as_ranges(seed: int) -> None:
+    # Chunks with offsets that carry no record (markers) inside and between them, records
+    # done, abandoned or pending at random: the chunk-at-a-time ranges are the same set.
+    rng = random.Random(seed)
+    tracker = OffsetTracker()
+    ring = AckRing(_Route())
+    tracker.on_release = ring.release
+    acks, at = [], 0
+    for _ in range(rng.randint(1, 20)):
+        offsets = []
+        for _ in range(rng.randint(1, 6)):
+            offsets.append(at)
+            at += 1 + (rng.random() < 0.3)
+        chunk = tracker.open_chunk(offsets[0], offsets[-1], len(offsets))
+        acks += ring.acks_for(chunk, [_Record(o) for o in offsets])
+    for ack in acks:
+        roll = rng.random()
+        if roll < 0.6:
+            ack.done()
+        elif roll < 0.65:
+            ack.abandon()
+    assert tracker.completed_ranges() == ranges_of(tracker.completed_offsets())
