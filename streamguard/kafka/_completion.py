@@ -177,7 +177,7 @@ class AckRing:
     A chunk takes a run of free slots (first fit from where the last one ended, C-level
     ``bytearray.find``); the tracker gives them back when the chunk is committable. The ring
     grows by the run it needs when none is free, so it holds about as many slots as records
-    are handed out and not yet committable (doubling kept up to twice that: memory, #11).
+    are handed out and not yet committable (it used to double: up to twice as many, #11).
 
     Args:
         route: where failures and armed dead letters go.

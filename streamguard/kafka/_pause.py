@@ -111,7 +111,7 @@ class PauseController:
 
     # ------------------------------------------------------------------ inputs
     def assign(self, tps: set[TP] | frozenset[TP]) -> None:
-        """*tps* are now assigned, and the consumer has no pause flag on any of them."""
+        """*tps* are now assigned: the pause of each is planned, and announced, anew."""
         for tp in tps - self._assigned:
             self._reasons.get(tp, set()).discard(PauseReason.BACKLOG)
         self._assigned = set(tps)

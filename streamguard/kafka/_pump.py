@@ -125,10 +125,7 @@ class Pump:
                 except asyncio.CancelledError:
                     if _cancelling():  # this task's own cancel, not the poll's
                         raise
-        if poll.cancelled():
-            return {}
-        batch = poll.result()
-        return batch
+        return {} if poll.cancelled() else poll.result()
 
     # ================================================================== records
     def _accept(self, batch: dict[Any, list[Any]]) -> None:
