@@ -28,6 +28,8 @@ from ._errors import (
     UnknownTopicError,
 )
 
+_log = logging.getLogger("streamguard.kafka")
+
 _UNREACHABLE_HINT = (
     "check bootstrap_servers and that a broker runs there "
     "(`streamguard broker` starts a local development broker)"
@@ -54,6 +56,22 @@ def make_consumer(*topics: str, **options: Any) -> Any:
         return _made(AIOKafkaConsumer(*topics, **options), connection)
     except (TypeError, ValueError, AssertionError, KafkaError) as exc:
         raise ConfigError(f"bad Kafka consumer option: {exc}") from exc
+
+
+def set_prefetch_backoff(consumer: Any, seconds: float) -> None:
+    """Set the seconds for which a partition's fetched, untaken records hold back the next
+    fetch from their broker (``KafkaSourceConfig.prefetch_backoff``) on a *started* consumer.
+
+    aiokafka's fetcher has the setting but ``AIOKafkaConsumer`` does not pass it on; the
+    fetcher is built by ``start()`` and reads the value for each fetch result it stores, so
+    setting it before the first assignment covers every fetch.
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is None or not hasattr(fetcher, "_prefetch_backoff"):
+        _log.warning("this aiokafka's consumer has no fetcher prefetch_backoff; "
+                     "KafkaSourceConfig.prefetch_backoff=%s is not applied", seconds)
+        return
+    fetcher._prefetch_backoff = seconds
 
 
 def make_producer(**options: Any) -> Any:

@@ -82,6 +82,16 @@ class KafkaSourceConfig:
             limit says.
         poll_timeout: seconds one ``getmany`` waits for records (default 0.1); also how
             often commits, resumes and lag samples are looked at while nothing arrives.
+        prefetch_backoff: seconds for which a partition's fetched records that were not
+            taken yet hold back the next fetch from their broker for *every* partition it
+            leads (aiokafka's fetcher setting; default 0.01, aiokafka's own is 0.1, and
+            ``AIOKafkaConsumer`` does not take it as an argument, so the source sets it on the
+            consumer's fetcher). A paused partition keeps its fetched records (the soft pause),
+            so with 0.1 each fresh fetch of a paused partition delayed the other partitions
+            on its broker by up to 100 ms: with one partition paused and resumed every 50 ms
+            at the log's end, the others' p99 latency was 30 ms at 0.1 and 5 ms at 0.01;
+            0.01 cost the plain consuming rate nothing, while 0 cost about a third of it (more
+            fetch responses parsed on the one event loop).
         commit_every: commit once this many records completed since the last commit
             (default 1,000).
         commit_interval: commit at least this often, in seconds, while records complete
@@ -132,6 +142,7 @@ class KafkaSourceConfig:
     max_poll_records: int = 500
     fetch_max_bytes: int = 1024 * 1024
     poll_timeout: float = 0.1
+    prefetch_backoff: float = 0.01
     commit_every: int = 1000
     commit_interval: float = 1.0
     completed_metadata: bool = True
@@ -192,14 +203,18 @@ class KafkaSourceConfig:
         for name in ("max_poll_records", "fetch_max_bytes", "commit_every",
                      "completed_metadata_limit"):
             check_int(getattr(self, name), name)
-        for name in ("poll_timeout", "commit_interval", "revoke_timeout", "close_timeout",
-                     "connect_timeout", "lag_interval", "session_timeout",
+        for name in ("poll_timeout", "prefetch_backoff", "commit_interval", "revoke_timeout",
+                     "close_timeout", "connect_timeout", "lag_interval", "session_timeout",
                      "heartbeat_interval", "max_poll_interval"):
             check_number(getattr(self, name), name)
         check_bool(self.dead_letter_idempotence, "dead_letter_idempotence")
         check_bool(self.completed_metadata, "completed_metadata")
         check_bool(self.completed_metadata_bound, "completed_metadata_bound")
         check_mapping(self.consumer_options, "consumer_options")
+        # AIOKafkaConsumer would refuse it with a bare TypeError; name the field that sets it.
+        require("prefetch_backoff" not in (self.consumer_options or {}),
+                "consumer_options cannot set prefetch_backoff (AIOKafkaConsumer does not take "
+                "it); use KafkaSourceConfig.prefetch_backoff", "prefetch_backoff")
 
     def _check_numbers(self) -> None:
         require(self.max_poll_records >= 1, "max_poll_records must be >= 1", self.max_poll_records)
@@ -209,6 +224,8 @@ class KafkaSourceConfig:
         require(self.fetch_max_bytes >= 1024, "fetch_max_bytes must be >= 1024",
                 self.fetch_max_bytes)
         require(self.poll_timeout > 0, "poll_timeout must be > 0 seconds", self.poll_timeout)
+        require(self.prefetch_backoff >= 0, "prefetch_backoff must be >= 0 seconds",
+                self.prefetch_backoff)
         require(self.commit_every >= 1, "commit_every must be >= 1", self.commit_every)
         require(self.completed_metadata_limit >= 64,
                 "completed_metadata_limit must be >= 64 characters",

@@ -22,7 +22,13 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from ._client import check_partitions, check_topics, make_consumer, start_client
+from ._client import (
+    check_partitions,
+    check_topics,
+    make_consumer,
+    set_prefetch_backoff,
+    start_client,
+)
 from ._config import KafkaSourceConfig
 from ._types import TP
 
@@ -119,6 +125,8 @@ async def open_consumer(config: KafkaSourceConfig, what: str) -> Any:
     consumer = make_consumer(**consumer_options(config))
     await start_client(consumer, bootstrap=config.bootstrap_servers,
                        within=config.connect_timeout, what=what)
+    # Before subscribe/assign: no fetch result exists yet that carries aiokafka's 0.1 s.
+    set_prefetch_backoff(consumer, config.prefetch_backoff)
     return consumer
 
 

@@ -56,6 +56,7 @@ def test_an_empty_group_id_is_refused(group: str) -> None:
     ("max_poll_records", "500", "max_poll_records must be an int"),
     ("fetch_max_bytes", None, "fetch_max_bytes must be an int"),
     ("poll_timeout", "0.1", r"poll_timeout must be a number \(int or float\)"),
+    ("prefetch_backoff", True, r"prefetch_backoff must be a number \(int or float\)"),
     ("commit_interval", None, r"commit_interval must be a number"),
     ("close_timeout", False, r"close_timeout must be a number"),
     ("session_timeout", float("nan"), r"session_timeout must be a number"),
@@ -119,3 +120,17 @@ def test_throttle_config_checks_types(field: str, value: object, rule: str) -> N
     overrides[field] = value
     with pytest.raises(ConfigError, match=rule):
         LagThrottleConfig(**overrides)
+
+
+def test_prefetch_backoff_defaults_to_ten_ms_and_refuses_a_negative_value() -> None:
+    assert source().prefetch_backoff == 0.01
+    assert source(prefetch_backoff=0).prefetch_backoff == 0
+    with pytest.raises(ConfigError, match=r"prefetch_backoff must be >= 0 seconds, got -0\.1$"):
+        source(prefetch_backoff=-0.1)
+
+
+def test_consumer_options_cannot_set_prefetch_backoff_and_the_error_names_the_field() -> None:
+    # AIOKafkaConsumer does not take it; the source sets it on the consumer's fetcher.
+    with pytest.raises(ConfigError, match=r"consumer_options cannot set prefetch_backoff .*"
+                                          r"use KafkaSourceConfig\.prefetch_backoff"):
+        source(consumer_options={"prefetch_backoff": 0.0})

@@ -5,6 +5,11 @@ lived on until the garbage collector found them).
 The broker test counts the fetch requests aiokafka sends for a partition that pauses and
 resumes many times: with ``consumer.pause`` every pause dropped the rest of the partition's
 fetched records and the resume fetched them again, so there was a fetch per pause.
+
+A paused partition keeps its one fetch result, and aiokafka sends its broker no fetch for any
+partition while such a result is younger than the fetcher's ``prefetch_backoff`` (0.1 s in
+aiokafka); the source sets it to ``KafkaSourceConfig.prefetch_backoff`` (0.01 s), which the
+consumer does not take as an argument, so the broker test checks the results it stores.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 import pytest
 from aiokafka.client import AIOKafkaClient
+from aiokafka.consumer.fetcher import FetchResult
 
 from streamguard import operators as op
 from streamguard.core import EventBus
@@ -113,3 +119,31 @@ async def test_pauses_never_make_the_consumer_fetch_records_again(
     # ~3.4 MB arrive in fetches of up to fetch_max_bytes (1 MiB): a handful, whatever the
     # number of pauses. A fetch per pause meant every pause threw fetched records away.
     assert 3 <= len(fetches) < pauses // 4, (len(fetches), pauses, fetches[:20])
+
+
+@pytest.mark.parametrize(("given", "used"), [(None, 0.01), (0.05, 0.05)])
+async def test_every_fetch_result_holds_its_broker_back_for_prefetch_backoff_only(
+    apache_broker: Broker, topic: str, group: str, monkeypatch: pytest.MonkeyPatch,
+    given: float | None, used: float,
+) -> None:
+    await create_topic(apache_broker.bootstrap, topic, partitions=2)
+    await produce(apache_broker, topic, (b"%d" % i for i in range(200)),
+                  partition_of=lambda i: i % 2)
+    backoffs: list[float] = []  # the hold-back each fetch result the consumer stored got
+    init = FetchResult.__init__
+
+    def recording(self: Any, tp: Any, **kw: Any) -> None:
+        backoffs.append(kw["backoff"])
+        init(self, tp, **kw)
+
+    monkeypatch.setattr(FetchResult, "__init__", recording)
+    overrides = {} if given is None else {"prefetch_backoff": given}
+    source: KafkaSource[bytes] = KafkaSource(
+        source_config(apache_broker, topic, group, **overrides), bus=EventBus())
+    seen: list[KafkaRecord[bytes]] = []
+    task = asyncio.create_task(source.stream().pipe(op.sink(seen.append)).run())
+    await wait_for(lambda: len(seen) == 200, within=30, what="every record", task=task)
+    source.drain()
+    await task
+    assert backoffs, "no fetch result was stored"
+    assert set(backoffs) == {used}  # aiokafka's own 0.1 s never reaches a result
