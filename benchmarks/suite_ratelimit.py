@@ -8,7 +8,7 @@ recommends for the same semantics, its configuration written beside its figure.
    ``await acquire()`` against aiolimiter's; the synchronous ``try_acquire()`` against
    ``limits``' ``hit()``, algorithm for algorithm (moving window = sliding log, fixed window,
    sliding window counter), same limit, same number of hits, one key.
-2. Accuracy at 2,000/s with an always-hungry consumer (3 s per round): the busiest 100 ms
+2. Accuracy at 2,000/s with an always-hungry consumer (3 s per round, 11 rounds): the busiest 100 ms
    window and the achieved rate, for the ``rate_limit`` stage and an ``acquire`` loop (token
    bucket, burst 20), and aiolimiter like-for-like ``AsyncLimiter(20, 0.01)`` (burst 20 over
    burst/rate seconds), with its common spelling ``AsyncLimiter(2000, 1)`` reported beside it,
@@ -61,6 +61,10 @@ from tests.ratelimit._fairness import run_scenario
 HUGE = 1e12  # a limit that is never reached: the not-limited path
 RATE, BURST, SECONDS = 2000.0, 20.0, 3.0
 ROUNDS = 5
+# The busiest 100 ms window is a small integer that loop jitter moves by ±2 (one late wake-up
+# puts the window's last grant outside it), for every contender alike: 5 rounds cannot tell
+# 217 from 219, so accuracy takes 11 (8 rounds of each gave equal medians, 218.5 and 218.5).
+ACCURACY_ROUNDS = 11
 N = 100_000  # decisions per round for the O(1) paths
 N_LOG = 5_000  # hits per round for the window logs (limits' moving window is O(hits) per hit)
 WINDOW_LIMIT = 10**9  # per 1 s window: never reached in N hits
@@ -215,7 +219,7 @@ def _accuracies() -> tuple[dict[str, Spread], dict[str, Spread]]:
         Contender("sg_shaper_stage", measured("sg_shaper_stage", lambda: _through_stage(
             LeakyBucketShaper(rate=RATE, capacity=100))),
             "rate_limit(RateLimiter('stage', LeakyBucketShaper(rate=2000, capacity=100)))"),
-    ], rounds=ROUNDS)
+    ], rounds=ACCURACY_ROUNDS)
     configs = {name: windows[name].config for name in windows}
     error_spreads = {f"{name}_rate_error_pct": Spread(f"{name}_rate_error_pct",
                                                       tuple(values[1:]), configs[name])

@@ -248,6 +248,8 @@ class Pump:
             drop_dead_connections(ctx.consumer)
         committer = self.committer
         if committer is not None and ctx.consumer is not None and ctx.config.group_id:
+            # A rebalance from here on commits the partitions it revokes itself, before they
+            # go (:meth:`Rebalancer.on_revoked`); this commit skips them then.
             await committer.settle()
             with contextlib.suppress(Exception):  # closing goes on; a refusal is reported
                 await committer.commit(ctx.parts.values(), "close", final=True)
