@@ -2,7 +2,9 @@
 
 aiokafka awaits these coroutines inside its group coordinator, before it rejoins (revoke)
 and after the new assignment is in place (assign) — the only moments at which in-flight
-records can be finished and committed by their owner, and pause flags put back.
+records can be finished and committed by their owner, and streamguard's pause state applied
+to the new assignment (a soft pause: a paused partition is left out of the pump's ``getmany``;
+no consumer pause flag is set, see :mod:`._flow`).
 
 A newly assigned partition's committed offset is then read once (by the pump, before its
 next fetch): for broker lag and, with ``completed_metadata`` (#13), for the completed offsets
@@ -65,7 +67,7 @@ class RebalanceBridge(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._on_revoked(frozenset(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        """aiokafka: this is the new assignment (every pause flag is cleared)."""
+        """aiokafka: this is the new assignment."""
         await self._on_assigned(frozenset(assigned))
 
 
@@ -76,7 +78,7 @@ class Rebalancer:
     drain's deadline while draining) for the records in flight, commit what completed,
     forget the partitions. While the source closes, the revoke waits for nothing and makes
     the close's last commit for its partitions itself, before they go. Assign: start
-    tracking the new partitions and put streamguard's pause state back on the consumer.
+    tracking the new partitions and apply streamguard's pause state to them.
     """
 
     def __init__(self, ctx: SourceContext, completion: Completion, committer: Committer,
@@ -160,7 +162,8 @@ class Rebalancer:
         ))
 
     async def on_assigned(self, assigned: frozenset[TP]) -> None:
-        """*assigned* is the new assignment (aiokafka cleared every pause flag)."""
+        """*assigned* is the new assignment: track its new partitions and announce which of
+        them streamguard holds paused."""
         ctx = self._ctx
         for tp in assigned:
             if tp not in ctx.parts:
