@@ -123,6 +123,8 @@ class Committer:
         async with self._lock:
             offsets: dict[Any, tuple[int, str]] = {}
             for part in parts:
+                if part.tracker.dead:  # let go (revoked, or closed): its last commit was made
+                    continue
                 part.tracker.sync()
                 target = self._target(part, final)
                 if target is not None:

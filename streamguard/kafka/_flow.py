@@ -1,21 +1,25 @@
-"""Pause application: the one place where the pause planner's decisions reach the fetching.
+"""Soft pause: the one way streamguard pauses a partition, and where the at-least-once source's
+pause plan reaches the fetching.
 
-:class:`~streamguard.kafka._pause.PauseController` decides (pure: reasons in, changes out);
-:class:`PauseApplier` applies its plan — only for partitions the consumer has assigned, and
-never once the source is closing — and publishes what changed.
-
-A pause is *soft*: the pump leaves a paused partition out of its ``getmany(*partitions)``
-instead of calling ``consumer.pause``. aiokafka throws away what it had already fetched for a
-partition it pauses, and fetches it again on resume; left out of ``getmany``, the partition
-keeps at most the one fetch it holds (aiokafka fetches no more for a partition whose records
-were not taken yet), and a resume hands those records out without a broker round trip. The
-cost of a hard pause was memory as well as time: each dropped fetch buffer (up to
+A pause is *soft*: a paused partition is left out of ``getmany(*partitions)`` instead of
+calling ``consumer.pause``. aiokafka throws away what it had already fetched for a partition
+it pauses, and fetches it again on resume; left out of ``getmany``, the partition keeps at most
+the one fetch it holds (aiokafka fetches no more for a partition whose records were not taken
+yet), and a resume hands those records out without a broker round trip. The cost of a hard
+pause was memory as well as time: each dropped fetch buffer (up to
 ``max_partition_fetch_bytes``) lived on until the garbage collector found it (#11).
+
+:class:`SoftPause` is the mechanism, for any owner of a consumer that says which partitions
+it has and which of them are paused: :class:`PauseApplier` (the source, whose
+:class:`~streamguard.kafka._pause.PauseController` decides: reasons in, changes out) and the
+exactly-once pipeline's lanes (:mod:`._transactional`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
 
 from aiokafka.structs import TopicPartition
 
@@ -30,22 +34,29 @@ from ._types import TP
 NOTHING: tuple[TP, ...] = (TopicPartition("", -1),)
 
 
-class PauseApplier:
-    """Applies a source's pause plan: which of its partitions the pump fetches from."""
+class SoftPause:
+    """Polls a consumer for its partitions that are not paused (see the module docstring).
 
-    __slots__ = ("_ctx", "_polling", "_wake")
+    Args:
+        assigned: the partitions the owner has now.
+        paused: those of them (or more) that must not be fetched now.
+    """
 
-    def __init__(self, ctx: SourceContext) -> None:
-        self._ctx = ctx
+    __slots__ = ("_assigned", "_paused", "_polling", "_wake")
+
+    def __init__(self, assigned: Callable[[], Iterable[TP]],
+                 paused: Callable[[], Collection[TP]]) -> None:
+        self._assigned = assigned
+        self._paused = paused
         self._polling: tuple[TP, ...] = ()  # the filter of the poll that waits for _wake
         self._wake: asyncio.Future[None] | None = None
 
     def fetch_filter(self) -> tuple[TP, ...]:
         """The partitions ``getmany`` should return records of: ``()`` for all of them."""
-        paused = self._ctx.pause.paused
+        paused = self._paused()
         if not paused:
             return ()
-        return tuple(tp for tp in self._ctx.parts if tp not in paused) or NOTHING
+        return tuple(tp for tp in self._assigned() if tp not in paused) or NOTHING
 
     def wake_on_change(self, polling: tuple[TP, ...]) -> asyncio.Future[None]:
         """A future set once the fetch filter differs from *polling* (a partition resumed or
@@ -53,6 +64,50 @@ class PauseApplier:
         self._polling = polling
         self._wake = asyncio.get_running_loop().create_future()
         return self._wake
+
+    def changed(self) -> None:
+        """Wake the waiting poll if the fetch filter is no longer the one it polls with (call
+        after any pause, resume, assignment or revocation)."""
+        wake = self._wake
+        if wake is not None and not wake.done() and self.fetch_filter() != self._polling:
+            wake.set_result(None)
+
+    async def getmany(self, consumer: Any, *, timeout_ms: int, max_records: int
+                      ) -> dict[Any, list[Any]]:
+        """One ``consumer.getmany`` over the partitions that are not paused; it returns early
+        (empty) when the filter changes meanwhile, so a resume never waits for the timeout."""
+        only = self.fetch_filter()
+        if not only:  # nothing paused: the common case, no task and no future
+            batch: dict[Any, list[Any]] = await consumer.getmany(
+                timeout_ms=timeout_ms, max_records=max_records)
+            return batch
+        changed = self.wake_on_change(only)
+        poll = asyncio.ensure_future(consumer.getmany(*only, timeout_ms=timeout_ms,
+                                                      max_records=max_records))
+        try:
+            await asyncio.wait((poll, changed), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not poll.done():
+                # Safe: getmany takes records only between its awaits, and returns at once.
+                poll.cancel()
+                try:
+                    await poll
+                except asyncio.CancelledError:
+                    if _cancelling():  # this task's own cancel, not the poll's
+                        raise
+        return {} if poll.cancelled() else poll.result()
+
+
+class PauseApplier(SoftPause):
+    """Applies a source's pause plan — only for partitions the consumer has assigned, and
+    never once the source is closing — publishes what changed, and is the pump's
+    :class:`SoftPause`."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: SourceContext) -> None:
+        super().__init__(lambda: ctx.parts, lambda: ctx.pause.paused)
+        self._ctx = ctx
 
     def apply(self) -> list[TP]:
         """Apply the controller's plan; return the partitions paused now."""
@@ -62,9 +117,7 @@ class PauseApplier:
             changes = ctx.pause.plan()
             if changes:
                 paused = self._publish(changes)
-        wake = self._wake
-        if wake is not None and not wake.done() and self.fetch_filter() != self._polling:
-            wake.set_result(None)
+        self.changed()
         return paused
 
     def _publish(self, changes: list[PauseChange]) -> list[TP]:
@@ -87,3 +140,8 @@ class PauseApplier:
                                                  partition=tp.partition,
                                                  paused_for=change.paused_for))
         return to_pause
+
+
+def _cancelling() -> int:
+    task = asyncio.current_task()
+    return 0 if task is None else task.cancelling()

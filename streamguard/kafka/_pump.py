@@ -103,29 +103,10 @@ class Pump:
 
     async def _fetch(self) -> dict[Any, list[Any]]:
         """One ``getmany`` over the partitions that are not paused (see :mod:`._flow`)."""
-        ctx = self._ctx
-        timeout_ms, most = int(ctx.config.poll_timeout * 1000), ctx.config.max_poll_records
-        only = self._pauses.fetch_filter()
-        if not only:  # nothing paused: the common case, no task and no future
-            batch: dict[Any, list[Any]] = await ctx.consumer.getmany(
-                timeout_ms=timeout_ms, max_records=most)
-            return batch
-        # Some partitions are left out: a resume must not wait for this poll's timeout.
-        changed = self._pauses.wake_on_change(only)
-        poll = asyncio.ensure_future(ctx.consumer.getmany(*only, timeout_ms=timeout_ms,
-                                                          max_records=most))
-        try:
-            await asyncio.wait((poll, changed), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not poll.done():
-                # Safe: getmany takes records only between its awaits, and returns at once.
-                poll.cancel()
-                try:
-                    await poll
-                except asyncio.CancelledError:
-                    if _cancelling():  # this task's own cancel, not the poll's
-                        raise
-        return {} if poll.cancelled() else poll.result()
+        cfg = self._ctx.config
+        return await self._pauses.getmany(self._ctx.consumer,
+                                          timeout_ms=int(cfg.poll_timeout * 1000),
+                                          max_records=cfg.max_poll_records)
 
     # ================================================================== records
     def _accept(self, batch: dict[Any, list[Any]]) -> None:
@@ -267,6 +248,8 @@ class Pump:
             drop_dead_connections(ctx.consumer)
         committer = self.committer
         if committer is not None and ctx.consumer is not None and ctx.config.group_id:
+            # A rebalance from here on commits the partitions it revokes itself, before they
+            # go (:meth:`Rebalancer.on_revoked`); this commit skips them then.
             await committer.settle()
             with contextlib.suppress(Exception):  # closing goes on; a refusal is reported
                 await committer.commit(ctx.parts.values(), "close", final=True)
@@ -279,11 +262,6 @@ class Pump:
         life.move(Phase.CLOSED)
         if life.ending is Ending.FAILED and life.error is not None:
             self._outlet.error(life.error)
-
-
-def _cancelling() -> int:
-    task = asyncio.current_task()
-    return 0 if task is None else task.cancelling()
 
 
 def drop_dead_connections(consumer: Any) -> None:

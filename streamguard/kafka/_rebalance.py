@@ -2,7 +2,9 @@
 
 aiokafka awaits these coroutines inside its group coordinator, before it rejoins (revoke)
 and after the new assignment is in place (assign) — the only moments at which in-flight
-records can be finished and committed by their owner, and pause flags put back.
+records can be finished and committed by their owner, and streamguard's pause state applied
+to the new assignment (a soft pause: a paused partition is left out of the pump's ``getmany``;
+no consumer pause flag is set, see :mod:`._flow`).
 
 A newly assigned partition's committed offset is then read once (by the pump, before its
 next fetch): for broker lag and, with ``completed_metadata`` (#13), for the completed offsets
@@ -65,7 +67,7 @@ class RebalanceBridge(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._on_revoked(frozenset(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        """aiokafka: this is the new assignment (every pause flag is cleared)."""
+        """aiokafka: this is the new assignment."""
         await self._on_assigned(frozenset(assigned))
 
 
@@ -74,8 +76,9 @@ class Rebalancer:
 
     Revoke: drop what was fetched and not handed out, wait (up to ``revoke_timeout``, or the
     drain's deadline while draining) for the records in flight, commit what completed,
-    forget the partitions. Assign: start tracking the new partitions and put streamguard's
-    pause state back on the consumer.
+    forget the partitions. While the source closes, the revoke waits for nothing and makes
+    the close's last commit for its partitions itself, before they go. Assign: start
+    tracking the new partitions and apply streamguard's pause state to them.
     """
 
     def __init__(self, ctx: SourceContext, completion: Completion, committer: Committer,
@@ -91,7 +94,10 @@ class Rebalancer:
         """aiokafka is about to take *revoked* away."""
         ctx = self._ctx
         parts = [ctx.parts[tp] for tp in sorted(revoked) if tp in ctx.parts]
-        if not parts or not ctx.life.open:
+        if not parts:
+            return
+        if not ctx.life.open:
+            await self._revoked_while_closing(parts)
             return
         loop = asyncio.get_running_loop()
         began = loop.time()
@@ -111,18 +117,53 @@ class Rebalancer:
         if ctx.config.group_id:
             await self._committer.commit(parts, "revoke", final=True)
         left = sum(p.tracker.pending_records for p in parts)
+        self._let_go(parts, completed=pending_before - left, dropped=dropped + left,
+                     waited=loop.time() - began)
+
+    async def _revoked_while_closing(self, parts: list[PartitionState]) -> None:
+        """The group rebalances while the source closes, before its last commit: make that
+        commit for *parts* now, before aiokafka rejoins and hands them to another member.
+
+        Returning at once let the new owner start from the previous commit (delivering
+        again what completed here), and the close's own commit was then refused: a partition
+        it named was no longer assigned. The broker still takes this commit: the member has
+        not rejoined, so its generation holds. Nothing is waited for (the close does not
+        wait either: a drain waited before ``CLOSING``, a cancel or an error abandons what
+        is in flight), so ``revoke_timeout`` is not needed here. A partition whose tracker
+        is dead had the close's last commit already; the committer skips it.
+        """
+        parts = [p for p in parts if not p.tracker.dead]
+        if not parts:
+            return
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        dropped = 0
+        for part in parts:
+            part.revoking = True
+            dropped += part.drop_buffer()
+        if self._ctx.config.group_id:
+            await self._committer.commit(parts, "revoke", final=True)
+        left = sum(p.tracker.pending_records for p in parts)
+        self._let_go(parts, completed=0, dropped=dropped + left,
+                     waited=loop.time() - began)
+
+    def _let_go(self, parts: list[PartitionState], *, completed: int, dropped: int,
+                waited: float) -> None:
+        """Forget the revoked *parts* (late completions are ignored) and report them."""
+        ctx = self._ctx
         for part in parts:
             part.tracker.dead = True
-            del ctx.parts[part.tp]
+            if ctx.parts.get(part.tp) is part:
+                del ctx.parts[part.tp]
         ctx.pause.revoke(frozenset(p.tp for p in parts))
         ctx.publish(PartitionsRevoked(
             source=ctx.name, partitions=tuple((p.tp.topic, p.tp.partition) for p in parts),
-            completed=pending_before - left, dropped=dropped + left,
-            waited=loop.time() - began,
+            completed=completed, dropped=dropped, waited=waited,
         ))
 
     async def on_assigned(self, assigned: frozenset[TP]) -> None:
-        """*assigned* is the new assignment (aiokafka cleared every pause flag)."""
+        """*assigned* is the new assignment: track its new partitions and announce which of
+        them streamguard holds paused."""
         ctx = self._ctx
         for tp in assigned:
             if tp not in ctx.parts:

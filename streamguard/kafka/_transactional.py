@@ -12,6 +12,8 @@ the new owner reads the committed offset it starts from.
 A ``getmany`` loop hands records to per-partition lanes (:mod:`._transactional_lane`); a
 lane whose batch is due (count or time) writes it in a task of its own, so partitions commit
 concurrently while fetching goes on. A failed batch is aborted and its partition rewound.
+A lane holding ``max_buffered`` records, or given up (fenced), is paused the package's one
+way (:mod:`._flow`): left out of ``getmany``, never ``consumer.pause``d.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Generic, TypeVar
 
 from streamguard.core._clock import SYSTEM_CLOCK, Clock
@@ -31,6 +33,7 @@ from ._client import check_topics, close_quietly, make_consumer, start_client
 from ._codec import Codec, batch_decoder, codec_of
 from ._errors import KafkaAdapterError
 from ._events import BatchAborted
+from ._flow import SoftPause
 from ._rebalance import RebalanceBridge
 from ._transactional_config import TransactionalConfig, batch_due
 from ._transactional_lane import (
@@ -39,7 +42,9 @@ from ._transactional_lane import (
     Lane,
     is_fenced,
     is_retryable,
+    paused_of,
     start_producer,
+    update_pauses,
 )
 from ._types import TP
 
@@ -58,7 +63,9 @@ class TransactionalStatistics:
             aborted batches); dead_lettered: records sent to the dead-letter topic;
         batches: batches committed; aborts: transactions aborted; fenced: partitions given
             up because another producer took their transactional id; assigned: partitions
-            owned now; pending: records fetched and not yet written.
+            owned now; pending: records fetched and not yet written; pauses / resumes:
+            times a partition was left out of the fetching (``max_buffered`` records
+            pending, or fenced) / taken back in.
     """
 
     name: str
@@ -72,6 +79,8 @@ class TransactionalStatistics:
     fenced: int
     assigned: int
     pending: int
+    pauses: int
+    resumes: int
 
 
 class TransactionalPipeline(Generic[V]):
@@ -121,6 +130,7 @@ class TransactionalPipeline(Generic[V]):
         self._writer = BatchWriter(config, transform, self._counters, lambda: self._consumer,
                                    lambda: self._shared, name=self.name, bus=self._bus)
         self._lanes: dict[TP, Lane] = {}
+        self._soft = SoftPause(lambda: self._lanes, lambda: paused_of(self._lanes))
         self._consumer: Any = None
         self._shared: Any = None
         self._running = False
@@ -164,18 +174,16 @@ class TransactionalPipeline(Generic[V]):
 
     def statistics(self) -> TransactionalStatistics:
         """A snapshot of the counters."""
-        c = self._counters
         return TransactionalStatistics(
-            name=self.name, guarantee=self.config.guarantee, consumed=c.consumed,
-            committed=c.committed, produced=c.produced, dead_lettered=c.dead_lettered,
-            batches=c.batches, aborts=c.aborts, fenced=c.fenced, assigned=len(self._lanes),
-            pending=sum(len(lane.pending) for lane in self._lanes.values()))
+            name=self.name, guarantee=self.config.guarantee, assigned=len(self._lanes),
+            pending=sum(len(lane.pending) for lane in self._lanes.values()),
+            **asdict(self._counters))
 
     # ================================================================== the loop
     async def _poll_once(self) -> None:
         cfg = self.config
-        batch = await self._consumer.getmany(timeout_ms=int(cfg.poll_timeout * 1000),
-                                             max_records=cfg.max_poll_records)
+        batch = await self._soft.getmany(self._consumer, max_records=cfg.max_poll_records,
+                                         timeout_ms=int(cfg.poll_timeout * 1000))
         now = self._clock.now()
         for tp, records in batch.items():
             lane = self._lanes.get(tp)
@@ -202,6 +210,7 @@ class TransactionalPipeline(Generic[V]):
         while not lane.gone and self._error is None and lane.pending and (
                 force or batch_due(len(lane.pending), lane.first_at, self._clock.now(), cfg)):
             batch = lane.take(cfg.batch_records, self._clock.now())
+            self._apply_pauses()  # a resume wakes the poll waiting without this lane
             try:
                 await self._writer.write(lane, batch)
             except Exception as exc:
@@ -234,16 +243,11 @@ class TransactionalPipeline(Generic[V]):
             self._bus.publish(BatchAborted(
                 source=self.name, topic=lane.tp.topic, partition=lane.tp.partition,
                 first_offset=first, records=len(batch), outcome=outcome, error=error))
+        self._apply_pauses()
 
     def _apply_pauses(self) -> None:
-        limit = self.config.max_buffered
-        for lane in self._lanes.values():
-            if not lane.paused and (len(lane.pending) >= limit or lane.gone):
-                lane.paused = True
-                self._consumer.pause(lane.tp)
-            elif lane.paused and len(lane.pending) < limit // 2 and not lane.gone:
-                lane.paused = False
-                self._consumer.resume(lane.tp)
+        update_pauses(self._lanes.values(), self.config.max_buffered, self._counters)
+        self._soft.changed()
 
     def _fail(self, error: BaseException) -> None:
         self._error = self._error or error
@@ -304,16 +308,9 @@ class TransactionalPipeline(Generic[V]):
                         raise producer
                     lane.producer = producer
             for lane in lanes:
-                # Always seek: records fetched before the lane existed were not kept.
-                committed = await self._consumer.committed(lane.tp)
-                if committed is not None and committed >= 0:
-                    self._consumer.seek(lane.tp, committed)
-                    lane.fetch_next = committed
-                elif cfg.auto_offset_reset == "earliest":
-                    await self._consumer.seek_to_beginning(lane.tp)
-                else:
-                    await self._consumer.seek_to_end(lane.tp)
+                await lane.start(self._consumer, cfg.auto_offset_reset)
                 self._lanes[lane.tp] = lane
+            self._soft.changed()  # a poll waiting without the new lanes stops
         except Exception as exc:  # aiokafka would only log it
             for lane in lanes:
                 if lane.producer is not None:

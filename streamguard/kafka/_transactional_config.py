@@ -48,8 +48,10 @@ class TransactionalConfig:
             input records (default 1,000) ...
         batch_interval: ... or this many seconds after its first record arrived (default
             0.1, Kafka Streams' commit interval under exactly-once).
-        max_buffered: records fetched and not yet in a batch, per partition, above which the
-            partition is paused (default 10,000; resumed below half).
+        max_buffered: records fetched and not yet in a batch, per partition, at which the
+            partition is paused (default 10,000; resumed below half). The pause is soft:
+            the partition is left out of the fetching, and what the consumer had already
+            fetched for it is kept for the resume, not thrown away and fetched again.
         concurrency: transform calls running at once within a batch (default 1; outputs are
             written in input order whatever it is).
         dead_letter_topic: where records that fail to decode or to transform go — inside the

@@ -57,6 +57,8 @@ class Counters:
     batches: int = 0
     aborts: int = 0
     fenced: int = 0
+    pauses: int = 0
+    resumes: int = 0
 
 
 @dataclass(slots=True)
@@ -71,6 +73,7 @@ class Lane:
         producer: the partition's transactional producer (``None`` at least once: the
             pipeline's shared producer is used).
         task: the batch writer running now, if any.
+        paused: left out of the pipeline's ``getmany`` (:meth:`update_pause`).
         gone: revoked or fenced: nothing more is written for this partition here.
     """
 
@@ -98,6 +101,29 @@ class Lane:
         self.fetch_next = records[-1].offset + 1
         return len(records)
 
+    async def start(self, consumer: Any, auto_offset_reset: str) -> None:
+        """Seek the partition to the group's committed offset (none: as *auto_offset_reset*
+        says). Always: records fetched before the lane existed were not kept, and a fetch
+        aiokafka still holds for it belongs to the previous assignment."""
+        committed = await consumer.committed(self.tp)
+        if committed is not None and committed >= 0:
+            consumer.seek(self.tp, committed)
+            self.fetch_next = committed
+        elif auto_offset_reset == "earliest":
+            await consumer.seek_to_beginning(self.tp)
+        else:
+            await consumer.seek_to_end(self.tp)
+
+    def update_pause(self, max_buffered: int) -> bool:
+        """Pause at *max_buffered* pending records, resume below half of it (hysteresis:
+        a batch written does not flip the lane at once); a gone lane stays paused for good,
+        since what is fetched for it would only be thrown away. Return :attr:`paused`."""
+        if self.gone or len(self.pending) >= max_buffered:
+            self.paused = True
+        elif len(self.pending) < max_buffered // 2:
+            self.paused = False
+        return self.paused
+
     def take(self, limit: int, now: float) -> list[Any]:
         """The next batch: at most *limit* of the pending records."""
         batch, self.pending = self.pending[:limit], self.pending[limit:]
@@ -109,6 +135,20 @@ class Lane:
         self.pending.clear()
         self.first_at = None
         self.fetch_next = offset
+
+
+def update_pauses(lanes: Iterable[Lane], max_buffered: int, counters: Counters) -> None:
+    """Pause or resume each of *lanes* (:meth:`Lane.update_pause`), counting the changes."""
+    for lane in lanes:
+        was = lane.paused
+        if lane.update_pause(max_buffered) != was:
+            counters.pauses += not was
+            counters.resumes += was
+
+
+def paused_of(lanes: dict[TP, Lane]) -> list[TP]:
+    """The partitions of the paused *lanes* (left out of the fetching)."""
+    return [tp for tp, lane in lanes.items() if lane.paused]
 
 
 class BatchWriter:

@@ -1,4 +1,5 @@
-"""Helpers of the exactly-once tests: read a topic to its end under an isolation level."""
+"""Helpers of the exactly-once tests: a pipeline's config, running it until a condition holds,
+reading a topic to its end under an isolation level."""
 
 from __future__ import annotations
 
@@ -7,6 +8,32 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from streamguard.kafka import TransactionalConfig, TransactionalPipeline
+
+from ._brokers import Broker
+
+
+def config(broker: Broker, src: str, group: str, out: str, **overrides: Any) -> TransactionalConfig:
+    """A pipeline from *src* to *out* on *broker*: short sessions, small batches."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": broker.bootstrap, "topics": (src,), "group_id": group,
+        "output_topic": out, "session_timeout": 2.0, "heartbeat_interval": 0.5,
+        "batch_records": 200, "batch_interval": 0.05, **overrides}
+    return TransactionalConfig(**options)
+
+
+async def run_until(pipeline: TransactionalPipeline[Any], done: Any, within: float = 60) -> Any:
+    """Run *pipeline* until *done()* holds, then drain it; return its statistics."""
+    task = asyncio.create_task(pipeline.run())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not done():
+        assert not task.done(), task.exception() if task.done() else None
+        assert loop.time() < deadline, pipeline.statistics()
+        await asyncio.sleep(0.05)
+    pipeline.drain()
+    return await task
 
 
 async def read_topic(

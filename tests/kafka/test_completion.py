@@ -331,3 +331,54 @@ async def test_waiting_for_in_flight_records_skips_a_partition_revoked_meanwhile
     async with asyncio.timeout(5):
         await waiting
     assert revoked.pending_records == 2  # still pending, and no longer waited for
+
+
+async def test_a_revoke_while_closing_makes_the_last_commit_of_its_partitions_once() -> None:
+    # The group rebalances while the source closes, before its last commit: the revoke makes
+    # that commit for the revoked partitions (final: the completed head of an unfinished
+    # chunk too), lets them go and reports them; the close's commit after it skips them, so
+    # nothing is committed twice nor refused for a partition no longer assigned.
+    from streamguard.kafka._codec import codec_of
+    from streamguard.kafka._completion import Completion
+    from streamguard.kafka._context import SourceContext
+    from streamguard.kafka._events import PartitionsRevoked
+    from streamguard.kafka._rebalance import Rebalancer
+
+    consumer, clock, bus = _SlowCommits(), VirtualClock(), EventBus()
+    consumer.release.set()
+    revoked_events: list[Any] = []
+    bus.subscribe(lambda e: revoked_events.append(e) if isinstance(e, PartitionsRevoked)
+                  else None)
+    config = KafkaSourceConfig(bootstrap_servers="127.0.0.1:9", topics=("t",), group_id="g")
+    ctx = SourceContext(config, "s", codec_of("bytes"), bus, clock)
+    route = _Route()
+    tps = [TP("t", p) for p in range(3)]
+    for tp in tps:
+        ctx.parts[tp] = PartitionState(tp, OffsetTracker())
+    head = _chunk(ctx.parts[tps[0]].tracker, route, 0, 4)
+    for ack in head[:2]:
+        ack.done()  # records 2 and 3 stay in flight
+    for tp in tps[1:]:
+        for ack in _chunk(ctx.parts[tp].tracker, route, 0, 2):
+            ack.done()
+    committer = Committer(consumer=consumer, name="s", bus=bus, clock=clock, every=1000,
+                          interval=1.0, parts=lambda: list(ctx.parts.values()),
+                          spawn=lambda c, n: asyncio.ensure_future(c))
+    rebalancer = Rebalancer(ctx, Completion(ctx, None, None), committer, list)
+    assert ctx.life.move(Phase.OPENING)
+    assert ctx.life.move(Phase.RUNNING)
+    assert ctx.life.end(Ending.CANCELLED)
+    assert ctx.life.phase is Phase.CLOSING
+    every = list(ctx.parts.values())
+
+    async with asyncio.timeout(5):
+        await rebalancer.on_revoked(frozenset(tps[:2]))
+    assert consumer.commits == [{tps[0]: 2, tps[1]: 2}]
+    assert set(ctx.parts) == {tps[2]}
+    (event,) = revoked_events
+    assert event.partitions == (("t", 0), ("t", 1))
+    assert (event.completed, event.dropped) == (0, 2)  # in flight: delivered again
+    for ack in head[2:]:
+        ack.done()  # too late: the partition is gone
+    assert await committer.commit(every, "close", final=True)
+    assert consumer.commits[1:] == [{tps[2]: 2}]

@@ -19,14 +19,13 @@ from streamguard.kafka import (
     BatchCommitted,
     OutgoingRecord,
     RecordFailedError,
-    TransactionalConfig,
     TransactionalPipeline,
     TransactionsUnsupportedError,
 )
 
 from ._brokers import Broker, committed_offsets, create_topic, produce
 from ._pipelines import wait_for
-from ._transactional_helpers import read_topic
+from ._transactional_helpers import config, read_topic, run_until
 
 pytestmark = [pytest.mark.integration]
 
@@ -36,27 +35,6 @@ def tansu(request: pytest.FixtureRequest) -> Broker:
     """The session's Tansu broker (the exactly-once tests otherwise run on Apache Kafka)."""
     broker: Broker = request.getfixturevalue("_tansu_server")
     return broker
-
-
-def config(broker: Broker, src: str, group: str, out: str, **overrides: Any) -> TransactionalConfig:
-    options: dict[str, Any] = {
-        "bootstrap_servers": broker.bootstrap, "topics": (src,), "group_id": group,
-        "output_topic": out, "session_timeout": 2.0, "heartbeat_interval": 0.5,
-        "batch_records": 200, "batch_interval": 0.05, **overrides}
-    return TransactionalConfig(**options)
-
-
-async def run_until(pipeline: TransactionalPipeline[Any], done: Any, within: float = 60) -> Any:
-    """Run *pipeline* until *done()* holds, then drain it; return its statistics."""
-    task = asyncio.create_task(pipeline.run())
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not done():
-        assert not task.done(), task.exception() if task.done() else None
-        assert loop.time() < deadline, pipeline.statistics()
-        await asyncio.sleep(0.05)
-    pipeline.drain()
-    return await task
 
 
 async def test_copies_a_topic_exactly_once(apache_broker: Broker, topic: str, group: str) -> None:

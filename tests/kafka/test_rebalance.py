@@ -96,3 +96,63 @@ async def test_join_and_leave_lose_nothing_and_keep_pause_state(
     assert recorders["a"].of(PartitionsRevoked)
     assert await committed_offsets(kafka_broker.bootstrap, group, topics=[topic]) == {
         TopicPartition(topic, p): TOTAL // 4 for p in range(4)}
+
+
+@pytest.mark.timeout(180)
+async def test_a_rebalance_while_closing_commits_what_completed_before_the_partitions_go(
+    kafka_broker: Broker, topic: str, group: str
+) -> None:
+    # a completed every record and committed none yet (no commit is due), then its source was
+    # cancelled: it is CLOSING, its close waiting for the poll under way to return (a long
+    # poll_timeout here; a commit in flight, or the step from a drain's wait to the last
+    # commit, open the same window). b joins meanwhile. a's revoke must commit what completed
+    # before the partitions go. Before the fix it returned at once: b started from the old
+    # commit, and a's last commit was then refused (a partition no longer assigned), so every
+    # record was delivered again.
+    per_partition = 10
+    await create_topic(kafka_broker.bootstrap, topic, partitions=2)
+    await produce(kafka_broker, topic, (b"%d" % i for i in range(2 * per_partition)),
+                  partition_of=lambda i: i % 2)
+    seen: dict[str, list[tuple[int, int]]] = {"a": [], "b": []}
+    sources: dict[str, KafkaSource[bytes]] = {}
+    recorders: dict[str, Recorder] = {}
+
+    def start(name: str, **overrides: Any) -> Any:
+        bus = EventBus()
+        recorders[name] = Recorder(bus)
+        source: KafkaSource[bytes] = KafkaSource(
+            source_config(kafka_broker, topic, group, commit_every=10_000,
+                          commit_interval=600.0, **overrides), bus=bus, name=name)
+        sources[name] = source
+
+        async def store(record: KafkaRecord[bytes]) -> None:
+            seen[name].append((record.partition, record.offset))
+
+        return source.stream().pipe(op.sink(store)).start(name=name)
+
+    a = start("a", poll_timeout=60.0)
+    await wait_for(lambda: len(seen["a"]) == 2 * per_partition, within=60,
+                   what="a to complete every record")
+    assert await committed_offsets(kafka_broker.bootstrap, group, topics=[topic]) == {}
+    sources["a"].cancel()
+    assert sources["a"].phase == "closing"
+    b = start("b")
+    await wait_for(lambda: bool(sources["b"].assignment()), within=60,
+                   what="b to get a partition")
+    a.cancel()  # the source sent no terminal signal: end a's pipeline (and its close)
+    await asyncio.wait_for(a.wait(), timeout=60)
+    await wait_for(lambda: len(sources["b"].assignment()) == 2, within=60,
+                   what="b to take over both partitions")
+    # b consumes in offset order: once it delivered these, it delivered anything before them.
+    await produce(kafka_broker, topic, [b"late-0", b"late-1"], partition_of=lambda i: i)
+    await wait_for(lambda: {(0, per_partition), (1, per_partition)} <= set(seen["b"]),
+                   within=60, what="b to deliver the late records")
+    assert (await b.drain(timeout=30)).outcome == "drained"
+
+    again = sorted(set(seen["b"]) & set(seen["a"]))
+    assert not again, f"delivered again: {again}"
+    assert sorted(seen["b"]) == [(0, per_partition), (1, per_partition)]
+    revoked = recorders["a"].of(PartitionsRevoked)
+    assert {p for e in revoked for _, p in e.partitions} == {0, 1}
+    assert await committed_offsets(kafka_broker.bootstrap, group, topics=[topic]) == {
+        TopicPartition(topic, p): per_partition + 1 for p in range(2)}
