@@ -47,8 +47,9 @@ class DeliveryError(StreamGuardError):
     The guarded sink raises it for an item it gave up with no dead-letter sink to take it:
     the stream fails with an :class:`~streamguard.core.ItemFailedError` naming the stage and
     the item, caused by this error, which names the stage, why it gave up, the breaker and its
-    state (or that none is configured); its own cause is the last error of the call (often a :class:`~streamguard.retry.RetryError`). The Kafka
-    sink raises it when its producer could not deliver a record.
+    state (or that none is configured); its own cause is the last error of the call (often a
+    :class:`~streamguard.retry.RetryError`). The Kafka sink raises it when its producer could
+    not deliver a record.
 
     Attributes:
         breaker: the breaker's name (``None`` without a breaker, or outside a guarded sink).

@@ -458,7 +458,9 @@ def rate_limit(
         key: the item's key (user id, endpoint ...). Default: none for a ``RateLimiter``
             (one limit for all items); the item itself for a ``CompositeLimiter`` (its
             tiers take their keys from it).
-        cost: each item's cost, a number or a function of the item (default 1).
+        cost: each item's cost, a number or a function of the item (default 1). A number
+            above the limiter's smallest limit could never pass: it is a ``ConfigError`` when
+            the pipeline is built.
         mode: ``"backpressure"`` (default): delay items, never drop; ``"police"``: refuse
             items over the limit to *on_reject*; ``"error"``: fail the stream on the first.
         on_reject: ``(item, decision)``, sync or async, receives refused items in police
