@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import re
 import signal
 import socket
@@ -16,6 +17,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from streamguard.servers import TansuServer, kafka_answers
 
 from ._runner import cli, spawn
+
+README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 
 pytestmark = pytest.mark.integration
 
@@ -128,6 +131,11 @@ def test_lag_with_unreachable_broker_exits_4() -> None:
     assert line.startswith("streamguard: error: cannot reach a Kafka broker at 127.0.0.1:")
     assert "streamguard broker" in line
     assert result.stdout == ""
+    # The README shows this very line (for port 1): it must not drift from what is printed.
+    shown = next(text for text in README.read_text().splitlines()
+                 if text.startswith("streamguard: error: cannot reach a Kafka broker"))
+    port = line.split("127.0.0.1:", 1)[1].split(" ", 1)[0]
+    assert shown == line.replace(f"127.0.0.1:{port}", "127.0.0.1:1")
 
 
 def test_lag_needs_a_group() -> None:
