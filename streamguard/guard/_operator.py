@@ -108,7 +108,7 @@ def guarded_sink(
         down, call, breaker=breaker, retry=retry, budget=budget, timeout=timeout,
         concurrency=concurrency,
         on_open=on_open, dead_letter=dead_letter, fallback=fallback, clock=the_clock,
-        name=stage_name, key=key, max_per_key=max_per_key))
+        name=stage_name, key=key, max_per_key=max_per_key), name="guarded_sink", ends=True)
 
 
 def _check_call(call: object) -> None:

@@ -242,8 +242,14 @@ def sink(
     The sink creates demand on its own; an item completes at its source once *fn* returned
     for it. A plain function is called chunk by chunk, requesting *prefetch* items ahead;
     an ``async def`` runs on up to *concurrency* long-lived workers holding at most
-    ``2 × concurrency`` items. *on_error* ``(item, error)`` handles a failed item (it then
-    completes at its source); a plain sink refuses an async one.
+    ``2 × concurrency`` items (a plain *fn* refuses ``concurrency`` > 1). *on_error*
+    ``(item, error)`` handles a failed item (it then completes at its source); a plain sink
+    refuses an async one.
+
+    A plain *fn* (or plain *on_error*) that returns a coroutine — ``lambda x: store(x)`` with
+    an async ``store`` — has done no work: the item's ack fails and the pipeline fails with a
+    ``TypeError`` (pass ``store`` itself, or an ``async def``). An async sink awaits what its
+    *on_error* returns.
 
     With ``key=`` (async *fn* only) items of one key are processed one at a time in arrival
     order and items of different keys concurrently; at most *max_per_key* items of one key
@@ -262,6 +268,11 @@ def sink(
             name="op.sink", ends=True)
     _require(key is None, "op.sink: key= needs an async fn (a plain sink runs one item at "
              "a time, in order)", key)
+    # A plain function blocks the event loop while it runs: two calls can never overlap.
+    _require(_is_int(concurrency) and concurrency == 1,
+             "op.sink: concurrency= needs an async fn (a plain sink runs one item at a time, "
+             "in order; run blocking work in `async def f(item): await "
+             "asyncio.to_thread(...)`)", concurrency)
     _check_on_error("op.sink", on_error, "sync")
     return _lift(lambda down: _SyncSinkStage(down, fn, prefetch, on_error, name),
                  name="op.sink", ends=True)
