@@ -47,6 +47,27 @@ def is_async_callable(fn: Any) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
+_NEVER_AWAITED = "a coroutine would never be awaited here"
+
+
+def awaitable_result_error(owner: str, field: str, fn: object, result: object) -> TypeError:
+    """The error for a plain *fn* that returned an awaitable where its result is thrown away
+    (a plain sink, a plain sink's ``on_error``): the item would be acked done without its
+    work ever running. Closes a coroutine, so that it is not reported as never awaited
+    (an awaitable that is already running, such as a task, runs on)."""
+    if inspect.iscoroutine(result):
+        what = f"the coroutine {result.__qualname__}()"
+        result.close()
+    else:
+        what = f"the awaitable {result!r}"
+    name = getattr(fn, "__qualname__", None) or repr(fn)
+    return TypeError(
+        f"{owner}: {field} must not return an awaitable ({_NEVER_AWAITED}, and the item "
+        f"would complete without it), got {what} from the plain function {name}; pass an "
+        f"async def instead (the coroutine function itself, or `async def f(item): await "
+        f"...`), which the operator awaits")
+
+
 def check_int(owner: str, field: str, value: object, minimum: int) -> None:
     """Refuse anything but an ``int`` (not a ``bool``) >= *minimum*, naming the field."""
     require(is_int(value) and value >= minimum,  # type: ignore[operator]
@@ -65,13 +86,18 @@ def check_seconds(owner: str, field: str, value: object, *, optional: bool = Fal
 def check_function(owner: str, field: str, fn: object, kind: str) -> None:
     """Refuse what is not callable (``ConfigError``) and a callable of the wrong kind
     (``TypeError`` naming the operator and the fix). *kind*: ``"sync"``, ``"async"`` or
-    ``"any"``."""
+    ``"any"``.
+
+    What a callable is, is read from its definition (:func:`is_async_callable`): a plain
+    function that returns a coroutine (``lambda x: store(x)``) is a plain function. Where its
+    result would be thrown away, :func:`awaitable_result_error` refuses it when it is called.
+    """
     require(callable(fn), f"{owner}: {field} must be callable", fn)
     if kind == "sync" and is_async_callable(fn):
         raise TypeError(
             f"{owner}: {field} must be a plain function, got the async function {fn!r}; "
-            f"a coroutine would never be awaited here — use the async operator (map_async, an "
-            f"async sink) or make it a plain def")
+            f"{_NEVER_AWAITED} — use the async operator (map_async, an async sink) or make "
+            f"it a plain def")
     if kind == "async" and not is_async_callable(fn):
         raise TypeError(
             f"{owner}: {field} must be an async function (async def), got {fn!r}; use the "

@@ -51,10 +51,10 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
+from inspect import isawaitable
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ._ack import Ack, abandon_all
-from ._checks import is_async_callable
 from ._clock import Clock
 from ._errors import item_failed
 from ._keyed import KeyQueues
@@ -66,7 +66,19 @@ B = TypeVar("B")
 
 _PENDING: Any = object()
 _SKIPPED: Any = object()
-_AWAIT: Any = object()
+
+
+class _Awaiting:
+    """What ``on_error(item, error)`` returned when it is awaitable: an async handler's
+    coroutine, or a plain handler's (``lambda item, error: store(item)``); the worker awaits
+    it, as guarded_sink awaits its callbacks, so that the handled item is not acked done
+    before the handler's work ran."""
+
+    __slots__ = ("awaitable",)
+
+    def __init__(self, awaitable: Awaitable[Any]) -> None:
+        self.awaitable = awaitable
+
 # A sink's on_error handler took care of a failed item: its ack is done, and it counts as
 # failed only (not also as delivered), so that a stage's outcomes add up to its items.
 _HANDLED: Any = object()
@@ -120,7 +132,9 @@ class ConcurrentStage(OutboxStage[A, B]):
             :class:`ConcurrencyLimit` that moves with the downstream (every call is timed
             and reported to it; workers and demand follow its limit).
         ordered: results leave in arrival order (otherwise as they finish).
-        on_error: ``"fail"``, ``"skip"`` or a callable ``(item, error) -> replacement``.
+        on_error: ``"fail"``, ``"skip"`` or a callable ``(item, error) -> replacement``;
+            what it returns is awaited when it is awaitable (an ``async def``, or a plain
+            function returning a coroutine).
         emits: ``False`` makes the stage a sink: an item completes at its source when
             :meth:`process` returns, and the stage asks upstream on its own.
         capacity: the bound on items held (default ``2 × concurrency``).
@@ -158,7 +172,6 @@ class ConcurrentStage(OutboxStage[A, B]):
         # One worker keeps the order anyway; an adaptive limit may grow later.
         self._ordered = ordered and (concurrency > 1 or self._adaptive is not None)
         self._on_error = on_error
-        self._on_error_async = callable(on_error) and is_async_callable(on_error)
         self._emits = emits
         self._inbox: deque[A] = deque()
         self._inbox_acks: deque[Ack | None] = deque()
@@ -446,8 +459,8 @@ class ConcurrentStage(OutboxStage[A, B]):
                             ack.abandon()
                         break
                     value = self._resolve_error(item, ack, exc)
-                    if value is _AWAIT:
-                        value = await self._await_on_error(item, ack, exc)
+                    if value.__class__ is _Awaiting:
+                        value = await self._await_on_error(item, ack, value.awaitable)
                     if value is _PENDING:
                         break  # the stream failed
                 else:
@@ -518,8 +531,8 @@ class ConcurrentStage(OutboxStage[A, B]):
                             ack.abandon()
                         break
                     value = self._resolve_error(item, ack, exc)
-                    if value is _AWAIT:
-                        value = await self._await_on_error(item, ack, exc)
+                    if value.__class__ is _Awaiting:
+                        value = await self._await_on_error(item, ack, value.awaitable)
                     if value is _PENDING:
                         break  # the stream failed
                 else:
@@ -561,13 +574,13 @@ class ConcurrentStage(OutboxStage[A, B]):
                 ack.fail(item_failed(self.name, item, exc))
             return _SKIPPED
         if policy != "fail":
-            if self._on_error_async:
-                return _AWAIT
             try:
                 value = policy(item, exc)
             except Exception as exc2:
                 exc = exc2
             else:
+                if isawaitable(value):
+                    return _Awaiting(value)
                 return value if self._emits else _HANDLED
         failure = item_failed(self.name, item, exc)
         if ack is not None:
@@ -576,10 +589,10 @@ class ConcurrentStage(OutboxStage[A, B]):
         self._fail(failure)
         return _PENDING
 
-    async def _await_on_error(self, item: A, ack: Ack | None, exc: Exception) -> Any:
-        """Await an async ``on_error(item, error)``; its failure fails the stream."""
+    async def _await_on_error(self, item: A, ack: Ack | None, handling: Awaitable[Any]) -> Any:
+        """Await what ``on_error(item, error)`` returned; its failure fails the stream."""
         try:
-            value = await self._on_error(item, exc)
+            value = await handling
         except asyncio.CancelledError:
             if ack is not None:
                 ack.abandon()

@@ -42,16 +42,17 @@ class Overflow(StrEnum):
     ERROR = "error"
 
 
-def parse_overflow(value: object) -> Overflow:
+def parse_overflow(value: object, owner: str) -> Overflow:
     """Return the policy *value* (a plain string) as an :class:`Overflow`, or raise naming
-    the allowed values."""
+    *owner* (the public name of the operator or source that takes it) and the allowed
+    values."""
     if isinstance(value, str):
         try:
             return Overflow(value)
         except ValueError:
             pass
     allowed = ", ".join(repr(o.value) for o in Overflow)
-    raise ConfigError(f"overflow must be one of {allowed}, got {value!r}")
+    raise ConfigError(f"{owner}: overflow must be one of {allowed}, got {value!r}")
 
 
 class BoundedQueue(Generic[T]):

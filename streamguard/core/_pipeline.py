@@ -47,10 +47,16 @@ class Startable(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PipelineResult:
-    """How a pipeline ended: its name, how many items reached its end, the final statistics
-    of every stage from source to sink, and the *outcome*: ``"completed"`` (the sources
-    ended), ``"drained"`` (a drain finished within its timeout), ``"drain_expired"`` (the
-    drain's timeout cancelled what was left; those items were abandoned) or ``"cancelled"``."""
+    """How a pipeline ended: its name, *items*, the final statistics of every stage from
+    source to sink, and the *outcome*: ``"completed"`` (the sources ended), ``"drained"`` (a
+    drain finished within its timeout), ``"drain_expired"`` (the drain's timeout cancelled
+    what was left; those items were abandoned) or ``"cancelled"``.
+
+    *items* counts the items the pipeline delivered: for a pipeline that ends in a sink
+    (``op.sink``, ``guarded_sink``), those the sink finished — its function returned for
+    them, which is the sink's ``emitted`` statistic (items failed, skipped, handled by
+    ``on_error`` or dead-lettered are not counted); without a sink, those that reached its
+    end (``run()`` discards them, ``to_list()`` returns them)."""
 
     name: str
     items: int
@@ -71,10 +77,10 @@ class Pipeline:
         name: the pipeline's name (in statistics, metrics and events).
     """
 
-    __slots__ = ("_outcome", "_rt", "_task", "_terminal", "name")
+    __slots__ = ("_outcome", "_rt", "_sink", "_task", "_terminal", "name")
 
     def __init__(self, stream: Startable, *, name: str | None, bus: EventBus | None,
-                 prefetch: int, out: list[Any] | None = None) -> None:
+                 prefetch: int, out: list[Any] | None = None, sink: bool = False) -> None:
         require(isinstance(prefetch, int) and not isinstance(prefetch, bool) and prefetch >= 1,
                 "prefetch must be an int >= 1", prefetch)
         require(name is None or isinstance(name, str), "name must be a str or None", name)
@@ -96,6 +102,9 @@ class Pipeline:
             for task in self._rt.tasks:
                 task.cancel()
             raise
+        # A sink emits nothing to the terminal; what it finished is its own count. It is the
+        # stage the terminal subscribed to, so the first one registered.
+        self._sink = self._rt.stages[0] if sink and self._rt.stages else None
         self._task = loop.create_task(self._supervise(finished), name=f"{self.name}:pipeline")
 
     @property
@@ -153,8 +162,10 @@ class Pipeline:
             raise
         finally:
             await self._rt.aclose()
-        return PipelineResult(self.name, self._terminal.count, tuple(self._rt.statistics()),
-                              self._outcome)
+        items = self._terminal.count
+        if self._sink is not None:
+            items += self._sink.statistics().emitted
+        return PipelineResult(self.name, items, tuple(self._rt.statistics()), self._outcome)
 
     def __repr__(self) -> str:
         state = "done" if self._task.done() else "running"

@@ -119,7 +119,8 @@ class Stream(Generic[T]):
 
         What reaches the end of the pipeline is discarded (and completed at its source).
         """
-        return Pipeline(self, name=name, bus=bus, prefetch=prefetch)
+        return Pipeline(self, name=name, bus=bus, prefetch=prefetch,
+                        sink=self._ends is not None)
 
     async def run(
         self, *, name: str | None = None, bus: EventBus | None = None,
@@ -131,7 +132,8 @@ class Stream(Generic[T]):
         is abandoned at its source), runs every source's cleanup, and awaits every task the
         stages started. The first error of any stage is raised here.
         """
-        return await Pipeline(self, name=name, bus=bus, prefetch=prefetch).wait()
+        return await Pipeline(self, name=name, bus=bus, prefetch=prefetch,
+                              sink=self._ends is not None).wait()
 
     async def to_list(
         self, *, name: str | None = None, bus: EventBus | None = None,

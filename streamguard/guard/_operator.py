@@ -76,28 +76,30 @@ def guarded_sink(
     """
     _check_call(call)
     require(breaker is None or isinstance(breaker, CircuitBreaker),
-            "breaker must be a CircuitBreaker or None", breaker)
+            "guarded_sink: breaker must be a CircuitBreaker or None", breaker)
     require(retry is None or isinstance(retry, Retry | RetryConfig),
-            "retry must be a Retry, a RetryConfig or None", retry)
+            "guarded_sink: retry must be a Retry, a RetryConfig or None", retry)
     require(is_int(concurrency) and concurrency >= 1,
-            "concurrency must be an int >= 1", concurrency)
+            "guarded_sink: concurrency must be an int >= 1", concurrency)
     require(timeout is None or (is_number(timeout) and math.isfinite(timeout) and timeout > 0),
-            "timeout must be a number > 0 (seconds) or None", timeout)
+            "guarded_sink: timeout must be a number > 0 (seconds) or None", timeout)
     require(on_open in _ON_OPEN,
-            "on_open must be 'backpressure', 'fail', 'dead_letter' or 'fallback'", on_open)
+            "guarded_sink: on_open must be 'backpressure', 'fail', 'dead_letter' or "
+            "'fallback'", on_open)
     require(on_open != "dead_letter" or dead_letter is not None,
-            "on_open='dead_letter' needs a dead_letter sink", dead_letter)
+            "guarded_sink: on_open='dead_letter' needs a dead_letter sink", dead_letter)
     require(on_open != "fallback" or fallback is not None,
-            "on_open='fallback' needs a fallback", fallback)
+            "guarded_sink: on_open='fallback' needs a fallback", fallback)
     _check_callback("dead_letter", dead_letter)
     _check_callback("fallback", fallback)
     require(name is None or (isinstance(name, str) and bool(name)),
-            "name must be a non-empty string or None", name)
+            "guarded_sink: name must be a non-empty string or None", name)
     require(key is None or callable(key),
-            "key must be a function item -> hashable key, or None", key)
-    require(max_per_key is None or key is not None, "max_per_key needs key=", max_per_key)
+            "guarded_sink: key must be a function item -> hashable key, or None", key)
+    require(max_per_key is None or key is not None, "guarded_sink: max_per_key needs key=",
+            max_per_key)
     require(max_per_key is None or (is_int(max_per_key) and max_per_key >= 1),
-            "max_per_key must be an int >= 1", max_per_key)
+            "guarded_sink: max_per_key must be an int >= 1", max_per_key)
     the_clock = clock if clock is not None else SYSTEM_CLOCK
     stage_name = name or "guarded_sink"
     # One budget per operator: every subscription of it (every run) spends from it.
@@ -106,11 +108,12 @@ def guarded_sink(
         down, call, breaker=breaker, retry=retry, budget=budget, timeout=timeout,
         concurrency=concurrency,
         on_open=on_open, dead_letter=dead_letter, fallback=fallback, clock=the_clock,
-        name=stage_name, key=key, max_per_key=max_per_key))
+        name=stage_name, key=key, max_per_key=max_per_key), name="guarded_sink", ends=True)
 
 
 def _check_call(call: object) -> None:
-    require(callable(call), "call must be an async function (item) -> awaitable", call)
+    require(callable(call), "guarded_sink: call must be an async function (item) -> awaitable",
+            call)
     if not is_async_callable(call):
         name = getattr(call, "__qualname__", None) or repr(call)
         raise TypeError(
@@ -123,7 +126,8 @@ def _check_call(call: object) -> None:
 def _check_callback(field: str, fn: object) -> None:
     if fn is None:
         return
-    require(callable(fn), f"{field} must be a callable (item, error), sync or async", fn)
+    require(callable(fn),
+            f"guarded_sink: {field} must be a callable (item, error), sync or async", fn)
     try:
         signature = inspect.signature(fn)  # type: ignore[arg-type]
     except (TypeError, ValueError):  # a builtin without a signature: trust it

@@ -46,9 +46,10 @@ class DeliveryError(StreamGuardError):
 
     The guarded sink raises it for an item it gave up with no dead-letter sink to take it:
     the stream fails with an :class:`~streamguard.core.ItemFailedError` naming the stage and
-    the item, caused by this error, which names the breaker and its state; its own cause is
-    the last error of the call (often a :class:`~streamguard.retry.RetryError`). The Kafka
-    sink raises it when its producer could not deliver a record.
+    the item, caused by this error, which names the stage, why it gave up, the breaker and its
+    state (or that none is configured); its own cause is the last error of the call (often a
+    :class:`~streamguard.retry.RetryError`). The Kafka sink raises it when its producer could
+    not deliver a record.
 
     Attributes:
         breaker: the breaker's name (``None`` without a breaker, or outside a guarded sink).
@@ -62,10 +63,12 @@ class DeliveryError(StreamGuardError):
         self.state = state
 
 
-def _undelivered(call: object, breaker: CircuitBreaker | None,
+def _undelivered(stage: str, call: object, breaker: CircuitBreaker | None, reason: str,
                  cause: BaseException) -> DeliveryError:
-    where = "without a breaker" if breaker is None else (
-        f"through CircuitBreaker {breaker.name!r} ({breaker.state.value})")
+    # What happened first (the stage gave up, and why), then the last error: the missing
+    # breaker is context, never the cause.
+    guard = "no breaker configured" if breaker is None else (
+        f"CircuitBreaker {breaker.name!r} is {breaker.state.value}")
     root = cause.last_error if isinstance(cause, RetryError) else cause
     if isinstance(root, PROGRAMMING_ERRORS):
         name = getattr(call, "__qualname__", None) or type(call).__qualname__
@@ -73,7 +76,8 @@ def _undelivered(call: object, breaker: CircuitBreaker | None,
                 f"{name} (RetryConfig.never_retry_on lists such errors)")
     else:
         hint = "pass dead_letter= to route such items instead of failing the stream"
-    error = DeliveryError(f"not delivered {where}: {type(cause).__name__}: {cause}; {hint}",
+    error = DeliveryError(f"guarded_sink {stage!r} did not deliver the item ({reason}; {guard});"
+                          f" last error: {type(cause).__name__}: {cause}; {hint}",
                           breaker=None if breaker is None else breaker.name,
                           state=None if breaker is None else breaker.state.value)
     error.__cause__ = cause
@@ -331,7 +335,7 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     async def _undeliverable(self, item: T, error: Exception, reason: str) -> Any:
         if self._dead_letter is not None:
             return await self._to_dead_letter(item, error, reason)
-        raise _undelivered(self._call, self._breaker, error)
+        raise _undelivered(self.name, self._call, self._breaker, reason, error)
 
     async def _to_dead_letter(self, item: T, error: BaseException, reason: str) -> Any:
         if self._dead_letter is None:

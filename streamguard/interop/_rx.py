@@ -134,11 +134,11 @@ def from_observable(
     """
     require(isinstance(capacity, int) and not isinstance(capacity, bool) and capacity >= 1,
             "from_observable: capacity must be an int >= 1", capacity)
-    strategy = parse_overflow(overflow)
+    strategy = parse_overflow(overflow, "from_observable")
     if strategy is Overflow.BACKPRESSURE:
         raise ConfigError(
-            "overflow must be lossy for an Observable (it cannot be slowed down), got "
-            "'backpressure'; choose drop_oldest, drop_newest, keep_latest or error"
+            "from_observable: overflow must be lossy for an Observable (it cannot be slowed "
+            "down), got 'backpressure'; choose drop_oldest, drop_newest, keep_latest or error"
         )
 
     def subscribe(down: ChunkSubscriber[T]) -> None:

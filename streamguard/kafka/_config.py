@@ -55,6 +55,27 @@ def check_topic(name: object, what: str = "topic") -> None:
             f"{what} must be 1 to 249 characters of [A-Za-z0-9._-]", name)
 
 
+def check_dead_letter_topic(
+    dead_letter_topic: object, *, topics: tuple[str, ...], pattern: str | None = None
+) -> None:
+    """A legal topic name (or ``None``) that is not an input: not one of *topics*, not matched
+    by the subscription *pattern* (matched as the consumer matches it, from the start of the
+    name). A dead letter written to an input is consumed again, fails again and is written
+    again, for ever."""
+    if dead_letter_topic is None:
+        return
+    check_topic(dead_letter_topic, "dead_letter_topic")
+    require(dead_letter_topic not in topics,
+            f"dead_letter_topic must not be one of the input topics {topics!r} (a dead letter "
+            "would be consumed again, fail again and loop for ever)", dead_letter_topic)
+    if pattern is not None:
+        assert isinstance(dead_letter_topic, str)
+        require(re.match(pattern, dead_letter_topic) is None,
+                f"dead_letter_topic must not match the subscription pattern {pattern!r} (a "
+                "dead letter would be consumed again, fail again and loop for ever)",
+                dead_letter_topic)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class KafkaSourceConfig:
     """How the Kafka source consumes.
@@ -120,7 +141,8 @@ class KafkaSourceConfig:
         connect_timeout: seconds to reach the brokers and look up the topics before a clear
             error (default 15).
         dead_letter_topic: where undecodable and rejected records go (``None``: such a
-            record fails the stream and is not committed).
+            record fails the stream and is not committed). Never an input: not one of
+            *topics* or *partitions*' topics, not matched by *pattern*.
         dead_letter_idempotence: whether the dead-letter producer is idempotent (default
             ``True``; Tansu 0.6 refuses idempotent producers, so it needs ``False``).
         lag_interval: seconds between two :class:`~streamguard.kafka.LagSampled` events.
@@ -181,8 +203,8 @@ class KafkaSourceConfig:
         require(self.auto_offset_reset in ("earliest", "latest"),
                 "auto_offset_reset must be 'earliest' or 'latest'", self.auto_offset_reset)
         self._check_numbers()
-        if self.dead_letter_topic is not None:
-            check_topic(self.dead_letter_topic, "dead_letter_topic")
+        check_dead_letter_topic(self.dead_letter_topic, pattern=self.pattern,
+                                topics=self.topics + tuple(tp[0] for tp in self.partitions))
 
     def _check_types(self) -> None:
         require(isinstance(self.topics, tuple | list) and not isinstance(self.topics, str),

@@ -96,9 +96,15 @@ class CommitFailed(KafkaEvent):
 
 @dataclass(frozen=True, slots=True)
 class LagSampled(KafkaEvent):
-    """The lag of every assigned partition at one moment (see :class:`PartitionLag`)."""
+    """The lag of every assigned partition at one moment (see :class:`PartitionLag`).
+
+    *final*: the last sample of a source, taken by its close after its last commit. Nothing
+    is in flight or paused any more (what did not complete is in the broker lag, to be
+    delivered again), so a summary printed after the run shows the lag the source left
+    behind, not its last periodic sample."""
 
     partitions: tuple[PartitionLag, ...]
+    final: bool = False
 
 
 @dataclass(frozen=True, slots=True)

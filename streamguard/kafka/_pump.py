@@ -253,6 +253,7 @@ class Pump:
             await committer.settle()
             with contextlib.suppress(Exception):  # closing goes on; a refusal is reported
                 await committer.commit(ctx.parts.values(), "close", final=True)
+        await self._lag.final_sample()  # the lag the source leaves behind, for summaries
         for part in ctx.parts.values():
             part.tracker.dead = True
         if ctx.consumer is not None:

@@ -136,5 +136,11 @@ def throttle_by_lag(
 ) -> Operator[T, T]:
     """Pass items at a rate that falls while *probe* reports a lag above the threshold and
     rises again as it falls (see :class:`LagThrottleConfig`)."""
+    require(callable(probe), "throttle_by_lag: probe must be an async function () -> lag",
+            probe)
+    require(isinstance(config, LagThrottleConfig),
+            "throttle_by_lag: config must be a LagThrottleConfig", config)
+    require(name is None or isinstance(name, str), "throttle_by_lag: name must be a str or None",
+            name)
     return lift(lambda down: LagThrottleStage(down, probe, config, clock,
                                               bus or default_bus(), name))

@@ -11,6 +11,7 @@ from streamguard.core._errors import require
 
 from ._config import (
     check_bool,
+    check_dead_letter_topic,
     check_int,
     check_mapping,
     check_number,
@@ -56,7 +57,8 @@ class TransactionalConfig:
             written in input order whatever it is).
         dead_letter_topic: where records that fail to decode or to transform go — inside the
             same transaction (``None``: such a record aborts its batch and ends the pipeline
-            with :class:`RecordFailedError`; it is delivered again after a restart).
+            with :class:`RecordFailedError`; it is delivered again after a restart). Never
+            one of *topics*.
         max_aborts: batches of one partition aborted in a row by Kafka errors before the
             pipeline gives up (default 5); after each abort the partition is rewound to its
             last committed offset and read again.
@@ -112,8 +114,7 @@ class TransactionalConfig:
         require(self.guarantee in GUARANTEES,
                 "guarantee must be 'exactly_once' or 'at_least_once'", self.guarantee)
         check_str(self.transactional_id_prefix, "transactional_id_prefix", optional=True)
-        if self.dead_letter_topic is not None:
-            check_topic(self.dead_letter_topic, "dead_letter_topic")
+        check_dead_letter_topic(self.dead_letter_topic, topics=self.topics)
         check_str(self.client_id, "client_id")
         require(self.auto_offset_reset in ("earliest", "latest"),
                 "auto_offset_reset must be 'earliest' or 'latest'", self.auto_offset_reset)

@@ -200,7 +200,14 @@ def _kafka() -> Table:
             where = (p.topic, str(p.partition))
             if p.broker is not None:
                 rec.set(F.KAFKA_LAG, (*where, "broker"), float(p.broker))
+            elif e.final:  # unknown at the close: an earlier sample's value would lie
+                rec.discard(F.KAFKA_LAG, (*where, "broker"))
             rec.set(F.KAFKA_LAG, (*where, "in_flight"), float(p.in_flight))
+            if e.final:  # the source closed: it pauses and holds nothing any more
+                for family in (F.KAFKA_PAUSED, F.KAFKA_GAP_HELD):
+                    if rec.get(family, where):
+                        rec.set(family, where, 0.0)
+                _hold(rec, where, ())
 
     def revoked(rec: Recorder, e: Any) -> None:
         # Gauges of partitions this process no longer owns would lie; their owner reports.

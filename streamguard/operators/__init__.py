@@ -168,7 +168,7 @@ def batch(
     _check_int("op.batch", "size", size, 1)
     _check_seconds("op.batch", "timeout", timeout, optional=True)
     _check_name("op.batch", name)
-    _check_clock(clock)
+    _check_clock("op.batch", clock)
     return _lift(lambda down: _BatchStage(down, size, timeout, name, clock), name="op.batch")
 
 
@@ -188,7 +188,7 @@ def buffer(
             (default ``max(1, capacity // 4)``).
     """
     _check_int("op.buffer", "capacity", capacity, 1)
-    strategy = _parse_overflow(overflow)
+    strategy = _parse_overflow(overflow, "op.buffer")
     refill = builtins.max(1, capacity // 4) if replenish is None else replenish
     _require(_is_int(refill) and 1 <= refill <= capacity,
              f"op.buffer: replenish must be an int between 1 and capacity={capacity}",
@@ -242,8 +242,14 @@ def sink(
     The sink creates demand on its own; an item completes at its source once *fn* returned
     for it. A plain function is called chunk by chunk, requesting *prefetch* items ahead;
     an ``async def`` runs on up to *concurrency* long-lived workers holding at most
-    ``2 × concurrency`` items. *on_error* ``(item, error)`` handles a failed item (it then
-    completes at its source); a plain sink refuses an async one.
+    ``2 × concurrency`` items (a plain *fn* refuses ``concurrency`` > 1). *on_error*
+    ``(item, error)`` handles a failed item (it then completes at its source); a plain sink
+    refuses an async one.
+
+    A plain *fn* (or plain *on_error*) that returns a coroutine — ``lambda x: store(x)`` with
+    an async ``store`` — has done no work: the item's ack fails and the pipeline fails with a
+    ``TypeError`` (pass ``store`` itself, or an ``async def``). An async sink awaits what its
+    *on_error* returns.
 
     With ``key=`` (async *fn* only) items of one key are processed one at a time in arrival
     order and items of different keys concurrently; at most *max_per_key* items of one key
@@ -262,6 +268,11 @@ def sink(
             name="op.sink", ends=True)
     _require(key is None, "op.sink: key= needs an async fn (a plain sink runs one item at "
              "a time, in order)", key)
+    # A plain function blocks the event loop while it runs: two calls can never overlap.
+    _require(_is_int(concurrency) and concurrency == 1,
+             "op.sink: concurrency= needs an async fn (a plain sink runs one item at a time, "
+             "in order; run blocking work in `async def f(item): await "
+             "asyncio.to_thread(...)`)", concurrency)
     _check_on_error("op.sink", on_error, "sync")
     return _lift(lambda down: _SyncSinkStage(down, fn, prefetch, on_error, name),
                  name="op.sink", ends=True)
@@ -303,25 +314,24 @@ from ._window import TumblingWindowStage as _TumblingWindowStage  # noqa: E402
 _K = TypeVar("_K", bound=_Hashable)
 
 
-def _seconds(field: str, value: object) -> float:
+def _seconds(owner: str, field: str, value: object) -> float:
     """A positive, finite duration (a bool is not a number here)."""
     _require(isinstance(value, int | float) and not isinstance(value, bool),
-             f"{field} must be a number of seconds", value)
+             f"{owner}: {field} must be a number of seconds", value)
     assert isinstance(value, int | float)
-    _require(0 < value < math.inf, f"{field} must be > 0 and finite", value)
+    _require(0 < value < math.inf, f"{owner}: {field} must be > 0 and finite", value)
     return float(value)
 
 
-def _count(field: str, value: object, minimum: int = 1) -> int:
-    _require(isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
-             f"{field} must be an int >= {minimum}", value)
+def _count(owner: str, field: str, value: object, minimum: int = 1) -> int:
+    _check_int(owner, field, value, minimum)
     assert isinstance(value, int)
     return value
 
 
-def _check_clock(clock: object) -> None:
+def _check_clock(owner: str, clock: object) -> None:
     _require(clock is None or isinstance(clock, _Clock),
-             "clock must be a Clock (now() and sleep()) or None", clock)
+             f"{owner}: clock must be a Clock (now() and sleep()) or None", clock)
 
 
 def scan(fn: Callable[[_A, _T], _A], seed: _A, *, name: str | None = None) -> Operator[_T, _A]:
@@ -331,7 +341,8 @@ def scan(fn: Callable[[_A, _T], _A], seed: _A, *, name: str | None = None) -> Op
 
         op.scan(lambda total, x: total + x, 0)   # 1, 2, 3 -> 1, 3, 6
     """
-    _require(callable(fn), "fn must be callable (acc, item) -> acc", fn)
+    _require(callable(fn), "op.scan: fn must be callable (acc, item) -> acc", fn)
+    _check_name("op.scan", name)
     return _lift(lambda down: _ScanStage(down, fn, seed, name))
 
 
@@ -342,7 +353,8 @@ def reduce(fn: Callable[[_A, _T], _A], seed: _A, *, name: str | None = None) -> 
     Memory: one accumulator, plus one ack per item when the source gives acks: members
     complete when the result is delivered. For endless streams, reduce windows instead.
     """
-    _require(callable(fn), "fn must be callable (acc, item) -> acc", fn)
+    _require(callable(fn), "op.reduce: fn must be callable (acc, item) -> acc", fn)
+    _check_name("op.reduce", name)
     return _lift(lambda down: _ReduceStage(down, fn, seed, name))
 
 
@@ -356,8 +368,10 @@ def distinct(
     Memory: at most *capacity* keys. Duplicates are counted in ``dropped``, published as
     ``ItemsDropped(reason="duplicate")`` and completed at their source.
     """
-    _require(key is None or callable(key), "key must be callable item -> hashable, or None", key)
-    cap = _count("capacity", capacity)
+    _require(key is None or callable(key),
+             "op.distinct: key must be callable item -> hashable, or None", key)
+    cap = _count("op.distinct", "capacity", capacity)
+    _check_name("op.distinct", name)
     return _lift(lambda down: _DistinctStage(down, key, cap, name))
 
 
@@ -366,6 +380,7 @@ def pairwise(*, name: str | None = None) -> Operator[_T, tuple[_T, _T]]:
 
     Memory: one item. An item's ack travels with its second pair.
     """
+    _check_name("op.pairwise", name)
     return _lift(lambda down: _PairwiseStage(down, name))
 
 
@@ -393,25 +408,31 @@ def window(
         op.window(count=100)                      # lists of 100
         op.window(duration=1.0, every=0.25)       # the last second, four times a second
     """
-    _check_clock(clock)
-    limit = _count("max_items", max_items)
+    owner = "op.window"
+    _check_clock(owner, clock)
+    _check_name(owner, name)
+    limit = _count(owner, "max_items", max_items)
     if duration is None:
-        _require(count is not None, "window needs count= or duration=", count)
-        _require(every is None, "every= needs duration= (use step= for count windows)", every)
-        n = _count("count", count)
+        _require(count is not None, f"{owner}: needs count= or duration=", count)
+        _require(every is None, f"{owner}: every= needs duration= (use step= for count windows)",
+                 every)
+        n = _count(owner, "count", count)
         if step is None or step == n:
             return _lift(lambda down: _TumblingWindowStage(down, n, None, name, clock))
-        s = _count("step", step)
-        _require(s <= n, f"step must be <= count={n} (a larger step would skip items)", step)
+        s = _count(owner, "step", step)
+        _require(s <= n, f"{owner}: step must be <= count={n} (a larger step would skip items)",
+                 step)
         return _lift(lambda down: _SlidingCountStage(down, n, s, name))
-    d = _seconds("duration", duration)
-    _require(step is None, "step= is for count windows; use every= with duration=", step)
+    d = _seconds(owner, "duration", duration)
+    _require(step is None, f"{owner}: step= is for count windows; use every= with duration=",
+             step)
     if every is None:
-        n = limit if count is None else _count("count", count)
+        n = limit if count is None else _count(owner, "count", count)
         return _lift(lambda down: _TumblingWindowStage(down, n, d, name, clock))
-    _require(count is None, "count= cannot be combined with every=", count)
-    e = _seconds("every", every)
-    _require(e <= d, f"every must be <= duration={d} (a larger one would skip items)", every)
+    _require(count is None, f"{owner}: count= cannot be combined with every=", count)
+    e = _seconds(owner, "every", every)
+    _require(e <= d, f"{owner}: every must be <= duration={d} (a larger one would skip items)",
+             every)
     return _lift(lambda down: _SlidingTimeStage(down, d, e, limit, name, clock))
 
 
@@ -423,8 +444,9 @@ def debounce(
     Memory: two items. Superseded items are counted in ``dropped`` (reason ``"debounce"``)
     and completed; the last item is emitted when upstream completes.
     """
-    s = _seconds("seconds", seconds)
-    _check_clock(clock)
+    s = _seconds("op.debounce", "seconds", seconds)
+    _check_clock("op.debounce", clock)
+    _check_name("op.debounce", name)
     return _lift(lambda down: _DebounceStage(down, s, name, clock))
 
 
@@ -434,8 +456,9 @@ def throttle_first(
     """Emit the first item of every *seconds* window and drop the others (counted, reason
     ``"throttle"``, completed). Memory: one item. For lossless rate limiting, use
     ``streamguard.ratelimit``."""
-    s = _seconds("seconds", seconds)
-    _check_clock(clock)
+    s = _seconds("op.throttle_first", "seconds", seconds)
+    _check_clock("op.throttle_first", clock)
+    _check_name("op.throttle_first", name)
     return _lift(lambda down: _ThrottleFirstStage(down, s, name, clock))
 
 
@@ -445,8 +468,9 @@ def sample(
     """Every *seconds*, emit the latest item that arrived since the last tick; the last item
     is emitted on completion. Memory: two items; superseded items are counted (reason
     ``"sample"``) and completed."""
-    s = _seconds("seconds", seconds)
-    _check_clock(clock)
+    s = _seconds("op.sample", "seconds", seconds)
+    _check_clock("op.sample", clock)
+    _check_name("op.sample", name)
     return _lift(lambda down: _SampleStage(down, s, name, clock))
 
 
@@ -459,9 +483,10 @@ def timeout(
     ``per="item"``: a requested item must arrive within *seconds* (time without demand does
     not count). ``per="idle"``: no item for *seconds*, whatever the demand. Memory: O(1).
     """
-    s = _seconds("seconds", seconds)
-    _require(per in ("item", "idle"), "per must be 'item' or 'idle'", per)
-    _check_clock(clock)
+    s = _seconds("op.timeout", "seconds", seconds)
+    _require(per in ("item", "idle"), "op.timeout: per must be 'item' or 'idle'", per)
+    _check_clock("op.timeout", clock)
+    _check_name("op.timeout", name)
     return _lift(lambda down: _TimeoutStage(down, s, per, name, clock))
 
 
@@ -473,9 +498,10 @@ def delay(
 
     Memory: at most *capacity* items; upstream is asked only for what fits.
     """
-    s = _seconds("seconds", seconds)
-    cap = _count("capacity", capacity)
-    _check_clock(clock)
+    s = _seconds("op.delay", "seconds", seconds)
+    cap = _count("op.delay", "capacity", capacity)
+    _check_clock("op.delay", clock)
+    _check_name("op.delay", name)
     return _lift(lambda down: _DelayStage(down, s, cap, name, clock))
 
 
@@ -487,8 +513,9 @@ def interval(
     A tick without demand is not queued: it is counted in ``dropped`` (reason
     ``"no demand"``) and its number skipped. Memory: O(1). End it with ``take``.
     """
-    p = _seconds("period", period)
-    _check_clock(clock)
+    p = _seconds("op.interval", "period", period)
+    _check_clock("op.interval", clock)
+    _check_name("op.interval", name)
 
     def subscribe(down: _ChunkSubscriber[int]) -> None:
         _IntervalSource(down, p, name, clock).start()
@@ -502,18 +529,22 @@ def _event_window(
     max_items: int, name: str | None, kind: str,
     partition: Callable[[_T], _Hashable] | None, min_partitions: int,
 ) -> Operator[_T, EventWindow[_K, _T]]:
-    _require(callable(timestamp), "timestamp must be callable item -> number", timestamp)
-    _require(key is None or callable(key), "key must be callable item -> hashable, or None", key)
+    owner = f"op.{kind}"
+    _require(callable(timestamp), f"{owner}: timestamp must be callable item -> number",
+             timestamp)
+    _require(key is None or callable(key),
+             f"{owner}: key must be callable item -> hashable, or None", key)
     _require(isinstance(delay, int | float) and not isinstance(delay, bool) and delay >= 0,
-             "delay must be a number >= 0", delay)
+             f"{owner}: delay must be a number >= 0", delay)
     _require(isinstance(lateness, int | float) and not isinstance(lateness, bool)
-             and lateness >= 0, "lateness must be a number >= 0", lateness)
+             and lateness >= 0, f"{owner}: lateness must be a number >= 0", lateness)
     _require(on_late == "drop" or callable(on_late),
-             "on_late must be 'drop' or a callable (item, LateRecord)", on_late)
-    cap = _count("max_items", max_items)
+             f"{owner}: on_late must be 'drop' or a callable (item, LateRecord)", on_late)
+    cap = _count(owner, "max_items", max_items)
     _require(partition is None or callable(partition),
-             "partition must be callable item -> hashable, or None", partition)
-    parts = _count("min_partitions", min_partitions)
+             f"{owner}: partition must be callable item -> hashable, or None", partition)
+    parts = _count(owner, "min_partitions", min_partitions)
+    _check_name(owner, name)
 
     def factory(down: _ChunkSubscriber[EventWindow[_K, _T]]) -> _Stage[_T, EventWindow[_K, _T]]:
         stage: _Stage[_T, EventWindow[_K, _T]] = _EventWindowStage(
@@ -555,7 +586,7 @@ def tumbling_window(
 
         op.tumbling_window(60, timestamp=lambda e: e.ts, key=lambda e: e.user, delay=5)
     """
-    sz = _seconds("size", size)
+    sz = _seconds("op.tumbling_window", "size", size)
     return _event_window(_Assigner(sz, sz), timestamp, key, delay, lateness, on_late,
                          max_items, name, "tumbling_window", partition, min_partitions)
 
@@ -569,9 +600,11 @@ def hopping_window(
     """Event-time hopping windows of *size*, one starting every *slide* (``slide <= size``;
     a record is in ``⌈size / slide⌉`` windows). Other arguments as :func:`tumbling_window`;
     a record's ack completes with the last of its windows."""
-    sz = _seconds("size", size)
-    sl = _seconds("slide", slide)
-    _require(sl <= sz, f"slide must be <= size={sz} (a larger slide would skip records)", slide)
+    sz = _seconds("op.hopping_window", "size", size)
+    sl = _seconds("op.hopping_window", "slide", slide)
+    _require(sl <= sz,
+             f"op.hopping_window: slide must be <= size={sz} (a larger slide would skip records)",
+             slide)
     return _event_window(_Assigner(sz, sl), timestamp, key, delay, lateness, on_late,
                          max_items, name, "hopping_window", partition, min_partitions)
 
@@ -585,9 +618,9 @@ def session_window(
     """Event-time session windows per key: records closer than *gap* belong to one session
     ``[first, last + gap)``; a record bridging two sessions merges them. Other arguments as
     :func:`tumbling_window`."""
-    return _event_window(_SessionAssigner(_seconds("gap", gap)), timestamp, key, delay,
-                         lateness, on_late, max_items, name, "session_window", partition,
-                         min_partitions)
+    assigner = _SessionAssigner(_seconds("op.session_window", "gap", gap))
+    return _event_window(assigner, timestamp, key, delay, lateness, on_late, max_items, name,
+                         "session_window", partition, min_partitions)
 
 
 # ---- fan-in, fan-out, nesting and error recovery (#12; stages in their own modules) -------

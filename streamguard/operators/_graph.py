@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
+from ..core._checks import check_int
 from ..core._clock import SYSTEM_CLOCK, Clock
 from ..core._errors import require
 from ..core._overflow import Overflow, parse_overflow
@@ -32,9 +33,12 @@ DEFAULT_INNER_PREFETCH = 256
 """Items requested ahead from each input of ``merge``, ``concat``, ``zip`` and ``flat_map``."""
 
 
-def _check_prefetch(prefetch: object) -> None:
-    require(isinstance(prefetch, int) and not isinstance(prefetch, bool) and prefetch >= 1,
-            "prefetch must be an int >= 1", prefetch)
+def _check_prefetch(owner: str, prefetch: object) -> None:
+    check_int(owner, "prefetch", prefetch, 1)
+
+
+def _check_name(owner: str, name: object) -> None:
+    require(name is None or isinstance(name, str), f"{owner}: name must be a str or None", name)
 
 
 def _check_streams(what: str, streams: tuple[object, ...]) -> None:
@@ -60,7 +64,8 @@ def merge(*streams: Stream[T], prefetch: int = DEFAULT_INNER_PREFETCH,
         both = op.merge(orders, refunds)
     """
     _check_streams("merge", streams)
-    _check_prefetch(prefetch)
+    _check_prefetch("op.merge", prefetch)
+    _check_name("op.merge", name)
     return combine(streams, concurrency=max(1, len(streams)), prefetch=prefetch, kind="merge",
                    name=name)
 
@@ -70,7 +75,8 @@ def concat(*streams: Stream[T], prefetch: int = DEFAULT_INNER_PREFETCH,
     """The items of each of *streams* in turn: the next is subscribed once the previous
     completed. Memory: at most *prefetch* items held."""
     _check_streams("concat", streams)
-    _check_prefetch(prefetch)
+    _check_prefetch("op.concat", prefetch)
+    _check_name("op.concat", name)
     return combine(streams, concurrency=1, prefetch=prefetch, kind="concat", name=name)
 
 
@@ -89,9 +95,9 @@ def flat_map(fn: Callable[[A], Stream[B]], *, concurrency: int = 16,
 
         lines = files.pipe(op.flat_map(read_lines, concurrency=4))
     """
-    require(isinstance(concurrency, int) and not isinstance(concurrency, bool)
-            and concurrency >= 1, "concurrency must be an int >= 1", concurrency)
-    _check_prefetch(prefetch)
+    check_int("op.flat_map", "concurrency", concurrency, 1)
+    _check_prefetch("op.flat_map", prefetch)
+    _check_name("op.flat_map", name)
     if not callable(fn):
         raise TypeError(f"flat_map() takes a function item -> Stream, got {fn!r}")
     return lift(lambda down: FlatMapStage(down, fn, concurrency=concurrency, prefetch=prefetch,
@@ -102,7 +108,8 @@ def concat_map(fn: Callable[[A], Stream[B]], *, prefetch: int = DEFAULT_INNER_PR
                name: str | None = None) -> Operator[A, B]:
     """Map every item to a stream and emit those streams' items one stream after another,
     in upstream order (``flat_map`` with concurrency 1). Memory: at most *prefetch* items."""
-    _check_prefetch(prefetch)
+    _check_prefetch("op.concat_map", prefetch)
+    _check_name("op.concat_map", name)
     if not callable(fn):
         raise TypeError(f"concat_map() takes a function item -> Stream, got {fn!r}")
     return lift(lambda down: FlatMapStage(down, fn, concurrency=1, prefetch=prefetch, name=name,
@@ -123,7 +130,8 @@ def zip(*streams: Stream[Any], prefetch: int = DEFAULT_INNER_PREFETCH,
         pairs = op.zip(prices, volumes)   # (price, volume), (price, volume), …
     """
     _check_streams("zip", streams)
-    _check_prefetch(prefetch)
+    _check_prefetch("op.zip", prefetch)
+    _check_name("op.zip", name)
 
     def subscribe(down: ChunkSubscriber[tuple[Any, ...]]) -> None:
         ZipStage(down, len(streams), prefetch, name).start(streams)
@@ -139,21 +147,23 @@ stream it makes (often ending in a sink), e.g. ``lambda s: s.pipe(op.sink(store)
 def _fan_out(kind: str, branches: tuple[Branch[T], ...], route: Callable[[T], int] | None,
              buffer: int, overflow: Overflow | str | Sequence[Overflow | str],
              name: str | None) -> Operator[T, Any]:
-    require(len(branches) >= 1, f"{kind}() needs at least one branch", len(branches))
+    owner = f"op.{kind}"
+    require(len(branches) >= 1, f"{owner}: needs at least one branch", len(branches))
     for i, branch in enumerate(branches):
         if not callable(branch):
             raise TypeError(f"{kind}() branches are functions Stream -> Stream, got "
                             f"{branch!r} at position {i}")
-    require(isinstance(buffer, int) and not isinstance(buffer, bool) and buffer >= 0,
-            "buffer must be an int >= 0", buffer)
-    strategies = ([parse_overflow(o) for o in overflow]
+    check_int(owner, "buffer", buffer, 0)
+    strategies = ([parse_overflow(o, owner) for o in overflow]
                   if isinstance(overflow, (list, tuple)) else
-                  [parse_overflow(overflow)] * len(branches))
+                  [parse_overflow(overflow, owner)] * len(branches))
     require(len(strategies) == len(branches),
-            f"overflow must be one strategy or one per branch ({len(branches)})", overflow)
+            f"{owner}: overflow must be one strategy or one per branch ({len(branches)})",
+            overflow)
     for strategy in strategies:
         require(strategy is Overflow.BACKPRESSURE or buffer >= 1,
-                f"buffer must be >= 1 with overflow={strategy.value!r}", buffer)
+                f"{owner}: buffer must be >= 1 with overflow={strategy.value!r}", buffer)
+    _check_name(owner, name)
 
     def operator(source: Stream[T]) -> Stream[Any]:
         def subscribe(down: ChunkSubscriber[Any]) -> None:
@@ -242,15 +252,17 @@ def group_by(key: Callable[[T], K], *, max_groups: int = 1024,
     """
     if not callable(key):
         raise TypeError(f"group_by() takes a key function item -> key, got {key!r}")
-    require(isinstance(max_groups, int) and not isinstance(max_groups, bool) and max_groups >= 1,
-            "max_groups must be an int >= 1", max_groups)
+    check_int("op.group_by", "max_groups", max_groups, 1)
     require(idle_timeout is None or (isinstance(idle_timeout, (int, float))
                                      and not isinstance(idle_timeout, bool)
                                      and 0 < idle_timeout < float("inf")),
-            "idle_timeout must be > 0 seconds or None", idle_timeout)
-    require(isinstance(buffer, int) and not isinstance(buffer, bool) and buffer >= 1,
-            "buffer must be an int >= 1", buffer)
-    require(on_limit in ("error", "evict"), "on_limit must be 'error' or 'evict'", on_limit)
+            "op.group_by: idle_timeout must be > 0 seconds or None", idle_timeout)
+    check_int("op.group_by", "buffer", buffer, 1)
+    require(on_limit in ("error", "evict"), "op.group_by: on_limit must be 'error' or 'evict'",
+            on_limit)
+    require(clock is None or isinstance(clock, Clock),
+            "op.group_by: clock must be a Clock (now() and sleep()) or None", clock)
+    _check_name("op.group_by", name)
     the_clock = SYSTEM_CLOCK if clock is None else clock
     return lift(lambda down: GroupByStage(
         down, key, max_groups=max_groups, idle_timeout=idle_timeout, buffer=buffer,
@@ -273,7 +285,8 @@ def on_error_resume(fn: Callable[[Exception], Stream[T]], *,
         raise TypeError(f"on_error_resume() takes a function error -> Stream, got {fn!r}")
     require(isinstance(errors, tuple) and bool(errors)
             and all(isinstance(t, type) and issubclass(t, Exception) for t in errors),
-            "errors must be a non-empty tuple of Exception classes", errors)
+            "op.on_error_resume: errors must be a non-empty tuple of Exception classes", errors)
+    _check_name("op.on_error_resume", name)
 
     def operator(source: Stream[T]) -> Stream[T]:
         def subscribe(down: ChunkSubscriber[T]) -> None:
@@ -299,6 +312,7 @@ def retry(policy: Retry | None = None, *, name: str | None = None) -> Operator[T
     """
     if policy is not None and not isinstance(policy, Retry):
         raise TypeError(f"retry() takes a streamguard.retry.Retry, got {policy!r}")
+    _check_name("op.retry", name)
     the_policy = Retry(name or "retry") if policy is None else policy
 
     def operator(source: Stream[T]) -> Stream[T]:

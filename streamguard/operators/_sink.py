@@ -8,9 +8,11 @@ concurrency on :class:`ConcurrentStage`.
 
 from __future__ import annotations
 
+from inspect import isawaitable
 from typing import Any, Never, TypeVar
 
 from ..core._ack import Ack, abandon_all
+from ..core._checks import awaitable_result_error
 from ..core._protocol import ChunkSubscriber, Subscription
 from ..core._stage import Stage
 from ._errors import OnError, item_failed
@@ -18,10 +20,20 @@ from ._errors import OnError, item_failed
 T = TypeVar("T")
 
 
+class _Refused(Exception):
+    """Carries the refusal of a callable of the wrong kind out of the per-item loop, apart
+    from the exceptions that the error policy handles."""
+
+    def __init__(self, error: TypeError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 class SyncSinkStage(Stage[T, Never]):
     """Calls a plain function per item; requests *prefetch* and refills at 75%."""
 
     kind = "sink"
+    _op = "op.sink"
 
     def __init__(
         self, downstream: ChunkSubscriber[Never], fn: Any, prefetch: int, on_error: OnError,
@@ -55,18 +67,28 @@ class SyncSinkStage(Stage[T, Never]):
         failed = 0
         while i < n:
             try:
+                # A result is thrown away, so it must not be work still to do: a plain
+                # function that returned a coroutine has stored nothing (checked only when
+                # it is not None, which the usual sink function returns).
                 if acks is None:
                     for x in items[i:] if i else items:
-                        fn(x)
+                        result = fn(x)
+                        if result is not None and isawaitable(result):
+                            raise _Refused(awaitable_result_error(self._op, "fn", fn, result))
                         i += 1
                 else:
                     while i < n:
-                        fn(items[i])
+                        result = fn(items[i])
+                        if result is not None and isawaitable(result):
+                            raise _Refused(awaitable_result_error(self._op, "fn", fn, result))
                         acks[i].done()
                         i += 1
+            except _Refused as refused:
+                self._refuse(refused.error, acks, i)
+                return
             except Exception as exc:
                 failed += 1
-                if not self._handle(items[i], None if acks is None else acks[i], exc):
+                if not self._handle(items[i], None if acks is None else acks[i], exc, acks, i):
                     return
                 i += 1
         self._emitted += n - failed
@@ -75,17 +97,23 @@ class SyncSinkStage(Stage[T, Never]):
             self._consumed = 0
             self._up.request(self._limit)
 
-    def _handle(self, item: T, ack: Ack | None, exc: Exception) -> bool:
-        """Apply the error policy; True if the sink goes on."""
+    def _handle(self, item: T, ack: Ack | None, exc: Exception, acks: list[Ack] | None,
+                i: int) -> bool:
+        """Apply the error policy to item *i* of the chunk; True if the sink goes on."""
         self._failed += 1
         self._publish_failed(exc)
         policy: Any = self._on_error
         if callable(policy):
             try:
-                policy(item, exc)
+                result = policy(item, exc)
             except Exception as exc2:
                 exc = exc2
             else:
+                if result is not None and isawaitable(result):
+                    self._failed -= 1  # counted again by _refuse
+                    self._refuse(awaitable_result_error(self._op, "on_error", policy, result),
+                                 acks, i)
+                    return False
                 if ack is not None:
                     ack.done()  # the handler took care of it
                 return True
@@ -94,5 +122,18 @@ class SyncSinkStage(Stage[T, Never]):
             ack.fail(failure)
         if policy == "skip":
             return True
+        if acks is not None:
+            abandon_all(acks[i + 1:])  # the rest of the chunk: not processed
         self._fail(failure)
         return False
+
+    def _refuse(self, error: TypeError, acks: list[Ack] | None, i: int) -> None:
+        """A callable of the wrong kind: a programming error, not a failed item, so no
+        policy applies. Item *i*'s ack fails (a Kafka source does not commit past it) and the
+        pipeline fails with *error*; the rest of the chunk was not processed."""
+        self._failed += 1
+        self._publish_failed(error)
+        if acks is not None:
+            acks[i].fail(error)
+            abandon_all(acks[i + 1:])
+        self._fail(error)

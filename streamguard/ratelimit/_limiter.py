@@ -116,6 +116,14 @@ def bad_cost(cost: object) -> ConfigError:
     return ConfigError(f"cost must be a number > 0, got {cost!r}")
 
 
+def never_passes(cost: float, limit: float, limiter: str) -> str:
+    """Why *cost* can never pass: it exceeds *limit*, the most the limiter (or tier) named
+    *limiter* admits at once. The one wording of this refusal, for ``acquire``, the
+    ``rate_limit`` stage and its build-time check."""
+    return (f"cost {cost:g} can never pass: it exceeds the limit {limit:g} of {limiter!r}; "
+            f"split the item or raise the limit")
+
+
 def fast_now(clock: Clock) -> Callable[[], float]:
     """The cheapest reader of *clock*: ``MonotonicClock`` reads ``loop.time()``, which for
     asyncio's event loops is ``time.monotonic()``; calling that directly saves 0.15 µs per
@@ -313,6 +321,12 @@ class BaseLimiter:
         """The line (wait queue) that callers with *key* stand in."""
         return self._queue_key(key, self._keys(key))
 
+    def _tightest(self) -> tuple[str, float]:
+        """The tier with the smallest limit, as (its name in decisions, its limit): a cost
+        above that limit can never pass, whatever the key and the storage."""
+        name, algorithm = min(self._tiers, key=lambda tier: tier[1].limit)
+        return name, algorithm.limit
+
     def _attempt_nowait(self, cost: float, key: Any) -> Decision:
         """Local storage: decide now; nothing is counted or published."""
         return self._decide_local(self._keys(key), cost, self._now())
@@ -396,10 +410,8 @@ class BaseLimiter:
     async def _wait(self, key: Any, keys: tuple[Hashable, ...], queue_key: Hashable,
                     cost: float, decision: Decision, patience: float | None) -> float:
         if decision.retry_after == INF:
-            raise self._refuse(
-                f"cost {cost:g} can never pass: it exceeds the limit {decision.limit:g} of "
-                f"{decision.limiter!r}; split the item or raise the limit", key, cost,
-                decision, 0.0)
+            raise self._refuse(never_passes(cost, decision.limit, decision.limiter), key, cost,
+                               decision, 0.0)
         queue = self._queues.get(queue_key)
         if queue is None:
             queue = self._queues[queue_key] = WaitQueue()
@@ -420,8 +432,8 @@ class BaseLimiter:
                 decision = await self._decide(keys, cost)
             while not decision.allowed:
                 if decision.retry_after == INF:
-                    raise self._refuse(f"cost {cost:g} can never pass", key, cost, decision,
-                                       self._now() - began)
+                    raise self._refuse(never_passes(cost, decision.limit, decision.limiter),
+                                       key, cost, decision, self._now() - began)
                 if self._now() + decision.retry_after > deadline + EPSILON:
                     raise self._refuse(
                         f"cost {cost:g} for key {key!r} cannot pass within timeout="

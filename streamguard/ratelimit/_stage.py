@@ -43,10 +43,9 @@ from streamguard.core._protocol import UNBOUNDED, ChunkSubscriber
 from streamguard.core._stream import Operator, lift
 
 from ._composite import CompositeLimiter
-from ._events import DecisionResult
-from ._limiter import BaseLimiter, RateLimitExceeded
+from ._limiter import BaseLimiter, RateLimitExceeded, never_passes
 from ._lines import Lines
-from .algorithms._base import INF, Decision, until
+from .algorithms._base import EPSILON, INF, Decision, until
 
 T = TypeVar("T")
 
@@ -58,7 +57,7 @@ _MODES = ("backpressure", "police", "error")
 
 
 class _Pending(Generic[T]):
-    __slots__ = ("ack", "context", "cost", "item", "line")
+    __slots__ = ("ack", "context", "cost", "item", "line", "refused")
 
     def __init__(self, item: T, ack: Ack | None, context: Any, cost: float,
                  line: Hashable) -> None:
@@ -67,6 +66,9 @@ class _Pending(Generic[T]):
         self.context = context
         self.cost = cost
         self.line = line
+        # The limiter refused it at least once, so it passes "delayed": the time it spends
+        # waiting for demand, for its turn or for a round trip to Redis is not the limit's.
+        self.refused = False
 
 
 class RateLimitStage(OutboxStage[T, T]):
@@ -261,6 +263,7 @@ class RateLimitStage(OutboxStage[T, T]):
     def _refused_now(self, pending: _Pending[T], decision: Decision) -> None:
         if self._waits and decision.retry_after != INF:
             now = self._clock.now()
+            pending.refused = True
             self._open(pending, now, now + decision.retry_after)
         else:
             self._settle(pending, decision, 0.0)
@@ -308,6 +311,7 @@ class RateLimitStage(OutboxStage[T, T]):
             self._lines.pop(line, now)
             self._settle(pending, decision, waited)
         else:
+            pending.refused = True
             self._lines.refused(line, now + decision.retry_after)
 
     async def _run(self) -> None:
@@ -358,16 +362,21 @@ class RateLimitStage(OutboxStage[T, T]):
     def _settle(self, pending: _Pending[T], decision: Decision, waited: float) -> None:
         limiter = self._limiter
         if decision.allowed:
-            result: DecisionResult = "delayed" if waited > 0.0 else "allowed"
-            limiter._record(result, decision, pending.context, pending.cost, waited)
+            if pending.refused:
+                limiter._record("delayed", decision, pending.context, pending.cost, waited)
+            else:
+                limiter._record("allowed", decision, pending.context, pending.cost, 0.0)
             self._put(pending.item, pending.ack)
             return
         limiter._record("rejected", decision, pending.context, pending.cost, waited)
         if self._mode == "error" or self._on_reject is None:
+            if decision.retry_after == INF:  # the words acquire() uses for it
+                why = f": {never_passes(pending.cost, decision.limit, decision.limiter)}"
+            else:
+                why = f" (cost {pending.cost:g}, retry after {decision.retry_after:.3f} s)"
             error = RateLimitExceeded(
                 f"stage {self.name!r}: rate limiter {decision.limiter!r} refused item "
-                f"{_shown(pending.item)} (cost {pending.cost:g}, retry after "
-                f"{decision.retry_after:.3f} s)", decision=decision)
+                f"{_shown(pending.item)}{why}", decision=decision)
             if pending.ack is not None:
                 pending.ack.fail(error)
             self._failed += 1
@@ -449,7 +458,9 @@ def rate_limit(
         key: the item's key (user id, endpoint ...). Default: none for a ``RateLimiter``
             (one limit for all items); the item itself for a ``CompositeLimiter`` (its
             tiers take their keys from it).
-        cost: each item's cost, a number or a function of the item (default 1).
+        cost: each item's cost, a number or a function of the item (default 1). A number
+            above the limiter's smallest limit could never pass: it is a ``ConfigError`` when
+            the pipeline is built.
         mode: ``"backpressure"`` (default): delay items, never drop; ``"police"``: refuse
             items over the limit to *on_reject*; ``"error"``: fail the stream on the first.
         on_reject: ``(item, decision)``, sync or async, receives refused items in police
@@ -470,30 +481,34 @@ def rate_limit(
         stream.pipe(rate_limit(limiter, key=lambda event: event.user))
     """
     require(isinstance(limiter, BaseLimiter),
-            "rate_limit limiter must be a RateLimiter or a CompositeLimiter", limiter)
-    require(mode in _MODES, "rate_limit mode must be one of 'backpressure', 'police', 'error'",
+            "rate_limit: limiter must be a RateLimiter or a CompositeLimiter", limiter)
+    require(mode in _MODES, "rate_limit: mode must be one of 'backpressure', 'police', 'error'",
             mode)
     require(mode != "police" or on_reject is not None,
-            "rate_limit mode='police' needs on_reject, a callback (item, decision)", on_reject)
+            "rate_limit: mode='police' needs on_reject, a callback (item, decision)", on_reject)
     require(on_reject is None or callable(on_reject),
-            "rate_limit on_reject must be a callable (item, decision)", on_reject)
-    require(key is None or callable(key), "rate_limit key must be a callable (item) -> key", key)
+            "rate_limit: on_reject must be a callable (item, decision)", on_reject)
+    require(key is None or callable(key), "rate_limit: key must be a callable (item) -> key", key)
     require(_is_int(max_pending) and max_pending >= 1,
-            "rate_limit max_pending must be an int >= 1", max_pending)
+            "rate_limit: max_pending must be an int >= 1", max_pending)
     require(max_pending_per_key is None
             or (_is_int(max_pending_per_key) and 1 <= max_pending_per_key <= max_pending),
-            "rate_limit max_pending_per_key must be None or an int in 1 .. max_pending",
+            "rate_limit: max_pending_per_key must be None or an int in 1 .. max_pending",
             max_pending_per_key)
     require(max_pending_per_key is None or on_reject is not None,
-            "rate_limit max_pending_per_key needs on_reject, a callback (item, decision) for "
+            "rate_limit: max_pending_per_key needs on_reject, a callback (item, decision) for "
             "the items beyond it", on_reject)
     constant: float | None = None
     if callable(cost):
         cost_of: Callable[[T], float] = cost
     else:
         require(isinstance(cost, int | float) and not isinstance(cost, bool) and cost > 0,
-                "rate_limit cost must be a number > 0 or a function of the item", cost)
+                "rate_limit: cost must be a number > 0 or a function of the item", cost)
         constant = float(cost)
+        tier, limit = limiter._tightest()
+        # Every item would be refused: a mistake to report now, not at the first item.
+        require(constant <= limit + EPSILON, f"rate_limit: {never_passes(constant, limit, tier)}",
+                cost)
         cost_of = _constant(constant)
     if key is not None:
         key_of: Callable[[T], Any] = key

@@ -8,7 +8,7 @@ from itertools import islice
 from typing import TypeVar
 
 from ..core._ack import Ack
-from ..core._errors import require
+from ..core._errors import ConfigError, require
 from ..core._protocol import ChunkSubscriber
 from ..core._publisher import Publisher
 from ..core._stream import Stream
@@ -76,7 +76,8 @@ def from_iterable(
     """A stream over *iterable*, re-iterated for every subscription.
 
     Args:
-        iterable: the items.
+        iterable: the items: anything ``iter()`` accepts (refused when the stream is built
+            otherwise; a generator is not touched before a subscription).
         chunk_size: at most this many items are handed downstream per call.
         ack: optional factory giving each item an :class:`~streamguard.core.Ack`, for sources
             that must learn when each item is finished.
@@ -86,6 +87,7 @@ def from_iterable(
 
         await from_iterable(range(3)).to_list()  # [0, 1, 2]
     """
+    _check_iterable(iterable)
     require(isinstance(chunk_size, int) and not isinstance(chunk_size, bool)
             and chunk_size >= 1, "from_iterable: chunk_size must be an int >= 1", chunk_size)
     require(ack is None or callable(ack), "from_iterable: ack must be a callable (item) -> Ack "
@@ -100,3 +102,17 @@ def from_iterable(
     return Stream(subscribe)
 
 
+
+
+def _check_iterable(iterable: object) -> None:
+    """Refuse what ``iter()`` would refuse, when the stream is built: read from the type
+    (``__iter__``, or the old ``__getitem__`` protocol), so a generator is not started or
+    consumed before a subscription."""
+    kind = type(iterable)
+    if hasattr(kind, "__iter__") or hasattr(kind, "__getitem__"):
+        return
+    article = "an" if kind.__name__[:1].lower() in "aeiou" else "a"
+    hint = (" (an async iterable: use from_async_iterable)" if hasattr(kind, "__aiter__")
+            else "")
+    raise ConfigError(f"from_iterable: iterable must be iterable (a list, a range, a "
+                      f"generator …){hint}, got {iterable!r} ({article} {kind.__name__})")

@@ -188,10 +188,11 @@ async def test_exhausted_retries_without_dead_letter_fail_the_stream() -> None:
     with pytest.raises(ItemFailedError) as info:
         await run
     assert str(info.value) == (
-        "stage 'pay' failed on item 41: DeliveryError: not delivered through CircuitBreaker "
-        "'payments' (CLOSED): RetryError: Retry 'pay' gave up on Downstream(41) after 2 "
-        "attempts (attempts exhausted): ConnectionError: refused 41; pass dead_letter= to "
-        "route such items instead of failing the stream")
+        "stage 'pay' failed on item 41: DeliveryError: guarded_sink 'pay' did not deliver the "
+        "item (retries exhausted; CircuitBreaker 'payments' is CLOSED); last error: "
+        "RetryError: Retry 'pay' gave up on Downstream(41) after 2 attempts (attempts "
+        "exhausted): ConnectionError: refused 41; pass dead_letter= to route such items "
+        "instead of failing the stream")
     assert isinstance(info.value.__cause__, DeliveryError)
     assert isinstance(info.value.__cause__.__cause__, RetryError)
 
@@ -311,5 +312,5 @@ def test_config_rules(kwargs: dict[str, Any], message: str) -> None:
     async def call(item: int) -> None:
         pass
 
-    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ConfigError, match=f"^guarded_sink: {re.escape(message)}$"):
         guarded_sink(call, **kwargs)

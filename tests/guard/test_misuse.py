@@ -98,7 +98,7 @@ def test_a_callback_that_cannot_take_item_and_error_is_refused(field: str) -> No
     ("name", ""), ("name", 3),
 ])
 def test_a_wrong_type_names_the_field_and_the_value(field: str, value: Any) -> None:
-    with pytest.raises(ConfigError, match=f"^{re.escape(field)} must be .*, got "
+    with pytest.raises(ConfigError, match=f"^guarded_sink: {re.escape(field)} must be .*, got "
                                           f"{re.escape(repr(value))}$"):
         guarded_sink(_post, **{field: value})
 
@@ -136,8 +136,9 @@ async def test_without_a_breaker_the_hint_names_the_programming_error() -> None:
     cause = info.value.__cause__
     assert isinstance(cause, DeliveryError)
     assert str(cause) == (
-        "not delivered without a breaker: TypeError: unsupported operand type(s) for +: 'int' "
-        "and 'str' (item 0); TypeError is a programming error, never retried by default: fix "
+        "guarded_sink 'guarded_sink' did not deliver the item (not retryable; no breaker "
+        "configured); last error: TypeError: unsupported operand type(s) for +: 'int' and "
+        "'str' (item 0); TypeError is a programming error, never retried by default: fix "
         "Buggy (RetryConfig.never_retry_on lists such errors)")
     assert "dead_letter" not in str(cause)  # the old hint sent users the wrong way
     assert cause.breaker is None

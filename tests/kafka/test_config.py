@@ -134,3 +134,34 @@ def test_consumer_options_cannot_set_prefetch_backoff_and_the_error_names_the_fi
     with pytest.raises(ConfigError, match=r"consumer_options cannot set prefetch_backoff .*"
                                           r"use KafkaSourceConfig\.prefetch_backoff"):
         source(consumer_options={"prefetch_backoff": 0.0})
+
+
+@pytest.mark.parametrize(("overrides", "rule"), [
+    ({"topics": ("tb",)}, r"dead_letter_topic must not be one of the input topics \('tb',\)"),
+    ({"topics": ("a", "tb")}, "dead_letter_topic must not be one of the input topics"),
+    ({"topics": (), "partitions": (("tb", 0),), "group_id": None},
+     "dead_letter_topic must not be one of the input topics"),
+    ({"topics": (), "pattern": "t.*"},
+     "dead_letter_topic must not match the subscription pattern 't.*'"),
+    ({"topics": (), "pattern": "tb"},
+     "dead_letter_topic must not match the subscription pattern 'tb'"),
+])
+def test_a_dead_letter_topic_that_is_an_input_is_refused(
+        overrides: dict[str, Any], rule: str) -> None:
+    # A dead letter written to an input is consumed again, fails again: an endless loop.
+    with pytest.raises(ConfigError, match=rf"{rule}.*loop.*, got 'tb'$"):
+        source(dead_letter_topic="tb", **overrides)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"topics": ("orders",)}, {"topics": (), "pattern": "x.*"},
+    {"topics": (), "pattern": "orders"},  # a pattern matches from the start of a name
+])
+def test_a_dead_letter_topic_beside_the_inputs_passes(overrides: dict[str, Any]) -> None:
+    config = source(dead_letter_topic="dlq.orders", **overrides)
+    assert config.dead_letter_topic == "dlq.orders"
+
+
+def test_a_pattern_matches_the_dead_letter_topic_from_its_start_as_the_consumer_does() -> None:
+    with pytest.raises(ConfigError, match="must not match the subscription pattern 'orders'"):
+        source(topics=(), pattern="orders", dead_letter_topic="orders.dlq")

@@ -34,6 +34,7 @@ def make(**overrides: Any) -> TransactionalConfig:
     ("max_buffered", 10, "max_buffered must be >= batch_records=1000"),
     ("concurrency", 0, "concurrency must be >= 1"),
     ("dead_letter_topic", "", "dead_letter_topic must be 1 to 249 characters"),
+    ("dead_letter_topic", "a", r"dead_letter_topic must not be one of the input topics \('a',\)"),
     ("transactional_id_prefix", " ", "transactional_id_prefix must be a non-empty string"),
     ("idempotence", 1, "idempotence must be True or False"),
     ("heartbeat_interval", 20.0, "heartbeat_interval must be > 0 and < session_timeout=10.0"),

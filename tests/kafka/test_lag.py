@@ -125,3 +125,47 @@ async def test_unknown_topic_is_named(kafka_broker: Broker, group: str) -> None:
         await read_group_lag(kafka_broker.bootstrap, group, topics=["sg-no-such-topic"],
                              connect_timeout=20)
 
+
+
+async def test_the_close_publishes_the_lag_it_leaves_behind(
+    kafka_broker: Broker, topic: str, group: str
+) -> None:
+    # The CLI's summary showed the last periodic sample: partitions paused, records in
+    # flight, a broker lag the close then committed away. The close samples once more.
+    await create_topic(kafka_broker.bootstrap, topic, partitions=2)
+    await produce(kafka_broker, topic, [b"x"] * 200, partition_of=lambda i: i % 2)
+    bus = EventBus()
+    events = Recorder(bus)
+    source: KafkaSource[bytes] = KafkaSource(source_config(
+        kafka_broker, topic, group, commit_every=1_000_000, commit_interval=3600,
+        lag_interval=0.2), bus=bus)
+    seen: list[int] = []
+
+    def store(record: KafkaRecord[bytes]) -> None:
+        seen.append(record.offset)
+        if len(seen) == 10:
+            source.pause()
+
+    task = asyncio.create_task(source.stream().pipe(op.sink(store)).run())
+    await wait_for(lambda: len(source.assignment()) == 2
+                   and source.paused() == source.assignment(), within=60,
+                   what="both partitions assigned and paused", task=task)
+    before = len(events.of(LagSampled))
+    await wait_for(lambda: len(events.of(LagSampled)) >= before + 1, within=30,
+                   what="a lag sample while paused", task=task)
+    assert all(p.paused for p in events.of(LagSampled)[-1].partitions)
+    source.drain()
+    await task
+
+    last = events.of(LagSampled)[-1]
+    assert last.final
+    assert not any(e.final for e in events.of(LagSampled)[:-1])
+    left = {p.partition: p for p in last.partitions}
+    outside = {r.partition: r for r in await read_group_lag(
+        kafka_broker.bootstrap, group, topics=[topic])}
+    assert sorted(left) == sorted(outside) == [0, 1]
+    for partition, row in left.items():
+        assert (row.paused, row.in_flight, row.backlog) == (False, 0, 0), row
+        assert (row.committed, row.log_end, row.broker) == (
+            outside[partition].committed, 100, outside[partition].lag), row
+    assert sum(r.lag or 0 for r in outside.values()) == 200 - len(seen)

@@ -182,7 +182,7 @@ async def test_partition_items_for_a_cancelled_branch_are_abandoned_and_counted(
 
 
 def test_fan_out_arguments_are_checked_when_built() -> None:
-    with pytest.raises(ConfigError, match="broadcast\\(\\) needs at least one branch"):
+    with pytest.raises(ConfigError, match=r"^op\.broadcast: needs at least one branch"):
         op.broadcast()
     with pytest.raises(ConfigError, match="buffer must be >= 1 with overflow='drop_oldest', got 0"):
         op.broadcast(lambda s: s, overflow="drop_oldest")

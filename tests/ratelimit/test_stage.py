@@ -224,21 +224,21 @@ async def test_a_composite_takes_its_tier_keys_from_the_item() -> None:
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"mode": "drop"},
-     "rate_limit mode must be one of 'backpressure', 'police', 'error', got 'drop'"),
+     "rate_limit: mode must be one of 'backpressure', 'police', 'error', got 'drop'"),
     ({"mode": "shape"},
-     "rate_limit mode must be one of 'backpressure', 'police', 'error', got 'shape'"),
+     "rate_limit: mode must be one of 'backpressure', 'police', 'error', got 'shape'"),
     ({"mode": "police"},
-     "rate_limit mode='police' needs on_reject, a callback (item, decision), got None"),
-    ({"max_pending": 0}, "rate_limit max_pending must be an int >= 1, got 0"),
-    ({"max_pending": True}, "rate_limit max_pending must be an int >= 1, got True"),
+     "rate_limit: mode='police' needs on_reject, a callback (item, decision), got None"),
+    ({"max_pending": 0}, "rate_limit: max_pending must be an int >= 1, got 0"),
+    ({"max_pending": True}, "rate_limit: max_pending must be an int >= 1, got True"),
     ({"max_pending_per_key": 65},
-     "rate_limit max_pending_per_key must be None or an int in 1 .. max_pending, got 65"),
-    ({"max_pending_per_key": 8}, "rate_limit max_pending_per_key needs on_reject, a callback "
+     "rate_limit: max_pending_per_key must be None or an int in 1 .. max_pending, got 65"),
+    ({"max_pending_per_key": 8}, "rate_limit: max_pending_per_key needs on_reject, a callback "
      "(item, decision) for the items beyond it, got None"),
-    ({"cost": 0}, "rate_limit cost must be a number > 0 or a function of the item, got 0"),
+    ({"cost": 0}, "rate_limit: cost must be a number > 0 or a function of the item, got 0"),
     ({"cost": True},
-     "rate_limit cost must be a number > 0 or a function of the item, got True"),
-    ({"key": "user"}, "rate_limit key must be a callable (item) -> key, got 'user'"),
+     "rate_limit: cost must be a number > 0 or a function of the item, got True"),
+    ({"key": "user"}, "rate_limit: key must be a callable (item) -> key, got 'user'"),
 ])
 def test_bad_stage_options_name_rule_and_value(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -349,3 +349,51 @@ async def test_cancelling_abandons_the_waiting_items_and_unfinished_rejections()
     assert acks.settled_exactly_once(items), acks.describe()
     assert set(acks.done) == {("hot", 0), ("cold", 0)}
     assert len(acks.abandoned) == len(items) - 2
+
+
+# ---------------------------------------------------------------- impossible costs
+async def test_a_cost_that_can_never_pass_says_so_as_the_limiter_does() -> None:
+    clock = VirtualClock()
+    big = RateLimiter("big", TokenBucket(rate=10, burst=2), clock=clock)
+    with pytest.raises(RateLimitExceeded) as direct:
+        await big.acquire(5)
+    with pytest.raises(RateLimitExceeded) as staged:  # a cost known only per item
+        await from_iterable([0]).pipe(rate_limit(big, cost=lambda item: 5)).to_list()
+    assert str(staged.value) == (
+        f"stage 'rate_limit:big': rate limiter 'big' refused item 0: "
+        f"{str(direct.value).removeprefix('rate limiter ' + repr('big') + ': ')}")
+    assert str(staged.value).endswith(
+        "cost 5 can never pass: it exceeds the limit 2 of 'big'; split the item or raise the "
+        "limit")
+
+
+def test_a_constant_cost_that_can_never_pass_is_refused_when_built() -> None:
+    clock = VirtualClock()
+    with pytest.raises(ConfigError) as info:
+        rate_limit(RateLimiter("big", TokenBucket(rate=10, burst=2), clock=clock), cost=5)
+    assert str(info.value) == (
+        "rate_limit: cost 5 can never pass: it exceeds the limit 2 of 'big'; split the item or "
+        "raise the limit, got 5")
+    composite = CompositeLimiter("api", [Tier(name="global", algorithm=TokenBucket(
+        rate=100, burst=10)), Tier(name="user", algorithm=TokenBucket(rate=1, burst=3),
+                                   key=lambda item: item)], clock=clock)
+    with pytest.raises(ConfigError, match="cost 4 can never pass: it exceeds the limit 3 of "
+                                          "'api/user'"):
+        rate_limit(composite, cost=4)
+    rate_limit(composite, cost=3)  # at the limit: it passes once the tier is full
+
+
+# ---------------------------------------------------------------- storage outage
+async def test_items_a_failing_open_limiter_admits_at_once_count_as_allowed() -> None:
+    # Nothing listens on port 1: every decision is an outage decision, admitted (fail open)
+    # without waiting, so it is "allowed", not "delayed", however long the failed round trip
+    # took. The real clock on purpose: on a virtual one no time passes during it.
+    down = RateLimiter("down", TokenBucket(rate=1, burst=1), storage="redis://127.0.0.1:1/0")
+    try:
+        out = await from_iterable(range(20)).pipe(rate_limit(down)).to_list()
+    finally:
+        await down.aclose()
+    assert out == list(range(20))
+    stats = down.statistics()
+    assert (stats.allowed, stats.delayed, stats.rejected) == (20, 0, 0)
+    assert stats.outage_decisions == 20
