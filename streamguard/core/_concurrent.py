@@ -56,7 +56,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ._ack import Ack, abandon_all
 from ._clock import Clock
-from ._errors import item_failed
+from ._errors import failure_of, item_failed
 from ._keyed import KeyQueues
 from ._outbox import OutboxStage
 from ._protocol import UNBOUNDED, ChunkSubscriber, Subscription
@@ -575,7 +575,8 @@ class ConcurrentStage(OutboxStage[A, B]):
             return _SKIPPED
         if policy != "fail":
             try:
-                value = policy(item, exc)
+                with failure_of(self.name):
+                    value = policy(item, exc)
             except Exception as exc2:
                 exc = exc2
             else:
@@ -592,7 +593,8 @@ class ConcurrentStage(OutboxStage[A, B]):
     async def _await_on_error(self, item: A, ack: Ack | None, handling: Awaitable[Any]) -> Any:
         """Await what ``on_error(item, error)`` returned; its failure fails the stream."""
         try:
-            value = await handling
+            with failure_of(self.name):  # the callback's coroutine runs here, not when called
+                value = await handling
         except asyncio.CancelledError:
             if ack is not None:
                 ack.abandon()

@@ -37,6 +37,9 @@ Messages name the object, its state, the rule and the bad value, and say what to
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 
@@ -93,3 +96,25 @@ def item_failed(stage: str, item: object, error: BaseException) -> ItemFailedErr
     )
     err.__cause__ = error
     return err
+
+
+_FAILING_STAGE: ContextVar[str | None] = ContextVar("streamguard_failing_stage", default=None)
+
+
+def failing_stage() -> str | None:
+    """The name of the stage whose error callback runs now (``on_error``, a guarded sink's
+    ``dead_letter`` or ``fallback``), else ``None``. A callback is handed ``(item, error)``,
+    the error as the user's function raised it; a dead-letter route that records which stage
+    failed the item (the Kafka source's ``streamguard.error.stage`` header) reads it here."""
+    return _FAILING_STAGE.get()
+
+
+@contextmanager
+def failure_of(stage: str) -> Iterator[None]:
+    """Run an error callback of *stage* (see :func:`failing_stage`); an async callback is
+    awaited inside the block, in the same task, so it sees the stage too."""
+    token = _FAILING_STAGE.set(stage)
+    try:
+        yield
+    finally:
+        _FAILING_STAGE.reset(token)

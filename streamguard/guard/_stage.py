@@ -23,7 +23,7 @@ from ..breaker._breaker import CircuitBreaker
 from ..breaker._state import CircuitOpenError, State
 from ..core._clock import Clock
 from ..core._concurrent import ConcurrentStage
-from ..core._errors import StreamGuardError
+from ..core._errors import StreamGuardError, failure_of
 from ..core._protocol import ChunkSubscriber
 from ..core._stage import StageEvent
 from ..retry._budget import RetryBudget
@@ -323,7 +323,8 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         if self._on_open == "dead_letter":
             return await self._to_dead_letter(item, refused, "breaker open")
         if self._on_open == "fallback" and self._fallback is not None:
-            await _maybe_await(self._fallback(item, refused))
+            with failure_of(self.name):
+                await _maybe_await(self._fallback(item, refused))
             bus = self._rt.bus
             if bus.active:
                 bus.publish(ItemFellBack(source=f"{self._rt.name}/{self.name}",
@@ -340,7 +341,8 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     async def _to_dead_letter(self, item: T, error: BaseException, reason: str) -> Any:
         if self._dead_letter is None:
             raise error
-        await _maybe_await(self._dead_letter(item, error))
+        with failure_of(self.name):
+            await _maybe_await(self._dead_letter(item, error))
         bus = self._rt.bus
         if bus.active:
             bus.publish(ItemDeadLettered(source=f"{self._rt.name}/{self.name}",

@@ -9,7 +9,13 @@ Headers added (all values UTF-8):
 * ``streamguard.source.topic``, ``streamguard.source.partition``, ``streamguard.source.offset``,
   ``streamguard.source.timestamp``
 * ``streamguard.error.type`` (qualified exception class), ``streamguard.error.message``,
-  ``streamguard.error.stage`` (the stage that failed, when known)
+  ``streamguard.error.stage`` (the stage that failed): the stage named by the
+  :class:`~streamguard.core.ItemFailedError` the record's ack failed with (``on_error="skip"``,
+  a stage failing with no route), or the stage whose error callback called
+  :meth:`KafkaSource.dead_letter <streamguard.kafka.KafkaSource.dead_letter>`: ``on_error`` of
+  ``op.map``, ``op.map_async`` and ``op.sink``, ``dead_letter`` and ``fallback`` of
+  ``guarded_sink``. Absent when no stage failed the record (it could not be decoded) or when
+  ``dead_letter`` was called outside such a callback (your own code, an ``on_reject``).
 
 Tombstones (null values) are dead-lettered as tombstones: the value stays null (never passed
 to the codec), the key and headers are kept and the provenance headers added.
@@ -21,7 +27,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from streamguard.core._errors import ItemFailedError
+from streamguard.core._errors import ItemFailedError, failing_stage
 
 from ._client import close_quietly, make_producer, start_client
 from ._completion import RecordAck, find_ack, stream_failure
@@ -150,6 +156,7 @@ class DeadLetters:
         self.armed = 0
         self._armed_error: BaseException | None = None
         self._armed_item: Any = None
+        self._armed_stage: str | None = None
 
     # ---------------------------------------------------------------- entries
     def dead_letter(self, item: Any, error: BaseException) -> None:
@@ -158,26 +165,27 @@ class DeadLetters:
             raise self._no_topic(item, error) from error
         records = item if isinstance(item, list | tuple) else (item,)
         acks = [self._ack_of(r) for r in records]
+        stage = failing_stage()  # the stage whose error callback this is, if it is one
         if records and all(a is not None for a in acks):
             for ack in acks:
                 assert ack is not None
-                self._send(ack, error)
+                self._send(ack, error, stage)
             return
         if records and any(_is_record(r) for r in records):
             raise RecordFailedError(
                 f"source {self._ctx.name!r}: {_where(records[0])} is no longer in "
                 "flight here (its partition was revoked); it will be delivered again"
             ) from error
-        self._arm(item, error, max(1, len(records)))
+        self._arm(item, error, max(1, len(records)), stage)
 
     def bind(self, ack: RecordAck) -> None:
         """The stage settled *ack* right after an armed call: dead-letter its record."""
         self.armed -= 1
-        error = self._armed_error
+        error, stage = self._armed_error, self._armed_stage
         assert error is not None
         if not self.armed:
-            self._armed_error = self._armed_item = None
-        self._send(ack, error)
+            self._armed_error = self._armed_item = self._armed_stage = None
+        self._send(ack, error, stage)
 
     def failed(self, ack: RecordAck, error: BaseException) -> None:
         """*ack*'s record failed: dead-letter it, or (no topic) fail the stream."""
@@ -211,10 +219,11 @@ class DeadLetters:
         part = self._ctx.parts.get(TP(record.topic, record.partition))
         return None if part is None else find_ack(part, record)
 
-    def _arm(self, item: Any, error: BaseException, count: int) -> None:
+    def _arm(self, item: Any, error: BaseException, count: int, stage: str | None) -> None:
         if self.armed:  # an earlier armed call was never bound: do not guess
             self._unbound()
         self.armed, self._armed_error, self._armed_item = count, error, item
+        self._armed_stage = stage
         asyncio.get_running_loop().call_soon(self._check_bound, item)
 
     def _check_bound(self, item: Any) -> None:
@@ -224,13 +233,14 @@ class DeadLetters:
     def _unbound(self) -> None:
         item = self._armed_item
         self.armed, self._armed_error, self._armed_item = 0, None, None
+        self._armed_stage = None
         self._fail_stream(RecordFailedError(
             f"source {self._ctx.name!r}: dead_letter({item!r:.80}, ...) got an item that is "
             "not a record of this source, and no stage settled its record right after; pass "
             "it as a stage's on_error / dead_letter / on_reject callback, or pass the record"
         ))
 
-    def _send(self, ack: RecordAck, error: BaseException) -> None:
+    def _send(self, ack: RecordAck, error: BaseException, stage: str | None = None) -> None:
         ack.state = DEAD_LETTERING
         # The write is the source's own task, not the pipeline's: a stage settles a
         # dead-lettered record at once, so the pipeline's stages may all end while the
@@ -239,7 +249,7 @@ class DeadLetters:
         # to its deadline (#14). The source's close waits for these writes while it drains
         # and ends them in :meth:`aclose`.
         task = asyncio.get_running_loop().create_task(
-            self._write(ack, error), name=f"kafka-source:{self._ctx.name}:dead-letter")
+            self._write(ack, error, stage), name=f"kafka-source:{self._ctx.name}:dead-letter")
         self._writes.add(task)
         task.add_done_callback(self._written)
 
@@ -258,9 +268,11 @@ class DeadLetters:
             task.cancel()
         await asyncio.gather(*writes, return_exceptions=True)
 
-    async def _write(self, ack: RecordAck, error: BaseException) -> None:
+    async def _write(self, ack: RecordAck, error: BaseException,
+                     calling_stage: str | None) -> None:
         assert self.writer is not None
         cause, stage = root_cause(error)
+        stage = stage or calling_stage  # an ItemFailedError names where it first failed
         record = ack.record
         try:
             await self.writer.write(record, raw_value(record), cause, stage)

@@ -148,7 +148,10 @@ class KafkaSource(Generic[V]):
         ``op.map`` turned the record into something else: the record is found through the
         ack the calling stage settles next. The dead letter carries the original key, value
         bytes and headers, plus headers naming topic, partition, offset, timestamp, error and
-        stage (:mod:`streamguard.kafka._dead_letter`).
+        the stage that failed it — the stage whose error callback this is (``on_error`` of
+        ``op.map``/``op.map_async``/``op.sink``, ``dead_letter``/``fallback`` of
+        ``guarded_sink``); no stage header when called elsewhere, e.g. from an
+        ``on_reject`` (:mod:`streamguard.kafka._dead_letter`).
         """
         self._dead.dead_letter(item, error)
 

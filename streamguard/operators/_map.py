@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..core._ack import Ack, abandon_all
+from ..core._errors import failure_of
 from ..core._protocol import UNBOUNDED, ChunkSubscriber
 from ..core._stage import Stage
 from ._errors import OnError, item_failed
@@ -62,7 +63,8 @@ class MapStage(Stage[A, B]):
                     self._fail_at(i, failure, acks, out, out_acks)
                     return
                 try:
-                    y = policy(x, exc)
+                    with failure_of(self.name):
+                        y = policy(x, exc)
                 except Exception as exc2:
                     failure = item_failed(self.name, x, exc2)
                     self._fail_at(i, failure, acks, out, out_acks)

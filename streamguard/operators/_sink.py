@@ -13,6 +13,7 @@ from typing import Any, Never, TypeVar
 
 from ..core._ack import Ack, abandon_all
 from ..core._checks import awaitable_result_error
+from ..core._errors import failure_of
 from ..core._protocol import ChunkSubscriber, Subscription
 from ..core._stage import Stage
 from ._errors import OnError, item_failed
@@ -105,7 +106,8 @@ class SyncSinkStage(Stage[T, Never]):
         policy: Any = self._on_error
         if callable(policy):
             try:
-                result = policy(item, exc)
+                with failure_of(self.name):
+                    result = policy(item, exc)
             except Exception as exc2:
                 exc = exc2
             else:
