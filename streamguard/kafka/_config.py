@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from streamguard.core._errors import require
 
-from ._connection import Bootstrap, check_bootstrap
+from ._connection import DEFAULT_PREFETCH_BACKOFF, Bootstrap, check_bootstrap
 from ._pause import FlowControl
 
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -164,7 +164,7 @@ class KafkaSourceConfig:
     max_poll_records: int = 500
     fetch_max_bytes: int = 1024 * 1024
     poll_timeout: float = 0.1
-    prefetch_backoff: float = 0.01
+    prefetch_backoff: float = DEFAULT_PREFETCH_BACKOFF
     commit_every: int = 1000
     commit_interval: float = 1.0
     completed_metadata: bool = True

@@ -31,6 +31,12 @@ from typing import Any, Literal, get_args
 
 from ..core._errors import ConfigError, require
 
+# aiokafka's fetcher holds a broker's next fetch back while one of its partitions has fetched,
+# untaken records younger than this; streamguard's soft pause leaves such records with a
+# paused partition, so its default is a tenth of aiokafka's 0.1 s (see
+# KafkaSourceConfig.prefetch_backoff for the figures).
+DEFAULT_PREFETCH_BACKOFF = 0.01
+
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
 

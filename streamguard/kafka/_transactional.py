@@ -29,8 +29,9 @@ from streamguard.core._clock import SYSTEM_CLOCK, Clock
 from streamguard.core._errors import require
 from streamguard.core._events import EventBus, default_bus
 
-from ._client import check_topics, close_quietly, make_consumer, start_client
+from ._client import check_topics, close_quietly, make_consumer, set_prefetch_backoff, start_client
 from ._codec import Codec, batch_decoder, codec_of
+from ._connection import DEFAULT_PREFETCH_BACKOFF
 from ._errors import KafkaAdapterError
 from ._events import BatchAborted
 from ._flow import SoftPause
@@ -278,6 +279,7 @@ class TransactionalPipeline(Generic[V]):
             **dict(cfg.consumer_options or {}))
         await start_client(self._consumer, bootstrap=cfg.bootstrap_servers,
                            within=cfg.connect_timeout, what=what)
+        set_prefetch_backoff(self._consumer, DEFAULT_PREFETCH_BACKOFF)  # lanes pause softly
         wanted = [*cfg.topics, cfg.output_topic]
         if cfg.dead_letter_topic is not None:
             wanted.append(cfg.dead_letter_topic)

@@ -19,9 +19,11 @@ from typing import Any
 
 import pytest
 from aiokafka.client import AIOKafkaClient
+from aiokafka.consumer.fetcher import FetchResult
 from aiokafka.errors import ProducerFenced
 
 from streamguard.kafka import TransactionalConfig, TransactionalPipeline
+from streamguard.kafka._connection import DEFAULT_PREFETCH_BACKOFF
 from streamguard.kafka._flow import NOTHING
 from streamguard.kafka._transactional_lane import Lane
 from streamguard.kafka._types import TP, TopicPartition
@@ -219,8 +221,16 @@ async def test_a_lane_that_pauses_often_never_fetches_its_records_again(
         apply(self)
         pauses[0] += sum(lane.paused and not was[tp] for tp, lane in self._lanes.items())
 
+    backoffs: list[float] = []  # the hold-back of each fetch result aiokafka stored
+    init = FetchResult.__init__
+
+    def recording(self: Any, tp: Any, **kw: Any) -> None:
+        backoffs.append(kw["backoff"])
+        init(self, tp, **kw)
+
     monkeypatch.setattr(AIOKafkaClient, "send", counting_send)
     monkeypatch.setattr(TransactionalPipeline, "_apply_pauses", counting_apply)
+    monkeypatch.setattr(FetchResult, "__init__", recording)
     # Fetching (from aiokafka's buffer) outruns the transactions, so the lane fills up to
     # max_buffered, pauses, and resumes once its two batches are written: ~50 times.
     pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(config(
@@ -232,6 +242,10 @@ async def test_a_lane_that_pauses_often_never_fetches_its_records_again(
     # A fetch per pause meant every pause threw the partition's fetched records away.
     assert 1 <= len(fetches) < pauses[0] // 4, (len(fetches), pauses[0], fetches[:20])
     assert stats.pauses == pauses[0], stats
+    # A paused lane's held fetch result holds the broker's other partitions back only as long
+    # as the source's default prefetch_backoff, not aiokafka's 0.1 s.
+    assert backoffs, "no fetch result was stored"
+    assert set(backoffs) == {DEFAULT_PREFETCH_BACKOFF}, set(backoffs)
     assert stats.resumes >= stats.pauses - 1, stats
     assert (stats.consumed, stats.committed, stats.aborts) == (total, total, 0)
     values = Counter(r.value for r in await read_topic(apache_broker.bootstrap, out))
