@@ -94,10 +94,19 @@ class Rebalancer:
         """aiokafka is about to take *revoked* away."""
         ctx = self._ctx
         parts = [ctx.parts[tp] for tp in sorted(revoked) if tp in ctx.parts]
+        # While the source closes, the group may rebalance before the close's last commit:
+        # that commit is made here for these partitions, before aiokafka rejoins and hands
+        # them to another member. Returning at once let the new owner start from the
+        # previous commit (delivering again what completed here), and the close's own commit
+        # was then refused: a partition it named was no longer assigned. The broker still
+        # takes this one: the member has not rejoined, so its generation holds. Nothing is
+        # waited for (the close does not wait either: a drain waited before CLOSING, a cancel
+        # or an error abandons what is in flight). A partition whose tracker is dead had the
+        # close's last commit already.
+        closing = not ctx.life.open
+        if closing:
+            parts = [p for p in parts if not p.tracker.dead]
         if not parts:
-            return
-        if not ctx.life.open:
-            await self._revoked_while_closing(parts)
             return
         loop = asyncio.get_running_loop()
         began = loop.time()
@@ -106,45 +115,19 @@ class Rebalancer:
             part.revoking = True
             dropped += part.drop_buffer()
         pending_before = sum(p.tracker.pending_records for p in parts)
-        # While draining, the pipeline finishes what it holds whatever happens: give the
-        # revoked partitions' records the drain's deadline, not revoke_timeout, or those
-        # finishing after it are accepted downstream yet never committed (#14: three
-        # --workers draining at once, one leaving first, under load).
-        limit = ctx.config.revoke_timeout
-        if ctx.life.phase is Phase.DRAINING:
-            limit = max(limit, ctx.drain_timeout)
-        await self._completion.wait_in_flight(parts, limit)
+        if not closing:
+            # While draining, the pipeline finishes what it holds whatever happens: give the
+            # revoked partitions' records the drain's deadline, not revoke_timeout, or those
+            # finishing after it are accepted downstream yet never committed (#14: three
+            # --workers draining at once, one leaving first, under load).
+            limit = ctx.config.revoke_timeout
+            if ctx.life.phase is Phase.DRAINING:
+                limit = max(limit, ctx.drain_timeout)
+            await self._completion.wait_in_flight(parts, limit)
         if ctx.config.group_id:
             await self._committer.commit(parts, "revoke", final=True)
         left = sum(p.tracker.pending_records for p in parts)
         self._let_go(parts, completed=pending_before - left, dropped=dropped + left,
-                     waited=loop.time() - began)
-
-    async def _revoked_while_closing(self, parts: list[PartitionState]) -> None:
-        """The group rebalances while the source closes, before its last commit: make that
-        commit for *parts* now, before aiokafka rejoins and hands them to another member.
-
-        Returning at once let the new owner start from the previous commit (delivering
-        again what completed here), and the close's own commit was then refused: a partition
-        it named was no longer assigned. The broker still takes this commit: the member has
-        not rejoined, so its generation holds. Nothing is waited for (the close does not
-        wait either: a drain waited before ``CLOSING``, a cancel or an error abandons what
-        is in flight), so ``revoke_timeout`` is not needed here. A partition whose tracker
-        is dead had the close's last commit already; the committer skips it.
-        """
-        parts = [p for p in parts if not p.tracker.dead]
-        if not parts:
-            return
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        dropped = 0
-        for part in parts:
-            part.revoking = True
-            dropped += part.drop_buffer()
-        if self._ctx.config.group_id:
-            await self._committer.commit(parts, "revoke", final=True)
-        left = sum(p.tracker.pending_records for p in parts)
-        self._let_go(parts, completed=0, dropped=dropped + left,
                      waited=loop.time() - began)
 
     def _let_go(self, parts: list[PartitionState], *, completed: int, dropped: int,

@@ -7,8 +7,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
+from aiokafka.consumer.fetcher import FetchResult
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from streamguard.kafka import read_group_lag
@@ -144,3 +147,34 @@ async def last_commit(bootstrap: str, group: str) -> dict[int, tuple[int, list[t
             ranges = []
         commit[tp.partition] = (om.offset, ranges)
     return commit
+
+
+def record_fetches(monkeypatch: pytest.MonkeyPatch, topic: str, below: int) -> list[int]:
+    """From now on, the offset every fetch request for *topic*'s records asks from (offsets at
+    or above *below*, a fetch waiting at the log's end, are left out)."""
+    fetches: list[int] = []
+    send = AIOKafkaClient.send
+
+    async def counting_send(self: Any, node_id: Any, request: Any, **kw: Any) -> Any:
+        if type(request).__name__.startswith("FetchRequest"):
+            for name, partitions in request.topics:
+                if name == topic:
+                    fetches.extend(entry[1] for entry in partitions if entry[1] < below)
+        return await send(self, node_id, request, **kw)
+
+    monkeypatch.setattr(AIOKafkaClient, "send", counting_send)
+    return fetches
+
+
+def record_fetch_backoffs(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """From now on, the hold-back (aiokafka's prefetch backoff) of every fetch result that a
+    consumer stores."""
+    backoffs: list[float] = []
+    init = FetchResult.__init__
+
+    def recording(self: Any, tp: Any, **kw: Any) -> None:
+        backoffs.append(kw["backoff"])
+        init(self, tp, **kw)
+
+    monkeypatch.setattr(FetchResult, "__init__", recording)
+    return backoffs

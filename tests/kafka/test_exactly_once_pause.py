@@ -18,8 +18,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aiokafka.client import AIOKafkaClient
-from aiokafka.consumer.fetcher import FetchResult
 from aiokafka.errors import ProducerFenced
 
 from streamguard.kafka import TransactionalConfig, TransactionalPipeline
@@ -29,7 +27,7 @@ from streamguard.kafka._transactional_lane import Lane
 from streamguard.kafka._types import TP, TopicPartition
 from streamguard.testing import VirtualClock
 
-from ._brokers import Broker, create_topic, produce
+from ._brokers import Broker, create_topic, produce, record_fetch_backoffs, record_fetches
 from ._transactional_helpers import config, read_topic, run_until
 
 A, B = TopicPartition("in", 0), TopicPartition("in", 1)
@@ -201,15 +199,7 @@ async def test_a_lane_that_pauses_often_never_fetches_its_records_again(
     await create_topic(apache_broker.bootstrap, out, partitions=1)
     await produce(apache_broker, topic, (b"%099d" % i for i in range(total)))
 
-    fetches: list[int] = []  # the offset each fetch of the input's records asked from
-    send = AIOKafkaClient.send
-
-    async def counting_send(self: Any, node_id: Any, request: Any, **kw: Any) -> Any:
-        if type(request).__name__.startswith("FetchRequest"):
-            for name, partitions in request.topics:
-                if name == topic:
-                    fetches.extend(entry[1] for entry in partitions if entry[1] < total)
-        return await send(self, node_id, request, **kw)
+    fetches = record_fetches(monkeypatch, topic, below=total)
 
     # Counted beside the pipeline's own statistics, so that the test reads the same on the
     # code before the soft pause (which had no such counter).
@@ -221,16 +211,8 @@ async def test_a_lane_that_pauses_often_never_fetches_its_records_again(
         apply(self)
         pauses[0] += sum(lane.paused and not was[tp] for tp, lane in self._lanes.items())
 
-    backoffs: list[float] = []  # the hold-back of each fetch result aiokafka stored
-    init = FetchResult.__init__
-
-    def recording(self: Any, tp: Any, **kw: Any) -> None:
-        backoffs.append(kw["backoff"])
-        init(self, tp, **kw)
-
-    monkeypatch.setattr(AIOKafkaClient, "send", counting_send)
+    backoffs = record_fetch_backoffs(monkeypatch)
     monkeypatch.setattr(TransactionalPipeline, "_apply_pauses", counting_apply)
-    monkeypatch.setattr(FetchResult, "__init__", recording)
     # Fetching (from aiokafka's buffer) outruns the transactions, so the lane fills up to
     # max_buffered, pauses, and resumes once its two batches are written: ~50 times.
     pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(config(

@@ -26,32 +26,48 @@ from ._pipelines import Recorder, source_config, wait_for
 pytestmark = pytest.mark.integration
 
 
+class _Paused:
+    """A source on a two-partition topic that takes ten records, then pauses both,
+    and can never commit before it closes (a count and an interval no test reaches)."""
+
+    def __init__(self, broker: Broker, topic: str, group: str) -> None:
+        self.bus = EventBus()
+        self.events = Recorder(self.bus)
+        self.source: KafkaSource[bytes] = KafkaSource(source_config(
+            broker, topic, group, commit_every=1_000_000, commit_interval=3600,
+            lag_interval=0.2), bus=self.bus)
+        self.seen: list[int] = []
+        self.task = asyncio.create_task(self.source.stream().pipe(op.sink(self._store)).run())
+
+    def _store(self, record: KafkaRecord[bytes]) -> None:
+        self.seen.append(record.offset)
+        if len(self.seen) == 10:
+            self.source.pause()
+
+    async def paused(self) -> None:
+        """Wait until both partitions are assigned and paused."""
+        source = self.source
+        await wait_for(lambda: len(source.assignment()) == 2
+                       and source.paused() == source.assignment(), within=60,
+                       what="both partitions assigned and paused", task=self.task)
+
+    async def samples(self, more: int) -> None:
+        """Wait for *more* lag samples than there are now."""
+        before = len(self.events.of(LagSampled))
+        await wait_for(lambda: len(self.events.of(LagSampled)) >= before + more, within=30,
+                       what="lag samples", task=self.task)
+
+
 async def test_lag_before_the_first_commit_counts_the_waiting_records(
     kafka_broker: Broker, topic: str, group: str
 ) -> None:
     await create_topic(kafka_broker.bootstrap, topic, partitions=2)
     await produce(kafka_broker, topic, [b"x"] * 3000, partition_of=lambda i: i % 2)
-    bus = EventBus()
-    events = Recorder(bus)
-    # No commit can happen: a count and an interval the test never reaches.
-    source: KafkaSource[bytes] = KafkaSource(source_config(
-        kafka_broker, topic, group, commit_every=1_000_000, commit_interval=3600,
-        lag_interval=0.2), bus=bus)
-    seen: list[int] = []
-
-    def store(record: KafkaRecord[bytes]) -> None:
-        seen.append(record.offset)
-        if len(seen) == 10:
-            source.pause()
-
-    task = asyncio.create_task(source.stream().pipe(op.sink(store)).run())
+    run = _Paused(kafka_broker, topic, group)
+    source, task = run.source, run.task
     try:
-        await wait_for(lambda: len(source.assignment()) == 2
-                       and source.paused() == source.assignment(), within=60,
-                       what="both partitions assigned and paused", task=task)
-        before = len(events.of(LagSampled))
-        await wait_for(lambda: len(events.of(LagSampled)) >= before + 2, within=30,
-                       what="lag samples", task=task)
+        await run.paused()
+        await run.samples(2)
         lag = {(p.topic, p.partition): p for p in source.lag()}
         for partition in (0, 1):
             row = lag[(topic, partition)]
@@ -134,25 +150,10 @@ async def test_the_close_publishes_the_lag_it_leaves_behind(
     # flight, a broker lag the close then committed away. The close samples once more.
     await create_topic(kafka_broker.bootstrap, topic, partitions=2)
     await produce(kafka_broker, topic, [b"x"] * 200, partition_of=lambda i: i % 2)
-    bus = EventBus()
-    events = Recorder(bus)
-    source: KafkaSource[bytes] = KafkaSource(source_config(
-        kafka_broker, topic, group, commit_every=1_000_000, commit_interval=3600,
-        lag_interval=0.2), bus=bus)
-    seen: list[int] = []
-
-    def store(record: KafkaRecord[bytes]) -> None:
-        seen.append(record.offset)
-        if len(seen) == 10:
-            source.pause()
-
-    task = asyncio.create_task(source.stream().pipe(op.sink(store)).run())
-    await wait_for(lambda: len(source.assignment()) == 2
-                   and source.paused() == source.assignment(), within=60,
-                   what="both partitions assigned and paused", task=task)
-    before = len(events.of(LagSampled))
-    await wait_for(lambda: len(events.of(LagSampled)) >= before + 1, within=30,
-                   what="a lag sample while paused", task=task)
+    run = _Paused(kafka_broker, topic, group)
+    source, task, events, seen = run.source, run.task, run.events, run.seen
+    await run.paused()
+    await run.samples(1)
     assert all(p.paused for p in events.of(LagSampled)[-1].partitions)
     source.drain()
     await task

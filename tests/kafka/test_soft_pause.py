@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any
 
 import pytest
-from aiokafka.client import AIOKafkaClient
-from aiokafka.consumer.fetcher import FetchResult
 
 from streamguard import operators as op
 from streamguard.core import EventBus
@@ -32,7 +29,7 @@ from streamguard.kafka._pause import PauseReason
 from streamguard.kafka._types import TopicPartition
 from streamguard.testing import VirtualClock
 
-from ._brokers import Broker, create_topic, produce
+from ._brokers import Broker, create_topic, produce, record_fetch_backoffs, record_fetches
 from ._pipelines import source_config, wait_for
 
 A, B = TopicPartition("t", 0), TopicPartition("t", 1)
@@ -86,17 +83,7 @@ async def test_pauses_never_make_the_consumer_fetch_records_again(
     await create_topic(kafka_broker.bootstrap, topic, partitions=1)
     await produce(kafka_broker, topic, (b"%099d" % i for i in range(total)))
 
-    fetches: list[int] = []  # the offset each fetch of the topic's records asked from
-    send = AIOKafkaClient.send
-
-    async def counting_send(self: Any, node_id: Any, request: Any, **kw: Any) -> Any:
-        if type(request).__name__.startswith("FetchRequest"):
-            for name, partitions in request.topics:
-                if name == topic:
-                    fetches.extend(entry[1] for entry in partitions if entry[1] < total)
-        return await send(self, node_id, request, **kw)
-
-    monkeypatch.setattr(AIOKafkaClient, "send", counting_send)
+    fetches = record_fetches(monkeypatch, topic, below=total)
     bus = EventBus()
     source: KafkaSource[bytes] = KafkaSource(source_config(
         kafka_broker, topic, group, max_poll_records=100,
@@ -129,14 +116,7 @@ async def test_every_fetch_result_holds_its_broker_back_for_prefetch_backoff_onl
     await create_topic(apache_broker.bootstrap, topic, partitions=2)
     await produce(apache_broker, topic, (b"%d" % i for i in range(200)),
                   partition_of=lambda i: i % 2)
-    backoffs: list[float] = []  # the hold-back each fetch result the consumer stored got
-    init = FetchResult.__init__
-
-    def recording(self: Any, tp: Any, **kw: Any) -> None:
-        backoffs.append(kw["backoff"])
-        init(self, tp, **kw)
-
-    monkeypatch.setattr(FetchResult, "__init__", recording)
+    backoffs = record_fetch_backoffs(monkeypatch)
     overrides = {} if given is None else {"prefetch_backoff": given}
     source: KafkaSource[bytes] = KafkaSource(
         source_config(apache_broker, topic, group, **overrides), bus=EventBus())
