@@ -11,14 +11,16 @@ rotated, one warm-up, 5 rounds, medians with min/max; each round a fresh consume
     often as streamguard's defaults do (``commit_every`` records or ``commit_interval``
     seconds, read from ``KafkaSourceConfig``), awaiting each commit as such loops do;
   - ``raw_best``: the same loop committing once per ``getmany`` batch (a batch holds all that
-    was fetched: the fewest commits, the raw loop's best cadence);
+    was fetched: the fewest commits);
   - ``quixstreams``: ``Application`` + ``app.dataframe(topic)`` + ``sdf.update``, defaults
     (commit every 5 s), in a child process;
   - ``faust``: a faust-streaming agent (``store="memory://"``, web off, JSON value
     serializer), defaults, in a child process. Faust reads 100,000 records per round, not
     500,000 (at ~10 k/s the full topic would take minutes per round); its figure is the same
     first-to-last rate.
-  Ratios: ``consume_vs_raw_aiokafka`` (÷ raw_best), ``consume_vs_raw_same_cadence``,
+  Ratios: ``consume_vs_raw_aiokafka`` (÷ the faster median of the two raw loops: which
+  cadence wins varies from run to run, and the goal is against the raw loop at its best),
+  ``consume_vs_raw_same_cadence``,
   ``consume_vs_quixstreams``, ``consume_vs_faust``; on Tansu ``*_tansu`` for the raw loops.
 * **peak memory under a 10× overload** — a worker ten times slower than the raw loop reads,
   fed for 6 s by (a) a naive consumer that queues whatever it fetched in an unbounded
@@ -397,12 +399,16 @@ def run() -> dict[str, Any]:
     figures.update({f"{k}_msgs_per_s_tansu": v for k, v in on_tansu.items()})
     figures.update({f"{k}_peak_rss_mib": v for k, v in memory.items()})
     sg, sg_t = on_apache["streamguard"], on_tansu["streamguard"]
+
+    def fastest_raw(on: dict[str, Spread]) -> Spread:
+        return max(on["raw_best"], on["raw_same_cadence"], key=lambda s: s.median)
+
     ratios = {
-        "consume_vs_raw_aiokafka": ratio(sg, on_apache["raw_best"]),
+        "consume_vs_raw_aiokafka": ratio(sg, fastest_raw(on_apache)),
         "consume_vs_raw_same_cadence": ratio(sg, on_apache["raw_same_cadence"]),
         "consume_vs_quixstreams": ratio(sg, on_apache["quixstreams"]),
         "consume_vs_faust": ratio(sg, on_apache["faust"]),
-        "consume_vs_raw_aiokafka_tansu": ratio(sg_t, on_tansu["raw_best"]),
+        "consume_vs_raw_aiokafka_tansu": ratio(sg_t, fastest_raw(on_tansu)),
         "consume_vs_raw_same_cadence_tansu": ratio(sg_t, on_tansu["raw_same_cadence"]),
         "peak_rss_vs_naive": ratio(memory["streamguard"], memory["naive"]),
     }
