@@ -109,10 +109,8 @@ class KafkaSourceConfig:
             ``AIOKafkaConsumer`` does not take it as an argument, so the source sets it on the
             consumer's fetcher). A paused partition keeps its fetched records (the soft pause),
             so with 0.1 each fresh fetch of a paused partition could delay the other
-            partitions on its broker by up to 100 ms: with one of four partitions paused and
-            resumed every 50 ms at the log's end, the others' p99 latency was 30 ms at 0.1
-            and 3.5 ms at 0.01. The plain consuming rate stayed within noise at 0.01; 0 cost
-            about a third of it (more fetch responses parsed on the one event loop).
+            partitions on its broker by up to 100 ms. 0 would send a fetch for every drained
+            partition at once: more, smaller fetch responses parsed on the one event loop.
         commit_every: commit once this many records completed since the last commit
             (default 1,000).
         commit_interval: commit at least this often, in seconds, while records complete

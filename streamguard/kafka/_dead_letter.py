@@ -153,10 +153,9 @@ class DeadLetters:
         self._fail_stream = fail_stream
         self._writes: set[asyncio.Task[None]] = set()
         self.writer: DeadLetterWriter | None = None
-        self.armed = 0
-        self._armed_error: BaseException | None = None
-        self._armed_item: Any = None
-        self._armed_stage: str | None = None
+        self.armed = 0  # records the armed call still waits for (read on every ack)
+        # The armed call: the item it got, the error and the failing stage, if any.
+        self._armed_call: tuple[Any, BaseException, str | None] | None = None
 
     # ---------------------------------------------------------------- entries
     def dead_letter(self, item: Any, error: BaseException) -> None:
@@ -181,10 +180,10 @@ class DeadLetters:
     def bind(self, ack: RecordAck) -> None:
         """The stage settled *ack* right after an armed call: dead-letter its record."""
         self.armed -= 1
-        error, stage = self._armed_error, self._armed_stage
-        assert error is not None
+        assert self._armed_call is not None
+        _item, error, stage = self._armed_call
         if not self.armed:
-            self._armed_error = self._armed_item = self._armed_stage = None
+            self._armed_call = None
         self._send(ack, error, stage)
 
     def failed(self, ack: RecordAck, error: BaseException) -> None:
@@ -222,18 +221,16 @@ class DeadLetters:
     def _arm(self, item: Any, error: BaseException, count: int, stage: str | None) -> None:
         if self.armed:  # an earlier armed call was never bound: do not guess
             self._unbound()
-        self.armed, self._armed_error, self._armed_item = count, error, item
-        self._armed_stage = stage
+        self.armed, self._armed_call = count, (item, error, stage)
         asyncio.get_running_loop().call_soon(self._check_bound, item)
 
     def _check_bound(self, item: Any) -> None:
-        if self.armed and self._armed_item is item:
+        if self.armed and self._armed_call is not None and self._armed_call[0] is item:
             self._unbound()
 
     def _unbound(self) -> None:
-        item = self._armed_item
-        self.armed, self._armed_error, self._armed_item = 0, None, None
-        self._armed_stage = None
+        item = None if self._armed_call is None else self._armed_call[0]
+        self.armed, self._armed_call = 0, None
         self._fail_stream(RecordFailedError(
             f"source {self._ctx.name!r}: dead_letter({item!r:.80}, ...) got an item that is "
             "not a record of this source, and no stage settled its record right after; pass "

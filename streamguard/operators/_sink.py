@@ -112,9 +112,8 @@ class SyncSinkStage(Stage[T, Never]):
                 exc = exc2
             else:
                 if result is not None and isawaitable(result):
-                    self._failed -= 1  # counted again by _refuse
                     self._refuse(awaitable_result_error(self._op, "on_error", policy, result),
-                                 acks, i)
+                                 acks, i, counted=True)
                     return False
                 if ack is not None:
                     ack.done()  # the handler took care of it
@@ -129,11 +128,13 @@ class SyncSinkStage(Stage[T, Never]):
         self._fail(failure)
         return False
 
-    def _refuse(self, error: TypeError, acks: list[Ack] | None, i: int) -> None:
+    def _refuse(self, error: TypeError, acks: list[Ack] | None, i: int, *,
+                counted: bool = False) -> None:
         """A callable of the wrong kind: a programming error, not a failed item, so no
         policy applies. Item *i*'s ack fails (a Kafka source does not commit past it) and the
-        pipeline fails with *error*; the rest of the chunk was not processed."""
-        self._failed += 1
+        pipeline fails with *error*; the rest of the chunk was not processed. *counted*: the
+        item is already counted failed (its own error came first, then its handler's)."""
+        self._failed += not counted
         self._publish_failed(error)
         if acks is not None:
             acks[i].fail(error)
