@@ -63,7 +63,6 @@ class Pipelines:
         self._owned_runtimes: weakref.WeakSet[Runtime] = weakref.WeakSet()
         self._owning = False
         self._timeout: float | None = None  # set once draining
-        self._drains: set[asyncio.Task[Any]] = set()
         self._stop: Callable[[], None] | None = None
 
     def __enter__(self) -> Pipelines:
@@ -111,14 +110,9 @@ class Pipelines:
                 _drain_sources(runtime, timeout)
 
     def _drain_owned(self, pipeline: Pipeline, timeout: float) -> None:
-        task = asyncio.get_running_loop().create_task(pipeline.drain(timeout))
-        self._drains.add(task)
-        task.add_done_callback(self._drain_done)
-
-    def _drain_done(self, task: asyncio.Task[Any]) -> None:
-        self._drains.discard(task)
-        if not task.cancelled():
-            task.exception()  # the pipeline's error reaches the command through wait()
+        # drain() starts at once and cancels what is left at its deadline; nobody awaits its
+        # handle here: the pipeline's result or error reaches the command through wait().
+        pipeline.drain(timeout)
 
     def cancel(self) -> None:
         """Stop the command's own pipelines at once (the caller cancels the target)."""

@@ -11,6 +11,7 @@ protected API; ``tests/contracts`` checks every source and stage against the sam
 from ._ack import Ack, BatchAck, abandon_all, done_all, fail_all
 from ._clock import SYSTEM_CLOCK, Clock, MonotonicClock
 from ._concurrent import ConcurrencyLimit, ConcurrentStage
+from ._draining import Draining
 from ._errors import (
     BufferOverflowError,
     ConfigError,
@@ -23,7 +24,7 @@ from ._errors import (
 from ._events import Event, EventBus, default_bus
 from ._outbox import DrainLoop, OutboxStage
 from ._overflow import OverflowPolicy
-from ._pipeline import DEFAULT_PREFETCH, Pipeline, PipelineResult
+from ._pipeline import DEFAULT_DRAIN_TIMEOUT, DEFAULT_PREFETCH, Pipeline, PipelineResult
 from ._protocol import UNBOUNDED, ChunkSubscriber, Subscriber, Subscription
 from ._publisher import Publisher
 from ._runtime import Runtime, StageStatistics, live_pipelines
@@ -32,6 +33,7 @@ from ._stage import ItemFailed, ItemsDropped, Stage, StageEvent, StageTerminated
 from ._stream import Operator, Stream, lift
 
 __all__ = [
+    "DEFAULT_DRAIN_TIMEOUT",
     "DEFAULT_PREFETCH",
     "SYSTEM_CLOCK",
     "UNBOUNDED",
@@ -45,6 +47,7 @@ __all__ = [
     "ConfigError",
     "DemandError",
     "DrainLoop",
+    "Draining",
     "Event",
     "EventBus",
     "ItemFailed",

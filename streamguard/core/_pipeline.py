@@ -8,6 +8,10 @@ hook; the Kafka source also commits what completed and leaves its group), what i
 finishes, and whatever is still held when the timeout expires is cancelled and its acks
 abandoned — a Kafka source then delivers those records again, and only those.
 
+``drain(timeout)`` starts the drain when called (a signal handler may call it) and returns a
+:class:`~streamguard.core.Draining` to await for the result; a source's ``drain`` returns
+the same handle, for the end of the pipeline it feeds (:func:`draining_of`).
+
 A pipeline reaches its sources through its runtime: every ``Publisher`` registers itself when
 subscribed (``Runtime.add_source``); a source built otherwise can register any object with a
 ``drain()`` method the same way. A pipeline without such sources drains by waiting for its
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from ._ack import Ack, abandon_all, done_all
+from ._draining import Draining, check_drain_timeout
 from ._errors import require
 from ._events import EventBus
 from ._protocol import ChunkSubscriber, Subscription
@@ -32,6 +37,9 @@ DEFAULT_PREFETCH = 1024
 """How many items a consumer requests ahead of what it has processed, wherever ``prefetch``
 appears (``run``, ``start``, ``iterate``, ``sink``, the ``prefetch`` operator); each refills
 once three quarters were consumed."""
+
+DEFAULT_DRAIN_TIMEOUT = 30.0
+"""Seconds :meth:`Pipeline.drain` lets in-flight items finish when given no timeout."""
 
 Outcome = Literal["completed", "drained", "drain_expired", "cancelled"]
 
@@ -72,6 +80,7 @@ class Pipeline:
         pipeline = source.stream().pipe(op.sink(store)).start(name="orders")
         ...                                   # on SIGTERM:
         result = await pipeline.drain(timeout=30)
+        # or, in a signal handler (sync): pipeline.drain(30) starts it; await it elsewhere
 
     Attributes:
         name: the pipeline's name (in statistics, metrics and events).
@@ -90,6 +99,7 @@ class Pipeline:
             raise RuntimeError("Stream.start()/run() needs a running event loop: call it from "
                                "a coroutine (asyncio.run(main()))") from None
         self._rt = Runtime(name, bus)
+        self._rt.owner = self
         self.name = self._rt.name
         self._outcome: Outcome = "completed"
         finished: asyncio.Future[None] = loop.create_future()
@@ -126,21 +136,38 @@ class Pipeline:
             await asyncio.gather(self._task, return_exceptions=True)
             raise
 
-    async def drain(self, timeout: float = 30.0) -> PipelineResult:  # noqa: ASYNC109 - the contract
-        """Stop the sources taking new items, let what is in flight finish within *timeout*
-        seconds, then cancel what is left (its acks are abandoned); return the result."""
-        require(isinstance(timeout, int | float) and not isinstance(timeout, bool)
-                and timeout >= 0, "drain(timeout) must be a number of seconds >= 0", timeout)
+    def drain(self, timeout: float | None = None) -> Draining[PipelineResult]:
+        """Start draining now: stop the sources taking new items, let what is in flight
+        finish within *timeout* seconds (``None``: :data:`DEFAULT_DRAIN_TIMEOUT`), then
+        cancel what is left (its acks are abandoned).
+
+        The drain has begun when the call returns, so it may be called from a signal handler
+        or other synchronous code. Await the returned :class:`Draining` for the result (or
+        the first error of any stage); a pipeline already ended just returns its result."""
+        check_drain_timeout(timeout)
+        seconds = DEFAULT_DRAIN_TIMEOUT if timeout is None else timeout
         if not self._task.done():
             if self._outcome == "completed":
                 self._outcome = "drained"
             for source in list(self._rt.sources):
-                source.drain(timeout)  # the same deadline: see Drainable.drain
-            await asyncio.wait((self._task,), timeout=timeout)
-            if not self._task.done():
-                self._outcome = "drain_expired"
-                self._terminal.cancel()
-        return await self.wait()
+                source.drain(seconds)  # the same deadline: see Drainable.drain
+            # Each drain keeps its own deadline (the earliest cancels), independent of
+            # whoever awaits the handle.
+            expiry = self._task.get_loop().call_later(seconds, self._expire)
+            self._task.add_done_callback(lambda _task: expiry.cancel())
+        return self._draining()
+
+    def _expire(self) -> None:
+        if not self._task.done():
+            self._outcome = "drain_expired"
+            self._terminal.cancel()
+
+    def _draining(self) -> Draining[PipelineResult]:
+        return Draining(self._result, self._task.done)
+
+    async def _result(self) -> PipelineResult:
+        # Unlike wait(), a cancelled awaiter leaves the pipeline alone: its drain goes on.
+        return await asyncio.shield(self._task)
 
     def cancel(self) -> None:
         """Stop at once: every stage is cancelled, what is held or in flight is abandoned."""
@@ -170,6 +197,27 @@ class Pipeline:
     def __repr__(self) -> str:
         state = "done" if self._task.done() else "running"
         return f"<Pipeline {self.name!r} {state}>"
+
+
+def draining_of(rt: Runtime | None, name: str) -> Draining[PipelineResult]:
+    """The handle a source's ``drain`` returns: the end of the pipeline the source feeds
+    (*rt*'s :class:`Pipeline`), so that awaiting it gives that pipeline's result.
+
+    A source read by ``iterate()`` has no pipeline: the handle waits for the iteration to
+    end (its runtime to close) and returns a result named after the runtime, with the
+    statistics of its stages, ``items=0`` (what was read is counted by the reader) and the
+    outcome ``"drained"``. A source never subscribed (*rt* ``None``) has ended at once."""
+    owner = None if rt is None else rt.owner
+    if isinstance(owner, Pipeline):
+        return owner._draining()
+
+    async def unowned() -> PipelineResult:
+        if rt is None:
+            return PipelineResult(name, 0, (), "drained")
+        await rt.wait_closed()
+        return PipelineResult(rt.name, 0, tuple(rt.statistics()), "drained")
+
+    return Draining(unowned, lambda: rt is None or (rt.closed and not rt.tasks))
 
 
 class _Terminal(Generic[T]):

@@ -34,7 +34,9 @@ from __future__ import annotations
 from typing import Generic, TypeVar
 
 from ._ack import Ack, abandon_all
+from ._draining import Draining, check_drain_timeout
 from ._outbox import DrainLoop
+from ._pipeline import PipelineResult, draining_of
 from ._protocol import UNBOUNDED, ChunkSubscriber, demand_error
 from ._runtime import current_runtime
 
@@ -105,16 +107,19 @@ class Publisher(Generic[T]):
         if not was_finished:  # after the end there is nothing left to stop
             self._stop()
 
-    def drain(self, timeout: float | None = None) -> None:
+    def drain(self, timeout: float | None = None) -> Draining[PipelineResult]:
         """Stop taking new items; complete once what was handed out is finished.
 
         *timeout* is the drainer's deadline in seconds, after which it cancels what is left.
         An in-memory publisher hands out nothing it must wait for, so it ignores it; a
-        source that tracks what it handed out (Kafka's) waits for it until the deadline."""
-        if self._finished or self._draining:
-            return
-        self._draining = True
-        self._on_drain(timeout)
+        source that tracks what it handed out (Kafka's) waits for it until the deadline.
+        Returns the handle of every ``drain``: await it for the end of the pipeline this
+        source feeds (:func:`~streamguard.core._pipeline.draining_of`)."""
+        check_drain_timeout(timeout)
+        if not (self._finished or self._draining):
+            self._draining = True
+            self._on_drain(timeout)
+        return draining_of(self._rt, self.name)
 
     # ---------------------------------------------------------------- protected
     @property

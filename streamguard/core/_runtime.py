@@ -66,9 +66,12 @@ class StatisticsSource(Protocol):
 
 
 class Drainable(Protocol):
-    """A source that can stop taking new items (every :class:`~streamguard.core.Publisher`)."""
+    """A source that can stop taking new items (every :class:`~streamguard.core.Publisher`).
 
-    def drain(self, timeout: float | None = None) -> None:
+    What ``drain`` returns is not used by the drainer: the library's sources return a
+    :class:`~streamguard.core.Draining`, a source of one's own may return ``None``."""
+
+    def drain(self, timeout: float | None = None) -> object:
         """Stop taking new items; complete once what was handed out is finished.
 
         *timeout* is the drainer's deadline in seconds (``None``: the source's own default).
@@ -81,7 +84,8 @@ class Drainable(Protocol):
 class Runtime:
     """Book-keeping for one pipeline run. Created by :meth:`Stream.run` and friends."""
 
-    __slots__ = ("__weakref__", "bus", "closed", "name", "sources", "stages", "tasks")
+    __slots__ = ("__weakref__", "_closed_event", "bus", "closed", "name", "owner", "sources",
+                 "stages", "tasks")
 
     def __init__(self, name: str | None = None, bus: EventBus | None = None) -> None:
         self.name = name or f"pipeline-{next(_counter)}"
@@ -90,6 +94,10 @@ class Runtime:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.sources: list[Drainable] = []
         self.closed = False
+        self.owner: object = None
+        """The :class:`~streamguard.core.Pipeline` running this runtime (``None`` for
+        ``iterate()``): a source's drain handle waits for its end."""
+        self._closed_event: asyncio.Event | None = None
         _live.add(self)
         for watcher in _watchers:
             watcher(self)
@@ -136,6 +144,15 @@ class Runtime:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             self.tasks.difference_update(pending)
+        if self._closed_event is not None:
+            self._closed_event.set()
+
+    async def wait_closed(self) -> None:
+        """Wait until :meth:`aclose` has run (for a runtime no pipeline owns)."""
+        if self._closed_event is None:
+            self._closed_event = asyncio.Event()
+        if not (self.closed and not self.tasks):
+            await self._closed_event.wait()
 
 
 _live: weakref.WeakSet[Runtime] = weakref.WeakSet()

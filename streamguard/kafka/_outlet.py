@@ -31,7 +31,7 @@ class Outlet(Publisher[T]):
     kind = "KafkaSource"
 
     def __init__(self, down: ChunkSubscriber[T], name: str, *, on_request: Callable[[], None],
-                 on_cancel: Callable[[], None], on_drain: Callable[[float | None], None]) -> None:
+                 on_cancel: Callable[[], None], on_drain: Callable[[float | None], object]) -> None:
         super().__init__(down, name)
         self._request_hook = on_request
         self._cancel_hook = on_cancel

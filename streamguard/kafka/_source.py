@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from streamguard.core._clock import SYSTEM_CLOCK, Clock
+from streamguard.core._draining import Draining, check_drain_timeout
 from streamguard.core._errors import StreamClosedError
 from streamguard.core._events import EventBus, default_bus
+from streamguard.core._pipeline import PipelineResult, draining_of
 from streamguard.core._protocol import ChunkSubscriber
-from streamguard.core._runtime import current_runtime
+from streamguard.core._runtime import Runtime, current_runtime
 from streamguard.core._stream import Stream
 
 from ._breakers import BreakerWatch, PausingBreaker
@@ -129,6 +131,7 @@ class KafkaSource(Generic[V]):
         self._pauses = PauseApplier(ctx)
         self._lag = LagView(ctx)
         self._watch = BreakerWatch(pause_on, self._breakers_changed)
+        self._rt: Runtime | None = None  # the pipeline's, once subscribed
         self._pump: Pump | None = None
         self._outlet: Outlet[KafkaRecord[V]] | None = None
         self._dead = DeadLetters(ctx, self._fail)
@@ -192,20 +195,27 @@ class KafkaSource(Generic[V]):
             return False
         return await committer.commit(self._ctx.parts.values(), "manual")
 
-    def drain(self, timeout: float | None = None) -> None:
+    def drain(self, timeout: float | None = None) -> Draining[PipelineResult]:
         """End the stream gracefully: stop fetching, let what is in flight finish (at most
         *timeout* seconds, default ``close_timeout``), commit what completed, leave the
         group, complete the stream. Records not finished by then are not committed.
+
+        The drain starts when the call returns (a signal handler may call it); await the
+        returned :class:`~streamguard.core.Draining` for the end of the pipeline this source
+        feeds and its :class:`~streamguard.core.PipelineResult` (for a source never
+        subscribed, at once).
 
         ``Pipeline.drain(timeout)`` and ``streamguard run`` pass their own deadline here; the
         source waits a moment longer (``DRAINER_GRACE``) so that it is the drainer's cancel
         at the deadline, abandoning what is left, that ends the wait — never the source
         giving up while the pipeline still finishes work it would then not commit."""
+        check_drain_timeout(timeout)
         if timeout is not None:
             self._ctx.drain_timeout = timeout + DRAINER_GRACE
         life = self._ctx.life
         if life.end(Ending.COMPLETED) and life.phase is Phase.CLOSED and self._outlet is not None:
             self._outlet.complete()  # drained before the first request: nothing to wait for
+        return draining_of(self._rt, self.name)
 
     def cancel(self) -> None:
         """End the stream now: commit what completed, leave the group, no terminal signal."""
@@ -268,6 +278,7 @@ class KafkaSource(Generic[V]):
         self._completion.wake()
 
     def _spawn(self, coro: Any, name: str) -> Any:
+        assert self._rt is not None, "spawned only once subscribed"
         return self._rt.spawn(coro, name)
 
     def _fail(self, error: BaseException) -> None:

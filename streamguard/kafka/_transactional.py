@@ -26,8 +26,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Generic, TypeVar
 
 from streamguard.core._clock import SYSTEM_CLOCK, Clock
+from streamguard.core._draining import Draining, check_drain_timeout
 from streamguard.core._errors import require
 from streamguard.core._events import EventBus, default_bus
+from streamguard.core._pipeline import Outcome, PipelineResult
 
 from ._client import check_topics, close_quietly, make_consumer, set_prefetch_backoff, start_client
 from ._codec import Codec, batch_decoder, codec_of
@@ -138,37 +140,66 @@ class TransactionalPipeline(Generic[V]):
         self._draining = False
         self._drain_timeout = config.close_timeout
         self._error: BaseException | None = None
+        self._stopping = False  # drain() or cancel() was called
+        self._outcome: Outcome = "completed"  # as Pipeline's; drain() and cancel() change it
+        self._result: PipelineResult | None = None  # set when run() ended
+        self._failure: BaseException | None = None
+        self._ended: asyncio.Event | None = None  # made on the first wait, on the loop
 
     # ================================================================== public API
     async def run(self) -> TransactionalStatistics:
         """Run until :meth:`drain` or :meth:`cancel`; raise what made it fail."""
         require(self._consumer is None, "a TransactionalPipeline runs once", self.name)
-        self._running = True
+        self._running = not self._stopping  # a drain or cancel before run() still counts
+        failure: BaseException | None = None
         try:
             await self._open()
             while self._error is None and self._running:
                 await self._poll_once()
             if self._draining and self._error is None:
                 await self._flush(self._drain_timeout)
+                if self._unflushed():
+                    self._outcome = "drain_expired"
+        except BaseException as exc:
+            failure = exc
+            if isinstance(exc, asyncio.CancelledError):
+                self._outcome = "cancelled"
+            raise
         finally:
-            await self._close()
+            try:
+                await self._close()
+            finally:
+                self._end(self._error or failure)
         if self._error is not None:
             raise self._error
         return self.statistics()
 
-    def drain(self, timeout: float | None = None) -> None:
+    def drain(self, timeout: float | None = None) -> Draining[PipelineResult]:
         """Stop fetching, write and commit what was fetched (at most *timeout* seconds,
-        default ``close_timeout``), leave the group; :meth:`run` then returns."""
+        default ``close_timeout``), leave the group; :meth:`run` then returns.
+
+        The drain starts when the call returns (a signal handler may call it). Await the
+        returned :class:`~streamguard.core.Draining` for the end of :meth:`run` and a
+        :class:`~streamguard.core.PipelineResult`: this pipeline's name, the input records
+        committed as ``items``, no stage statistics (see :meth:`statistics`) and the outcome
+        (``"drained"``, or ``"drain_expired"`` if batches were still being written at the
+        deadline); it raises what made the pipeline fail."""
+        check_drain_timeout(timeout)
         if timeout is not None:
             self._drain_timeout = timeout
-        self._draining = True
+        if self._outcome == "completed":  # as Pipeline.drain: a cancel is not undone
+            self._outcome = "drained"
+        self._draining = self._stopping = True
         self._running = False
+        return Draining(self._wait_end, lambda: self._result is not None)
 
     def cancel(self) -> None:
         """Stop now: open transactions are aborted, nothing more is committed."""
         self._draining = False
         self._running = False
-
+        self._stopping = True
+        if self._result is None and self._outcome != "drain_expired":
+            self._outcome = "cancelled"
     def assignment(self) -> frozenset[TP]:
         """The input partitions this pipeline owns now."""
         return frozenset(self._lanes)
@@ -179,6 +210,26 @@ class TransactionalPipeline(Generic[V]):
             name=self.name, guarantee=self.config.guarantee, assigned=len(self._lanes),
             pending=sum(len(lane.pending) for lane in self._lanes.values()),
             **asdict(self._counters))
+
+    def _unflushed(self) -> bool:
+        return any(lane.pending or (lane.task is not None and not lane.task.done())
+                   for lane in self._lanes.values())
+
+    def _end(self, failure: BaseException | None) -> None:
+        self._failure = failure
+        self._result = PipelineResult(self.name, self._counters.committed, (), self._outcome)
+        if self._ended is not None:
+            self._ended.set()
+
+    async def _wait_end(self) -> PipelineResult:
+        if self._result is None:
+            if self._ended is None:
+                self._ended = asyncio.Event()
+            await self._ended.wait()
+        assert self._result is not None
+        if self._failure is not None:
+            raise self._failure
+        return self._result
 
     # ================================================================== the loop
     async def _poll_once(self) -> None:

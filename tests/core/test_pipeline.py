@@ -68,7 +68,7 @@ async def test_drain_stops_the_source_and_lets_in_flight_items_finish() -> None:
         await asyncio.sleep(0)
     held = rec.issued
     assert held == 8  # 4 in flight, 4 waiting: the async sink's bound
-    draining = asyncio.create_task(pipeline.drain(timeout=10))
+    draining = pipeline.drain(timeout=10)  # starts at once; awaited below
     for _ in range(10):
         await asyncio.sleep(0)
     assert rec.issued == held  # the source took nothing new
@@ -168,7 +168,7 @@ async def test_a_stage_error_is_raised_by_wait_and_drain() -> None:
         await pipeline.drain(timeout=1)
 
 
-@pytest.mark.parametrize("bad", [-1, "1", True, None])
+@pytest.mark.parametrize("bad", [-1, "1", True, float("nan")])
 async def test_drain_timeout_is_checked(bad: Any) -> None:
     pipeline = from_iterable(range(3)).start()
     with pytest.raises(ConfigError, match="drain\\(timeout\\) must be a number of seconds >= 0"):
