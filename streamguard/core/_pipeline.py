@@ -60,6 +60,9 @@ class PipelineResult:
     drain finished within its timeout), ``"drain_expired"`` (the drain's timeout cancelled
     what was left; those items were abandoned) or ``"cancelled"``.
 
+    A pipeline whose sources were drained one by one (``source.drain()``, ``streamguard
+    run`` draining a pipeline a target started) reports ``"drained"`` too.
+
     *items* counts the items the pipeline delivered: for a pipeline that ends in a sink
     (``op.sink``, ``guarded_sink``), those the sink finished — its function returned for
     them, which is the sink's ``emitted`` statistic (items failed, skipped, handled by
@@ -192,7 +195,10 @@ class Pipeline:
         items = self._terminal.count
         if self._sink is not None:
             items += self._sink.statistics().emitted
-        return PipelineResult(self.name, items, tuple(self._rt.statistics()), self._outcome)
+        outcome = self._outcome
+        if outcome == "completed" and self._rt.drained:
+            outcome = "drained"  # a source's own drain() ended it, not its data
+        return PipelineResult(self.name, items, tuple(self._rt.statistics()), outcome)
 
     def __repr__(self) -> str:
         state = "done" if self._task.done() else "running"

@@ -117,7 +117,7 @@ class Publisher(Generic[T]):
         source feeds (:func:`~streamguard.core._pipeline.draining_of`)."""
         check_drain_timeout(timeout)
         if not (self._finished or self._draining):
-            self._draining = True
+            self._draining = self._rt.drained = True
             self._on_drain(timeout)
         return draining_of(self._rt, self.name)
 

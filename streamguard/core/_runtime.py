@@ -84,8 +84,8 @@ class Drainable(Protocol):
 class Runtime:
     """Book-keeping for one pipeline run. Created by :meth:`Stream.run` and friends."""
 
-    __slots__ = ("__weakref__", "_closed_event", "bus", "closed", "name", "owner", "sources",
-                 "stages", "tasks")
+    __slots__ = ("__weakref__", "_closed_event", "bus", "closed", "drained", "name", "owner",
+                 "sources", "stages", "tasks")
 
     def __init__(self, name: str | None = None, bus: EventBus | None = None) -> None:
         self.name = name or f"pipeline-{next(_counter)}"
@@ -97,6 +97,9 @@ class Runtime:
         self.owner: object = None
         """The :class:`~streamguard.core.Pipeline` running this runtime (``None`` for
         ``iterate()``): a source's drain handle waits for its end."""
+        self.drained = False
+        """True once one of its sources was drained (a pipeline that then completes reports
+        the outcome ``"drained"``)."""
         self._closed_event: asyncio.Event | None = None
         _live.add(self)
         for watcher in _watchers:

@@ -210,6 +210,8 @@ class KafkaSource(Generic[V]):
         at the deadline, abandoning what is left, that ends the wait — never the source
         giving up while the pipeline still finishes work it would then not commit."""
         check_drain_timeout(timeout)
+        if self._rt is not None:
+            self._rt.drained = True
         if timeout is not None:
             self._ctx.drain_timeout = timeout + DRAINER_GRACE
         life = self._ctx.life

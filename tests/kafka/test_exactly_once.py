@@ -313,3 +313,40 @@ async def test_concurrent_async_transforms_write_in_input_order(
     assert peak == 8
     values = [r.value for r in await read_topic(apache_broker.bootstrap, out)]
     assert values == [b"%d" % i for i in range(600)]
+
+
+async def test_drain_starts_at_the_call_and_its_handle_returns_the_result(
+    apache_broker: Broker, topic: str, group: str
+) -> None:
+    out = topic + ".out"
+    await create_topic(apache_broker.bootstrap, topic, partitions=1)
+    await create_topic(apache_broker.bootstrap, out, partitions=1)
+    await produce(apache_broker, topic, (b"%d" % i for i in range(300)))
+    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
+        config(apache_broker, topic, group, out, batch_records=1000, batch_interval=60),
+        lambda r: r.value, name="handle")
+    task = asyncio.create_task(pipeline.run())
+    await wait_for(lambda: pipeline.statistics().consumed == 300, within=30,
+                   what="300 records fetched", task=task)
+    assert pipeline.statistics().committed == 0  # the batch is not due: the drain writes it
+    handle = pipeline.drain(timeout=10)  # a plain call, as from a signal handler
+    result = await handle
+    assert (result.name, result.items, result.outcome) == ("handle", 300, "drained")
+    assert handle.done
+    assert await handle == result == await pipeline.drain(timeout=10)
+    assert (await task).committed == 300
+    assert len(await read_topic(apache_broker.bootstrap, out)) == 300
+
+
+async def test_a_drain_before_run_ends_the_run_once_it_opened(
+    apache_broker: Broker, topic: str, group: str
+) -> None:
+    out = topic + ".out"
+    await create_topic(apache_broker.bootstrap, topic, partitions=1)
+    await create_topic(apache_broker.bootstrap, out, partitions=1)
+    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
+        config(apache_broker, topic, group, out), lambda r: r.value)
+    handle = pipeline.drain(timeout=5)
+    stats = await asyncio.wait_for(pipeline.run(), 30)  # it ran on, never ending, before
+    assert stats.consumed == 0
+    assert (await handle).outcome == "drained"

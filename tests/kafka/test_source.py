@@ -132,6 +132,29 @@ async def test_out_of_order_completion_commits_only_the_contiguous_prefix(
         TopicPartition(topic, 0): 300}
 
 
+async def test_drain_starts_at_the_call_and_its_handle_returns_the_pipelines_result(
+    kafka_broker: Broker, topic: str, group: str
+) -> None:
+    await create_topic(kafka_broker.bootstrap, topic, partitions=1)
+    await produce(kafka_broker, topic, (b"%d" % i for i in range(50)))
+    source: KafkaSource[bytes] = KafkaSource(source_config(kafka_broker, topic, group),
+                                             bus=EventBus())
+    done: list[int] = []
+
+    def store(record: KafkaRecord[bytes]) -> None:
+        done.append(record.offset)
+
+    pipeline = source.stream().pipe(op.sink(store)).start(name="handle")
+    await wait_for(lambda: len(done) == 50, within=60, what="every record")
+    handle = source.drain(timeout=10)  # a plain call, as from a signal handler
+    assert source.phase in ("draining", "closing", "closed")
+    result = await handle
+    assert (result.name, result.items, result.outcome) == ("handle", 50, "drained")
+    assert await handle == result == await source.drain(timeout=10) == await pipeline.wait()
+    assert await committed_offsets(kafka_broker.bootstrap, group, topics=[topic]) == {
+        TopicPartition(topic, 0): 50}
+
+
 async def test_log_end_reader_is_right_where_list_offsets_is_not(
     kafka_broker: Broker, topic: str
 ) -> None:
