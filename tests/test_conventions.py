@@ -467,3 +467,51 @@ def test_every_exported_error_is_in_the_one_exception_tree() -> None:
 
 def test_the_issue_s_example() -> None:
     assert CircuitOpenError.__module__ == "streamguard.breaker"
+
+
+# ---------------------------------------------------------------------------- drain
+DRAINERS = {  # every public class with a drain(), by public path: the README's row names them
+    "streamguard.core.Pipeline", "streamguard.core.Publisher", "streamguard.kafka.KafkaSource",
+    "streamguard.kafka.TransactionalPipeline",
+}
+
+
+def _classes_with_drain() -> set[str]:
+    found = set()
+    for package in PACKAGES:
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) and callable(getattr(obj, "drain", None)):
+                found.add(f"{obj.__module__}.{obj.__qualname__}")
+    return found
+
+
+def test_every_drain_is_listed() -> None:
+    assert _classes_with_drain() == DRAINERS
+
+
+@pytest.mark.parametrize("path", sorted(DRAINERS))
+def test_drain_is_one_plain_method_returning_a_draining(path: str) -> None:
+    from streamguard.core import Draining, PipelineResult
+
+    package, name = path.rsplit(".", 1)
+    drain = getattr(importlib.import_module(package), name).drain
+    assert not inspect.iscoroutinefunction(drain)  # the call itself starts the drain
+    parameters = list(inspect.signature(drain).parameters.values())
+    assert [(p.name, p.default) for p in parameters] == [("self", inspect.Parameter.empty),
+                                                        ("timeout", None)]
+    hints = typing.get_type_hints(drain)
+    assert hints["timeout"] == float | None
+    assert hints["return"] == Draining[PipelineResult]
+
+
+def test_the_readme_row_on_drain_names_every_kind_and_the_handle() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    [row] = [line for line in readme.splitlines() if line.startswith("| `drain(timeout)`")]
+    for path in DRAINERS:
+        assert f"`{path.rsplit('.', 1)[1]}`" in row, path
+    assert "`drain(timeout: float | None = None) -> Draining`" in row
+    assert "`PipelineResult`" in row

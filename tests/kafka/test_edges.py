@@ -212,8 +212,8 @@ async def test_a_partition_revoked_during_a_drain_waits_for_the_drain_not_revoke
     loop = asyncio.get_running_loop()
     loop.call_later(0.3, release["b"].set)
     loop.call_later(2.5, release["a"].set)
-    a_drained = asyncio.ensure_future(a.drain(timeout=30))
-    b_drained = asyncio.ensure_future(b.drain(timeout=30))
+    a_drained = a.drain(timeout=30)  # both drains start here, before either is awaited
+    b_drained = b.drain(timeout=30)
     assert (await b_drained).outcome == "drained"
     assert (await a_drained).outcome == "drained"
     committed = await committed_offsets(kafka_broker.bootstrap, group, topics=[topic])
