@@ -14,8 +14,9 @@ takes coroutines only); ``asyncio.ensure_future`` and ``asyncio.gather`` take it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from ._errors import require
 
@@ -52,6 +53,40 @@ class Draining(Generic[R]):
 
     def __repr__(self) -> str:
         return f"<Draining {'done' if self._done() else 'under way'}>"
+
+
+class Ended(Generic[R]):
+    """The end of something that runs, set once with its result or error; :meth:`handle`
+    gives the :class:`Draining` that waits for it (for runners that are not a pipeline)."""
+
+    __slots__ = ("_error", "_event", "_result", "done")
+
+    def __init__(self) -> None:
+        self.done = False
+        self._result: R | None = None
+        self._error: BaseException | None = None
+        self._event: asyncio.Event | None = None  # made by the first waiter, on its loop
+
+    def set(self, result: R, error: BaseException | None = None) -> None:
+        """Record the end (the first call counts) and wake every waiter."""
+        if not self.done:
+            self.done, self._result, self._error = True, result, error
+            if self._event is not None:
+                self._event.set()
+
+    async def wait(self) -> R:
+        """Wait for the end; return the result or raise the error."""
+        if not self.done:
+            if self._event is None:
+                self._event = asyncio.Event()
+            await self._event.wait()
+        if self._error is not None:
+            raise self._error
+        return cast(R, self._result)
+
+    def handle(self) -> Draining[R]:
+        """A :class:`Draining` that waits for this end."""
+        return Draining(self.wait, lambda: self.done)
 
 
 def check_drain_timeout(timeout: object) -> None:

@@ -91,8 +91,8 @@ from ._pause import FlowControl, PauseReason
 from ._sink import Delivered, KafkaSink, OutgoingRecord
 from ._source import KafkaSource, KafkaSourceStatistics
 from ._throttle import LagThrottleConfig, throttle_by_lag
-from ._transactional import TransactionalPipeline, TransactionalStatistics
-from ._transactional_config import TransactionalConfig
+from ._transactional import TransactionalPipeline
+from ._transactional_config import TransactionalConfig, TransactionalStatistics
 from ._types import KafkaRecord, TopicPartition
 
 __all__ = [

@@ -22,11 +22,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Generic, TypeVar
 
 from streamguard.core._clock import SYSTEM_CLOCK, Clock
-from streamguard.core._draining import Draining, check_drain_timeout
+from streamguard.core._draining import Draining, Ended, check_drain_timeout
 from streamguard.core._errors import require
 from streamguard.core._events import EventBus, default_bus
 from streamguard.core._pipeline import Outcome, PipelineResult
@@ -38,7 +38,7 @@ from ._errors import KafkaAdapterError
 from ._events import BatchAborted
 from ._flow import SoftPause
 from ._rebalance import RebalanceBridge
-from ._transactional_config import TransactionalConfig, batch_due
+from ._transactional_config import TransactionalConfig, TransactionalStatistics, batch_due
 from ._transactional_lane import (
     BatchWriter,
     Counters,
@@ -53,37 +53,6 @@ from ._types import TP
 
 V = TypeVar("V")
 _log = logging.getLogger("streamguard.kafka")
-
-
-@dataclass(frozen=True, slots=True)
-class TransactionalStatistics:
-    """A snapshot of a :class:`TransactionalPipeline`'s counters.
-
-    Attributes:
-        consumed: input records accepted; committed: input records whose batch was
-            committed (with exactly-once, after a rewind a record may be consumed again);
-            produced: output records sent (in committed and
-            aborted batches); dead_lettered: records sent to the dead-letter topic;
-        batches: batches committed; aborts: transactions aborted; fenced: partitions given
-            up because another producer took their transactional id; assigned: partitions
-            owned now; pending: records fetched and not yet written; pauses / resumes:
-            times a partition was left out of the fetching (``max_buffered`` records
-            pending, or fenced) / taken back in.
-    """
-
-    name: str
-    guarantee: str
-    consumed: int
-    committed: int
-    produced: int
-    dead_lettered: int
-    batches: int
-    aborts: int
-    fenced: int
-    assigned: int
-    pending: int
-    pauses: int
-    resumes: int
 
 
 class TransactionalPipeline(Generic[V]):
@@ -140,66 +109,64 @@ class TransactionalPipeline(Generic[V]):
         self._draining = False
         self._drain_timeout = config.close_timeout
         self._error: BaseException | None = None
-        self._stopping = False  # drain() or cancel() was called
+        self._started = False  # run() was called
         self._outcome: Outcome = "completed"  # as Pipeline's; drain() and cancel() change it
-        self._result: PipelineResult | None = None  # set when run() ended
-        self._failure: BaseException | None = None
-        self._ended: asyncio.Event | None = None  # made on the first wait, on the loop
+        self._end: Ended[PipelineResult] = Ended()
 
     # ================================================================== public API
     async def run(self) -> TransactionalStatistics:
         """Run until :meth:`drain` or :meth:`cancel`; raise what made it fail."""
-        require(self._consumer is None, "a TransactionalPipeline runs once", self.name)
-        self._running = not self._stopping  # a drain or cancel before run() still counts
-        failure: BaseException | None = None
+        require(not self._started, "a TransactionalPipeline runs once", self.name)
+        self._started = True
+        if self._end.done:  # drained or cancelled before it ran: nothing to do
+            return self.statistics()
+        self._running, failure = True, None
         try:
             await self._open()
             while self._error is None and self._running:
                 await self._poll_once()
             if self._draining and self._error is None:
                 await self._flush(self._drain_timeout)
-                if self._unflushed():
-                    self._outcome = "drain_expired"
         except BaseException as exc:
             failure = exc
-            if isinstance(exc, asyncio.CancelledError):
-                self._outcome = "cancelled"
             raise
         finally:
             try:
                 await self._close()
             finally:
-                self._end(self._error or failure)
+                self._ended(self._error or failure)
         if self._error is not None:
             raise self._error
         return self.statistics()
 
     def drain(self, timeout: float | None = None) -> Draining[PipelineResult]:
         """Stop fetching, write and commit what was fetched (at most *timeout* seconds,
-        default ``close_timeout``), leave the group; :meth:`run` then returns.
-
-        The drain starts when the call returns (a signal handler may call it). Await the
-        returned :class:`~streamguard.core.Draining` for the end of :meth:`run` and a
-        :class:`~streamguard.core.PipelineResult`: this pipeline's name, the input records
-        committed as ``items``, no stage statistics (see :meth:`statistics`) and the outcome
-        (``"drained"``, or ``"drain_expired"`` if batches were still being written at the
-        deadline); it raises what made the pipeline fail."""
+        default ``close_timeout``), leave the group; :meth:`run` then returns (drained before
+        it, at once). The drain starts at the call (a signal handler may make it); await the
+        :class:`~streamguard.core.Draining` for run()'s end: a ``PipelineResult`` with the
+        records committed as ``items``, no stage statistics, and the outcome ``"drained"``
+        (``"drain_expired"`` if a batch was still being written at the deadline)."""
         check_drain_timeout(timeout)
         if timeout is not None:
             self._drain_timeout = timeout
         if self._outcome == "completed":  # as Pipeline.drain: a cancel is not undone
             self._outcome = "drained"
-        self._draining = self._stopping = True
+        self._draining = True
         self._running = False
-        return Draining(self._wait_end, lambda: self._result is not None)
+        if not self._started:
+            self._ended(None)  # nothing opened yet, nothing to write: ended (run() returns)
+        return self._end.handle()
 
     def cancel(self) -> None:
-        """Stop now: open transactions are aborted, nothing more is committed."""
+        """Stop now: open transactions are aborted, nothing more is committed (cancelled
+        before :meth:`run`, ``run()`` returns without connecting)."""
         self._draining = False
         self._running = False
-        self._stopping = True
-        if self._result is None and self._outcome != "drain_expired":
+        if not self._end.done and self._outcome != "drain_expired":
             self._outcome = "cancelled"
+            if not self._started:
+                self._ended(None)
+
     def assignment(self) -> frozenset[TP]:
         """The input partitions this pipeline owns now."""
         return frozenset(self._lanes)
@@ -211,25 +178,11 @@ class TransactionalPipeline(Generic[V]):
             pending=sum(len(lane.pending) for lane in self._lanes.values()),
             **asdict(self._counters))
 
-    def _unflushed(self) -> bool:
-        return any(lane.pending or (lane.task is not None and not lane.task.done())
-                   for lane in self._lanes.values())
-
-    def _end(self, failure: BaseException | None) -> None:
-        self._failure = failure
-        self._result = PipelineResult(self.name, self._counters.committed, (), self._outcome)
-        if self._ended is not None:
-            self._ended.set()
-
-    async def _wait_end(self) -> PipelineResult:
-        if self._result is None:
-            if self._ended is None:
-                self._ended = asyncio.Event()
-            await self._ended.wait()
-        assert self._result is not None
-        if self._failure is not None:
-            raise self._failure
-        return self._result
+    def _ended(self, failure: BaseException | None) -> None:
+        if isinstance(failure, asyncio.CancelledError):
+            self._outcome = "cancelled"
+        self._end.set(PipelineResult(self.name, self._counters.committed, (), self._outcome),
+                      failure)
 
     # ================================================================== the loop
     async def _poll_once(self) -> None:
@@ -314,8 +267,8 @@ class TransactionalPipeline(Generic[V]):
                     await asyncio.wait_for(asyncio.shield(lane.task), within)
             self._maybe_write(lane, now, force=True)
         tasks = [lane.task for lane in self._lanes.values() if lane.task is not None]
-        if tasks:
-            await asyncio.wait(tasks, timeout=within)
+        if tasks and (await asyncio.wait(tasks, timeout=within))[1]:
+            self._outcome = "drain_expired"
 
     # ================================================================== open / close
     async def _open(self) -> None:

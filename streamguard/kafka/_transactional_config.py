@@ -170,3 +170,34 @@ def batch_due(pending: int, first_at: float | None, now: float,
     if pending >= config.batch_records:
         return True
     return pending > 0 and first_at is not None and now - first_at >= config.batch_interval
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionalStatistics:
+    """A snapshot of a :class:`TransactionalPipeline`'s counters.
+
+    Attributes:
+        consumed: input records accepted; committed: input records whose batch was
+            committed (with exactly-once, after a rewind a record may be consumed again);
+            produced: output records sent (in committed and
+            aborted batches); dead_lettered: records sent to the dead-letter topic;
+        batches: batches committed; aborts: transactions aborted; fenced: partitions given
+            up because another producer took their transactional id; assigned: partitions
+            owned now; pending: records fetched and not yet written; pauses / resumes:
+            times a partition was left out of the fetching (``max_buffered`` records
+            pending, or fenced) / taken back in.
+    """
+
+    name: str
+    guarantee: str
+    consumed: int
+    committed: int
+    produced: int
+    dead_lettered: int
+    batches: int
+    aborts: int
+    fenced: int
+    assigned: int
+    pending: int
+    pauses: int
+    resumes: int

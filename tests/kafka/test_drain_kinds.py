@@ -41,11 +41,24 @@ async def test_a_source_never_subscribed_is_drained_by_the_call_and_its_handle_r
     assert await handle == result == await source.drain(timeout=1)
 
 
-async def test_a_transactional_pipelines_drain_is_a_handle_too() -> None:
+async def test_a_transactional_pipeline_drained_before_run_has_ended_at_once() -> None:
     pipeline = _transactional()
-    handle = pipeline.drain(timeout=1)  # before run(): run() will stop as soon as it opened
+    handle = pipeline.drain(timeout=1)
     assert isinstance(handle, Draining)
-    assert not handle.done
+    assert handle.done
+    result = await handle
+    assert result == PipelineResult(pipeline.name, 0, (), "drained")
+    assert await handle == result == await pipeline.drain(timeout=1)
+    assert (await pipeline.run()).consumed == 0  # returns at once: nothing to connect to
+    with pytest.raises(ConfigError, match="runs once"):
+        await pipeline.run()
+
+
+async def test_a_transactional_pipeline_cancelled_before_run_does_not_run() -> None:
+    pipeline = _transactional()
+    pipeline.cancel()
+    assert (await pipeline.run()).consumed == 0
+    assert (await pipeline.drain()).outcome == "cancelled"
 
 
 @pytest.mark.parametrize("make", [_source, _transactional])

@@ -336,17 +336,3 @@ async def test_drain_starts_at_the_call_and_its_handle_returns_the_result(
     assert await handle == result == await pipeline.drain(timeout=10)
     assert (await task).committed == 300
     assert len(await read_topic(apache_broker.bootstrap, out)) == 300
-
-
-async def test_a_drain_before_run_ends_the_run_once_it_opened(
-    apache_broker: Broker, topic: str, group: str
-) -> None:
-    out = topic + ".out"
-    await create_topic(apache_broker.bootstrap, topic, partitions=1)
-    await create_topic(apache_broker.bootstrap, out, partitions=1)
-    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
-        config(apache_broker, topic, group, out), lambda r: r.value)
-    handle = pipeline.drain(timeout=5)
-    stats = await asyncio.wait_for(pipeline.run(), 30)  # it ran on, never ending, before
-    assert stats.consumed == 0
-    assert (await handle).outcome == "drained"
