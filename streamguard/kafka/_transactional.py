@@ -135,6 +135,7 @@ class TransactionalPipeline(Generic[V]):
         self._consumer: Any = None
         self._shared: Any = None
         self._running = False
+        self._stopping = False  # asked to stop (drain, cancel, failure): see _assigned
         self._draining = False
         self._drain_timeout = config.close_timeout
         self._error: BaseException | None = None
@@ -151,6 +152,7 @@ class TransactionalPipeline(Generic[V]):
             if self._draining and self._error is None:
                 await self._flush(self._drain_timeout)
         finally:
+            self._stopping = True  # also after a failure: see _assigned
             await self._close()
         if self._error is not None:
             raise self._error
@@ -163,11 +165,13 @@ class TransactionalPipeline(Generic[V]):
             self._drain_timeout = timeout
         self._draining = True
         self._running = False
+        self._stopping = True
 
     def cancel(self) -> None:
         """Stop now: open transactions are aborted, nothing more is committed."""
         self._draining = False
         self._running = False
+        self._stopping = True
 
     def assignment(self) -> frozenset[TP]:
         """The input partitions this pipeline owns now."""
@@ -253,11 +257,13 @@ class TransactionalPipeline(Generic[V]):
     def _fail(self, error: BaseException) -> None:
         self._error = self._error or error
         self._running = False
+        self._stopping = True
 
     async def _flush(self, within: float) -> None:
         """Drain: write every lane's pending records, at most *within* seconds."""
         now = self._clock.now()
-        for lane in self._lanes.values():
+        # A copy: a rebalance (another worker leaving too) may revoke lanes while this waits.
+        for lane in list(self._lanes.values()):
             if lane.task is not None and not lane.task.done():
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.shield(lane.task), within)
@@ -296,6 +302,10 @@ class TransactionalPipeline(Generic[V]):
     async def _assigned(self, assigned: frozenset[TP]) -> None:
         """New partitions: start their producers (fencing the previous owner), then start
         each from its committed offset, read after the fencing settled it."""
+        if self._stopping:
+            # Nothing more is fetched, so a partition given now (another worker left while
+            # this one drains) gets no producer: the close would never see it.
+            return
         cfg = self.config
         new = sorted(tp for tp in assigned if tp not in self._lanes)
         lanes = [Lane(tp) for tp in new]
@@ -324,6 +334,11 @@ class TransactionalPipeline(Generic[V]):
         lanes = [self._lanes.pop(tp) for tp in sorted(revoked) if tp in self._lanes]
         await self._retire(lanes, self.config.close_timeout)
 
+    async def _retire_all(self, within: float) -> None:
+        lanes = list(self._lanes.values())
+        self._lanes.clear()
+        await self._retire(lanes, within)
+
     async def _retire(self, lanes: list[Lane], within: float) -> None:
         for lane in lanes:
             lane.gone = True
@@ -340,10 +355,11 @@ class TransactionalPipeline(Generic[V]):
                 await close_quietly(lane.producer)
 
     async def _close(self) -> None:
-        lanes = list(self._lanes.values())
-        self._lanes.clear()
-        await self._retire(lanes, 0 if not self._draining else self._drain_timeout)
+        await self._retire_all(0 if not self._draining else self._drain_timeout)
         if self._consumer is not None:
             await close_quietly(self._consumer)
+            # The consumer's stop waited for a rebalance under way: lanes its assignment
+            # added after the retire above have written nothing; close their producers.
+            await self._retire_all(0)
         if self._shared is not None:
             await close_quietly(self._shared)
