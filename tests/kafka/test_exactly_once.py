@@ -155,9 +155,8 @@ async def test_a_second_worker_takes_partitions_over_without_duplicates(
     first: TransactionalPipeline[bytes] = TransactionalPipeline(cfg, slow, name="first")
     second: TransactionalPipeline[bytes] = TransactionalPipeline(cfg, slow, name="second")
     one = asyncio.create_task(first.run())
-    while first.statistics().batches < 4:
-        assert not one.done(), one
-        await asyncio.sleep(0.02)
+    await wait_for(lambda: first.statistics().batches >= 4, within=60,
+                   what="the first worker's first batches", task=one)
     two = asyncio.create_task(second.run())
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 90
