@@ -15,19 +15,25 @@ completes the dropped item's share. ``overflow="error"`` fails the stream instea
 **Memory bound.** ``branches × buffer`` items held (plus what the branches hold).
 
 **Acks.** A broadcast item carries a :class:`~._fan_acks.SharedAck` with one share per live
-branch: its record completes once every branch completed it (fails if one failed). A
-partitioned item keeps its own ack.
+branch: its record completes once every branch completed it (fails if one failed, is
+abandoned if one abandoned it). A branch that cancelled (``take``, or its consumer ended)
+has no say in the items it did not receive — still in its buffer or arriving after it
+ended: it withdraws its share, and the branches still taking part settle the record alone,
+so the outcome does not depend on ``buffer`` (as a cancelled subscriber of Reactor's
+``publish()`` or Akka's ``Broadcast`` simply stops being served). An item every branch
+withdrew from was processed by nobody and is abandoned. A partitioned item keeps its own
+ack: it has one branch, so an item for a cancelled branch is abandoned.
 
 **Endings.** Upstream completion completes each branch once its buffer is delivered; an
-upstream error fails every branch. A branch that cancels stops receiving (its buffered items
-are abandoned; partitioned items routed to it later are abandoned and counted as dropped);
-when every branch cancelled, upstream is cancelled.
+upstream error fails every branch (what their buffers held is abandoned). A branch that
+cancels stops receiving (partitioned items routed to it, held or later, are abandoned,
+later ones counted as dropped); when every branch cancelled, upstream is cancelled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar, cast
 
 from ..core._ack import Ack, abandon_all
 from ..core._errors import BufferOverflowError
@@ -257,8 +263,8 @@ class Hub(Stage[T, T]):
         n = len(items)
         if port.cancelled or port.finished:
             # cancelled while this chunk was being handed out (from an earlier branch's
-            # on_chunk): its share was not processed
-            abandon_all(acks)
+            # on_chunk): the branch never received these items
+            self._unreceived(port, acks)
             return
         if not port.queue and port.demand >= n and port.down is not None and not port.draining:
             if port.demand < UNBOUNDED:
@@ -334,9 +340,28 @@ class Hub(Stage[T, T]):
             self._top_up()
 
     def _abandon_queue(self, port: Port[T]) -> None:
-        abandon_all(list(port.queue.acks))
+        acks = list(port.queue.acks)
         port.queue.items.clear()
         port.queue.acks.clear()
+        self._unreceived(port, acks)
+
+    def _unreceived(self, port: Port[T], acks: Sequence[Ack | None] | None) -> None:
+        """Settle what *port* held or was handed but never passed to its branch.
+
+        A broadcast branch that cancelled withdraws its share: the other branches alone
+        settle the record, as if the item had arrived after the branch ended — so the
+        outcome does not depend on how much the branch's buffer held. A partitioned item
+        has no other holder, and a branch ended by an upstream error did not choose to
+        leave: those items were processed by nobody and are abandoned.
+        """
+        if acks is None:
+            return
+        if self._route is None and port.cancelled:
+            for ack in acks:
+                if ack is not None:
+                    cast(SharedAck, ack).withdraw()  # broadcast acks: the shares made above
+        else:
+            abandon_all(acks)
 
     def cancel(self) -> None:
         """Every branch cancelled: cancel upstream."""

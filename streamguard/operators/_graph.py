@@ -186,7 +186,10 @@ def broadcast(*branches: Branch[T], buffer: int = 0,
     branch can take (its demand plus the free room of its *buffer*), so the slowest branch
     sets the pace; a branch with a lossy *overflow* (``"drop_oldest"``, ``"drop_newest"``,
     ``"keep_latest"``; one strategy, or one per branch) drops (counted) instead of holding
-    the others back. An acked item completes its record once every branch completed it.
+    the others back. An acked item completes its record once every branch completed it
+    (fails if one failed). A branch that cancelled (``take``, or its consumer ended) has no
+    say in the items it did not receive, buffered or later: the branches still taking part
+    settle them alone, whatever *buffer* is; an item no branch took part in is abandoned.
 
     Memory: at most ``branches × buffer`` items held between upstream and the branches.
 
