@@ -21,7 +21,11 @@ has no say in the items it did not receive — still in its buffer or arriving a
 ended: it withdraws its share, and the branches still taking part settle the record alone,
 so the outcome does not depend on ``buffer`` (as a cancelled subscriber of Reactor's
 ``publish()`` or Akka's ``Broadcast`` simply stops being served). An item every branch
-withdrew from was processed by nobody and is abandoned. A partitioned item keeps its own
+withdrew from was processed by nobody and is abandoned. Only a branch that *left* withdraws:
+a failing stage also cancels its input, so the shares a cancelled port held wait for its
+branch's own stream (watched by :class:`BranchWatch`) — completed: withdrawn; failed, or
+cancelled by the join (the consumer of the broadcast cancelled, or another branch failed):
+abandoned, since that branch would have processed them. A partitioned item keeps its own
 ack: it has one branch, so an item for a cancelled branch is abandoned.
 
 **Endings.** Upstream completion completes each branch once its buffer is delivered; an
@@ -71,7 +75,7 @@ class Port(Generic[T]):
     """The subscription of one branch."""
 
     __slots__ = ("again", "cancelled", "demand", "down", "draining", "finished", "hub", "index",
-                 "lossy", "queue")
+                 "left", "lossy", "queue", "withheld")
 
     def __init__(self, hub: Hub[T], index: int, buffer: int, overflow: Overflow) -> None:
         self.hub = hub
@@ -85,6 +89,11 @@ class Port(Generic[T]):
         self.finished = False
         self.draining = False  # a request made inside on_chunk only marks more to do
         self.again = False
+        # How the branch's own stream ended: True it completed (the branch left), False it
+        # failed or was cancelled (torn down), None still running. Until then the shares of
+        # the items a cancelled port never delivered are withheld (see Hub._unreceived).
+        self.left: bool | None = None
+        self.withheld: list[Ack] = []
 
     def accepts(self) -> int:
         """How many more items this port can take now."""
@@ -151,6 +160,10 @@ class Hub(Stage[T, T]):
             if self._attached == len(self._ports):
                 self._source._subscribe_chunked(self)
         return Stream(subscribe)
+
+    def watch(self, index: int, out: Stream[Any]) -> Stream[Any]:
+        """Branch *index*'s output, reporting to the hub how it ends."""
+        return Stream(lambda down: out._subscribe_chunked(BranchWatch(self, index, down)))
 
     # ---------------------------------------------------------------- statistics
     def _buffered(self) -> int:
@@ -356,12 +369,26 @@ class Hub(Stage[T, T]):
         """
         if acks is None:
             return
-        if self._route is None and port.cancelled:
-            for ack in acks:
-                if ack is not None:
-                    cast(SharedAck, ack).withdraw()  # broadcast acks: the shares made above
-        else:
+        if self._route is not None or not port.cancelled or port.left is False:
             abandon_all(acks)
+        elif port.left is None:
+            # cancelled, but a failing stage cancels its input before it fails: whether the
+            # branch left or failed is known once its stream ended
+            port.withheld.extend(a for a in acks if a is not None)
+        else:
+            _withdraw(acks)
+
+    def _branch_ended(self, index: int, left: bool) -> None:
+        """Branch *index*'s stream completed (*left*) or failed or was cancelled."""
+        port = self._ports[index]
+        if port.left is not None:
+            return
+        port.left = left
+        held, port.withheld = port.withheld, []
+        if left:
+            _withdraw(held)
+        else:
+            abandon_all(held)
 
     def cancel(self) -> None:
         """Every branch cancelled: cancel upstream."""
@@ -375,6 +402,50 @@ class Hub(Stage[T, T]):
             self._up.cancel()
         if not was_done:
             self._publish_terminated("cancelled", None)
+
+
+def _withdraw(acks: Sequence[Ack | None]) -> None:
+    for ack in acks:
+        if ack is not None:
+            cast(SharedAck, ack).withdraw()  # a broadcast port holds the shares _broadcast made
+
+
+class BranchWatch:
+    """Between a branch's output and the join: tells the hub how the branch's stream ended
+    (completed: the branch left; failed, or cancelled by the join: torn down)."""
+
+    __slots__ = ("down", "hub", "index", "up")
+
+    def __init__(self, hub: Hub[Any], index: int, down: ChunkSubscriber[Any]) -> None:
+        self.hub = hub
+        self.index = index
+        self.down = down
+        self.up: Subscription = _UNSET
+
+    def on_subscribe(self, subscription: Subscription) -> None:
+        self.up = subscription
+        self.down.on_subscribe(self)
+
+    def on_next(self, item: Any) -> None:
+        self.down.on_next(item)
+
+    def on_chunk(self, items: list[Any], acks: list[Ack] | None) -> None:
+        self.down.on_chunk(items, acks)
+
+    def on_error(self, error: BaseException) -> None:
+        self.hub._branch_ended(self.index, left=False)
+        self.down.on_error(error)
+
+    def on_complete(self) -> None:
+        self.hub._branch_ended(self.index, left=True)
+        self.down.on_complete()
+
+    def request(self, n: int) -> None:
+        self.up.request(n)
+
+    def cancel(self) -> None:
+        self.hub._branch_ended(self.index, left=False)
+        self.up.cancel()
 
 
 class _Dead:

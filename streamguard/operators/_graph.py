@@ -170,6 +170,7 @@ def _fan_out(kind: str, branches: tuple[Branch[T], ...], route: Callable[[T], in
             hub = Hub(source, len(branches), route, buffer, strategies, name)
             outs = tuple(branch(hub.stream(i)) for i, branch in enumerate(branches))
             _check_streams(f"{kind} branch", outs)
+            outs = tuple(hub.watch(i, out) for i, out in enumerate(outs))
             combine(outs, concurrency=len(outs), prefetch=DEFAULT_INNER_PREFETCH,
                     kind=f"{hub.kind}.join", name=None)._subscribe_chunked(down)
         return Stream(subscribe)
@@ -187,9 +188,11 @@ def broadcast(*branches: Branch[T], buffer: int = 0,
     sets the pace; a branch with a lossy *overflow* (``"drop_oldest"``, ``"drop_newest"``,
     ``"keep_latest"``; one strategy, or one per branch) drops (counted) instead of holding
     the others back. An acked item completes its record once every branch completed it
-    (fails if one failed). A branch that cancelled (``take``, or its consumer ended) has no
-    say in the items it did not receive, buffered or later: the branches still taking part
-    settle them alone, whatever *buffer* is; an item no branch took part in is abandoned.
+    (fails if one failed). A branch that left (``take``, or its consumer ended: its stream
+    completed) has no say in the items it did not receive, buffered or later: the branches
+    still taking part settle them alone, whatever *buffer* is; an item no branch took part
+    in is abandoned. A branch that failed or was cancelled from downstream abandons what it
+    held, so a Kafka source delivers those records again.
 
     Memory: at most ``branches × buffer`` items held between upstream and the branches.
 
