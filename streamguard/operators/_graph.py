@@ -124,12 +124,15 @@ def zip(*streams: Stream[Any], prefetch: int = DEFAULT_INNER_PREFETCH,
 
     Each input is asked for *prefetch* items ahead. A tuple's ack completes (or fails) the
     records of all its members. Memory: at most ``len(streams) × prefetch`` items held.
+    At least one stream is needed (``merge()`` and ``concat()`` of nothing complete empty).
 
     Example::
 
         pairs = op.zip(prices, volumes)   # (price, volume), (price, volume), …
     """
     _check_streams("zip", streams)
+    # a zip of nothing has no shortest input to end with: refused here, not at run time
+    require(len(streams) >= 1, "op.zip: needs at least one stream", len(streams))
     _check_prefetch("op.zip", prefetch)
     _check_name("op.zip", name)
 
