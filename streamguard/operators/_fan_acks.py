@@ -4,7 +4,7 @@
   a broadcast item handed to *n* branches, or an outer record of ``flat_map`` whose inner
   stream and every item derived from it must finish first. The outcome is the worst of
   the shares: a failure wins over an abandon, an abandon over done. A holder that leaves
-  without having received its item (a broadcast branch that cancelled) *withdraws* its
+  without having received its item (a broadcast branch that left) *withdraws* its
   share: it has no say, and the record settles from the other shares alone (abandoned if
   every share withdrew: nobody processed it).
 * :class:`ChildAck` is the ack of a derived item that has an ack of its own (an inner

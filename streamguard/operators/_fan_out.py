@@ -16,16 +16,16 @@ completes the dropped item's share. ``overflow="error"`` fails the stream instea
 
 **Acks.** A broadcast item carries a :class:`~._fan_acks.SharedAck` with one share per live
 branch: its record completes once every branch completed it (fails if one failed, is
-abandoned if one abandoned it). A branch that cancelled (``take``, or its consumer ended)
-has no say in the items it did not receive — still in its buffer or arriving after it
-ended: it withdraws its share, and the branches still taking part settle the record alone,
-so the outcome does not depend on ``buffer`` (as a cancelled subscriber of Reactor's
-``publish()`` or Akka's ``Broadcast`` simply stops being served). An item every branch
-withdrew from was processed by nobody and is abandoned. Only a branch that *left* withdraws:
-a failing stage also cancels its input, so the shares a cancelled port held wait for its
-branch's own stream (watched by :class:`BranchWatch`) — completed: withdrawn; failed, or
-cancelled by the join (the consumer of the broadcast cancelled, or another branch failed):
-abandoned, since that branch would have processed them. A partitioned item keeps its own
+abandoned if one abandoned it). A branch that *left* — it cancelled its input (``take``, or
+its consumer ended) and its own stream completed — has no say in the items it did not
+receive, whether its buffer held them or they arrived after it ended: it withdraws its share
+and the branches still taking part settle the record alone, so the outcome does not depend
+on ``buffer`` (a cancelled subscriber of Reactor's ``publish()`` or of Akka's ``Broadcast``
+likewise just stops being served). An item every branch withdrew from was processed by
+nobody and is abandoned. A failing stage cancels its input too, so what a cancelled port
+held waits until its branch's stream ended (:class:`BranchWatch`): a branch that failed, or
+was cancelled by the join (the broadcast's consumer cancelled, or another branch failed),
+abandons it, since it would have processed those items. A partitioned item keeps its own
 ack: it has one branch, so an item for a cancelled branch is abandoned.
 
 **Endings.** Upstream completion completes each branch once its buffer is delivered; an
