@@ -17,18 +17,18 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Literal, Never, TypeAlias, TypeVar
+from typing import Any, Literal, Never, TypeAlias, TypeVar, get_args
 
 from ..breaker._breaker import CircuitBreaker
 from ..breaker._state import CircuitOpenError, State
 from ..core._clock import Clock
-from ..core._concurrent import ConcurrentStage
+from ..core._concurrent import ConcurrencyLimit, ConcurrentStage
 from ..core._errors import StreamGuardError, failure_of
 from ..core._protocol import ChunkSubscriber
 from ..core._stage import StageEvent
 from ..retry._budget import RetryBudget
 from ..retry._config import PROGRAMMING_ERRORS, RetryConfig, ceiling
-from ..retry._retry import Retry, RetryError, describe_call
+from ..retry._retry import GiveUpReason, Retry, RetryError, describe_call
 from ._deadlines import Deadlines
 
 T = TypeVar("T")
@@ -37,6 +37,17 @@ OnOpen: TypeAlias = Literal["backpressure", "fail", "dead_letter", "fallback"]
 """What an item does when the breaker refuses it (see :func:`~streamguard.guard.guarded_sink`)."""
 ItemCallback: TypeAlias = Callable[[Any, BaseException], Any]
 """``(item, error)``, sync or async: a dead-letter sink or a fallback."""
+
+DeadLetterReason: TypeAlias = Literal["breaker_open", "not_retryable", "call_failed",
+                                      GiveUpReason]
+"""Why a guarded sink gave an item up: the breaker refused it (``breaker_open``), its error is
+not retryable (``not_retryable``), it failed with no retry configured (``call_failed``), or
+its retry gave up, for the retry's own :data:`~streamguard.retry.GiveUpReason`
+(``attempts_exhausted``, ``retry_after_too_long``, ``budget_exhausted``): one vocabulary for
+both packages' metrics and events."""
+
+DEAD_LETTER_REASONS: tuple[DeadLetterReason, ...] = get_args(DeadLetterReason)
+"""Every :data:`DeadLetterReason`."""
 
 _FREE = (State.CLOSED, State.DISABLED)
 
@@ -63,8 +74,8 @@ class DeliveryError(StreamGuardError):
         self.state = state
 
 
-def _undelivered(stage: str, call: object, breaker: CircuitBreaker | None, reason: str,
-                 cause: BaseException) -> DeliveryError:
+def _undelivered(stage: str, call: object, breaker: CircuitBreaker | None,
+                 reason: DeadLetterReason, cause: BaseException) -> DeliveryError:
     # What happened first (the stage gave up, and why), then the last error: the missing
     # breaker is context, never the cause.
     guard = "no breaker configured" if breaker is None else (
@@ -76,7 +87,8 @@ def _undelivered(stage: str, call: object, breaker: CircuitBreaker | None, reaso
                 f"{name} (RetryConfig.never_retry_on lists such errors)")
     else:
         hint = "pass dead_letter= to route such items instead of failing the stream"
-    error = DeliveryError(f"guarded_sink {stage!r} did not deliver the item ({reason}; {guard});"
+    error = DeliveryError(f"guarded_sink {stage!r} did not deliver the item "
+                          f"({reason.replace('_', ' ')}; {guard});"
                           f" last error: {type(cause).__name__}: {cause}; {hint}",
                           breaker=None if breaker is None else breaker.name,
                           state=None if breaker is None else breaker.state.value)
@@ -86,11 +98,13 @@ def _undelivered(stage: str, call: object, breaker: CircuitBreaker | None, reaso
 
 @dataclass(frozen=True, slots=True)
 class ItemDeadLettered(StageEvent):
-    """An item went to the dead-letter sink; *reason* is ``"breaker open"``, ``"retries
-    exhausted"``, ``"not retryable"`` or ``"call failed"`` (no retry configured); *error* is
-    the error that sent it there."""
+    """An item went to the dead-letter sink; *reason* says why, as a
+    :data:`DeadLetterReason` code (``"breaker_open"``, ``"attempts_exhausted"``,
+    ``"not_retryable"`` …); *error* is the error that sent it there (for a retry that gave up,
+    a :class:`~streamguard.retry.RetryError` whose ``detail`` has the values that decided
+    it)."""
 
-    reason: str
+    reason: DeadLetterReason
     error: BaseException
 
 
@@ -105,12 +119,16 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     """The stage behind :func:`~streamguard.guard.guarded_sink`."""
 
     kind = "guarded_sink"
+    # An adaptive limit learns from each try of the call (_learned_call), not from process(),
+    # whose duration holds breaker waits and retry backoffs and whose outcome is a success
+    # when a failed item was dead-lettered: the limit would read them as the downstream's.
+    _times_process = False
 
     def __init__(
         self, downstream: ChunkSubscriber[Never], call: Callable[[T], Awaitable[Any]], *,
         breaker: CircuitBreaker | None, retry: Retry | RetryConfig | None,
         budget: RetryBudget | None, timeout: float | None,
-        concurrency: int, on_open: OnOpen, dead_letter: ItemCallback | None,
+        concurrency: int | ConcurrencyLimit, on_open: OnOpen, dead_letter: ItemCallback | None,
         fallback: ItemCallback | None, clock: Clock, name: str | None,
         key: Callable[[T], Hashable] | None = None, max_per_key: int | None = None,
     ) -> None:
@@ -132,6 +150,9 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         retry_config = self._retry.config if self._retry is not None else RetryConfig()
         self._grace = ceiling(retry_config, retry_config.attempts)
         self._watcher: asyncio.Task[None] | None = None
+        self._learning = self._concurrency_limit
+        self._tries = 0  # tries of the call under way (counted under an adaptive limit)
+        self._try_waiters: list[asyncio.Future[None]] = []
 
     # ---------------------------------------------------------------- demand
     def _may_request(self) -> bool:
@@ -175,6 +196,8 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     # ---------------------------------------------------------------- items
     async def process(self, item: T) -> Any:
         """Deliver *item*: wait for the breaker, retry, time out, or route it elsewhere."""
+        if self._learning is not None:
+            return await self._process_learning(item)
         # The first try, inline: for a healthy downstream it is the only one, so it costs a
         # permit, the call and a verdict — no retry loop, no closures, no extra coroutine.
         if self._deadlines is not None:
@@ -237,6 +260,22 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
             breaker.on_success(permit, self._clock.now() - start if self._timed else 0.0)
         return result
 
+    async def _process_learning(self, item: T) -> Any:
+        """:meth:`process` under an adaptive limit: every try, the first too, goes through
+        :meth:`_attempt`, which reports it to the limit."""
+        if self._budget is not None:
+            self._budget.record_call()
+        breaker = self._breaker
+        generation = 0
+        if breaker is not None:
+            if breaker.awaiting_shared:
+                await breaker.wait_shared()
+            generation = breaker.generation
+        try:
+            return await self._attempt(item)
+        except Exception as exc:
+            return await self._recover(item, exc, generation)
+
     async def _recover(self, item: T, first: Exception, generation: int) -> Any:
         """The first try failed with *first*: retry it, wait for the breaker, or route it."""
         error: Exception = first
@@ -248,12 +287,13 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
             except Exception as exc:
                 error = exc
         while True:
+            reason: DeadLetterReason
             if isinstance(error, CircuitOpenError):
-                reason = "breaker open"
+                reason = "breaker_open"
             elif isinstance(error, RetryError):
-                reason = "retries exhausted"
+                reason = error.reason
             else:
-                reason = "call failed" if retry is None else "not retryable"
+                reason = "call_failed" if retry is None else "not_retryable"
             breaker = self._breaker
             if breaker is not None and await self._waits(reason, breaker, generation):
                 await breaker.wait_permitted()
@@ -266,17 +306,18 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
                 except Exception as exc:
                     error = exc
                 continue
-            if reason == "breaker open":
+            if reason == "breaker_open":
                 return await self._when_open(item, error)
             return await self._undeliverable(item, error, reason)
 
-    async def _waits(self, reason: str, breaker: CircuitBreaker, generation: int) -> bool:
+    async def _waits(self, reason: DeadLetterReason, breaker: CircuitBreaker,
+                     generation: int) -> bool:
         """In backpressure mode an item waits for the breaker when it refused, and also when
         the item's tries ran out because the downstream is down: only a downstream that still
         takes calls can make an item give up (a poison item, not an outage)."""
-        if self._on_open != "backpressure" or reason == "not retryable":
+        if self._on_open != "backpressure" or reason == "not_retryable":
             return False
-        if reason == "breaker open" or self._disturbed(breaker, generation):
+        if reason == "breaker_open" or self._disturbed(breaker, generation):
             return True
         # At the start of an outage an item's tries can run out before the breaker has seen
         # enough failures to open. Give it one more backoff to judge before giving up.
@@ -290,18 +331,64 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     async def _attempt(self, item: T) -> Any:
         breaker = self._breaker
         if breaker is None:
-            return await self._timed_call(item)
+            return await self._one_try(item)
         permit = breaker.try_acquire()
         if permit is None:
             raise breaker.open_error()
         start = self._clock.now() if self._timed else 0.0
         try:
-            result = await self._timed_call(item)
+            result = await self._one_try(item)
         except BaseException as exc:  # cancellation too: the breaker then counts nothing
             breaker.on_failure(permit, exc, self._clock.now() - start if self._timed else 0.0)
             raise
         breaker.on_success(permit, self._clock.now() - start if self._timed else 0.0)
         return result
+
+    def _one_try(self, item: T) -> Awaitable[Any]:
+        learning = self._learning
+        if learning is None:
+            return self._timed_call(item)
+        return self._learned_call(item, learning)
+
+    async def _learned_call(self, item: T, limit: ConcurrencyLimit) -> Any:
+        """One try reported to the adaptive limit, as ``sink`` reports each call of its
+        function: its duration, the tries in flight, and a failure or timeout as a drop. A
+        refusal by the breaker makes no call and reports nothing.
+
+        The workers follow the limit, but a retry (or a try after a breaker wait) of an item
+        admitted before the limit fell would start above it: a try waits until the tries in
+        flight are below the limit of the moment."""
+        while self._tries >= limit.limit:
+            waiter = asyncio.get_running_loop().create_future()
+            self._try_waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._try_waiters:
+                    self._try_waiters.remove(waiter)
+        now = limit.clock.now
+        self._tries += 1
+        in_flight = self._tries
+        began = now()
+        try:
+            result = await self._timed_call(item)
+        except asyncio.CancelledError:
+            raise  # the stage was cancelled: nothing learned about the downstream
+        except Exception:
+            limit.record(now() - began, in_flight=in_flight, dropped=True)
+            raise
+        finally:
+            self._tries -= 1
+            self._wake_tries()
+        limit.record(now() - began, in_flight=in_flight)
+        return result
+
+    def _wake_tries(self) -> None:
+        # Every waiter looks again: the limit may have grown by more than one.
+        waiters, self._try_waiters = self._try_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _timed_call(self, item: T) -> Any:
         deadlines = self._deadlines
@@ -321,7 +408,7 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
 
     async def _when_open(self, item: T, refused: Exception) -> Any:
         if self._on_open == "dead_letter":
-            return await self._to_dead_letter(item, refused, "breaker open")
+            return await self._to_dead_letter(item, refused, "breaker_open")
         if self._on_open == "fallback" and self._fallback is not None:
             with failure_of(self.name):
                 await _maybe_await(self._fallback(item, refused))
@@ -333,12 +420,13 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
             return None
         raise refused  # "fail": the stream fails, naming the item and (in the cause) the breaker
 
-    async def _undeliverable(self, item: T, error: Exception, reason: str) -> Any:
+    async def _undeliverable(self, item: T, error: Exception, reason: DeadLetterReason) -> Any:
         if self._dead_letter is not None:
             return await self._to_dead_letter(item, error, reason)
         raise _undelivered(self.name, self._call, self._breaker, reason, error)
 
-    async def _to_dead_letter(self, item: T, error: BaseException, reason: str) -> Any:
+    async def _to_dead_letter(self, item: T, error: BaseException,
+                              reason: DeadLetterReason) -> Any:
         if self._dead_letter is None:
             raise error
         with failure_of(self.name):

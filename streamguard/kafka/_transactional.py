@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import Any, Generic, TypeVar
 
@@ -105,7 +105,7 @@ class TransactionalPipeline(Generic[V]):
         self._soft = SoftPause(lambda: self._lanes, lambda: paused_of(self._lanes))
         self._consumer: Any = None
         self._shared: Any = None
-        self._running = False
+        self._running = True  # until drain(), cancel() or an error
         self._draining = False
         self._drain_timeout = config.close_timeout
         self._error: BaseException | None = None
@@ -120,7 +120,7 @@ class TransactionalPipeline(Generic[V]):
         self._started = True
         if self._end.done:  # drained or cancelled before it ran: nothing to do
             return self.statistics()
-        self._running, failure = True, None
+        failure = None  # what ended run() with an error
         try:
             await self._open()
             while self._error is None and self._running:
@@ -142,17 +142,15 @@ class TransactionalPipeline(Generic[V]):
     def drain(self, timeout: float | None = None) -> Draining[PipelineResult]:
         """Stop fetching, write and commit what was fetched (at most *timeout* seconds,
         default ``close_timeout``), leave the group; :meth:`run` then returns (drained before
-        it, at once). The drain starts at the call (a signal handler may make it); await the
-        :class:`~streamguard.core.Draining` for run()'s end: a ``PipelineResult`` with the
-        records committed as ``items``, no stage statistics, and the outcome ``"drained"``
-        (``"drain_expired"`` if a batch was still being written at the deadline)."""
+        it, at once). It starts at the call (a signal handler may make it); await the
+        :class:`~streamguard.core.Draining` for run()'s end: a ``PipelineResult`` of the records
+        committed (``items``), no stage statistics, outcome ``"drained"`` (``"drain_expired"``
+        if a batch was still being written at the deadline)."""
         check_drain_timeout(timeout)
-        if timeout is not None:
-            self._drain_timeout = timeout
+        self._drain_timeout = self._drain_timeout if timeout is None else timeout
         if self._outcome == "completed":  # as Pipeline.drain: a cancel is not undone
             self._outcome = "drained"
-        self._draining = True
-        self._running = False
+        self._draining, self._running = True, False
         if not self._started:
             self._ended(None)  # nothing opened yet, nothing to write: ended (run() returns)
         return self._end.handle()
@@ -160,8 +158,7 @@ class TransactionalPipeline(Generic[V]):
     def cancel(self) -> None:
         """Stop now: open transactions are aborted, nothing more is committed (cancelled
         before :meth:`run`, ``run()`` returns without connecting)."""
-        self._draining = False
-        self._running = False
+        self._draining = self._running = False
         if not self._end.done and self._outcome != "drain_expired":
             self._outcome = "cancelled"
             if not self._started:
@@ -178,11 +175,10 @@ class TransactionalPipeline(Generic[V]):
             pending=sum(len(lane.pending) for lane in self._lanes.values()),
             **asdict(self._counters))
 
-    def _ended(self, failure: BaseException | None) -> None:
-        if isinstance(failure, asyncio.CancelledError):
+    def _ended(self, error: BaseException | None) -> None:
+        if isinstance(error, asyncio.CancelledError):
             self._outcome = "cancelled"
-        self._end.set(PipelineResult(self.name, self._counters.committed, (), self._outcome),
-                      failure)
+        self._end.set(PipelineResult(self.name, self._counters.committed, (), self._outcome), error)
 
     # ================================================================== the loop
     async def _poll_once(self) -> None:
@@ -261,7 +257,7 @@ class TransactionalPipeline(Generic[V]):
     async def _flush(self, within: float) -> None:
         """Drain: write every lane's pending records, at most *within* seconds."""
         now = self._clock.now()
-        for lane in self._lanes.values():
+        for lane in list(self._lanes.values()):  # a rebalance may revoke some meanwhile
             if lane.task is not None and not lane.task.done():
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.shield(lane.task), within)
@@ -300,6 +296,8 @@ class TransactionalPipeline(Generic[V]):
     async def _assigned(self, assigned: frozenset[TP]) -> None:
         """New partitions: start their producers (fencing the previous owner), then start
         each from its committed offset, read after the fencing settled it."""
+        if not self._running:  # stopping: a producer started now would outlive the close
+            return
         cfg = self.config
         new = sorted(tp for tp in assigned if tp not in self._lanes)
         lanes = [Lane(tp) for tp in new]
@@ -325,10 +323,10 @@ class TransactionalPipeline(Generic[V]):
 
     async def _revoked(self, revoked: frozenset[TP]) -> None:
         """Finish the batch being written (``close_timeout``), drop the rest, close."""
-        lanes = [self._lanes.pop(tp) for tp in sorted(revoked) if tp in self._lanes]
-        await self._retire(lanes, self.config.close_timeout)
+        await self._retire(revoked, self.config.close_timeout)
 
-    async def _retire(self, lanes: list[Lane], within: float) -> None:
+    async def _retire(self, tps: Iterable[TP], within: float) -> None:
+        lanes = [self._lanes.pop(tp) for tp in sorted(tps) if tp in self._lanes]
         for lane in lanes:
             lane.gone = True
         tasks = [lane.task for lane in lanes if lane.task is not None and not lane.task.done()]
@@ -344,10 +342,9 @@ class TransactionalPipeline(Generic[V]):
                 await close_quietly(lane.producer)
 
     async def _close(self) -> None:
-        lanes = list(self._lanes.values())
-        self._lanes.clear()
-        await self._retire(lanes, 0 if not self._draining else self._drain_timeout)
+        await self._retire(list(self._lanes), 0 if not self._draining else self._drain_timeout)
         if self._consumer is not None:
-            await close_quietly(self._consumer)
+            await close_quietly(self._consumer)  # waits for a rebalance under way: lanes
+            await self._retire(list(self._lanes), 0)  # it assigned meanwhile wrote nothing
         if self._shared is not None:
             await close_quietly(self._shared)
