@@ -325,7 +325,7 @@ async def test_drain_starts_at_the_call_and_its_handle_returns_the_result(
     await create_topic(apache_broker.bootstrap, out, partitions=1)
     await produce(apache_broker, topic, (b"%d" % i for i in range(300)))
     pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
-        config(apache_broker, topic, group, out, batch_records=1000, batch_interval=60),
+        config(apache_broker, topic, group, out, batch_records=1000, batch_interval=30),
         lambda r: r.value, name="handle")
     task = asyncio.create_task(pipeline.run())
     await wait_for(lambda: pipeline.statistics().consumed == 300, within=30,
