@@ -22,7 +22,7 @@ from typing import Any, Literal, Never, TypeAlias, TypeVar
 from ..breaker._breaker import CircuitBreaker
 from ..breaker._state import CircuitOpenError, State
 from ..core._clock import Clock
-from ..core._concurrent import ConcurrentStage
+from ..core._concurrent import AwaitableResult, ConcurrentStage
 from ..core._errors import StreamGuardError, failure_of
 from ..core._protocol import ChunkSubscriber
 from ..core._stage import StageEvent
@@ -105,6 +105,7 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     """The stage behind :func:`~streamguard.guard.guarded_sink`."""
 
     kind = "guarded_sink"
+    _op = "guarded_sink"
 
     def __init__(
         self, downstream: ChunkSubscriber[Never], call: Callable[[T], Awaitable[Any]], *,
@@ -132,6 +133,9 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         retry_config = self._retry.config if self._retry is not None else RetryConfig()
         self._grace = ceiling(retry_config, retry_config.attempts)
         self._watcher: asyncio.Task[None] | None = None
+
+    def _result_source(self) -> tuple[str, object]:
+        return "call", self._call
 
     # ---------------------------------------------------------------- demand
     def _may_request(self) -> bool:
@@ -324,7 +328,7 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
             return await self._to_dead_letter(item, refused, "breaker open")
         if self._on_open == "fallback" and self._fallback is not None:
             with failure_of(self.name):
-                await _maybe_await(self._fallback(item, refused))
+                await _maybe_await("fallback", self._fallback, self._fallback(item, refused))
             bus = self._rt.bus
             if bus.active:
                 bus.publish(ItemFellBack(source=f"{self._rt.name}/{self.name}",
@@ -342,7 +346,8 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         if self._dead_letter is None:
             raise error
         with failure_of(self.name):
-            await _maybe_await(self._dead_letter(item, error))
+            await _maybe_await("dead_letter", self._dead_letter,
+                               self._dead_letter(item, error))
         bus = self._rt.bus
         if bus.active:
             bus.publish(ItemDeadLettered(source=f"{self._rt.name}/{self.name}",
@@ -351,9 +356,11 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         return ConcurrentStage.REJECTED  # completes at its source, counted as rejected
 
 
-async def _maybe_await(value: Any) -> Any:
+async def _maybe_await(field: str, fn: object, value: Any) -> None:
     # A sync callback is called as it is (KafkaSource.dead_letter schedules its write);
-    # an async one is awaited.
+    # an async one is awaited. Its result is thrown away, so what the await gave must not be
+    # work still to do (`return store(x)` without `await`): the stage refuses it.
     if inspect.isawaitable(value):
-        return await value
-    return value
+        value = await value
+        if value is not None and inspect.isawaitable(value):
+            raise AwaitableResult(field, fn, value)
