@@ -50,6 +50,20 @@ def worker_count(text: str) -> int:
     return value
 
 
+def group_id(text: str) -> str:
+    """A consumer group id: not empty, not only blanks (the Kafka adapter's rule)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a non-empty consumer group id, got {text!r}")
+    return text
+
+
+def topic_name(text: str) -> str:
+    """A topic name: not empty, not only blanks."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a non-empty topic name, got {text!r}")
+    return text
+
+
 def restart_count(text: str) -> int:
     """How many times in a row ``--max-restarts`` restarts a failing worker: >= 0."""
     try:
@@ -199,8 +213,8 @@ def add_lag(commands: _Commands) -> None:
                         metavar="HOST:PORT", help="Kafka bootstrap servers (default: those "
                         f"of --command-config, else {DEFAULT_BOOTSTRAP})")
     _security_option(parser)
-    parser.add_argument("--group", required=True, help="the consumer group id")
-    parser.add_argument("--topic", action="append", metavar="TOPIC",
+    parser.add_argument("--group", type=group_id, required=True, help="the consumer group id")
+    parser.add_argument("--topic", type=topic_name, action="append", metavar="TOPIC",
                         help="only this topic (repeatable; default: every topic the group "
                              "committed offsets for)")
     parser.add_argument("--timeout", type=positive_seconds, default=10.0, metavar="SECONDS",

@@ -104,7 +104,8 @@ class RateLimitStage(OutboxStage[T, T]):
         self._rejecting = 0  # refused items whose async on_reject is still running
         self._started = False
         self._runner: asyncio.Task[None] | None = None
-        self._nap: asyncio.Future[None] | None = None
+        self._nap_end: float | None = None  # while the runner naps: when it will wake
+        self._woken = False  # _open cancelled the runner to end its nap early
         self._wanted = asyncio.Event()  # set while downstream has demand
 
     # ---------------------------------------------------------------- statistics
@@ -282,8 +283,11 @@ class RateLimitStage(OutboxStage[T, T]):
         self._lines.open(pending.line, pending, since=since, wake=wake)
         if self._runner is None:
             self._runner = self._spawn_tracked(self._run())
-        elif self._nap is not None:
-            self._nap.cancel()  # a new head may ask before the runner would wake
+        elif self._nap_end is not None and wake < self._nap_end:
+            # The new head may ask before the runner would wake: end the nap now.
+            self._nap_end = None
+            self._woken = True
+            self._runner.cancel()
 
     # ---------------------------------------------------------------- turns
     def _turns(self) -> None:
@@ -352,12 +356,19 @@ class RateLimitStage(OutboxStage[T, T]):
             self._top_up()
 
     async def _nap_until(self, when: float) -> None:
-        self._nap = asyncio.ensure_future(self._clock.sleep(until(self._clock.now(), when)))
+        # The runner sleeps on the clock itself: a task and a wait per nap cost more event
+        # loop rounds than the decisions of the nap's wake. _open wakes it early by cancelling
+        # it; that cancellation is taken back here, any other one goes on.
+        self._nap_end = when
         try:
-            await asyncio.wait((self._nap,))  # returns early when _open cancels the nap
+            await self._clock.sleep(until(self._clock.now(), when))
+        except asyncio.CancelledError:
+            runner = asyncio.current_task()
+            if not self._woken or runner is None or runner.uncancel() > 0:
+                raise
         finally:
-            self._nap.cancel()
-            self._nap = None
+            self._nap_end = None
+            self._woken = False
 
     # ---------------------------------------------------------------- outcomes
     def _settle(self, pending: _Pending[T], decision: Decision, waited: float) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
-from streamguard import from_iterable
+from streamguard import from_async_iterable, from_iterable
 from streamguard import operators as op
 from streamguard.core import ConfigError, EventBus
 from streamguard.ratelimit import (
@@ -347,6 +347,31 @@ async def test_waiting_items_are_woken_per_key_not_per_item() -> None:
     # The three lines wait for the same moments: one nap per moment, not one per item.
     assert clock.sleeps <= 11
     await task
+
+
+async def test_a_new_head_due_before_the_runner_wakes_asks_at_its_own_time() -> None:
+    clock = VirtualClock()
+    per_key = RateLimiter("api", TokenBucket(rate=1, burst=2), clock=clock, bus=EventBus())
+    stamps: list[tuple[str, int, float]] = []
+
+    async def items() -> AsyncIterator[tuple[str, int]]:
+        yield ("a", 1)
+        yield ("a", 2)  # costs 2: may pass at 2.0, so the runner naps until then
+        await clock.sleep(0.5)
+        for i in (1, 2, 3):
+            yield ("b", i)  # b3 may pass at 1.5, before the runner would wake
+
+    def stamp(item: tuple[str, int]) -> None:
+        stamps.append((*item, clock.now()))
+
+    task = asyncio.create_task(from_async_iterable(items).pipe(
+        rate_limit(per_key, key=by_key, cost=lambda item: 2 if item[0] == "a" else 1),
+        op.map(stamp)).run())
+    await settle(clock, 2.5)
+    await task
+    assert [(user, i) for user, i, _ in stamps] == [("a", 1), ("b", 1), ("b", 2), ("b", 3),
+                                                   ("a", 2)]
+    assert [t for _, _, t in stamps] == pytest.approx([0.0, 0.5, 0.5, 1.5, 2.0])
 
 
 async def test_a_chunk_that_only_partly_fits_keeps_order_per_key_and_settles_every_ack() -> None:
