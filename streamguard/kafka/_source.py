@@ -204,7 +204,9 @@ class KafkaSource(Generic[V]):
         if timeout is not None:
             self._ctx.drain_timeout = timeout + DRAINER_GRACE
         life = self._ctx.life
-        if life.end(Ending.COMPLETED) and life.phase is Phase.CLOSED and self._outlet is not None:
+        ended = life.end(Ending.COMPLETED)
+        self._pauses.stop()
+        if ended and life.phase is Phase.CLOSED and self._outlet is not None:
             self._outlet.complete()  # drained before the first request: nothing to wait for
 
     def cancel(self) -> None:
@@ -265,6 +267,7 @@ class KafkaSource(Generic[V]):
 
     def _on_cancel(self) -> None:
         self._ctx.life.end(Ending.CANCELLED)
+        self._pauses.stop()  # the close starts now, not when the poll under way times out
         self._completion.wake()
 
     def _spawn(self, coro: Any, name: str) -> Any:
@@ -273,6 +276,7 @@ class KafkaSource(Generic[V]):
     def _fail(self, error: BaseException) -> None:
         """End the stream with *error* (from the pump, never inside a downstream call)."""
         self._ctx.life.end(Ending.FAILED, error)
+        self._pauses.stop()
         self._completion.wake()
 
     def _chunk_failed(self, part: PartitionState, chunk: Any, error: BaseException) -> None:

@@ -134,7 +134,7 @@ class TransactionalPipeline(Generic[V]):
         self._soft = SoftPause(lambda: self._lanes, lambda: paused_of(self._lanes))
         self._consumer: Any = None
         self._shared: Any = None
-        self._running = False
+        self._running = True  # until drain(), cancel() or an error — also one before run()
         self._draining = False
         self._drain_timeout = config.close_timeout
         self._error: BaseException | None = None
@@ -143,7 +143,6 @@ class TransactionalPipeline(Generic[V]):
     async def run(self) -> TransactionalStatistics:
         """Run until :meth:`drain` or :meth:`cancel`; raise what made it fail."""
         require(self._consumer is None, "a TransactionalPipeline runs once", self.name)
-        self._running = True
         try:
             await self._open()
             while self._error is None and self._running:
@@ -162,12 +161,13 @@ class TransactionalPipeline(Generic[V]):
         if timeout is not None:
             self._drain_timeout = timeout
         self._draining = True
-        self._running = False
+        self._stop()
 
     def cancel(self) -> None:
-        """Stop now: open transactions are aborted, nothing more is committed."""
+        """Stop now: open transactions are aborted, nothing more is committed; the close
+        starts at once, also while a poll waits (it does not wait for ``poll_timeout``)."""
         self._draining = False
-        self._running = False
+        self._stop()
 
     def assignment(self) -> frozenset[TP]:
         """The input partitions this pipeline owns now."""
@@ -252,7 +252,12 @@ class TransactionalPipeline(Generic[V]):
 
     def _fail(self, error: BaseException) -> None:
         self._error = self._error or error
+        self._stop()
+
+    def _stop(self) -> None:
+        """Fetch no more; the poll under way returns now (see :meth:`SoftPause.stop`)."""
         self._running = False
+        self._soft.stop()
 
     async def _flush(self, within: float) -> None:
         """Drain: write every lane's pending records, at most *within* seconds."""
