@@ -193,7 +193,8 @@ class KafkaSource(Generic[V]):
         return await committer.commit(self._ctx.parts.values(), "manual")
 
     def drain(self, timeout: float | None = None) -> None:
-        """End the stream gracefully: stop fetching, let what is in flight finish (at most
+        """End the stream gracefully: stop fetching (at once, also the ``getmany`` under
+        way), let what is in flight finish (at most
         *timeout* seconds, default ``close_timeout``), commit what completed, leave the
         group, complete the stream. Records not finished by then are not committed.
 
@@ -210,7 +211,12 @@ class KafkaSource(Generic[V]):
             self._outlet.complete()  # drained before the first request: nothing to wait for
 
     def cancel(self) -> None:
-        """End the stream now: commit what completed, leave the group, no terminal signal."""
+        """End the stream now: commit what completed (never a record that did not), leave
+        the group, no terminal signal.
+
+        The close starts at once, whatever ``poll_timeout`` is: the ``getmany`` under way
+        is stopped. Records it fetched and did not hand out stay uncommitted; the next
+        owner reads them again from the committed offset."""
         if self._outlet is not None:
             self._outlet.cancel()
         else:
