@@ -12,7 +12,8 @@ recommends for the same semantics, its configuration written beside its figure.
    window and the achieved rate, for the ``rate_limit`` stage and an ``acquire`` loop (token
    bucket, burst 20), and aiolimiter like-for-like ``AsyncLimiter(20, 0.01)`` (burst 20 over
    burst/rate seconds), with its common spelling ``AsyncLimiter(2000, 1)`` reported beside it,
-   labelled. The bound is ``rate * 0.1 + burst`` = 220. Then the leaky-bucket shaper through the
+   labelled. The bound is ``rate * 0.1 + burst`` = 220. The same rounds give the busiest 50, 200
+   and 500 ms windows of the stage and of aiolimiter (``WIDTHS``). Then the leaky-bucket shaper through the
    stage on real timers (#9 item 7: lateness is made up).
 3. Fairness (#9 item 6): the scenario of ``tests/ratelimit/_fairness.py`` in virtual time —
    global 200/s + 5/s per user, a hot user at 30% and 90% of the traffic (mixed and all its
@@ -65,6 +66,11 @@ ROUNDS = 5
 # puts the window's last grant outside it), for every contender alike: 5 rounds cannot tell
 # 217 from 219, so accuracy takes 11 (8 rounds of each gave equal medians, 218.5 and 218.5).
 ACCURACY_ROUNDS = 11
+# The busiest window's width is arbitrary, and where its end falls among a limiter's wake-ups
+# (one every ~1.1 ms here, each letting ~2 grants through) moves the count by a grant: the same
+# rounds measured at other widths show whether a difference of one grant keeps its sign.
+WIDTHS = (50, 200, 500)
+WIDTH_CONTENDERS = ("sg_stage", "aiolimiter_like")
 N = 100_000  # decisions per round for the O(1) paths
 N_LOG = 5_000  # hits per round for the window logs (limits' moving window is O(hits) per hit)
 WINDOW_LIMIT = 10**9  # per 1 s window: never reached in N hits
@@ -191,13 +197,19 @@ async def _through_stage(algorithm: Any) -> list[float]:
 
 
 def _accuracies() -> tuple[dict[str, Spread], dict[str, Spread]]:
-    """Busiest 100 ms windows (the compared figure) and, from the same rounds, rate errors."""
+    """Busiest 100 ms windows (the compared figure) and, from the same rounds, rate errors and
+    the busiest windows of the other ``WIDTHS``."""
     errors: dict[str, list[float]] = {}
+    widths: dict[str, list[float]] = {}
 
     def measured(name: str, run: Callable[[], Awaitable[list[float]]]) -> Callable[[], Any]:
         async def once() -> float:
             stamps = await run()
             errors.setdefault(name, []).append(abs(len(stamps) / SECONDS - RATE) / RATE * 100)
+            if name in WIDTH_CONTENDERS:
+                for ms in WIDTHS:
+                    widths.setdefault(f"{name}_max_{ms}ms_window", []).append(
+                        float(_busiest(stamps, ms / 1000)))
             return float(_busiest(stamps, 0.1))
         return once
 
@@ -221,10 +233,12 @@ def _accuracies() -> tuple[dict[str, Spread], dict[str, Spread]]:
             "rate_limit(RateLimiter('stage', LeakyBucketShaper(rate=2000, capacity=100)))"),
     ], rounds=ACCURACY_ROUNDS)
     configs = {name: windows[name].config for name in windows}
-    error_spreads = {f"{name}_rate_error_pct": Spread(f"{name}_rate_error_pct",
-                                                      tuple(values[1:]), configs[name])
-                     for name, values in errors.items()}  # [1:]: the warm-up round
-    return windows, error_spreads
+    # [1:]: the warm-up round
+    others = {f"{name}_rate_error_pct": Spread(f"{name}_rate_error_pct", tuple(values[1:]),
+                                               configs[name]) for name, values in errors.items()}
+    others.update({key: Spread(key, tuple(values[1:]), configs[key.split("_max_")[0]])
+                   for key, values in widths.items()})
+    return windows, others
 
 
 # ---------------------------------------------------------------- 3. fairness
@@ -349,6 +363,9 @@ def run() -> dict[str, Any]:
             s["sg_acquire_max_100ms_window"].median / bound, 3),
         "max_100ms_window_vs_aiolimiter_like": ratio(s["sg_stage_max_100ms_window"],
                                                      s["aiolimiter_like_max_100ms_window"]),
+        **{f"max_{ms}ms_window_vs_aiolimiter_like": ratio(
+            s[f"sg_stage_max_{ms}ms_window"], s[f"aiolimiter_like_max_{ms}ms_window"])
+           for ms in WIDTHS},
         "max_100ms_window_vs_aiolimiter_common": ratio(s["sg_stage_max_100ms_window"],
                                                        s["aiolimiter_common_max_100ms_window"]),
         "fairness_others_share_hot30": fairness["fairness_others_share_hot30"],

@@ -23,6 +23,11 @@ the lag throttle and any other stage that does per-item async work. Its protecte
   for an item routed elsewhere by a subclass outside :meth:`process`.
 * :meth:`~streamguard.core.Stage._spawn_tracked` (from the base) — start a helper task
   that is cancelled with the stage.
+* :attr:`_times_process` — ``True`` (default): a :class:`ConcurrencyLimit` given as
+  ``concurrency=`` learns from every :meth:`process` call (its duration, whether it raised).
+  A subclass whose :meth:`process` does more than the call the limit should learn from
+  (waits for a breaker, retries, routes the item elsewhere) sets it ``False`` and reports
+  each call itself to :attr:`_concurrency_limit`.
 
 The base's own state lives in attributes a subclass must not reuse (``_inbox``, ``_held``,
 ``_active``, ``_workers``, ``_limit``, ``_low``, ``_concurrency``, ``_adaptive``,
@@ -208,6 +213,13 @@ class ConcurrentStage(OutboxStage[A, B]):
         if not self._done:
             self._top_up()
 
+    _times_process = True
+
+    @property
+    def _concurrency_limit(self) -> ConcurrencyLimit | None:
+        """The adaptive limit given as ``concurrency=`` (``None``: a fixed int)."""
+        return self._adaptive
+
     @property
     def _in_flight_count(self) -> int:
         """Calls of :meth:`process` under way."""
@@ -264,7 +276,8 @@ class ConcurrentStage(OutboxStage[A, B]):
             self._keyed_wrapped = True
             self._process_item = self._keyed_wrap(self._process_item, self._key_fn)
         if self._adaptive is not None and self._unsubscribe_limit is None:
-            self._process_item = self._adaptive_wrap(self._process_item, self._adaptive)
+            if self._times_process:
+                self._process_item = self._adaptive_wrap(self._process_item, self._adaptive)
             self._unsubscribe_limit = self._adaptive.on_event(self._limit_changed)
         super().on_subscribe(subscription)
         if not self._emits and not self._done:

@@ -10,6 +10,7 @@ from typing import Any, Never, TypeVar
 from ..breaker._breaker import CircuitBreaker
 from ..core._checks import is_async_callable, is_int, is_number
 from ..core._clock import SYSTEM_CLOCK, Clock
+from ..core._concurrent import ConcurrencyLimit
 from ..core._errors import require
 from ..core._stream import Operator, lift
 from ..retry._budget import RetryBudget
@@ -25,7 +26,7 @@ _ON_OPEN = ("backpressure", "fail", "dead_letter", "fallback")
 def guarded_sink(
     call: Callable[[T], Awaitable[Any]], *, breaker: CircuitBreaker | None = None,
     retry: Retry | RetryConfig | None = None, timeout: float | None = None,
-    concurrency: int = 1, on_open: OnOpen = "backpressure",
+    concurrency: int | ConcurrencyLimit = 1, on_open: OnOpen = "backpressure",
     dead_letter: ItemCallback | None = None, fallback: ItemCallback | None = None,
     clock: Clock | None = None, name: str | None = None,
     key: Callable[[T], Hashable] | None = None, max_per_key: int | None = None,
@@ -43,7 +44,12 @@ def guarded_sink(
             never retried by default (``RetryConfig.never_retry_on``).
         timeout: seconds per try; a try that takes longer is cancelled and counts as a
             failure for the breaker (and is retried like any ``TimeoutError``).
-        concurrency: tries in flight at once, >= 1.
+        concurrency: items in delivery at once: an int >= 1, or a
+            :class:`~streamguard.adaptive.AdaptiveLimit` (any
+            :class:`~streamguard.core.ConcurrencyLimit`) that learns from every try of
+            *call* — its duration, and a failure or timeout as a drop; breaker waits and
+            retry backoffs are not counted — and that the workers and the demand upstream
+            follow.
         on_open: what an item does when the breaker refuses it:
 
             * ``"backpressure"`` (default): it waits; the first waiting item becomes the
@@ -79,8 +85,10 @@ def guarded_sink(
             "guarded_sink: breaker must be a CircuitBreaker or None", breaker)
     require(retry is None or isinstance(retry, Retry | RetryConfig),
             "guarded_sink: retry must be a Retry, a RetryConfig or None", retry)
-    require(is_int(concurrency) and concurrency >= 1,
-            "guarded_sink: concurrency must be an int >= 1", concurrency)
+    require((isinstance(concurrency, ConcurrencyLimit) and not isinstance(concurrency, int))
+            or (is_int(concurrency) and concurrency >= 1),
+            "guarded_sink: concurrency must be an int >= 1 or an AdaptiveLimit "
+            "(a ConcurrencyLimit)", concurrency)
     require(timeout is None or (is_number(timeout) and math.isfinite(timeout) and timeout > 0),
             "guarded_sink: timeout must be a number > 0 (seconds) or None", timeout)
     require(on_open in _ON_OPEN,

@@ -22,7 +22,7 @@ from typing import Any, Literal, Never, TypeAlias, TypeVar
 from ..breaker._breaker import CircuitBreaker
 from ..breaker._state import CircuitOpenError, State
 from ..core._clock import Clock
-from ..core._concurrent import ConcurrentStage
+from ..core._concurrent import ConcurrencyLimit, ConcurrentStage
 from ..core._errors import StreamGuardError, failure_of
 from ..core._protocol import ChunkSubscriber
 from ..core._stage import StageEvent
@@ -105,12 +105,16 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     """The stage behind :func:`~streamguard.guard.guarded_sink`."""
 
     kind = "guarded_sink"
+    # An adaptive limit learns from each try of the call (_learned_call), not from process(),
+    # whose duration holds breaker waits and retry backoffs and whose outcome is a success
+    # when a failed item was dead-lettered: the limit would read them as the downstream's.
+    _times_process = False
 
     def __init__(
         self, downstream: ChunkSubscriber[Never], call: Callable[[T], Awaitable[Any]], *,
         breaker: CircuitBreaker | None, retry: Retry | RetryConfig | None,
         budget: RetryBudget | None, timeout: float | None,
-        concurrency: int, on_open: OnOpen, dead_letter: ItemCallback | None,
+        concurrency: int | ConcurrencyLimit, on_open: OnOpen, dead_letter: ItemCallback | None,
         fallback: ItemCallback | None, clock: Clock, name: str | None,
         key: Callable[[T], Hashable] | None = None, max_per_key: int | None = None,
     ) -> None:
@@ -132,6 +136,9 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         retry_config = self._retry.config if self._retry is not None else RetryConfig()
         self._grace = ceiling(retry_config, retry_config.attempts)
         self._watcher: asyncio.Task[None] | None = None
+        self._learning = self._concurrency_limit
+        self._tries = 0  # tries of the call under way (counted under an adaptive limit)
+        self._try_waiters: list[asyncio.Future[None]] = []
 
     # ---------------------------------------------------------------- demand
     def _may_request(self) -> bool:
@@ -175,6 +182,8 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     # ---------------------------------------------------------------- items
     async def process(self, item: T) -> Any:
         """Deliver *item*: wait for the breaker, retry, time out, or route it elsewhere."""
+        if self._learning is not None:
+            return await self._process_learning(item)
         # The first try, inline: for a healthy downstream it is the only one, so it costs a
         # permit, the call and a verdict — no retry loop, no closures, no extra coroutine.
         if self._deadlines is not None:
@@ -237,6 +246,22 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
             breaker.on_success(permit, self._clock.now() - start if self._timed else 0.0)
         return result
 
+    async def _process_learning(self, item: T) -> Any:
+        """:meth:`process` under an adaptive limit: every try, the first too, goes through
+        :meth:`_attempt`, which reports it to the limit."""
+        if self._budget is not None:
+            self._budget.record_call()
+        breaker = self._breaker
+        generation = 0
+        if breaker is not None:
+            if breaker.awaiting_shared:
+                await breaker.wait_shared()
+            generation = breaker.generation
+        try:
+            return await self._attempt(item)
+        except Exception as exc:
+            return await self._recover(item, exc, generation)
+
     async def _recover(self, item: T, first: Exception, generation: int) -> Any:
         """The first try failed with *first*: retry it, wait for the breaker, or route it."""
         error: Exception = first
@@ -290,18 +315,64 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     async def _attempt(self, item: T) -> Any:
         breaker = self._breaker
         if breaker is None:
-            return await self._timed_call(item)
+            return await self._one_try(item)
         permit = breaker.try_acquire()
         if permit is None:
             raise breaker.open_error()
         start = self._clock.now() if self._timed else 0.0
         try:
-            result = await self._timed_call(item)
+            result = await self._one_try(item)
         except BaseException as exc:  # cancellation too: the breaker then counts nothing
             breaker.on_failure(permit, exc, self._clock.now() - start if self._timed else 0.0)
             raise
         breaker.on_success(permit, self._clock.now() - start if self._timed else 0.0)
         return result
+
+    def _one_try(self, item: T) -> Awaitable[Any]:
+        learning = self._learning
+        if learning is None:
+            return self._timed_call(item)
+        return self._learned_call(item, learning)
+
+    async def _learned_call(self, item: T, limit: ConcurrencyLimit) -> Any:
+        """One try reported to the adaptive limit, as ``sink`` reports each call of its
+        function: its duration, the tries in flight, and a failure or timeout as a drop. A
+        refusal by the breaker makes no call and reports nothing.
+
+        The workers follow the limit, but a retry (or a try after a breaker wait) of an item
+        admitted before the limit fell would start above it: a try waits until the tries in
+        flight are below the limit of the moment."""
+        while self._tries >= limit.limit:
+            waiter = asyncio.get_running_loop().create_future()
+            self._try_waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._try_waiters:
+                    self._try_waiters.remove(waiter)
+        now = limit.clock.now
+        self._tries += 1
+        in_flight = self._tries
+        began = now()
+        try:
+            result = await self._timed_call(item)
+        except asyncio.CancelledError:
+            raise  # the stage was cancelled: nothing learned about the downstream
+        except Exception:
+            limit.record(now() - began, in_flight=in_flight, dropped=True)
+            raise
+        finally:
+            self._tries -= 1
+            self._wake_tries()
+        limit.record(now() - began, in_flight=in_flight)
+        return result
+
+    def _wake_tries(self) -> None:
+        # Every waiter looks again: the limit may have grown by more than one.
+        waiters, self._try_waiters = self._try_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _timed_call(self, item: T) -> Any:
         deadlines = self._deadlines

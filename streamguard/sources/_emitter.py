@@ -63,21 +63,48 @@ class Emitter(Generic[T]):
         return 0 if self._pub is None or self._pub.finished else self._pub._demand
 
     async def emit(self, item: T, ack: Ack | None = None) -> None:
-        """Hand *item* downstream, waiting while there is no demand."""
-        while self.demand == 0:
-            self._check_open()
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
+        """Hand *item* downstream, waiting while there is no demand.
+
+        *ack*, if given, is the item's completion handle: once the item is handed downstream
+        the pipeline settles it (done, failed or abandoned) exactly once. If the item is
+        never handed downstream, because the stream was completed, failed or cancelled
+        (before or while this call waits) or this call itself was cancelled, *ack* is
+        abandoned (the item was not processed) and the error is raised: whoever awaits the
+        ack never waits forever.
+
+        Raises:
+            StreamClosedError: the stream ended or its subscriber cancelled it.
+        """
+        try:
+            while self.demand == 0:
+                self._check_open()
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                try:
+                    await waiter
+                finally:
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
+        except BaseException:
+            # The item never left the producer: nobody else will ever settle its ack.
+            if ack is not None:
+                ack.abandon()
+            raise
         self.emit_nowait(item, ack)
 
     def emit_nowait(self, item: T, ack: Ack | None = None) -> None:
-        """Hand *item* downstream now; raise :class:`WouldBlock` if there is no demand."""
-        self._check_open()
+        """Hand *item* downstream now; raise :class:`WouldBlock` if there is no demand.
+
+        *ack* is settled as in :meth:`emit`; on a closed or cancelled stream it is abandoned
+        before :class:`StreamClosedError` is raised. On :class:`WouldBlock` it is left
+        untouched: the item is still the caller's, to emit again later with the same ack.
+        """
+        try:
+            self._check_open()
+        except StreamClosedError:
+            if ack is not None:
+                ack.abandon()
+            raise
         pub = self._pub
         if pub is None or pub._demand == 0:
             raise WouldBlock(f"Emitter {self.name!r} has no demand; await emit() to wait for it")

@@ -9,6 +9,8 @@ import itertools
 from streamguard import from_iterable
 from streamguard import operators as op
 from streamguard.adaptive import AIMD, AdaptiveLimit
+from streamguard.guard import guarded_sink
+from streamguard.retry import RetryConfig
 from streamguard.testing import VirtualClock
 
 
@@ -74,3 +76,37 @@ async def test_ordered_results_keep_their_order_under_an_adaptive_limit() -> Non
     await _drive(clock, task)
     assert task.result() == list(range(200))
     assert limit.limit > 1
+
+
+async def test_guarded_sink_reports_every_try_of_its_call_and_follows_the_limit() -> None:
+    # Each try of the guarded call is a sample (a failed one a drop), as each call of a sink
+    # function is: not the whole delivery, whose retry backoff is no downstream latency.
+    clock = VirtualClock()
+    limit = AdaptiveLimit("down", AIMD(initial=2, max_limit=16, backoff=0.5), clock=clock)
+    down = _Downstream(limit, clock)
+    seen: list[int] = []
+    limit.on_event(lambda e: seen.append(e.limit))
+    tries: list[int] = []
+    delivered: list[int] = []
+    dead: list[int] = []
+
+    async def call(item: int) -> None:
+        tries.append(item)
+        if tries.count(item) > 1:  # a retry succeeds
+            item = 1
+        delivered.append(await down.call(item))
+
+    task = asyncio.ensure_future(from_iterable(range(400)).pipe(guarded_sink(
+        call, concurrency=limit, retry=RetryConfig(attempts=2, base_delay=0.01),
+        dead_letter=lambda item, error: dead.append(item), clock=clock)).run())
+    await _drive(clock, task)
+    task.result()
+    failures = len([i for i in range(400) if i % 7 == 0])
+    assert len(delivered) + len(dead) == 400
+    stats = limit.statistics()
+    assert stats.samples == len(tries) > 400  # the retries too
+    assert stats.drops == failures
+    assert down.over_limit == 0
+    assert max(seen) > 2
+    assert any(b < a for a, b in itertools.pairwise(seen))
+    assert down.peak > 2

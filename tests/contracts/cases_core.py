@@ -42,12 +42,10 @@ async def _emitter(n: int, ack: AckFactory | None) -> AsyncIterator[Stream[int]]
 
     async def feed() -> None:
         for i in range(n):
-            item_ack = None if ack is None else ack(i)
             try:
-                await emitter.emit(i, item_ack)
+                # An item the emitter never hands on has its ack abandoned by emit() itself.
+                await emitter.emit(i, None if ack is None else ack(i))
             except StreamClosedError:
-                if item_ack is not None:
-                    item_ack.abandon()  # never taken: this feeder still owns it
                 return
         emitter.complete()
 

@@ -5,14 +5,15 @@ Items that were not processed are abandoned (``abandon()``), never left pending.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import pytest
 
-from streamguard import from_iterable
+from streamguard import Emitter, StreamClosedError, WouldBlock, from_iterable
 from streamguard import operators as op
 from streamguard.core import Operator
-from streamguard.testing import AckRecorder
+from streamguard.testing import AckRecorder, TestSubscriber
 
 
 async def _never(x: int) -> None:
@@ -97,3 +98,38 @@ async def test_async_for_break_abandons_what_was_prefetched() -> None:
     assert rec.settled_exactly_once(), rec.describe()
     assert set(rec.done) == {0, 1, 2}
     assert sum(rec.abandoned.values()) == rec.issued - 3
+
+
+async def test_emitter_abandons_the_ack_of_an_item_it_never_handed_on() -> None:
+    # Blocked in emit() when the pipeline is cancelled, emit() after the cancel, emit() and
+    # emit_nowait() after complete(), and an emit() whose own task is cancelled: each ack is
+    # abandoned, none left pending.
+    rec = AckRecorder()
+    emitter: Emitter[int] = Emitter(name="orders")
+    sub: TestSubscriber[int] = TestSubscriber(initial_request=1)
+    emitter.stream().subscribe(sub)
+    await emitter.emit(0, ack=rec.ack(0))
+    blocked = asyncio.ensure_future(emitter.emit(1, ack=rec.ack(1)))
+    await asyncio.sleep(0)
+    sub.cancel()
+    with pytest.raises(StreamClosedError, match="Emitter 'orders' was cancelled"):
+        await blocked
+    with pytest.raises(StreamClosedError, match="Emitter 'orders' was cancelled"):
+        await emitter.emit(2, ack=rec.ack(2))
+    ended: Emitter[int] = Emitter(name="ended")
+    ended.complete()
+    with pytest.raises(StreamClosedError, match="Emitter 'ended' is closed"):
+        await ended.emit(3, ack=rec.ack(3))
+    with pytest.raises(StreamClosedError, match="Emitter 'ended' is closed"):
+        ended.emit_nowait(4, ack=rec.ack(4))
+    idle: Emitter[int] = Emitter(name="idle")
+    idle.stream().subscribe(TestSubscriber())
+    waiting = asyncio.ensure_future(idle.emit(5, ack=rec.ack(5)))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    with pytest.raises(WouldBlock):  # still the caller's item: its ack is left alone
+        idle.emit_nowait(6, ack=rec.ack(6))
+    assert rec.abandoned == Counter({1: 1, 2: 1, 3: 1, 4: 1, 5: 1})
+    assert rec.settled() == Counter({0: 1, 1: 1, 2: 1, 3: 1, 4: 1, 5: 1})  # 6 unsettled

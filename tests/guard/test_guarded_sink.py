@@ -298,7 +298,10 @@ async def test_tries_running_out_just_before_the_breaker_opens_is_no_reason_to_g
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"concurrency": 0}, "concurrency must be an int >= 1, got 0"),
+    ({"concurrency": 0},
+     "concurrency must be an int >= 1 or an AdaptiveLimit (a ConcurrencyLimit), got 0"),
+    ({"concurrency": True},
+     "concurrency must be an int >= 1 or an AdaptiveLimit (a ConcurrencyLimit), got True"),
     ({"timeout": 0}, "timeout must be a number > 0 (seconds) or None, got 0"),
     ({"on_open": "drop"},
      "on_open must be 'backpressure', 'fail', 'dead_letter' or 'fallback', got 'drop'"),
