@@ -13,8 +13,9 @@ recommends for the same semantics, its configuration written beside its figure.
    bucket, burst 20), and aiolimiter like-for-like ``AsyncLimiter(20, 0.01)`` (burst 20 over
    burst/rate seconds), with its common spelling ``AsyncLimiter(2000, 1)`` reported beside it,
    labelled. The bound is ``rate * 0.1 + burst`` = 220. The same rounds give the busiest 50, 200
-   and 500 ms windows of the stage and of aiolimiter (``WIDTHS``). Then the leaky-bucket shaper through the
-   stage on real timers (#9 item 7: lateness is made up).
+   and 500 ms windows of the stage and of aiolimiter (``WIDTHS``), and the CPU seconds each spends
+   per round (``time.process_time``) while the limit binds. Then the leaky-bucket shaper through
+   the stage on real timers (#9 item 7: lateness is made up).
 3. Fairness (#9 item 6): the scenario of ``tests/ratelimit/_fairness.py`` in virtual time —
    global 200/s + 5/s per user, a hot user at 30% and 90% of the traffic (mixed and all its
    items first), the README's recommended configuration; the others' delivered ÷ their
@@ -71,6 +72,10 @@ ACCURACY_ROUNDS = 11
 # rounds measured at other widths show whether a difference of one grant keeps its sign.
 WIDTHS = (50, 200, 500)
 WIDTH_CONTENDERS = ("sg_stage", "aiolimiter_like")
+# While the limit binds, the stage's runner wakes about every 1.1 ms and lets ~2 items through:
+# its CPU per round (time.process_time, the whole process) against aiolimiter's loop doing the
+# same shaping shows what each wake costs beyond the decision itself.
+CPU_CONTENDERS = ("sg_stage", "aiolimiter_like")
 N = 100_000  # decisions per round for the O(1) paths
 N_LOG = 5_000  # hits per round for the window logs (limits' moving window is O(hits) per hit)
 WINDOW_LIMIT = 10**9  # per 1 s window: never reached in N hits
@@ -197,15 +202,20 @@ async def _through_stage(algorithm: Any) -> list[float]:
 
 
 def _accuracies() -> tuple[dict[str, Spread], dict[str, Spread]]:
-    """Busiest 100 ms windows (the compared figure) and, from the same rounds, rate errors and
-    the busiest windows of the other ``WIDTHS``."""
+    """Busiest 100 ms windows (the compared figure) and, from the same rounds, rate errors,
+    the busiest windows of the other ``WIDTHS`` and the CPU seconds of ``CPU_CONTENDERS``."""
     errors: dict[str, list[float]] = {}
     widths: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
 
     def measured(name: str, run: Callable[[], Awaitable[list[float]]]) -> Callable[[], Any]:
         async def once() -> float:
+            began = time.process_time()
             stamps = await run()
+            cpu = time.process_time() - began
             errors.setdefault(name, []).append(abs(len(stamps) / SECONDS - RATE) / RATE * 100)
+            if name in CPU_CONTENDERS:
+                cpus.setdefault(f"{name}_binding_cpu_s", []).append(cpu)
             if name in WIDTH_CONTENDERS:
                 for ms in WIDTHS:
                     widths.setdefault(f"{name}_max_{ms}ms_window", []).append(
@@ -236,9 +246,15 @@ def _accuracies() -> tuple[dict[str, Spread], dict[str, Spread]]:
     # [1:]: the warm-up round
     others = {f"{name}_rate_error_pct": Spread(f"{name}_rate_error_pct", tuple(values[1:]),
                                                configs[name]) for name, values in errors.items()}
-    others.update({key: Spread(key, tuple(values[1:]), configs[key.split("_max_")[0]])
-                   for key, values in widths.items()})
+    others.update({key: Spread(key, tuple(values[1:]), configs[_contender(key)])
+                   for key, values in (widths | cpus).items()})
     return windows, others
+
+
+def _contender(figure: str) -> str:
+    # "sg_stage_max_50ms_window", "sg_stage_binding_cpu_s" -> "sg_stage"
+    return next(name for name in (*WIDTH_CONTENDERS, *CPU_CONTENDERS)
+                if figure.startswith(f"{name}_"))
 
 
 # ---------------------------------------------------------------- 3. fairness
@@ -366,6 +382,8 @@ def run() -> dict[str, Any]:
         **{f"max_{ms}ms_window_vs_aiolimiter_like": ratio(
             s[f"sg_stage_max_{ms}ms_window"], s[f"aiolimiter_like_max_{ms}ms_window"])
            for ms in WIDTHS},
+        "binding_cpu_vs_aiolimiter_like": ratio(s["sg_stage_binding_cpu_s"],
+                                                s["aiolimiter_like_binding_cpu_s"]),
         "max_100ms_window_vs_aiolimiter_common": ratio(s["sg_stage_max_100ms_window"],
                                                        s["aiolimiter_common_max_100ms_window"]),
         "fairness_others_share_hot30": fairness["fairness_others_share_hot30"],

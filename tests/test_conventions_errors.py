@@ -99,7 +99,7 @@ CASES: dict[str, list[Bad]] = {
     "op.partition": [lambda: op.partition(int, _branch, _branch, overflow=["drop_oldest"],
                                           buffer=1)],
     "op.retry": [lambda: op.retry(name=NOT_A_STR)],
-    "op.zip": [lambda: op.zip(_stream(), prefetch=0)],
+    "op.zip": [lambda: op.zip(), lambda: op.zip(_stream(), prefetch=0)],
     # the other public stage factories
     "guarded_sink": [lambda: guarded_sink(_deliver, concurrency=0),
                      lambda: guarded_sink(_deliver, on_open=BAD)],

@@ -41,8 +41,12 @@ def _check_bounds(initial: object, min_limit: object, max_limit: object) -> None
     assert isinstance(min_limit, int)
     assert isinstance(max_limit, int)
     assert isinstance(initial, int)
+    # The bounds first: with min_limit > max_limit no initial fits, and saying so about
+    # initial would send the reader to the wrong field.
+    require(min_limit <= max_limit, f"min_limit must be <= max_limit (max_limit={max_limit})",
+            min_limit)
     require(min_limit <= initial <= max_limit,
-            "initial must lie in [min_limit, max_limit]", (min_limit, initial, max_limit))
+            f"initial must lie in [min_limit, max_limit] = [{min_limit}, {max_limit}]", initial)
 
 
 def _is_number(value: object) -> bool:

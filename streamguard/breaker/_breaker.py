@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 
 from ..core._clock import Clock
-from ..core._errors import require
+from ..core._errors import ConfigError, require
 from ..core._events import EventBus
 from ._config import BreakerConfig
 from ._guard import CallGuard
@@ -109,9 +109,19 @@ class CircuitBreaker(CallGuard):
         """With shared state: send the outcomes not yet sent, read the shared state now, and
         return it (a worker may call it once at start, to begin from the group's state). A
         breaker of this process alone just returns :attr:`state`. Never raises for an
-        unreachable Redis: the breaker then decides alone, as always."""
-        if self._link is not None and self._link.up:
-            await self._link.settle()
+        unreachable Redis: the breaker then decides alone, as always.
+
+        Raises:
+            ConfigError: the shared state is governed by another config (another process
+                shares this name with other rules); the message names the fields that
+                differ. The breaker decides alone meanwhile (logged once as an error).
+        """
+        link = self._link
+        if link is not None:
+            if link.up:
+                await link.settle()
+            if link.conflict is not None:
+                raise ConfigError(str(link.conflict))
         return self.state
 
     # ------------------------------------------------------------------ manual control

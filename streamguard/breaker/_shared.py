@@ -24,6 +24,15 @@ call:
   worker not ``OPEN`` checks the shared state every ``sync_interval`` seconds even when it
   makes no calls (one script call; 2 a second by default), so an idle worker follows too.
 
+One config per shared state: the state records the config string its first caller sent, and
+a breaker whose config differs (a threshold, a window, a duration) changes nothing there; it
+logs an error once, decides alone (published as :class:`SharedStateLost`, counted as an outage)
+and its :meth:`~streamguard.breaker.CircuitBreaker.sync` raises
+:class:`~streamguard.core.ConfigError` naming the fields that differ. Mixed rules on one
+window would open it at a threshold that depends on which process called last. It checks
+again every ``outage_probe`` seconds, and joins once the state is gone (deleted, or expired
+when the other config's processes stopped).
+
 Redis unreachable: the breaker goes on alone, as an ordinary in-process breaker, from where it
 was (the batch that could not be sent is judged locally, so no outcome is lost); the outage is
 logged once, published as :class:`SharedStateLost`, counted; every ``outage_probe`` seconds
@@ -41,11 +50,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import zip_longest
 from typing import Any, Protocol
 
 from ..core._checks import is_number
 from ..core._clock import Clock
-from ..core._errors import StreamGuardError, require
+from ..core._errors import ConfigError, StreamGuardError, require
 from ..core._redis import RedisConnection, Script, parse_uri
 from ._config import BreakerConfig
 from ._state import State
@@ -63,6 +73,31 @@ BATCH_DELAY = 0.002
 
 class SharedStateUnavailable(StreamGuardError):
     """Internal: Redis did not answer; the breaker decides alone until it does."""
+
+
+class SharedConfigConflict(StreamGuardError):
+    """Internal: the shared state is governed by another config, *stored* (its string)."""
+
+    def __init__(self, stored: str) -> None:
+        super().__init__(stored)
+        self.stored = stored
+
+
+CONFIG_FIELDS = (
+    "failure_rate_threshold", "slow_call_rate_threshold", "slow_calls_measured", "window",
+    "window_size", "minimum_calls", "open_duration_ms", "open_duration_multiplier",
+    "max_open_duration_ms", "half_open_probes", "half_open_successes", "probe_timeout_ms",
+    "idle_ttl_ms", "slow_call_duration_ms")
+"""The fields of the config string (:func:`_config_arg`), in order, to name a difference."""
+
+
+def config_difference(ours: str, theirs: str) -> str:
+    """``"window_size 4 here, 100 in the shared state; …"``: the fields that differ."""
+    return "; ".join(
+        f"{field} {mine} here, {stored} in the shared state"
+        for field, mine, stored in zip_longest(CONFIG_FIELDS, ours.split("|"),
+                                               theirs.split("|"), fillvalue="(none)")
+        if mine != stored)
 
 
 @cache
@@ -154,6 +189,8 @@ class RedisBreakerStorage:
         base = self.prefix + name
         raw = await self._connection.run(_script(), [base, f"{base}:window",
                                                      f"{base}:probes"], args)
+        if _text(raw[0]) == "CONFLICT":
+            raise SharedConfigConflict(_text(raw[1]))
         state, epoch, remaining, open_for, reopens, holds, calls, failures, slow, why = raw
         return SharedView(State(_text(state)), int(epoch), int(remaining) / 1000,
                           int(open_for) / 1000, int(reopens), int(holds) == 1, int(calls),
@@ -178,7 +215,8 @@ def _config_arg(config: BreakerConfig) -> str:
         str(round(config.open_duration * 1000)), repr(config.open_duration_multiplier),
         str(round(config.max_open_duration * 1000)), str(config.half_open_probes),
         str(config.half_open_successes), str(round(config.probe_timeout * 1000)),
-        str(round(IDLE_TTL * 1000))])
+        str(round(IDLE_TTL * 1000)),
+        "-" if config.slow_call_duration is None else repr(config.slow_call_duration * 1000)])
 
 
 class LinkedBreaker(Protocol):
@@ -212,9 +250,9 @@ class SharedLink:
     ``_rejoin`` (see :class:`LinkedBreaker`)."""
 
     __slots__ = ("_answer", "_args", "_breaker", "_claim", "_outcomes", "_owns", "_poll",
-                 "_sent", "_set", "_sync", "_task", "_unanswered", "began", "closed", "epoch",
-                 "lease", "local_outcomes", "outages", "owner", "storage", "up", "view",
-                 "wanted")
+                 "_sent", "_set", "_sync", "_task", "_unanswered", "began", "closed",
+                 "conflict", "epoch", "lease", "local_outcomes", "outages", "owner", "storage",
+                 "up", "view", "wanted")
 
     def __init__(self, breaker: LinkedBreaker, storage: RedisBreakerStorage,
                  owns: bool) -> None:
@@ -243,6 +281,8 @@ class SharedLink:
         self.began = 0.0
         self.outages = 0
         self.local_outcomes = 0
+        self.conflict: ConfigError | None = None
+        """Set while the shared state is governed by another config (this one decides alone)."""
 
     # ------------------------------------------------------------------ requests
     def record(self, outcome: str) -> None:
@@ -368,6 +408,11 @@ class SharedLink:
             args, batch = self._request()
             try:
                 view = await self.storage.run(self._breaker.name, args)
+            except SharedConfigConflict as exc:
+                self._unanswered = [0, 0, 0]
+                self._conflicted(exc, batch if args[0] == "record" else "")
+                self._answered()
+                return
             except Exception as exc:  # any failure: decide alone, say why
                 # Unreachable, or an error answer (READONLY replica, OOM, a key of another
                 # type): either way this batch was not judged there.
@@ -409,6 +454,33 @@ class SharedLink:
         return start_timer(self._breaker._clock, delay, fn)
 
     # ------------------------------------------------------------------ outages
+    def _conflicted(self, conflict: SharedConfigConflict, batch: str) -> None:
+        """The shared state is governed by another config: go alone (as in an outage, so the
+        batch is judged here and nothing is lost), say so once, loudly, and check again every
+        ``outage_probe`` seconds in case the state is deleted or expires."""
+        if self.closed:
+            return
+        breaker = self._breaker
+        error = ConfigError(
+            f"CircuitBreaker {breaker.name!r}: its shared state ({self.storage.prefix}"
+            f"{breaker.name} at {self.storage.uri}) is governed by another config: "
+            f"{config_difference(self._args, conflict.stored)}. Every process that shares a "
+            "breaker must give it the same BreakerConfig; this one decides alone meanwhile. "
+            "Fix the config, or give this config its own breaker name, or delete the old "
+            "state (RedisBreakerStorage.delete) once no process uses the old config")
+        if self.conflict is None:
+            _log.error("%s", error)
+        self.conflict = error
+        if self.up:
+            self.up = False
+            self.outages += 1
+            self.began = breaker._clock.now()
+            self._outcomes.clear()
+            self._set = None
+            breaker._go_local(str(error), batch)
+        if self._poll is None:
+            self._poll = self._after(self.storage.outage_probe, self._probe_outage)
+
     def _lost(self, error: BaseException, batch: str) -> None:
         if self.closed:
             return
@@ -436,12 +508,19 @@ class SharedLink:
         args[0], args[3] = "sync", ""
         try:
             view = await self.storage.run(self._breaker.name, args)
+        except SharedConfigConflict as exc:
+            self._conflicted(exc, "")  # still (or now) another config's state
+            return
         except Exception:  # still down (logged once, when it began)
             if not self.closed:
                 self._poll = self._after(self.storage.outage_probe, self._probe_outage)
             return
         if self.closed:
             return
+        if self.conflict is not None:
+            _log.info("circuit breaker %r: the shared state of another config is gone; "
+                      "sharing again", self._breaker.name)
+            self.conflict = None
         self.up = True
         self.epoch = view.epoch
         self.view = view

@@ -50,6 +50,20 @@ def worker_count(text: str) -> int:
     return value
 
 
+def group_id(text: str) -> str:
+    """A consumer group id: not empty, not only blanks (the Kafka adapter's rule)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a non-empty consumer group id, got {text!r}")
+    return text
+
+
+def topic_name(text: str) -> str:
+    """A topic name: not empty, not only blanks."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a non-empty topic name, got {text!r}")
+    return text
+
+
 def restart_count(text: str) -> int:
     """How many times in a row ``--max-restarts`` restarts a failing worker: >= 0."""
     try:
@@ -178,8 +192,8 @@ def add_demo(commands: _Commands) -> None:
     parser.add_argument("--source", choices=("auto", "kafka", "memory"), default="auto",
                         help="where the items come from (default: auto, Kafka when the "
                              "embedded broker is available)")
-    parser.add_argument("--items", type=int, default=None, metavar="N",
-                        help="how many items the burst holds")
+    parser.add_argument("--items", type=int, default=3000, metavar="N",
+                        help="how many items the burst holds (default: 3000)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the flaky downstream")
     _metrics_options(parser)
     _view_options(parser)
@@ -199,8 +213,8 @@ def add_lag(commands: _Commands) -> None:
                         metavar="HOST:PORT", help="Kafka bootstrap servers (default: those "
                         f"of --command-config, else {DEFAULT_BOOTSTRAP})")
     _security_option(parser)
-    parser.add_argument("--group", required=True, help="the consumer group id")
-    parser.add_argument("--topic", action="append", metavar="TOPIC",
+    parser.add_argument("--group", type=group_id, required=True, help="the consumer group id")
+    parser.add_argument("--topic", type=topic_name, action="append", metavar="TOPIC",
                         help="only this topic (repeatable; default: every topic the group "
                              "committed offsets for)")
     parser.add_argument("--timeout", type=positive_seconds, default=10.0, metavar="SECONDS",

@@ -20,9 +20,19 @@ Example::
 
 from ..core._public import publish as _publish
 from ._operator import guarded_sink
-from ._stage import DeliveryError, ItemCallback, ItemDeadLettered, ItemFellBack, OnOpen
+from ._stage import (
+    DEAD_LETTER_REASONS,
+    DeadLetterReason,
+    DeliveryError,
+    ItemCallback,
+    ItemDeadLettered,
+    ItemFellBack,
+    OnOpen,
+)
 
 __all__ = [
+    "DEAD_LETTER_REASONS",
+    "DeadLetterReason",
     "DeliveryError",
     "ItemCallback",
     "ItemDeadLettered",

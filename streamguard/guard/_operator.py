@@ -75,6 +75,12 @@ def guarded_sink(
     tries ran out gives up only if the breaker still lets calls through one backoff
     (``max_delay``-capped) later: during an outage items wait, only a poison item is given up.
 
+    *call*'s result, and what *dead_letter* and *fallback* return, are awaited once and
+    thrown away, so an awaitable coming out of that await is work that never ran (``async def
+    call(x): return post(x)``, with no ``await``): the item's ack fails and the stream fails
+    with a ``TypeError`` naming the callable and the fix, whatever the breaker, retry or
+    dead-letter sink (a programming error, not a failed delivery).
+
     Raises:
         TypeError: *call* is not an ``async def`` function, or a callback cannot take
             ``(item, error)``.

@@ -17,18 +17,18 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Literal, Never, TypeAlias, TypeVar
+from typing import Any, Literal, Never, TypeAlias, TypeVar, get_args
 
 from ..breaker._breaker import CircuitBreaker
 from ..breaker._state import CircuitOpenError, State
 from ..core._clock import Clock
-from ..core._concurrent import ConcurrencyLimit, ConcurrentStage
+from ..core._concurrent import AwaitableResult, ConcurrencyLimit, ConcurrentStage
 from ..core._errors import StreamGuardError, failure_of
 from ..core._protocol import ChunkSubscriber
 from ..core._stage import StageEvent
 from ..retry._budget import RetryBudget
 from ..retry._config import PROGRAMMING_ERRORS, RetryConfig, ceiling
-from ..retry._retry import Retry, RetryError, describe_call
+from ..retry._retry import GiveUpReason, Retry, RetryError, describe_call
 from ._deadlines import Deadlines
 
 T = TypeVar("T")
@@ -37,6 +37,17 @@ OnOpen: TypeAlias = Literal["backpressure", "fail", "dead_letter", "fallback"]
 """What an item does when the breaker refuses it (see :func:`~streamguard.guard.guarded_sink`)."""
 ItemCallback: TypeAlias = Callable[[Any, BaseException], Any]
 """``(item, error)``, sync or async: a dead-letter sink or a fallback."""
+
+DeadLetterReason: TypeAlias = Literal["breaker_open", "not_retryable", "call_failed",
+                                      GiveUpReason]
+"""Why a guarded sink gave an item up: the breaker refused it (``breaker_open``), its error is
+not retryable (``not_retryable``), it failed with no retry configured (``call_failed``), or
+its retry gave up, for the retry's own :data:`~streamguard.retry.GiveUpReason`
+(``attempts_exhausted``, ``retry_after_too_long``, ``budget_exhausted``): one vocabulary for
+both packages' metrics and events."""
+
+DEAD_LETTER_REASONS: tuple[DeadLetterReason, ...] = get_args(DeadLetterReason)
+"""Every :data:`DeadLetterReason`."""
 
 _FREE = (State.CLOSED, State.DISABLED)
 
@@ -63,8 +74,8 @@ class DeliveryError(StreamGuardError):
         self.state = state
 
 
-def _undelivered(stage: str, call: object, breaker: CircuitBreaker | None, reason: str,
-                 cause: BaseException) -> DeliveryError:
+def _undelivered(stage: str, call: object, breaker: CircuitBreaker | None,
+                 reason: DeadLetterReason, cause: BaseException) -> DeliveryError:
     # What happened first (the stage gave up, and why), then the last error: the missing
     # breaker is context, never the cause.
     guard = "no breaker configured" if breaker is None else (
@@ -76,7 +87,8 @@ def _undelivered(stage: str, call: object, breaker: CircuitBreaker | None, reaso
                 f"{name} (RetryConfig.never_retry_on lists such errors)")
     else:
         hint = "pass dead_letter= to route such items instead of failing the stream"
-    error = DeliveryError(f"guarded_sink {stage!r} did not deliver the item ({reason}; {guard});"
+    error = DeliveryError(f"guarded_sink {stage!r} did not deliver the item "
+                          f"({reason.replace('_', ' ')}; {guard});"
                           f" last error: {type(cause).__name__}: {cause}; {hint}",
                           breaker=None if breaker is None else breaker.name,
                           state=None if breaker is None else breaker.state.value)
@@ -86,11 +98,13 @@ def _undelivered(stage: str, call: object, breaker: CircuitBreaker | None, reaso
 
 @dataclass(frozen=True, slots=True)
 class ItemDeadLettered(StageEvent):
-    """An item went to the dead-letter sink; *reason* is ``"breaker open"``, ``"retries
-    exhausted"``, ``"not retryable"`` or ``"call failed"`` (no retry configured); *error* is
-    the error that sent it there."""
+    """An item went to the dead-letter sink; *reason* says why, as a
+    :data:`DeadLetterReason` code (``"breaker_open"``, ``"attempts_exhausted"``,
+    ``"not_retryable"`` …); *error* is the error that sent it there (for a retry that gave up,
+    a :class:`~streamguard.retry.RetryError` whose ``detail`` has the values that decided
+    it)."""
 
-    reason: str
+    reason: DeadLetterReason
     error: BaseException
 
 
@@ -105,6 +119,7 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     """The stage behind :func:`~streamguard.guard.guarded_sink`."""
 
     kind = "guarded_sink"
+    _op = "guarded_sink"
     # An adaptive limit learns from each try of the call (_learned_call), not from process(),
     # whose duration holds breaker waits and retry backoffs and whose outcome is a success
     # when a failed item was dead-lettered: the limit would read them as the downstream's.
@@ -139,6 +154,9 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         self._learning = self._concurrency_limit
         self._tries = 0  # tries of the call under way (counted under an adaptive limit)
         self._try_waiters: list[asyncio.Future[None]] = []
+
+    def _result_source(self) -> tuple[str, object]:
+        return "call", self._call
 
     # ---------------------------------------------------------------- demand
     def _may_request(self) -> bool:
@@ -273,12 +291,13 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
             except Exception as exc:
                 error = exc
         while True:
+            reason: DeadLetterReason
             if isinstance(error, CircuitOpenError):
-                reason = "breaker open"
+                reason = "breaker_open"
             elif isinstance(error, RetryError):
-                reason = "retries exhausted"
+                reason = error.reason
             else:
-                reason = "call failed" if retry is None else "not retryable"
+                reason = "call_failed" if retry is None else "not_retryable"
             breaker = self._breaker
             if breaker is not None and await self._waits(reason, breaker, generation):
                 await breaker.wait_permitted()
@@ -291,17 +310,18 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
                 except Exception as exc:
                     error = exc
                 continue
-            if reason == "breaker open":
+            if reason == "breaker_open":
                 return await self._when_open(item, error)
             return await self._undeliverable(item, error, reason)
 
-    async def _waits(self, reason: str, breaker: CircuitBreaker, generation: int) -> bool:
+    async def _waits(self, reason: DeadLetterReason, breaker: CircuitBreaker,
+                     generation: int) -> bool:
         """In backpressure mode an item waits for the breaker when it refused, and also when
         the item's tries ran out because the downstream is down: only a downstream that still
         takes calls can make an item give up (a poison item, not an outage)."""
-        if self._on_open != "backpressure" or reason == "not retryable":
+        if self._on_open != "backpressure" or reason == "not_retryable":
             return False
-        if reason == "breaker open" or self._disturbed(breaker, generation):
+        if reason == "breaker_open" or self._disturbed(breaker, generation):
             return True
         # At the start of an outage an item's tries can run out before the breaker has seen
         # enough failures to open. Give it one more backoff to judge before giving up.
@@ -392,10 +412,10 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
 
     async def _when_open(self, item: T, refused: Exception) -> Any:
         if self._on_open == "dead_letter":
-            return await self._to_dead_letter(item, refused, "breaker open")
+            return await self._to_dead_letter(item, refused, "breaker_open")
         if self._on_open == "fallback" and self._fallback is not None:
             with failure_of(self.name):
-                await _maybe_await(self._fallback(item, refused))
+                await _maybe_await("fallback", self._fallback, self._fallback(item, refused))
             bus = self._rt.bus
             if bus.active:
                 bus.publish(ItemFellBack(source=f"{self._rt.name}/{self.name}",
@@ -404,16 +424,18 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
             return None
         raise refused  # "fail": the stream fails, naming the item and (in the cause) the breaker
 
-    async def _undeliverable(self, item: T, error: Exception, reason: str) -> Any:
+    async def _undeliverable(self, item: T, error: Exception, reason: DeadLetterReason) -> Any:
         if self._dead_letter is not None:
             return await self._to_dead_letter(item, error, reason)
         raise _undelivered(self.name, self._call, self._breaker, reason, error)
 
-    async def _to_dead_letter(self, item: T, error: BaseException, reason: str) -> Any:
+    async def _to_dead_letter(self, item: T, error: BaseException,
+                              reason: DeadLetterReason) -> Any:
         if self._dead_letter is None:
             raise error
         with failure_of(self.name):
-            await _maybe_await(self._dead_letter(item, error))
+            await _maybe_await("dead_letter", self._dead_letter,
+                               self._dead_letter(item, error))
         bus = self._rt.bus
         if bus.active:
             bus.publish(ItemDeadLettered(source=f"{self._rt.name}/{self.name}",
@@ -422,9 +444,11 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         return ConcurrentStage.REJECTED  # completes at its source, counted as rejected
 
 
-async def _maybe_await(value: Any) -> Any:
+async def _maybe_await(field: str, fn: object, value: Any) -> None:
     # A sync callback is called as it is (KafkaSource.dead_letter schedules its write);
-    # an async one is awaited.
+    # an async one is awaited. Its result is thrown away, so what the await gave must not be
+    # work still to do (`return store(x)` without `await`): the stage refuses it.
     if inspect.isawaitable(value):
-        return await value
-    return value
+        value = await value
+        if value is not None and inspect.isawaitable(value):
+            raise AwaitableResult(field, fn, value)

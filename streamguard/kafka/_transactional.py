@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Generic, TypeVar
 
@@ -262,7 +262,7 @@ class TransactionalPipeline(Generic[V]):
     async def _flush(self, within: float) -> None:
         """Drain: write every lane's pending records, at most *within* seconds."""
         now = self._clock.now()
-        for lane in self._lanes.values():
+        for lane in list(self._lanes.values()):  # a rebalance may revoke some meanwhile
             if lane.task is not None and not lane.task.done():
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.shield(lane.task), within)
@@ -301,6 +301,8 @@ class TransactionalPipeline(Generic[V]):
     async def _assigned(self, assigned: frozenset[TP]) -> None:
         """New partitions: start their producers (fencing the previous owner), then start
         each from its committed offset, read after the fencing settled it."""
+        if not self._running:  # stopping: a producer started now would outlive the close
+            return
         cfg = self.config
         new = sorted(tp for tp in assigned if tp not in self._lanes)
         lanes = [Lane(tp) for tp in new]
@@ -326,10 +328,10 @@ class TransactionalPipeline(Generic[V]):
 
     async def _revoked(self, revoked: frozenset[TP]) -> None:
         """Finish the batch being written (``close_timeout``), drop the rest, close."""
-        lanes = [self._lanes.pop(tp) for tp in sorted(revoked) if tp in self._lanes]
-        await self._retire(lanes, self.config.close_timeout)
+        await self._retire(revoked, self.config.close_timeout)
 
-    async def _retire(self, lanes: list[Lane], within: float) -> None:
+    async def _retire(self, tps: Iterable[TP], within: float) -> None:
+        lanes = [self._lanes.pop(tp) for tp in sorted(tps) if tp in self._lanes]
         for lane in lanes:
             lane.gone = True
         tasks = [lane.task for lane in lanes if lane.task is not None and not lane.task.done()]
@@ -345,10 +347,9 @@ class TransactionalPipeline(Generic[V]):
                 await close_quietly(lane.producer)
 
     async def _close(self) -> None:
-        lanes = list(self._lanes.values())
-        self._lanes.clear()
-        await self._retire(lanes, 0 if not self._draining else self._drain_timeout)
+        await self._retire(list(self._lanes), 0 if not self._draining else self._drain_timeout)
         if self._consumer is not None:
-            await close_quietly(self._consumer)
+            await close_quietly(self._consumer)  # waits for a rebalance under way: lanes
+            await self._retire(list(self._lanes), 0)  # it assigned meanwhile wrote nothing
         if self._shared is not None:
             await close_quietly(self._shared)

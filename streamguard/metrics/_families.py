@@ -86,12 +86,14 @@ RETRY_BUDGET_EXHAUSTED = Family(
     "Retries refused because the retry budget was spent.", ("stage",))
 RETRY_GAVE_UP = Family(
     "streamguard_retry_gave_up_total", "counter",
-    "Calls that failed for good after their retries, per reason.", ("stage", "reason"))
+    "Calls that failed for good after their retries, per reason (attempts_exhausted, "
+    "retry_after_too_long, budget_exhausted).", ("stage", "reason"))
 
 GUARD_DEAD_LETTERED = Family(
     "streamguard_guard_dead_lettered_total", "counter",
-    "Items a guarded sink sent to its dead-letter sink, per reason (breaker open, retries "
-    "exhausted, not retryable, call failed).", ("pipeline", "stage", "reason"))
+    "Items a guarded sink sent to its dead-letter sink, per reason (breaker_open, "
+    "not_retryable, call_failed, or why its retry gave up: attempts_exhausted, "
+    "retry_after_too_long, budget_exhausted).", ("pipeline", "stage", "reason"))
 GUARD_FALLBACKS = Family(
     "streamguard_guard_fallbacks_total", "counter",
     "Items a guarded sink handed to its fallback because the breaker refused them.",

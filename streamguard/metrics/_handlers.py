@@ -140,7 +140,7 @@ def _retry() -> Table:
         rec.inc(F.RETRY_BUDGET_EXHAUSTED, (e.source,))
 
     def gave_up(rec: Recorder, e: Any) -> None:
-        rec.inc(F.RETRY_GAVE_UP, (e.source, e.reason))
+        rec.inc(F.RETRY_GAVE_UP, (e.source, e.reason))  # the code: the detail varies
 
     return {
         ev.RetryAttempted: attempted,
@@ -154,8 +154,7 @@ def _guard() -> Table:
     from .. import guard as ev
 
     def dead_lettered(rec: Recorder, e: Any) -> None:
-        reason = str(e.reason).replace(" ", "_")
-        rec.inc(F.GUARD_DEAD_LETTERED, (e.pipeline, e.stage, reason))
+        rec.inc(F.GUARD_DEAD_LETTERED, (e.pipeline, e.stage, e.reason))
 
     def fell_back(rec: Recorder, e: Any) -> None:
         rec.inc(F.GUARD_FALLBACKS, (e.pipeline, e.stage))

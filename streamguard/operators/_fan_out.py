@@ -15,19 +15,29 @@ completes the dropped item's share. ``overflow="error"`` fails the stream instea
 **Memory bound.** ``branches × buffer`` items held (plus what the branches hold).
 
 **Acks.** A broadcast item carries a :class:`~._fan_acks.SharedAck` with one share per live
-branch: its record completes once every branch completed it (fails if one failed). A
-partitioned item keeps its own ack.
+branch: its record completes once every branch completed it (fails if one failed, is
+abandoned if one abandoned it). A branch that *left* — it cancelled its input (``take``, or
+its consumer ended) and its own stream completed — has no say in the items it did not
+receive, whether its buffer held them or they arrived after it ended: it withdraws its share
+and the branches still taking part settle the record alone, so the outcome does not depend
+on ``buffer`` (a cancelled subscriber of Reactor's ``publish()`` or of Akka's ``Broadcast``
+likewise just stops being served). An item every branch withdrew from was processed by
+nobody and is abandoned. A failing stage cancels its input too, so what a cancelled port
+held waits until its branch's stream ended (:class:`BranchWatch`): a branch that failed, or
+was cancelled by the join (the broadcast's consumer cancelled, or another branch failed),
+abandons it, since it would have processed those items. A partitioned item keeps its own
+ack: it has one branch, so an item for a cancelled branch is abandoned.
 
 **Endings.** Upstream completion completes each branch once its buffer is delivered; an
-upstream error fails every branch. A branch that cancels stops receiving (its buffered items
-are abandoned; partitioned items routed to it later are abandoned and counted as dropped);
-when every branch cancelled, upstream is cancelled.
+upstream error fails every branch (what their buffers held is abandoned). A branch that
+cancels stops receiving (partitioned items routed to it, held or later, are abandoned,
+later ones counted as dropped); when every branch cancelled, upstream is cancelled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar, cast
 
 from ..core._ack import Ack, abandon_all
 from ..core._errors import BufferOverflowError
@@ -65,7 +75,7 @@ class Port(Generic[T]):
     """The subscription of one branch."""
 
     __slots__ = ("again", "cancelled", "demand", "down", "draining", "finished", "hub", "index",
-                 "lossy", "queue")
+                 "left", "lossy", "queue", "withheld")
 
     def __init__(self, hub: Hub[T], index: int, buffer: int, overflow: Overflow) -> None:
         self.hub = hub
@@ -79,6 +89,11 @@ class Port(Generic[T]):
         self.finished = False
         self.draining = False  # a request made inside on_chunk only marks more to do
         self.again = False
+        # How the branch's own stream ended: True it completed (the branch left), False it
+        # failed or was cancelled (torn down), None still running. Until then the shares of
+        # the items a cancelled port never delivered are withheld (see Hub._unreceived).
+        self.left: bool | None = None
+        self.withheld: list[Ack] = []
 
     def accepts(self) -> int:
         """How many more items this port can take now."""
@@ -145,6 +160,10 @@ class Hub(Stage[T, T]):
             if self._attached == len(self._ports):
                 self._source._subscribe_chunked(self)
         return Stream(subscribe)
+
+    def watch(self, index: int, out: Stream[Any]) -> Stream[Any]:
+        """Branch *index*'s output, reporting to the hub how it ends."""
+        return Stream(lambda down: out._subscribe_chunked(BranchWatch(self, index, down)))
 
     # ---------------------------------------------------------------- statistics
     def _buffered(self) -> int:
@@ -257,8 +276,8 @@ class Hub(Stage[T, T]):
         n = len(items)
         if port.cancelled or port.finished:
             # cancelled while this chunk was being handed out (from an earlier branch's
-            # on_chunk): its share was not processed
-            abandon_all(acks)
+            # on_chunk): the branch never received these items
+            self._unreceived(port, acks)
             return
         if not port.queue and port.demand >= n and port.down is not None and not port.draining:
             if port.demand < UNBOUNDED:
@@ -334,9 +353,42 @@ class Hub(Stage[T, T]):
             self._top_up()
 
     def _abandon_queue(self, port: Port[T]) -> None:
-        abandon_all(list(port.queue.acks))
+        acks = list(port.queue.acks)
         port.queue.items.clear()
         port.queue.acks.clear()
+        self._unreceived(port, acks)
+
+    def _unreceived(self, port: Port[T], acks: Sequence[Ack | None] | None) -> None:
+        """Settle what *port* held or was handed but never passed to its branch.
+
+        A broadcast branch that cancelled withdraws its share: the other branches alone
+        settle the record, as if the item had arrived after the branch ended — so the
+        outcome does not depend on how much the branch's buffer held. A partitioned item
+        has no other holder, and a branch ended by an upstream error did not choose to
+        leave: those items were processed by nobody and are abandoned.
+        """
+        if acks is None:
+            return
+        if self._route is not None or not port.cancelled or port.left is False:
+            abandon_all(acks)
+        elif port.left is None:
+            # cancelled, but a failing stage cancels its input before it fails: whether the
+            # branch left or failed is known once its stream ended
+            port.withheld.extend(a for a in acks if a is not None)
+        else:
+            _withdraw(acks)
+
+    def _branch_ended(self, index: int, left: bool) -> None:
+        """Branch *index*'s stream completed (*left*) or failed or was cancelled."""
+        port = self._ports[index]
+        if port.left is not None:
+            return
+        port.left = left
+        held, port.withheld = port.withheld, []
+        if left:
+            _withdraw(held)
+        else:
+            abandon_all(held)
 
     def cancel(self) -> None:
         """Every branch cancelled: cancel upstream."""
@@ -350,6 +402,50 @@ class Hub(Stage[T, T]):
             self._up.cancel()
         if not was_done:
             self._publish_terminated("cancelled", None)
+
+
+def _withdraw(acks: Sequence[Ack | None]) -> None:
+    for ack in acks:
+        if ack is not None:
+            cast(SharedAck, ack).withdraw()  # a broadcast port holds the shares _broadcast made
+
+
+class BranchWatch:
+    """Between a branch's output and the join: tells the hub how the branch's stream ended
+    (completed: the branch left; failed, or cancelled by the join: torn down)."""
+
+    __slots__ = ("down", "hub", "index", "up")
+
+    def __init__(self, hub: Hub[Any], index: int, down: ChunkSubscriber[Any]) -> None:
+        self.hub = hub
+        self.index = index
+        self.down = down
+        self.up: Subscription = _UNSET
+
+    def on_subscribe(self, subscription: Subscription) -> None:
+        self.up = subscription
+        self.down.on_subscribe(self)
+
+    def on_next(self, item: Any) -> None:
+        self.down.on_next(item)
+
+    def on_chunk(self, items: list[Any], acks: list[Ack] | None) -> None:
+        self.down.on_chunk(items, acks)
+
+    def on_error(self, error: BaseException) -> None:
+        self.hub._branch_ended(self.index, left=False)
+        self.down.on_error(error)
+
+    def on_complete(self) -> None:
+        self.hub._branch_ended(self.index, left=True)
+        self.down.on_complete()
+
+    def request(self, n: int) -> None:
+        self.up.request(n)
+
+    def cancel(self) -> None:
+        self.hub._branch_ended(self.index, left=False)
+        self.up.cancel()
 
 
 class _Dead:

@@ -124,12 +124,15 @@ def zip(*streams: Stream[Any], prefetch: int = DEFAULT_INNER_PREFETCH,
 
     Each input is asked for *prefetch* items ahead. A tuple's ack completes (or fails) the
     records of all its members. Memory: at most ``len(streams) × prefetch`` items held.
+    At least one stream is needed (``merge()`` and ``concat()`` of nothing complete empty).
 
     Example::
 
         pairs = op.zip(prices, volumes)   # (price, volume), (price, volume), …
     """
     _check_streams("zip", streams)
+    # a zip of nothing has no shortest input to end with: refused here, not at run time
+    require(len(streams) >= 1, "op.zip: needs at least one stream", len(streams))
     _check_prefetch("op.zip", prefetch)
     _check_name("op.zip", name)
 
@@ -170,6 +173,7 @@ def _fan_out(kind: str, branches: tuple[Branch[T], ...], route: Callable[[T], in
             hub = Hub(source, len(branches), route, buffer, strategies, name)
             outs = tuple(branch(hub.stream(i)) for i, branch in enumerate(branches))
             _check_streams(f"{kind} branch", outs)
+            outs = tuple(hub.watch(i, out) for i, out in enumerate(outs))
             combine(outs, concurrency=len(outs), prefetch=DEFAULT_INNER_PREFETCH,
                     kind=f"{hub.kind}.join", name=None)._subscribe_chunked(down)
         return Stream(subscribe)
@@ -186,7 +190,12 @@ def broadcast(*branches: Branch[T], buffer: int = 0,
     branch can take (its demand plus the free room of its *buffer*), so the slowest branch
     sets the pace; a branch with a lossy *overflow* (``"drop_oldest"``, ``"drop_newest"``,
     ``"keep_latest"``; one strategy, or one per branch) drops (counted) instead of holding
-    the others back. An acked item completes its record once every branch completed it.
+    the others back. An acked item completes its record once every branch completed it
+    (fails if one failed). A branch that left (``take``, or its consumer ended: its stream
+    completed) has no say in the items it did not receive, buffered or later: the branches
+    still taking part settle them alone, whatever *buffer* is; an item no branch took part
+    in is abandoned. A branch that failed or was cancelled from downstream abandons what it
+    held, so a Kafka source delivers those records again.
 
     Memory: at most ``branches × buffer`` items held between upstream and the branches.
 

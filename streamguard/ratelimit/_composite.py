@@ -7,7 +7,7 @@ commit within one synchronous call; in Redis it is one Lua script over every tie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,8 +71,13 @@ class CompositeLimiter(BaseLimiter):
     def __init__(self, name: str, tiers: Sequence[Tier], *, storage: str | Storage = "memory://",
                  failure_mode: FailureMode = "open", outage_probe: float = 0.5,
                  clock: Clock = SYSTEM_CLOCK, bus: EventBus | None = None) -> None:
+        require(isinstance(tiers, Iterable) and not isinstance(tiers, str | Tier),
+                "tiers must be a list of Tier(name=..., algorithm=...)", tiers)
         tiers = tuple(tiers)
         require(len(tiers) >= 1, "a composite limiter needs at least one tier", len(tiers))
+        for i, tier in enumerate(tiers):
+            require(isinstance(tier, Tier),
+                    f"tiers[{i}]: each tier must be a Tier(name=..., algorithm=...)", tier)
         names = [t.name for t in tiers]
         require(len(set(names)) == len(names), "tier names must be unique", names)
         self.tiers = tiers

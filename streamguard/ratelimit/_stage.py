@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, Literal, TypeVar
 
 from streamguard.core._ack import Ack, abandon_all
+from streamguard.core._checks import awaitable_result_error
 from streamguard.core._errors import require
 from streamguard.core._outbox import OutboxStage
 from streamguard.core._protocol import UNBOUNDED, ChunkSubscriber
@@ -103,7 +104,8 @@ class RateLimitStage(OutboxStage[T, T]):
         self._rejecting = 0  # refused items whose async on_reject is still running
         self._started = False
         self._runner: asyncio.Task[None] | None = None
-        self._nap: asyncio.Future[None] | None = None
+        self._nap_end: float | None = None  # while the runner naps: when it will wake
+        self._woken = False  # _open cancelled the runner to end its nap early
         self._wanted = asyncio.Event()  # set while downstream has demand
 
     # ---------------------------------------------------------------- statistics
@@ -281,8 +283,11 @@ class RateLimitStage(OutboxStage[T, T]):
         self._lines.open(pending.line, pending, since=since, wake=wake)
         if self._runner is None:
             self._runner = self._spawn_tracked(self._run())
-        elif self._nap is not None:
-            self._nap.cancel()  # a new head may ask before the runner would wake
+        elif self._nap_end is not None and wake < self._nap_end:
+            # The new head may ask before the runner would wake: end the nap now.
+            self._nap_end = None
+            self._woken = True
+            self._runner.cancel()
 
     # ---------------------------------------------------------------- turns
     def _turns(self) -> None:
@@ -351,12 +356,19 @@ class RateLimitStage(OutboxStage[T, T]):
             self._top_up()
 
     async def _nap_until(self, when: float) -> None:
-        self._nap = asyncio.ensure_future(self._clock.sleep(until(self._clock.now(), when)))
+        # The runner sleeps on the clock itself: a task and a wait per nap cost more event
+        # loop rounds than the decisions of the nap's wake. _open wakes it early by cancelling
+        # it; that cancellation is taken back here, any other one goes on.
+        self._nap_end = when
         try:
-            await asyncio.wait((self._nap,))  # returns early when _open cancels the nap
+            await self._clock.sleep(until(self._clock.now(), when))
+        except asyncio.CancelledError:
+            runner = asyncio.current_task()
+            if not self._woken or runner is None or runner.uncancel() > 0:
+                raise
         finally:
-            self._nap.cancel()
-            self._nap = None
+            self._nap_end = None
+            self._woken = False
 
     # ---------------------------------------------------------------- outcomes
     def _settle(self, pending: _Pending[T], decision: Decision, waited: float) -> None:
@@ -414,6 +426,13 @@ class RateLimitStage(OutboxStage[T, T]):
                 f"stage {self.name!r}: on_reject did not finish ({error or 'cancelled'!r})")
             self._reject_failed(pending, exc)
             return
+        result = task.result()
+        if result is not None and inspect.isawaitable(result):
+            # Thrown away, so it must not be work still to do (`return store(x)` with no
+            # `await`): the item would complete at its source with nothing stored.
+            self._reject_failed(pending, awaitable_result_error(
+                "rate_limit", "on_reject", self._on_reject, result, awaited=True))
+            return
         if pending.ack is not None:
             pending.ack.done()
         self._drain()
@@ -464,7 +483,9 @@ def rate_limit(
         mode: ``"backpressure"`` (default): delay items, never drop; ``"police"``: refuse
             items over the limit to *on_reject*; ``"error"``: fail the stream on the first.
         on_reject: ``(item, decision)``, sync or async, receives refused items in police
-            mode; the item completes at its source once it returns. In backpressure mode it
+            mode; the item completes at its source once it returns (what an async one
+            returns is thrown away: an awaitable there, ``return store(item)`` with no
+            ``await``, fails the item and the stream with a ``TypeError``). In backpressure mode it
             takes items whose cost can never pass (more than the limit) and a key's items
             beyond *max_pending_per_key*; without it such an item fails the stream.
         max_pending: the most items held at once (waiting or admitted and not yet taken

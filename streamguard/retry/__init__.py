@@ -23,6 +23,8 @@ from ..core._public import publish as _publish
 from ._budget import BudgetConfig, BudgetStatistics, RetryBudget
 from ._config import PROGRAMMING_ERRORS, Backoff, RetryConfig
 from ._retry import (
+    GIVE_UP_REASONS,
+    GiveUpReason,
     Retry,
     RetryAttempted,
     RetryBudgetExhausted,
@@ -32,10 +34,12 @@ from ._retry import (
 )
 
 __all__ = [
+    "GIVE_UP_REASONS",
     "PROGRAMMING_ERRORS",
     "Backoff",
     "BudgetConfig",
     "BudgetStatistics",
+    "GiveUpReason",
     "Retry",
     "RetryAttempted",
     "RetryBudget",

@@ -15,7 +15,7 @@ import functools
 import random
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, NoReturn, ParamSpec, Protocol, TypeVar
+from typing import Any, Literal, NoReturn, ParamSpec, Protocol, TypeAlias, TypeVar, get_args
 
 from ..core._checks import is_async_callable
 from ..core._clock import SYSTEM_CLOCK, Clock
@@ -28,34 +28,47 @@ from ._config import RetryConfig, next_delay
 P = ParamSpec("P")
 R = TypeVar("R")
 
+GiveUpReason: TypeAlias = Literal["attempts_exhausted", "retry_after_too_long", "budget_exhausted"]
+"""Why a :class:`Retry` gave up: every try was used (``attempts_exhausted``), the downstream
+asked for a longer wait than ``max_retry_after`` (``retry_after_too_long``), or the shared
+:class:`~streamguard.retry.RetryBudget` had no retry left (``budget_exhausted``). A small
+fixed set, so that it can label a metric; the measured values are in the message."""
+
+GIVE_UP_REASONS: tuple[GiveUpReason, ...] = get_args(GiveUpReason)
+"""Every :data:`GiveUpReason`, in the order the rules are checked."""
+
 
 class RetryError(StreamGuardError):
     """A retried call failed for good: attempts used up, retry budget exhausted, or the
     downstream asked for a longer wait than allowed. The last error is ``__cause__``.
 
     Message: ``Retry 'payments' gave up on send(42) after 3 attempts (attempts exhausted):
-    ConnectionError: refused``.
+    ConnectionError: refused``; the part in brackets is *detail*.
 
     Attributes:
         retry: the name of the :class:`~streamguard.retry.Retry`.
         call: a short description of the call.
         attempts: tries made.
-        reason: why it stopped.
+        reason: why it stopped, as a :data:`GiveUpReason` code (``"attempts_exhausted"`` …).
+        detail: the same in words, with the values that decided it (``"Retry-After of 60 s
+            exceeds max_retry_after=5 s"``).
         last_error: the error of the last try.
     """
 
     retryable = False
 
-    def __init__(self, retry: str, call: str, attempts: int, reason: str,
-                 last_error: BaseException) -> None:
+    def __init__(self, retry: str, call: str, attempts: int, reason: GiveUpReason,
+                 last_error: BaseException, *, detail: str | None = None) -> None:
+        detail = detail if detail is not None else reason.replace("_", " ")
         super().__init__(
             f"Retry {retry!r} gave up on {call} after {attempts} attempt"
-            f"{'' if attempts == 1 else 's'} ({reason}): "
+            f"{'' if attempts == 1 else 's'} ({detail}): "
             f"{type(last_error).__name__}: {last_error}")
         self.retry = retry
         self.call = call
         self.attempts = attempts
-        self.reason = reason
+        self.reason: GiveUpReason = reason
+        self.detail = detail
         self.last_error = last_error
         self.__cause__ = last_error
 
@@ -63,7 +76,8 @@ class RetryError(StreamGuardError):
 # ---------------------------------------------------------------------- events
 # `source` names the retry (usually the stage it serves). Metrics count RetryAttempted as
 # streamguard_retry_attempts_total{stage}, RetryBudgetExhausted as
-# streamguard_retry_budget_exhausted_total{stage}.
+# streamguard_retry_budget_exhausted_total{stage}, RetryGaveUp as
+# streamguard_retry_gave_up_total{stage, reason} (the code, never the detail).
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +105,14 @@ class RetryBudgetExhausted(RetryEvent):
 
 @dataclass(frozen=True, slots=True)
 class RetryGaveUp(RetryEvent):
-    """The call failed for good after *attempts* tries; *reason* says why."""
+    """The call failed for good after *attempts* tries; *reason* says why, as a
+    :data:`GiveUpReason` code, and *detail* says it in words, with the values that decided it
+    (for logs: it varies with them, so it never labels a metric)."""
 
     attempts: int
-    reason: str
+    reason: GiveUpReason
     error: BaseException
+    detail: str
 
 
 # ---------------------------------------------------------------------- rules
@@ -262,27 +279,29 @@ class Retry:
         it (at least the error's ``retry_after`` when honoured), or raise."""
         cfg = self.config
         if tries >= cfg.attempts:
-            self._give_up(tries, "attempts exhausted", error, describe)
+            self._give_up(tries, "attempts_exhausted", "attempts exhausted", error, describe)
         after = retry_after_of(error) if cfg.honour_retry_after else None
         if after is not None and after > cfg.max_retry_after:
-            self._give_up(tries, f"Retry-After of {after:g} s exceeds max_retry_after="
-                                 f"{cfg.max_retry_after:g} s", error, describe)
+            self._give_up(tries, "retry_after_too_long",
+                          f"Retry-After of {after:g} s exceeds max_retry_after="
+                          f"{cfg.max_retry_after:g} s", error, describe)
         if self.budget is not None and not self.budget.try_acquire():
             if self._bus.active:
                 self._bus.publish(RetryBudgetExhausted(self.name, tries + 1, error))
             budget = self.budget.config
-            self._give_up(tries, f"retry budget exhausted: retries may not exceed "
-                                 f"{budget.ratio:.0%} of calls + {budget.min_per_second:g}/s "
-                                 f"over {budget.window} s", error, describe)
+            self._give_up(tries, "budget_exhausted",
+                          f"retry budget exhausted: retries may not exceed "
+                          f"{budget.ratio:.0%} of calls + {budget.min_per_second:g}/s "
+                          f"over {budget.window} s", error, describe)
         delay = next_delay(cfg, tries, previous, self._rng)
         wait = delay if after is None else max(delay, after)
         if self._bus.active:
             self._bus.publish(RetryAttempted(self.name, tries + 1, wait, error))
         return delay, wait
 
-    def _give_up(self, tries: int, reason: str, error: Exception,
+    def _give_up(self, tries: int, reason: GiveUpReason, detail: str, error: Exception,
                  describe: Callable[[], str] | str) -> NoReturn:
         if self._bus.active:
-            self._bus.publish(RetryGaveUp(self.name, tries, reason, error))
+            self._bus.publish(RetryGaveUp(self.name, tries, reason, error, detail))
         call = describe if isinstance(describe, str) else describe()
-        raise RetryError(self.name, call, tries, reason, error) from error
+        raise RetryError(self.name, call, tries, reason, error, detail=detail) from error

@@ -146,7 +146,14 @@ def test_changes_reach_instance_listeners_and_the_bus() -> None:
 @pytest.mark.parametrize(("make", "message"), [
     (lambda: AIMD(initial=0), "initial must be an int >= 1, got 0"),
     (lambda: AIMD(initial=True), "initial must be an int >= 1, got True"),
-    (lambda: AIMD(initial=5, max_limit=4), "initial must lie in [min_limit, max_limit]"),
+    (lambda: AIMD(initial=5, max_limit=4),
+     "initial must lie in [min_limit, max_limit] = [1, 4], got 5"),
+    (lambda: Vegas(initial=2000),
+     "initial must lie in [min_limit, max_limit] = [1, 1000], got 2000"),
+    (lambda: AIMD(min_limit=10, max_limit=5),
+     "min_limit must be <= max_limit (max_limit=5), got 10"),
+    (lambda: Vegas(min_limit=10, max_limit=5),
+     "min_limit must be <= max_limit (max_limit=5), got 10"),
     (lambda: AIMD(backoff=1.0), "backoff must be a number in [0.5, 1), got 1.0"),
     (lambda: AIMD(timeout="1"), "timeout must be None or a number > 0, got '1'"),  # type: ignore[arg-type]
     (lambda: Vegas(smoothing=0), "smoothing must be a number in (0, 1], got 0"),

@@ -223,6 +223,57 @@ async def test_redis_down_each_decides_alone_logged_once_then_rejoins(
         await storage.aclose()
 
 
+async def test_a_breaker_with_another_config_is_refused_loudly_and_decides_alone(
+        redis_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    # One window judged by two sets of rules would open at a threshold that depends on who
+    # called last: the second config changes nothing there, says so once, and goes alone.
+    storage = RedisBreakerStorage.from_uri(redis_url, outage_probe=0.05)
+    small = CircuitBreaker("orders-api", BreakerConfig(window_size=4, minimum_calls=4,
+                                                       open_duration=60),
+                           storage=storage, bus=EventBus())
+    # The first config to reach Redis governs: small, before big exists.
+    assert await small.sync() is State.CLOSED
+    bus = EventBus()
+    lost: list[SharedStateLost] = []
+    bus.subscribe(lambda e: lost.append(e) if isinstance(e, SharedStateLost) else None)
+    big = CircuitBreaker("orders-api", BreakerConfig(window_size=100, minimum_calls=50,
+                                                     open_duration=60),
+                         storage=storage, bus=bus)
+    differ = ("window_size 100 here, 4 in the shared state; minimum_calls 50 here, 4 in the "
+              "shared state. Every process that shares a breaker must give it the same "
+              "BreakerConfig; this one decides alone meanwhile.")
+    try:
+        with caplog.at_level(logging.WARNING, logger="streamguard.breaker"):
+            for _ in range(2):
+                with pytest.raises(ConfigError) as info:
+                    await big.sync()
+                assert f"CircuitBreaker 'orders-api': its shared state ({storage.prefix}" \
+                       f"orders-api at {storage.uri}) is governed by another config: " \
+                       f"{differ}" in str(info.value)
+            # big's failures stay in its own window: the shared one is small's alone.
+            for _ in range(10):
+                permit = big.try_acquire()
+                assert permit is not None
+                big.on_failure(permit, DOWN)
+        errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert [r.getMessage() for r in errors] == [str(info.value)]  # once, not per call
+        stats = big.statistics()
+        assert (stats.shared_down, stats.failures, big.state) == (True, 10, State.CLOSED)
+        assert [e.error for e in lost] == [str(info.value)]
+        assert await fail_round_robin([small], 10) == 4  # its own threshold, unchanged
+        assert small.state is State.OPEN
+
+        # Once no process runs the old config and its state is gone, big shares again.
+        await small.aclose()
+        await storage.delete("orders-api")
+        await until(lambda: not big.statistics().shared_down)
+        assert await big.sync() is State.CLOSED
+    finally:
+        await small.aclose()
+        await big.aclose()
+        await storage.aclose()
+
+
 async def test_a_breaker_that_owns_its_connection_closes_it(redis_url: str) -> None:
     breaker = CircuitBreaker("owned", BreakerConfig(), storage=redis_url, bus=EventBus())
     permit = breaker.try_acquire()

@@ -14,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from streamguard.cli import main
 from streamguard.servers import TansuServer, kafka_answers
 
 from ._runner import cli, spawn
@@ -142,6 +143,19 @@ def test_lag_needs_a_group() -> None:
     result = cli("lag")
     assert result.code == 2
     assert "the following arguments are required: --group" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--group", ""), "argument --group: must be a non-empty consumer group id, got ''"),
+    (("--group", " "), "argument --group: must be a non-empty consumer group id, got ' '"),
+    (("--group", "g", "--topic", ""), "argument --topic: must be a non-empty topic name, got ''"),
+])
+def test_lag_blank_names_are_usage_errors(args: tuple[str, ...], message: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # Refused while parsing: no broker is needed, none is contacted.
+    assert main(["lag", "--bootstrap", "127.0.0.1:1", "--timeout", "1", *args]) == 2
+    err = capsys.readouterr().err
+    assert f"streamguard: error: {message}" in err, err
 
 
 def test_broker_runs_in_the_foreground_until_ctrl_c() -> None:

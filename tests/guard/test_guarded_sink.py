@@ -131,7 +131,7 @@ async def test_dead_letter_mode_routes_refused_items_with_the_reason() -> None:
     assert acks.completed_exactly_once(range(5))
     assert result.statistics[-1].rejected == 5
     dead = [e for e in events if isinstance(e, ItemDeadLettered)]
-    assert [e.reason for e in dead] == ["breaker open"] * 5
+    assert [e.reason for e in dead] == ["breaker_open"] * 5
 
 
 async def test_fallback_mode() -> None:
@@ -169,8 +169,9 @@ async def test_exhausted_retries_go_to_the_dead_letter_sink() -> None:
     assert parked == [0, 1, 2]
     assert down.requests == 6
     assert acks.completed_exactly_once(range(3))
+    # The retry's own code: one vocabulary for the retry's and the guarded sink's metrics.
     assert {e.reason for e in events if isinstance(e, ItemDeadLettered)} == {
-        "retries exhausted"}
+        "attempts_exhausted"}
     # the retry built from the RetryConfig publishes on the pipeline's bus, named after the stage
     attempts = [e for e in events if isinstance(e, RetryAttempted)]
     assert [(e.source, e.attempt) for e in attempts] == [("guarded_sink", 2)] * 3
@@ -189,7 +190,7 @@ async def test_exhausted_retries_without_dead_letter_fail_the_stream() -> None:
         await run
     assert str(info.value) == (
         "stage 'pay' failed on item 41: DeliveryError: guarded_sink 'pay' did not deliver the "
-        "item (retries exhausted; CircuitBreaker 'payments' is CLOSED); last error: "
+        "item (attempts exhausted; CircuitBreaker 'payments' is CLOSED); last error: "
         "RetryError: Retry 'pay' gave up on Downstream(41) after 2 attempts (attempts "
         "exhausted): ConnectionError: refused 41; pass dead_letter= to route such items "
         "instead of failing the stream")
@@ -273,7 +274,7 @@ async def test_a_poison_item_gives_up_while_the_breaker_stays_closed() -> None:
     assert sorted(parked) == [7, 42]
     assert sorted(accepted + parked) == list(range(100))
     reasons = {e.reason for e in events if isinstance(e, ItemDeadLettered)}
-    assert reasons == {"retries exhausted", "not retryable"}
+    assert reasons == {"attempts_exhausted", "not_retryable"}
 
 
 async def test_tries_running_out_just_before_the_breaker_opens_is_no_reason_to_give_up() -> None:

@@ -105,7 +105,7 @@ async def settle() -> None:
 
 async def stop(pipeline: TransactionalPipeline[bytes]) -> None:
     """Cancel the batch writers still waiting."""
-    await pipeline._retire(list(pipeline._lanes.values()), 0)
+    await pipeline._retire(list(pipeline._lanes), 0)
 
 
 async def test_a_full_lane_is_left_out_and_its_written_batches_wake_the_poll() -> None:

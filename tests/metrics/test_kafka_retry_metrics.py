@@ -23,12 +23,13 @@ def test_retry_attempts_budget_and_give_ups() -> None:
         for attempt in (2, 3, 2):
             bus.publish(retry.RetryAttempted("payments", attempt, 0.1, error))
         bus.publish(retry.RetryBudgetExhausted("payments", 2, error))
-        bus.publish(retry.RetryGaveUp("payments", 3, "attempts", error))
+        bus.publish(retry.RetryGaveUp("payments", 3, "attempts_exhausted", error,
+                                      "attempts exhausted"))
         samples = parse(exporter.exposition())
     assert value(samples, "streamguard_retry_attempts_total", stage="payments") == 3
     assert value(samples, "streamguard_retry_budget_exhausted_total", stage="payments") == 1
     assert value(samples, "streamguard_retry_gave_up_total",
-                 stage="payments", reason="attempts") == 1
+                 stage="payments", reason="attempts_exhausted") == 1
 
 
 def test_kafka_pause_resume_lag_commits_and_revoke() -> None:

@@ -152,6 +152,92 @@ async def test_broadcast_item_completes_when_every_branch_completed_it() -> None
     assert ledger.failed == {1: 1}
 
 
+def _fails_at(key: int) -> Any:
+    def fn(x: int) -> None:
+        if x == key:
+            raise ValueError(f"bad {x}")
+    return fn
+
+
+@pytest.mark.parametrize("buffer", [0, 1, 16])
+async def test_broadcast_a_cancelled_branch_has_no_say_in_items_it_did_not_receive(
+        buffer: int) -> None:
+    # take(5) cancels its branch; what it held in its buffer or never got is up to the
+    # other branch alone, whatever the buffer size
+    ledger = Ledger()
+    a: list[int] = []
+    b: list[int] = []
+    await asyncio.wait_for(from_iterable(range(100), ack=ledger.ack).pipe(op.broadcast(
+        lambda s: s.pipe(op.take(5), op.sink(a.append)),
+        lambda s: s.pipe(op.sink(b.append)), buffer=buffer)).run(), 5)
+    assert (len(a), b) == (5, list(range(100)))
+    assert ledger.completed_exactly_once(range(100))
+
+
+@pytest.mark.parametrize("buffer", [0, 1, 16])
+async def test_broadcast_the_live_branch_alone_fails_what_a_cancelled_branch_left(
+        buffer: int) -> None:
+    ledger = Ledger()
+    await asyncio.wait_for(from_iterable(range(100), ack=ledger.ack).pipe(op.broadcast(
+        lambda s: s.pipe(op.take(5), op.sink(lambda x: None)),
+        lambda s: s.pipe(op.sink(_fails_at(10), on_error="skip")), buffer=buffer)).run(), 5)
+    assert ledger.failed == {10: 1}
+    assert ledger.done == {k: 1 for k in range(100) if k != 10}
+    assert not ledger.abandoned
+
+
+@pytest.mark.parametrize("buffer", [1, 16])
+async def test_broadcast_a_failed_branch_abandons_what_it_did_not_receive(buffer: int) -> None:
+    # a branch that fails did not choose to stop: what it held is abandoned even though the
+    # other branch completed it, so a Kafka source delivers it again rather than skip it
+    ledger = Ledger()
+    fast: list[int] = []
+    with pytest.raises(ItemFailedError, match="bad 10"):
+        await asyncio.wait_for(from_iterable(range(100), ack=ledger.ack).pipe(op.broadcast(
+            lambda s: s.pipe(op.sink(fast.append)),
+            lambda s: s.pipe(op.sink(_fails_at(10), prefetch=1)), buffer=buffer)).run(), 5)
+    assert ledger.failed == {10: 1}
+    assert ledger.done == dict.fromkeys(range(10), 1)
+    assert ledger.settled_exactly_once(range(ledger.issued))
+    assert set(fast) > set(range(11))  # the fast branch ran ahead into the held items
+
+
+async def test_broadcast_torn_down_branches_abandon_what_they_did_not_receive() -> None:
+    # the broadcast's consumer cancels: no branch chose to stop, so what the stuck branch
+    # held is abandoned although the fast branch completed it
+    ledger = Ledger()
+    fast: list[int] = []
+    gate = asyncio.Event()
+
+    async def stuck(x: int) -> None:
+        await gate.wait()
+
+    outer: TestSubscriber[Any] = TestSubscriber()
+    from_iterable(range(100), ack=ledger.ack).pipe(op.broadcast(
+        lambda s: s.pipe(op.sink(fast.append)),
+        lambda s: s.pipe(op.sink(stuck, prefetch=1)), buffer=16)).subscribe(outer)
+    await settle()
+    assert len(fast) > 16  # ran ahead into what the stuck branch held
+    outer.cancel()
+    await settle()
+    assert not ledger.done
+    assert ledger.settled_exactly_once(range(ledger.issued))
+
+
+async def test_broadcast_items_no_branch_received_are_abandoned() -> None:
+    # both branches cancelled: what was still buffered for both was processed by nobody
+    ledger = Ledger()
+    got: list[list[int]] = [[], []]
+    await asyncio.wait_for(from_iterable(range(100), ack=ledger.ack).pipe(op.broadcast(
+        lambda s: s.pipe(op.take(5), op.sink(got[0].append)),
+        lambda s: s.pipe(op.take(3), op.sink(got[1].append)), buffer=16)).run(), 5)
+    assert got == [list(range(5)), list(range(3))]
+    assert ledger.done == dict.fromkeys(range(5), 1)  # 3 and 4: the first branch alone
+    assert ledger.abandoned
+    assert set(ledger.abandoned).isdisjoint(range(5))
+    assert ledger.settled_exactly_once(range(ledger.issued))
+
+
 async def test_partition_routes_each_item_to_one_branch() -> None:
     outs: list[list[int]] = [[], [], []]
     got = await from_iterable(range(30)).pipe(

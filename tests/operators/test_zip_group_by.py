@@ -28,6 +28,13 @@ async def test_zip_pairs_items_and_completes_with_the_shortest() -> None:
     assert got == [(0, "a", True), (1, "b", True), (2, "c", True)]
 
 
+def test_zip_of_no_streams_is_refused_when_built() -> None:
+    # a zip of nothing has no shortest input to end with (merge() and concat() of nothing
+    # complete empty, as in RxPY and Reactor)
+    with pytest.raises(ConfigError, match=r"^op\.zip: needs at least one stream, got 0$"):
+        op.zip()
+
+
 async def test_zip_tuple_ack_settles_every_member_and_leftovers_are_abandoned() -> None:
     left, right = Ledger(), Ledger()
     sub: TestSubscriber[Any] = TestSubscriber(ack_on_receive=False)

@@ -97,6 +97,24 @@ def test_an_algorithm_is_required() -> None:
         RateLimiter("api", "10/s")  # type: ignore[arg-type]
 
 
+_TB: Any = TokenBucket(rate=1, burst=1)
+
+
+@pytest.mark.parametrize(("tiers", "message"), [
+    ([_TB], f"tiers[0]: each tier must be a Tier(name=..., algorithm=...), got {_TB!r}"),
+    ([Tier(name="a", algorithm=_TB), "b"],
+     "tiers[1]: each tier must be a Tier(name=..., algorithm=...), got 'b'"),
+    (_TB, f"tiers must be a list of Tier(name=..., algorithm=...), got {_TB!r}"),
+    (Tier(name="a", algorithm=_TB), "tiers must be a list of Tier(name=..., algorithm=...), "
+     f"got {Tier(name='a', algorithm=_TB)!r}"),
+    ([], "a composite limiter needs at least one tier, got 0"),
+])
+def test_composite_tiers_must_be_tiers(tiers: Any, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        CompositeLimiter("api", tiers)
+    assert str(info.value) == message
+
+
 # ---------------------------------------------------------------- waiting
 async def test_waiters_of_one_key_pass_in_arrival_order() -> None:
     clock = VirtualClock()

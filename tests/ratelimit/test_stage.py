@@ -4,12 +4,14 @@ keys, policing to a sink, error mode, cancellation."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import gc
+import warnings
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
-from streamguard import from_iterable
+from streamguard import from_async_iterable, from_iterable
 from streamguard import operators as op
 from streamguard.core import ConfigError, EventBus
 from streamguard.ratelimit import (
@@ -173,6 +175,44 @@ async def test_police_with_an_async_sink() -> None:
     assert (stats.received, stats.emitted, stats.rejected) == (6, 3, 3)
 
 
+async def test_an_async_on_reject_returning_a_coroutine_fails_its_item_and_the_stream() -> None:
+    # `return store(item)` without `await`: the stage awaits on_reject once and throws the
+    # result away, so item 2 would complete at its source without being stored.
+    clock = VirtualClock()
+    acks = AckRecorder()
+    stored: list[int] = []
+
+    async def store(item: int) -> None:
+        stored.append(item)
+
+    async def on_reject(item: int, decision: Decision) -> Any:
+        return store(item)
+
+    with warnings.catch_warnings(record=True) as caught_warnings:
+        warnings.simplefilter("always")
+        with pytest.raises(TypeError) as caught:
+            await from_iterable(range(5), ack=acks.ack).pipe(
+                rate_limit(limiter(clock, rate=10, burst=2), mode="police",
+                           on_reject=on_reject)).to_list()
+        error = caught.value
+        del caught
+        gc.collect()
+    name = ("test_an_async_on_reject_returning_a_coroutine_fails_its_item_and_the_stream."
+            "<locals>.on_reject")
+    assert str(error) == (
+        "rate_limit: on_reject must not return an awaitable (a coroutine would never be "
+        "awaited here, and the item would complete without it), got the coroutine "
+        f"test_an_async_on_reject_returning_a_coroutine_fails_its_item_and_the_stream.<locals>"
+        f".store() when the operator awaited {name}; await it inside {name} (`await "
+        "store(item)`, not `return store(item)`): the operator awaits the call once and "
+        "throws its result away")
+    assert stored == []
+    assert acks.failed.get(2) == 1
+    assert set(acks.done) <= {0, 1}  # only what passed the limit
+    assert acks.settled_exactly_once()
+    assert not [w for w in caught_warnings if "never awaited" in str(w.message)]
+
+
 async def test_error_mode_fails_the_stream_and_the_item() -> None:
     clock = VirtualClock()
     acks = AckRecorder()
@@ -307,6 +347,31 @@ async def test_waiting_items_are_woken_per_key_not_per_item() -> None:
     # The three lines wait for the same moments: one nap per moment, not one per item.
     assert clock.sleeps <= 11
     await task
+
+
+async def test_a_new_head_due_before_the_runner_wakes_asks_at_its_own_time() -> None:
+    clock = VirtualClock()
+    per_key = RateLimiter("api", TokenBucket(rate=1, burst=2), clock=clock, bus=EventBus())
+    stamps: list[tuple[str, int, float]] = []
+
+    async def items() -> AsyncIterator[tuple[str, int]]:
+        yield ("a", 1)
+        yield ("a", 2)  # costs 2: may pass at 2.0, so the runner naps until then
+        await clock.sleep(0.5)
+        for i in (1, 2, 3):
+            yield ("b", i)  # b3 may pass at 1.5, before the runner would wake
+
+    def stamp(item: tuple[str, int]) -> None:
+        stamps.append((*item, clock.now()))
+
+    task = asyncio.create_task(from_async_iterable(items).pipe(
+        rate_limit(per_key, key=by_key, cost=lambda item: 2 if item[0] == "a" else 1),
+        op.map(stamp)).run())
+    await settle(clock, 2.5)
+    await task
+    assert [(user, i) for user, i, _ in stamps] == [("a", 1), ("b", 1), ("b", 2), ("b", 3),
+                                                   ("a", 2)]
+    assert [t for _, _, t in stamps] == pytest.approx([0.0, 0.5, 0.5, 1.5, 2.0])
 
 
 async def test_a_chunk_that_only_partly_fits_keeps_order_per_key_and_settles_every_ack() -> None:

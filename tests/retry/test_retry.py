@@ -104,9 +104,11 @@ async def test_gives_up_with_an_error_naming_call_and_cause() -> None:
         "Retry 'payments' gave up on test_gives_up_with_an_error_naming_call_and_cause."
         "<locals>.send(42) after 4 attempts (attempts exhausted): ConnectionError: refused")
     assert isinstance(info.value.__cause__, ConnectionError)
-    assert (info.value.attempts, info.value.reason) == (4, "attempts exhausted")
+    assert (info.value.attempts, info.value.reason) == (4, "attempts_exhausted")
+    assert info.value.detail == "attempts exhausted"
     assert isinstance(events[-1], RetryGaveUp)
-    assert events[-1].attempts == 4
+    assert (events[-1].attempts, events[-1].reason, events[-1].detail) == (
+        4, "attempts_exhausted", "attempts exhausted")
 
 
 def test_calls_are_described_briefly() -> None:
@@ -217,11 +219,16 @@ async def test_retry_after_can_be_ignored() -> None:
 
 
 async def test_a_too_long_retry_after_ends_the_retries() -> None:
-    retry, clock, _ = make(RetryConfig(max_retry_after=10))
-    with pytest.raises(RetryError, match=re.escape(
-            "(Retry-After of 60 s exceeds max_retry_after=10 s)")):
+    retry, clock, events = make(RetryConfig(max_retry_after=10))
+    detail = "Retry-After of 60 s exceeds max_retry_after=10 s"
+    with pytest.raises(RetryError, match=re.escape(f"({detail})")) as info:
         await retry.call(Flaky(TooManyRequests(retry_after=60)))
     assert clock.slept == []
+    # The code is fixed whatever the values; the values are in the detail only.
+    assert (info.value.reason, info.value.detail) == ("retry_after_too_long", detail)
+    gave_up = events[-1]
+    assert isinstance(gave_up, RetryGaveUp)
+    assert (gave_up.reason, gave_up.detail) == ("retry_after_too_long", detail)
 
 
 async def test_budget_exhaustion_stops_retries() -> None:
@@ -232,8 +239,11 @@ async def test_budget_exhaustion_stops_retries() -> None:
     assert await retry.call(Flaky()) == "ok"
     assert await retry.call(Flaky(OSError())) == "ok"  # 2 calls earned 1 retry
     with pytest.raises(RetryError, match=re.escape(
-            "(retry budget exhausted: retries may not exceed 50% of calls + 0/s over 10 s)")):
+            "(retry budget exhausted: retries may not exceed 50% of calls + 0/s over 10 s)"
+    )) as info:
         await retry.call(Flaky(OSError()))  # 3 calls earned 1.5, 1 is spent
+    assert info.value.reason == "budget_exhausted"
+    assert [e.reason for e in events if isinstance(e, RetryGaveUp)] == ["budget_exhausted"]
     exhausted = [e for e in events if isinstance(e, RetryBudgetExhausted)]
     assert len(exhausted) == 1
     assert budget.statistics().exhausted == 1

@@ -3,7 +3,8 @@
 -- an open state ends. The rules are resilience4j's, as in _breaker.py; the client passes the
 -- config with every call, so the script keeps nothing but state.
 --
--- KEYS[1] hash   state, epoch, until (ms), open_for (ms), reopens, successes, win, why
+-- KEYS[1] hash   state, epoch, until (ms), open_for (ms), reopens, successes, win, why, cfg
+--                (the config string of the processes that share it: see ARGV[8])
 -- KEYS[2] hash   time window: "<second>:c|f|s" -> calls, failures, slow calls of that second
 -- KEYS[3] zset   probe leases: member = owner, score = lease end (ms); at most
 --                half_open_probes members, so a half-open cycle admits that many probes
@@ -17,7 +18,11 @@
 -- client encodes it once): failure_rate_threshold, slow_call_rate_threshold, measure ('1'
 -- if slow calls count), window ('count' | 'time'), window_size, minimum_calls,
 -- open_duration_ms, open_duration_multiplier, max_open_duration_ms, half_open_probes,
--- half_open_successes, probe_timeout_ms, idle_ttl_ms.
+-- half_open_successes, probe_timeout_ms, idle_ttl_ms, and slow_call_duration_ms (the script
+-- does not read it; it is there so that the string is the whole config the state depends on).
+-- The first call stores that string with the state; a call with another one changes nothing
+-- and gets {'CONFLICT', stored}: one window judged by two sets of rules would open at a
+-- threshold that depends on who called last, so the client refuses to share it (loudly).
 --
 -- Returns {state, epoch, open_remaining_ms, open_for_ms, reopens, holds_lease, calls, failures,
 -- slow, why}.
@@ -38,7 +43,10 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 local s = redis.call('HMGET', key, 'state', 'epoch', 'until', 'open_for', 'reopens',
-                     'successes', 'win', 'why')
+                     'successes', 'win', 'why', 'cfg')
+if s[9] and s[9] ~= ARGV[8] then
+  return {'CONFLICT', s[9]}
+end
 local state = s[1] or 'CLOSED'
 local epoch = tonumber(s[2]) or 0
 local open_until = tonumber(s[3]) or 0
@@ -175,7 +183,7 @@ end
 
 redis.call('HSET', key, 'state', state, 'epoch', epoch, 'until', open_until,
            'open_for', open_for, 'reopens', reopens, 'successes', successes, 'win', win,
-           'why', why)
+           'why', why, 'cfg', ARGV[8])
 redis.call('PEXPIRE', key, ttl_ms)
 if redis.call('EXISTS', wkey) == 1 then redis.call('PEXPIRE', wkey, ttl_ms) end
 if redis.call('EXISTS', pkey) == 1 then redis.call('PEXPIRE', pkey, ttl_ms) end
