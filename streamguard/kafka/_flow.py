@@ -72,6 +72,11 @@ class SoftPause:
         if self._poller is not None:
             self._poller.cancel(_STOP)
 
+    @property
+    def stopped(self) -> bool:
+        """True once :meth:`stop` was called: the owner fetches no more."""
+        return self._stopped
+
     def fetch_filter(self) -> tuple[TP, ...]:
         """The partitions ``getmany`` should return records of: ``()`` for all of them."""
         paused = self._paused()
