@@ -168,7 +168,7 @@ class ConcurrentStage(OutboxStage[A, B]):
             different keys concurrently (needs ``ordered=False``: results leave as they
             finish, so each key's results stay in order). Must be a pure function.
         max_per_key: with *key*, the most items of one key held (default a quarter of the
-            capacity, at least 1).
+            capacity, at least 2; under an adaptive limit it follows the capacity).
     """
 
     kind = "concurrent"
@@ -215,12 +215,12 @@ class ConcurrentStage(OutboxStage[A, B]):
         self._idle: deque[asyncio.Future[None]] = deque()
         self._flush_scheduled = False
         self._process_item: Callable[[A], Awaitable[B]] = self.process
-        # Key ordering (None: the non-keyed paths, untouched). The queues are sized once.
+        # Key ordering (None: the non-keyed paths, untouched).
         self._key_fn = key
         self._keys: KeyQueues[A] | None = None
+        self._per_key_follows = max_per_key is None  # the default follows an adaptive limit
         if key is not None:
-            per_key = max(1, limit // 4) if max_per_key is None else max_per_key
-            self._keys = KeyQueues(per_key)
+            self._keys = KeyQueues(_per_key(limit) if max_per_key is None else max_per_key)
 
     # ---------------------------------------------------------------- protected API
     async def process(self, item: A) -> B:
@@ -400,6 +400,9 @@ class ConcurrentStage(OutboxStage[A, B]):
         self._outbox.capacity = max(self._outbox.capacity, self._limit)
         self._refill = max(1, self._limit // 2)
         self._low = self._limit - self._refill
+        if self._keys is not None and self._per_key_follows:
+            # Sized from the starting limit, the bound would cap every key's share there.
+            self._keys.max_per_key = _per_key(self._limit)
         self._dispatch()
         self._top_up()
 
@@ -742,3 +745,10 @@ class ConcurrentStage(OutboxStage[A, B]):
             if ack is not None and value is not _SKIPPED:
                 ack.abandon()
         self._early.clear()
+
+
+def _per_key(capacity: int) -> int:
+    """The default per-key bound: a quarter of the capacity, at least 2. Demand counts every
+    item requested as possibly of the fullest key, so a bound of 1 would let one item be
+    requested only while none is held: one call at a time, whatever the concurrency."""
+    return max(2, capacity // 4)

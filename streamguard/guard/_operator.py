@@ -68,7 +68,7 @@ def guarded_sink(
         key: key ordering (``op.sink``'s ``key=``): items of one key are delivered one at
             a time in arrival order, items of different keys concurrently.
         max_per_key: with *key*, the most items of one key held (default: a quarter of
-            the ``2 × concurrency`` the stage holds, at least 1).
+            the ``2 × concurrency`` the stage holds, at least 2).
 
     An item completes at its source once delivered, handled by the fallback, or
     dead-lettered; never when it is merely given up. In ``backpressure`` mode an item whose

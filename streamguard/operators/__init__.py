@@ -144,7 +144,8 @@ def map_async(
 
     With ``key=`` (and ``ordered=False``) items of one key are processed one at a time in
     arrival order and items of different keys concurrently: key ordering. At most
-    *max_per_key* items of one key are held (default a quarter of what the stage holds).
+    *max_per_key* items of one key are held (default a quarter of what the stage holds, at
+    least 2).
     """
     _check_function("op.map_async", "fn", fn, "async")
     _check_concurrency("op.map_async", concurrency)
