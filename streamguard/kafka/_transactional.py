@@ -134,7 +134,6 @@ class TransactionalPipeline(Generic[V]):
         self._soft = SoftPause(lambda: self._lanes, lambda: paused_of(self._lanes))
         self._consumer: Any = None
         self._shared: Any = None
-        self._running = True  # until drain(), cancel() or an error — also one before run()
         self._draining = False
         self._drain_timeout = config.close_timeout
         self._error: BaseException | None = None
@@ -145,7 +144,7 @@ class TransactionalPipeline(Generic[V]):
         require(self._consumer is None, "a TransactionalPipeline runs once", self.name)
         try:
             await self._open()
-            while self._error is None and self._running:
+            while self._error is None and not self._soft.stopped:
                 await self._poll_once()
             if self._draining and self._error is None:
                 await self._flush(self._drain_timeout)
@@ -161,12 +160,13 @@ class TransactionalPipeline(Generic[V]):
         if timeout is not None:
             self._drain_timeout = timeout
         self._draining = True
-        self._running = False
+        self._soft.stop()  # also before run(); a poll under way returns now
 
     def cancel(self) -> None:
-        """Stop now: open transactions are aborted, nothing more is committed."""
+        """Stop now: open transactions are aborted, nothing more is committed; the close
+        starts at once, also while a poll waits (it does not wait for ``poll_timeout``)."""
         self._draining = False
-        self._running = False
+        self._soft.stop()
 
     def assignment(self) -> frozenset[TP]:
         """The input partitions this pipeline owns now."""
@@ -251,7 +251,7 @@ class TransactionalPipeline(Generic[V]):
 
     def _fail(self, error: BaseException) -> None:
         self._error = self._error or error
-        self._running = False
+        self._soft.stop()
 
     async def _flush(self, within: float) -> None:
         """Drain: write every lane's pending records, at most *within* seconds."""
@@ -295,7 +295,7 @@ class TransactionalPipeline(Generic[V]):
     async def _assigned(self, assigned: frozenset[TP]) -> None:
         """New partitions: start their producers (fencing the previous owner), then start
         each from its committed offset, read after the fencing settled it."""
-        if not self._running:  # stopping: a producer started now would outlive the close
+        if self._soft.stopped:  # stopping: a producer started now would outlive the close
             return
         cfg = self.config
         new = sorted(tp for tp in assigned if tp not in self._lanes)
