@@ -18,8 +18,7 @@ def command(args: argparse.Namespace) -> int:
     from ..demo import DemoConfig, Ledger, demo_summary, demo_text, kafka_available, run_demo
 
     try:
-        config = DemoConfig(source=args.source, seed=args.seed,
-                            **({} if args.items is None else {"items": args.items}))
+        config = DemoConfig(source=args.source, seed=args.seed, items=args.items)
     except ConfigError as exc:
         raise CliError(str(exc), code=ExitCode.USAGE, hint="see 'streamguard demo --help'"
                        ) from None

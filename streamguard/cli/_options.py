@@ -192,8 +192,8 @@ def add_demo(commands: _Commands) -> None:
     parser.add_argument("--source", choices=("auto", "kafka", "memory"), default="auto",
                         help="where the items come from (default: auto, Kafka when the "
                              "embedded broker is available)")
-    parser.add_argument("--items", type=int, default=None, metavar="N",
-                        help="how many items the burst holds")
+    parser.add_argument("--items", type=int, default=3000, metavar="N",
+                        help="how many items the burst holds (default: 3000)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the flaky downstream")
     _metrics_options(parser)
     _view_options(parser)

@@ -192,7 +192,7 @@ class _Stopper:
             self.outcome.drain = DrainReport(self.timeout)
             self._started = self.loop.time()
             print(f"streamguard: {label}: draining (up to {self.timeout:g} s; "
-                  f"{'Ctrl-C' if signum == signal.SIGINT else 'a second signal'} again stops "
+                  f"{'Ctrl-C again' if signum == signal.SIGINT else 'a second signal'} stops "
                   "at once)", file=sys.stderr, flush=True)
             self.pipelines.drain(self.timeout)
             self._watchdog = self.loop.create_task(self._expire())

@@ -50,22 +50,32 @@ def is_async_callable(fn: Any) -> bool:
 _NEVER_AWAITED = "a coroutine would never be awaited here"
 
 
-def awaitable_result_error(owner: str, field: str, fn: object, result: object) -> TypeError:
-    """The error for a plain *fn* that returned an awaitable where its result is thrown away
-    (a plain sink, a plain sink's ``on_error``): the item would be acked done without its
-    work ever running. Closes a coroutine, so that it is not reported as never awaited
-    (an awaitable that is already running, such as a task, runs on)."""
+def awaitable_result_error(owner: str, field: str, fn: object, result: object, *,
+                           awaited: bool = False) -> TypeError:
+    """The error for *fn* that returned an awaitable where its result is thrown away (any
+    sink's function, a sink's ``on_error``, guarded_sink's ``call``, ``dead_letter`` and
+    ``fallback``): the item would be acked done without its work ever running. *awaited*:
+    the operator already awaited what *fn* returned, and this came out of it (an ``async
+    def`` that returned ``store(x)`` without ``await``); otherwise *fn* is a plain function
+    that should have been an ``async def``. Closes a coroutine, so that it is not reported
+    as never awaited (an awaitable that is already running, such as a task, runs on)."""
     if inspect.iscoroutine(result):
         what = f"the coroutine {result.__qualname__}()"
         result.close()
     else:
         what = f"the awaitable {result!r}"
     name = getattr(fn, "__qualname__", None) or repr(fn)
+    if awaited:
+        fix = (f"got {what} when the operator awaited {name}; await it inside {name} "
+               f"(`await store(item)`, not `return store(item)`): the operator awaits the "
+               f"call once and throws its result away")
+    else:
+        fix = (f"got {what} from the plain function {name}; pass an async def instead (the "
+               f"coroutine function itself, or `async def f(item): await ...`), which the "
+               f"operator awaits")
     return TypeError(
         f"{owner}: {field} must not return an awaitable ({_NEVER_AWAITED}, and the item "
-        f"would complete without it), got {what} from the plain function {name}; pass an "
-        f"async def instead (the coroutine function itself, or `async def f(item): await "
-        f"...`), which the operator awaits")
+        f"would complete without it), {fix}")
 
 
 def check_int(owner: str, field: str, value: object, minimum: int) -> None:

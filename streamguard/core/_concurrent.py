@@ -28,6 +28,12 @@ the lag throttle and any other stage that does per-item async work. Its protecte
   A subclass whose :meth:`process` does more than the call the limit should learn from
   (waits for a breaker, retries, routes the item elsewhere) sets it ``False`` and reports
   each call itself to :attr:`_concurrency_limit`.
+* a sink (``emits=False``) throws what :meth:`process` returns away, so an awaitable there is
+  work that never ran (``return store(x)`` without ``await``): the item's ack fails and the
+  stage fails with the ``TypeError`` of :func:`~streamguard.core._checks.awaitable_result_error`,
+  naming :attr:`_op` and the callable :meth:`_result_source` gives. Raise
+  :class:`AwaitableResult` from :meth:`process` for a callback of the subclass's own whose
+  result it throws away (guarded_sink's ``dead_letter``); no error policy applies to either.
 
 The base's own state lives in attributes a subclass must not reuse (``_inbox``, ``_held``,
 ``_active``, ``_workers``, ``_limit``, ``_low``, ``_concurrency``, ``_adaptive``,
@@ -60,6 +66,7 @@ from inspect import isawaitable
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ._ack import Ack, abandon_all
+from ._checks import awaitable_result_error
 from ._clock import Clock
 from ._errors import failure_of, item_failed
 from ._keyed import KeyQueues
@@ -129,6 +136,19 @@ class _Rejected:
 REJECTED: Any = _Rejected()
 
 
+class AwaitableResult(Exception):
+    """Raised from :meth:`ConcurrentStage.process` when a callback whose result the stage
+    throws away returned an awaitable (its work would never run): the stage refuses it as it
+    refuses a sink's own awaitable result — the item's ack fails and the stage fails with the
+    ``TypeError`` naming the operator, *field* and *fn* (no error policy applies)."""
+
+    def __init__(self, field: str, fn: object, result: object) -> None:
+        super().__init__(field, fn, result)
+        self.field = field
+        self.fn = fn
+        self.result = result
+
+
 class ConcurrentStage(OutboxStage[A, B]):
     """Runs :meth:`process` for each item on up to *concurrency* long-lived workers.
 
@@ -139,7 +159,8 @@ class ConcurrentStage(OutboxStage[A, B]):
         ordered: results leave in arrival order (otherwise as they finish).
         on_error: ``"fail"``, ``"skip"`` or a callable ``(item, error) -> replacement``;
             what it returns is awaited when it is awaitable (an ``async def``, or a plain
-            function returning a coroutine).
+            function returning a coroutine). A sink throws the awaited value away, so it
+            refuses an awaitable one, as it refuses one from :meth:`process`.
         emits: ``False`` makes the stage a sink: an item completes at its source when
             :meth:`process` returns, and the stage asks upstream on its own.
         capacity: the bound on items held (default ``2 × concurrency``).
@@ -147,10 +168,12 @@ class ConcurrentStage(OutboxStage[A, B]):
             different keys concurrently (needs ``ordered=False``: results leave as they
             finish, so each key's results stay in order). Must be a pure function.
         max_per_key: with *key*, the most items of one key held (default a quarter of the
-            capacity, at least 1).
+            capacity, at least 2; under an adaptive limit it follows the capacity).
     """
 
     kind = "concurrent"
+    _op = "ConcurrentStage"
+    """The operator named in a refusal of an awaitable result (a subclass sets its own)."""
 
     REJECTED: Any = REJECTED
     """Return this from :meth:`process` when the item was routed elsewhere (dead-lettered,
@@ -192,12 +215,12 @@ class ConcurrentStage(OutboxStage[A, B]):
         self._idle: deque[asyncio.Future[None]] = deque()
         self._flush_scheduled = False
         self._process_item: Callable[[A], Awaitable[B]] = self.process
-        # Key ordering (None: the non-keyed paths, untouched). The queues are sized once.
+        # Key ordering (None: the non-keyed paths, untouched).
         self._key_fn = key
         self._keys: KeyQueues[A] | None = None
+        self._per_key_follows = max_per_key is None  # the default follows an adaptive limit
         if key is not None:
-            per_key = max(1, limit // 4) if max_per_key is None else max_per_key
-            self._keys = KeyQueues(per_key)
+            self._keys = KeyQueues(_per_key(limit) if max_per_key is None else max_per_key)
 
     # ---------------------------------------------------------------- protected API
     async def process(self, item: A) -> B:
@@ -246,6 +269,11 @@ class ConcurrentStage(OutboxStage[A, B]):
     def _is_upstream_done(self) -> bool:
         """True once upstream completed."""
         return self._upstream_done
+
+    def _result_source(self) -> tuple[str, object]:
+        """Hook: the field and the callable whose awaited result :meth:`process` returns,
+        named when a sink refuses that result for being awaitable."""
+        return "process", self.process
 
     def _count_rejected(self, ack: Ack | None) -> None:
         """Count an item routed elsewhere and complete it at its source."""
@@ -372,6 +400,9 @@ class ConcurrentStage(OutboxStage[A, B]):
         self._outbox.capacity = max(self._outbox.capacity, self._limit)
         self._refill = max(1, self._limit // 2)
         self._low = self._limit - self._refill
+        if self._keys is not None and self._per_key_follows:
+            # Sized from the starting limit, the bound would cap every key's share there.
+            self._keys.max_per_key = _per_key(self._limit)
         self._dispatch()
         self._top_up()
 
@@ -499,6 +530,11 @@ class ConcurrentStage(OutboxStage[A, B]):
                         self._drain()
                 elif (not emits and value is not rejected and value is not skipped
                       and value is not _HANDLED):
+                    # Thrown away, so it must not be work still to do (checked only when it
+                    # is not None, which the usual sink function returns).
+                    if value is not None and isawaitable(value):
+                        self._refuse_result(*self._result_source(), value, ack)
+                        break
                     self._held -= 1
                     self._emitted += 1  # counted as delivered to the sink's target
                     if ack is not None:
@@ -561,6 +597,8 @@ class ConcurrentStage(OutboxStage[A, B]):
                     self._seq_out += 1
                     if not emits or value is rejected or value is skipped:
                         self._deliver(value, ack)
+                        if self._done:
+                            break  # refused (see _deliver): the rest was abandoned
                     else:
                         outbox_items.append(value)
                         outbox_acks.append(ack)
@@ -579,6 +617,9 @@ class ConcurrentStage(OutboxStage[A, B]):
     def _resolve_error(self, item: A, ack: Ack | None, exc: Exception) -> Any:
         """Apply the error policy: the value to go on with, or ``_PENDING`` if the stream
         failed."""
+        if isinstance(exc, AwaitableResult):
+            self._refuse_result(exc.field, exc.fn, exc.result, ack)
+            return _PENDING
         self._failed += 1
         self._publish_failed(exc)
         policy: Any = self._on_error
@@ -619,7 +660,12 @@ class ConcurrentStage(OutboxStage[A, B]):
             self._held -= 1
             self._fail(failure)
             return _PENDING
-        return value if self._emits else _HANDLED
+        if self._emits:
+            return value  # the replacement item
+        if value is not None and isawaitable(value):  # thrown away: must not be work to do
+            self._refuse_result("on_error", self._on_error, value, ack, counted=True)
+            return _PENDING
+        return _HANDLED
 
     def _deliver(self, value: Any, ack: Ack | None) -> None:
         if value is _SKIPPED:
@@ -638,12 +684,30 @@ class ConcurrentStage(OutboxStage[A, B]):
                 self._schedule_flush()
             return
         else:
+            if value is not None and isawaitable(value):  # as in _work: never acked done
+                self._refuse_result(*self._result_source(), value, ack)
+                return
             self._held -= 1
             self._emitted += 1  # counted as delivered to the sink's target
             if ack is not None:
                 ack.done()
         if self._upstream_done and not self._done:
             self._drain()
+
+    def _refuse_result(self, field: str, fn: object, result: object, ack: Ack | None, *,
+                       counted: bool = False) -> None:
+        """*fn* (*field*) returned an awaitable where the stage throws the result away: a
+        programming error, not a failed item, so no policy applies. The item's ack fails (a
+        Kafka source does not commit past it) and the stage fails with the ``TypeError``;
+        what it still holds is abandoned. *counted*: the item is already counted failed (its
+        own error came first, then its handler's)."""
+        error = awaitable_result_error(self._op, field, fn, result, awaited=True)
+        self._failed += not counted
+        self._publish_failed(error)
+        if ack is not None:
+            ack.fail(error)
+        self._held -= 1
+        self._fail(error)
 
     def _schedule_flush(self) -> None:
         # One emission per loop turn: results of workers that finish in the same turn leave
@@ -681,3 +745,10 @@ class ConcurrentStage(OutboxStage[A, B]):
             if ack is not None and value is not _SKIPPED:
                 ack.abandon()
         self._early.clear()
+
+
+def _per_key(capacity: int) -> int:
+    """The default per-key bound: a quarter of the capacity, at least 2. Demand counts every
+    item requested as possibly of the fullest key, so a bound of 1 would let one item be
+    requested only while none is held: one call at a time, whatever the concurrency."""
+    return max(2, capacity // 4)

@@ -68,12 +68,18 @@ def guarded_sink(
         key: key ordering (``op.sink``'s ``key=``): items of one key are delivered one at
             a time in arrival order, items of different keys concurrently.
         max_per_key: with *key*, the most items of one key held (default: a quarter of
-            the ``2 × concurrency`` the stage holds, at least 1).
+            the ``2 × concurrency`` the stage holds, at least 2).
 
     An item completes at its source once delivered, handled by the fallback, or
     dead-lettered; never when it is merely given up. In ``backpressure`` mode an item whose
     tries ran out gives up only if the breaker still lets calls through one backoff
     (``max_delay``-capped) later: during an outage items wait, only a poison item is given up.
+
+    *call*'s result, and what *dead_letter* and *fallback* return, are awaited once and
+    thrown away, so an awaitable coming out of that await is work that never ran (``async def
+    call(x): return post(x)``, with no ``await``): the item's ack fails and the stream fails
+    with a ``TypeError`` naming the callable and the fix, whatever the breaker, retry or
+    dead-letter sink (a programming error, not a failed delivery).
 
     Raises:
         TypeError: *call* is not an ``async def`` function, or a callback cannot take

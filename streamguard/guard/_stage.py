@@ -22,7 +22,7 @@ from typing import Any, Literal, Never, TypeAlias, TypeVar, get_args
 from ..breaker._breaker import CircuitBreaker
 from ..breaker._state import CircuitOpenError, State
 from ..core._clock import Clock
-from ..core._concurrent import ConcurrencyLimit, ConcurrentStage
+from ..core._concurrent import AwaitableResult, ConcurrencyLimit, ConcurrentStage
 from ..core._errors import StreamGuardError, failure_of
 from ..core._protocol import ChunkSubscriber
 from ..core._stage import StageEvent
@@ -119,6 +119,7 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
     """The stage behind :func:`~streamguard.guard.guarded_sink`."""
 
     kind = "guarded_sink"
+    _op = "guarded_sink"
     # An adaptive limit learns from each try of the call (_learned_call), not from process(),
     # whose duration holds breaker waits and retry backoffs and whose outcome is a success
     # when a failed item was dead-lettered: the limit would read them as the downstream's.
@@ -153,6 +154,9 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         self._learning = self._concurrency_limit
         self._tries = 0  # tries of the call under way (counted under an adaptive limit)
         self._try_waiters: list[asyncio.Future[None]] = []
+
+    def _result_source(self) -> tuple[str, object]:
+        return "call", self._call
 
     # ---------------------------------------------------------------- demand
     def _may_request(self) -> bool:
@@ -411,7 +415,7 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
             return await self._to_dead_letter(item, refused, "breaker_open")
         if self._on_open == "fallback" and self._fallback is not None:
             with failure_of(self.name):
-                await _maybe_await(self._fallback(item, refused))
+                await _maybe_await("fallback", self._fallback, self._fallback(item, refused))
             bus = self._rt.bus
             if bus.active:
                 bus.publish(ItemFellBack(source=f"{self._rt.name}/{self.name}",
@@ -430,7 +434,8 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         if self._dead_letter is None:
             raise error
         with failure_of(self.name):
-            await _maybe_await(self._dead_letter(item, error))
+            await _maybe_await("dead_letter", self._dead_letter,
+                               self._dead_letter(item, error))
         bus = self._rt.bus
         if bus.active:
             bus.publish(ItemDeadLettered(source=f"{self._rt.name}/{self.name}",
@@ -439,9 +444,11 @@ class GuardedSinkStage(ConcurrentStage[T, Never]):
         return ConcurrentStage.REJECTED  # completes at its source, counted as rejected
 
 
-async def _maybe_await(value: Any) -> Any:
+async def _maybe_await(field: str, fn: object, value: Any) -> None:
     # A sync callback is called as it is (KafkaSource.dead_letter schedules its write);
-    # an async one is awaited.
+    # an async one is awaited. Its result is thrown away, so what the await gave must not be
+    # work still to do (`return store(x)` without `await`): the stage refuses it.
     if inspect.isawaitable(value):
-        return await value
-    return value
+        value = await value
+        if value is not None and inspect.isawaitable(value):
+            raise AwaitableResult(field, fn, value)

@@ -102,7 +102,9 @@ class KafkaSourceConfig:
             some brokers (Tansu) fill a response up to this limit whatever the per-partition
             limit says.
         poll_timeout: seconds one ``getmany`` waits for records (default 0.1); also how
-            often commits, resumes and lag samples are looked at while nothing arrives.
+            often commits, resumes and lag samples are looked at while nothing arrives. The
+            end of the stream never waits for it: a cancel, a drain or an error stops the
+            ``getmany`` under way, so the close starts at once.
         prefetch_backoff: seconds for which a partition's fetched records that were not
             taken yet hold back the next fetch from their broker for *every* partition it
             leads (aiokafka's fetcher setting; default 0.01, aiokafka's own is 0.1, and

@@ -28,6 +28,8 @@ from ._events import PartitionPaused, PartitionResumed, PauseReasonsChanged
 from ._pause import PauseChange
 from ._types import TP
 
+_STOP = "streamguard: the owner stopped fetching"  # the message of stop()'s cancel
+
 # No partition is fetchable: ``getmany`` is still called — an active ``getmany`` is what
 # keeps the consumer in its group past ``max_poll_interval`` — but for a partition that no
 # consumer is ever assigned, so it returns nothing.
@@ -42,7 +44,7 @@ class SoftPause:
         paused: those of them (or more) that must not be fetched now.
     """
 
-    __slots__ = ("_assigned", "_paused", "_polling", "_wake")
+    __slots__ = ("_assigned", "_paused", "_poller", "_polling", "_stopped", "_wake")
 
     def __init__(self, assigned: Callable[[], Iterable[TP]],
                  paused: Callable[[], Collection[TP]]) -> None:
@@ -50,6 +52,30 @@ class SoftPause:
         self._paused = paused
         self._polling: tuple[TP, ...] = ()  # the filter of the poll that waits for _wake
         self._wake: asyncio.Future[None] | None = None
+        self._poller: asyncio.Task[Any] | None = None  # the task waiting in getmany now
+        self._stopped = False
+
+    def stop(self) -> None:
+        """The owner stopped fetching for good: the ``getmany`` under way returns (empty)
+        now, not when its ``poll_timeout`` runs out, and every later one returns at once, so
+        that the owner's close starts promptly.
+
+        Cancelling ``consumer.getmany`` loses no record: aiokafka takes records out of its
+        fetcher only between awaits and returns them at once, so a cancel lands either
+        before the records are taken (they stay in the fetcher, fetched again by the next
+        owner from the committed offset) or after they were returned (the owner, which
+        stopped fetching, hands none of them out and commits none of them).
+        """
+        if self._stopped:
+            return  # one cancel only: a second would look like a cancel from outside
+        self._stopped = True
+        if self._poller is not None:
+            self._poller.cancel(_STOP)
+
+    @property
+    def stopped(self) -> bool:
+        """True once :meth:`stop` was called: the owner fetches no more."""
+        return self._stopped
 
     def fetch_filter(self) -> tuple[TP, ...]:
         """The partitions ``getmany`` should return records of: ``()`` for all of them."""
@@ -75,7 +101,23 @@ class SoftPause:
     async def getmany(self, consumer: Any, *, timeout_ms: int, max_records: int
                       ) -> dict[Any, list[Any]]:
         """One ``consumer.getmany`` over the partitions that are not paused; it returns early
-        (empty) when the filter changes meanwhile, so a resume never waits for the timeout."""
+        (empty) when the filter changes meanwhile, so a resume never waits for the timeout,
+        and at once after :meth:`stop`."""
+        if self._stopped:
+            return {}
+        self._poller = task = asyncio.current_task()
+        try:
+            return await self._getmany(consumer, timeout_ms=timeout_ms, max_records=max_records)
+        except asyncio.CancelledError:
+            # stop()'s own cancel ends the poll quietly; any other cancel goes on.
+            if not self._stopped or task is None or task.uncancel() > 0:
+                raise
+            return {}
+        finally:
+            self._poller = None
+
+    async def _getmany(self, consumer: Any, *, timeout_ms: int, max_records: int
+                       ) -> dict[Any, list[Any]]:
         only = self.fetch_filter()
         if not only:  # nothing paused: the common case, no task and no future
             batch: dict[Any, list[Any]] = await consumer.getmany(

@@ -196,7 +196,8 @@ class KafkaSource(Generic[V]):
         return await committer.commit(self._ctx.parts.values(), "manual")
 
     def drain(self, timeout: float | None = None) -> Draining[PipelineResult]:
-        """End the stream gracefully: stop fetching, let what is in flight finish (at most
+        """End the stream gracefully: stop fetching (at once, also the ``getmany`` under
+        way), let what is in flight finish (at most
         *timeout* seconds, default ``close_timeout``), commit what completed, leave the
         group, complete the stream. Records not finished by then are not committed.
 
@@ -215,12 +216,19 @@ class KafkaSource(Generic[V]):
         if timeout is not None:
             self._ctx.drain_timeout = timeout + DRAINER_GRACE
         life = self._ctx.life
-        if life.end(Ending.COMPLETED) and life.phase is Phase.CLOSED and self._outlet is not None:
+        ended = life.end(Ending.COMPLETED)
+        self._pauses.stop()
+        if ended and life.phase is Phase.CLOSED and self._outlet is not None:
             self._outlet.complete()  # drained before the first request: nothing to wait for
         return draining_of(self._rt, self.name)
 
     def cancel(self) -> None:
-        """End the stream now: commit what completed, leave the group, no terminal signal."""
+        """End the stream now: commit what completed (never a record that did not), leave
+        the group, no terminal signal.
+
+        The close starts at once, whatever ``poll_timeout`` is: the ``getmany`` under way
+        is stopped. Records it fetched and did not hand out stay uncommitted; the next
+        owner reads them again from the committed offset."""
         if self._outlet is not None:
             self._outlet.cancel()
         else:
@@ -277,6 +285,7 @@ class KafkaSource(Generic[V]):
 
     def _on_cancel(self) -> None:
         self._ctx.life.end(Ending.CANCELLED)
+        self._pauses.stop()  # the close starts now, not when the poll under way times out
         self._completion.wake()
 
     def _spawn(self, coro: Any, name: str) -> Any:
@@ -286,6 +295,7 @@ class KafkaSource(Generic[V]):
     def _fail(self, error: BaseException) -> None:
         """End the stream with *error* (from the pump, never inside a downstream call)."""
         self._ctx.life.end(Ending.FAILED, error)
+        self._pauses.stop()
         self._completion.wake()
 
     def _chunk_failed(self, part: PartitionState, chunk: Any, error: BaseException) -> None:

@@ -105,7 +105,6 @@ class TransactionalPipeline(Generic[V]):
         self._soft = SoftPause(lambda: self._lanes, lambda: paused_of(self._lanes))
         self._consumer: Any = None
         self._shared: Any = None
-        self._running = True  # until drain(), cancel() or an error
         self._draining = False
         self._drain_timeout = config.close_timeout
         self._error: BaseException | None = None
@@ -123,7 +122,7 @@ class TransactionalPipeline(Generic[V]):
         failure = None  # what ended run() with an error
         try:
             await self._open()
-            while self._error is None and self._running:
+            while self._error is None and not self._soft.stopped:
                 await self._poll_once()
             if self._draining and self._error is None:
                 await self._flush(self._drain_timeout)
@@ -140,25 +139,26 @@ class TransactionalPipeline(Generic[V]):
         return self.statistics()
 
     def drain(self, timeout: float | None = None) -> Draining[PipelineResult]:
-        """Stop fetching, write and commit what was fetched (at most *timeout* seconds,
-        default ``close_timeout``), leave the group; :meth:`run` then returns (drained before
-        it, at once). It starts at the call (a signal handler may make it); await the
-        :class:`~streamguard.core.Draining` for run()'s end: a ``PipelineResult`` of the records
-        committed (``items``), no stage statistics, outcome ``"drained"`` (``"drain_expired"``
-        if a batch was still being written at the deadline)."""
+        """Stop fetching, write and commit what was fetched (at most *timeout* seconds, default
+        ``close_timeout``), leave the group; :meth:`run` then returns (drained before it: at
+        once). Starts at the call (a signal handler may make it); the ``Draining`` gives run()'s
+        end: a ``PipelineResult`` of the records committed (``items``), no stage statistics,
+        outcome ``"drained"`` (``"drain_expired"``: a batch was still being written)."""
         check_drain_timeout(timeout)
         self._drain_timeout = self._drain_timeout if timeout is None else timeout
         if self._outcome == "completed":  # as Pipeline.drain: a cancel is not undone
             self._outcome = "drained"
-        self._draining, self._running = True, False
+        self._draining = True
+        self._soft.stop()  # a poll under way returns now
         if not self._started:
             self._ended(None)  # nothing opened yet, nothing to write: ended (run() returns)
         return self._end.handle()
 
     def cancel(self) -> None:
-        """Stop now: open transactions are aborted, nothing more is committed (cancelled
-        before :meth:`run`, ``run()`` returns without connecting)."""
-        self._draining = self._running = False
+        """Stop now: open transactions are aborted, nothing more is committed; the close
+        starts at once, also while a poll waits (before :meth:`run`: it never connects)."""
+        self._draining = False
+        self._soft.stop()
         if not self._end.done and self._outcome != "drain_expired":
             self._outcome = "cancelled"
             if not self._started:
@@ -252,7 +252,7 @@ class TransactionalPipeline(Generic[V]):
 
     def _fail(self, error: BaseException) -> None:
         self._error = self._error or error
-        self._running = False
+        self._soft.stop()
 
     async def _flush(self, within: float) -> None:
         """Drain: write every lane's pending records, at most *within* seconds."""
@@ -296,7 +296,7 @@ class TransactionalPipeline(Generic[V]):
     async def _assigned(self, assigned: frozenset[TP]) -> None:
         """New partitions: start their producers (fencing the previous owner), then start
         each from its committed offset, read after the fencing settled it."""
-        if not self._running:  # stopping: a producer started now would outlive the close
+        if self._soft.stopped:  # stopping: a producer started now would outlive the close
             return
         cfg = self.config
         new = sorted(tp for tp in assigned if tp not in self._lanes)
@@ -307,10 +307,10 @@ class TransactionalPipeline(Generic[V]):
                 producers = await asyncio.gather(*(
                     start_producer(self.config, cfg.transactional_id(tp.topic, tp.partition), what)
                     for tp in new), return_exceptions=True)
-                for lane, producer in zip(lanes, producers, strict=True):
-                    if isinstance(producer, BaseException):
-                        raise producer
-                    lane.producer = producer
+                for lane, producer in zip(lanes, producers, strict=True):  # every one, then raise:
+                    lane.producer = None if isinstance(producer, BaseException) else producer
+                for error in (p for p in producers if isinstance(p, BaseException)):
+                    raise error  # so the except also closes those after the failed one
             for lane in lanes:
                 await lane.start(self._consumer, cfg.auto_offset_reset)
                 self._lanes[lane.tp] = lane

@@ -144,7 +144,8 @@ def map_async(
 
     With ``key=`` (and ``ordered=False``) items of one key are processed one at a time in
     arrival order and items of different keys concurrently: key ordering. At most
-    *max_per_key* items of one key are held (default a quarter of what the stage holds).
+    *max_per_key* items of one key are held (default a quarter of what the stage holds, at
+    least 2).
     """
     _check_function("op.map_async", "fn", fn, "async")
     _check_concurrency("op.map_async", concurrency)
@@ -248,8 +249,11 @@ def sink(
 
     A plain *fn* (or plain *on_error*) that returns a coroutine — ``lambda x: store(x)`` with
     an async ``store`` — has done no work: the item's ack fails and the pipeline fails with a
-    ``TypeError`` (pass ``store`` itself, or an ``async def``). An async sink awaits what its
-    *on_error* returns.
+    ``TypeError`` (pass ``store`` itself, or an ``async def``). An async sink awaits what *fn*
+    and its *on_error* return, and refuses the same way what comes out of that await if it is
+    awaitable in turn — ``async def fn(x): return store(x)``, with no ``await`` — with a
+    ``TypeError`` naming the fix (``await store(x)``); the rest of what the sink holds is
+    abandoned at its source. (``map_async`` emits such a result: there it is the item.)
 
     With ``key=`` (async *fn* only) items of one key are processed one at a time in arrival
     order and items of different keys concurrently; at most *max_per_key* items of one key

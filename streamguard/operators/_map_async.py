@@ -19,7 +19,8 @@ B = TypeVar("B")
 
 class MapAsyncStage(ConcurrentStage[A, B]):
     """``map_async`` (and ``sink`` with an async function): the workers await the user's
-    function directly."""
+    function directly. As a sink, an awaitable that *fn* returned when awaited fails its item
+    and the stage with a ``TypeError`` (see :class:`~streamguard.core.ConcurrentStage`)."""
 
     kind = "map_async"
 
@@ -34,6 +35,12 @@ class MapAsyncStage(ConcurrentStage[A, B]):
                          max_per_key=max_per_key)
         self._fn = fn
         self._process_item = fn  # no extra coroutine frame per item
+        # A sink throws fn's result away (and refuses an awaitable one); map_async emits it:
+        # an awaitable as an item may be intended, so it is never refused there.
+        self._op = "op.map_async" if emits else "op.sink"
+
+    def _result_source(self) -> tuple[str, object]:
+        return "fn", self._fn
 
     async def process(self, item: A) -> B:
         """Await the user's function."""

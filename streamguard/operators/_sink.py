@@ -3,7 +3,10 @@
 A sink creates demand on its own (it does not wait for ``run()`` to ask) and emits nothing.
 An item completes at its source when the sink function has returned for it. A synchronous
 function is called chunk by chunk with plain calls; an async one runs with bounded
-concurrency on :class:`ConcurrentStage`.
+concurrency on :class:`ConcurrentStage`. Either refuses a result that is still work to do (an
+awaitable: a plain function's coroutine here, what an awaited async one gave there) with
+:func:`~streamguard.core._checks.awaitable_result_error`: the item's ack fails and the
+pipeline fails with that ``TypeError``.
 """
 
 from __future__ import annotations

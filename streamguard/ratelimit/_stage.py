@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, Literal, TypeVar
 
 from streamguard.core._ack import Ack, abandon_all
+from streamguard.core._checks import awaitable_result_error
 from streamguard.core._errors import require
 from streamguard.core._outbox import OutboxStage
 from streamguard.core._protocol import UNBOUNDED, ChunkSubscriber
@@ -425,6 +426,13 @@ class RateLimitStage(OutboxStage[T, T]):
                 f"stage {self.name!r}: on_reject did not finish ({error or 'cancelled'!r})")
             self._reject_failed(pending, exc)
             return
+        result = task.result()
+        if result is not None and inspect.isawaitable(result):
+            # Thrown away, so it must not be work still to do (`return store(x)` with no
+            # `await`): the item would complete at its source with nothing stored.
+            self._reject_failed(pending, awaitable_result_error(
+                "rate_limit", "on_reject", self._on_reject, result, awaited=True))
+            return
         if pending.ack is not None:
             pending.ack.done()
         self._drain()
@@ -475,7 +483,9 @@ def rate_limit(
         mode: ``"backpressure"`` (default): delay items, never drop; ``"police"``: refuse
             items over the limit to *on_reject*; ``"error"``: fail the stream on the first.
         on_reject: ``(item, decision)``, sync or async, receives refused items in police
-            mode; the item completes at its source once it returns. In backpressure mode it
+            mode; the item completes at its source once it returns (what an async one
+            returns is thrown away: an awaitable there, ``return store(item)`` with no
+            ``await``, fails the item and the stream with a ``TypeError``). In backpressure mode it
             takes items whose cost can never pass (more than the limit) and a key's items
             beyond *max_pending_per_key*; without it such an item fails the stream.
         max_pending: the most items held at once (waiting or admitted and not yet taken

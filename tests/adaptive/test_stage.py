@@ -9,6 +9,7 @@ import itertools
 from streamguard import from_iterable
 from streamguard import operators as op
 from streamguard.adaptive import AIMD, AdaptiveLimit
+from streamguard.core import Ack
 from streamguard.guard import guarded_sink
 from streamguard.retry import RetryConfig
 from streamguard.testing import VirtualClock
@@ -61,6 +62,49 @@ async def test_calls_in_flight_follow_the_limit_and_every_call_is_reported() -> 
     assert max(seen) > 2  # it grew while calls succeeded …
     assert any(b < a for a, b in itertools.pairwise(seen))  # … and backed off
     assert down.peak > 2  # a grown limit started more workers
+
+
+async def test_the_default_per_key_bound_follows_a_grown_limit() -> None:
+    # Keyed, the stage holds at most a quarter of its capacity of one key by default. Sized
+    # once from the starting limit (2: capacity 4, bound 2), it kept the hot key there for ever.
+    clock = VirtualClock()
+    limit = AdaptiveLimit("down", AIMD(initial=2, max_limit=16), clock=clock)
+    hot = peak = 0
+
+    def key(item: int) -> str:
+        return "hot" if item % 2 == 0 else f"k{item}"  # every other item: the hot key
+
+    def ack(item: int) -> Ack:
+        nonlocal hot, peak
+        if key(item) == "hot":
+            hot += 1
+            peak = max(peak, hot)
+
+        class _Ack:
+            def done(self) -> None:
+                nonlocal hot
+                if key(item) == "hot":
+                    hot -= 1
+
+            def fail(self, error: BaseException) -> None:
+                self.done()
+
+            def abandon(self) -> None:
+                self.done()
+
+        return _Ack()
+
+    async def call(item: int) -> int:
+        await clock.sleep(0.01)
+        return item
+
+    task = asyncio.ensure_future(from_iterable(range(600), ack=ack).pipe(
+        op.map_async(call, concurrency=limit, ordered=False, key=key),
+    ).to_list())
+    await _drive(clock, task)
+    assert sorted(task.result()) == list(range(600))
+    assert limit.limit >= 6  # it grew: capacity 12 or more, a default bound of 3 or more …
+    assert peak > 2  # … and the hot key's share grew with it
 
 
 async def test_ordered_results_keep_their_order_under_an_adaptive_limit() -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from streamguard import from_iterable
 from streamguard import operators as op
 from streamguard.core import ConcurrentStage, lift
@@ -77,3 +79,41 @@ async def test_workers_are_long_lived_not_one_task_per_item() -> None:
         loop.set_task_factory(None)
     assert sorted(out) == list(range(2_000))
     assert created <= 8 + 1  # the 8 workers and the pipeline's supervisor, not 2,000
+
+
+class OrderedSink(ConcurrentStage[int, Any]):
+    """A sink subclass on the ordered workers; item 2's process forgets an `await` and takes
+    longer than item 3, which waits as an early result."""
+
+    def __init__(self, down: Any) -> None:
+        super().__init__(down, concurrency=2, ordered=True, on_error="fail", name="ordered",
+                         emits=False)
+        self.stored: list[int] = []
+
+    async def _store(self, item: int) -> None:
+        self.stored.append(item)
+
+    async def process(self, item: int) -> Any:
+        if item == 2:
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            return self._store(item)
+        await self._store(item)
+        return None
+
+
+async def test_an_ordered_sink_refuses_an_awaitable_result_and_abandons_early_ones() -> None:
+    rec = AckRecorder()
+    stages: list[OrderedSink] = []
+
+    def make(down: Any) -> OrderedSink:
+        stages.append(OrderedSink(down))
+        return stages[-1]
+
+    with pytest.raises(TypeError, match=r"^ConcurrentStage: process must not return an "
+                                        r"awaitable .*OrderedSink\.process; await it inside"):
+        await from_iterable(range(6), ack=rec.ack).pipe(lift(make, ends=True)).run()
+    assert 2 not in stages[0].stored
+    assert 3 in stages[0].stored  # finished early, waiting for item 2 ...
+    assert (rec.done, rec.failed) == ({0: 1, 1: 1}, {2: 1})  # ... and never acked done
+    assert rec.settled_exactly_once()

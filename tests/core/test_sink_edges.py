@@ -1,17 +1,24 @@
 """Edges of a pipeline's ends found by a black-box review: a plain sink callable that returns a
 coroutine (it would be acked done without ever running), ``concurrency=`` on a plain sink,
-``from_iterable`` of something not iterable, and what ``PipelineResult.items`` counts."""
+``from_iterable`` of something not iterable, and what ``PipelineResult.items`` counts; and an
+async sink callable whose awaited result is still a coroutine (``return store(x)`` without
+``await``), refused by every sink in the same words."""
 
 from __future__ import annotations
 
+import gc
 import inspect
-from collections.abc import Coroutine, Iterator
+import warnings
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
 
 from streamguard import ConfigError, from_iterable
 from streamguard import operators as op
+from streamguard.breaker import CircuitBreaker
+from streamguard.core import Operator
+from streamguard.guard import guarded_sink
 from streamguard.testing import AckRecorder
 
 
@@ -214,3 +221,138 @@ async def test_items_counts_what_guarded_sink_delivered() -> None:
 
     result = await from_iterable(range(6)).pipe(guarded_sink(store)).run()
     assert result.items == 6
+
+
+# --- 5. an async callable whose awaited result is a coroutine -------------------------------
+# `async def fn(x): return store(x)` (no `await`): the operator awaits fn(x) once and throws
+# the result away, so nothing was stored. Item 2 is the one that forgets; the sink runs with
+# concurrency=4, like the report.
+
+def _fails_on_two(x: int) -> None:
+    if x == 2:
+        raise ValueError(x)
+
+
+def _sink_fn(store: _Store) -> Operator[int, Any]:
+    async def fn(x: int) -> Any:
+        if x == 2:
+            return store.put(x)
+        await store.put(x)
+        return None
+
+    return op.sink(fn, concurrency=4)
+
+
+def _sink_on_error(store: _Store) -> Operator[int, Any]:
+    async def fn(x: int) -> None:
+        _fails_on_two(x)
+
+    async def handler(x: int, error: Exception) -> Any:
+        return store.put(x)
+
+    return op.sink(fn, concurrency=4, on_error=handler)
+
+
+def _guarded_call(store: _Store) -> Operator[int, Any]:
+    async def fn(x: int) -> Any:
+        if x == 2:
+            return store.put(x)
+        await store.put(x)
+        return None
+
+    return guarded_sink(fn, concurrency=4)
+
+
+def _guarded_dead_letter(store: _Store) -> Operator[int, Any]:
+    async def fn(x: int) -> None:
+        _fails_on_two(x)
+
+    async def dead_letter(x: int, error: BaseException) -> Any:
+        return store.put(x)
+
+    return guarded_sink(fn, concurrency=4, dead_letter=dead_letter)
+
+
+def _guarded_fallback(store: _Store) -> Operator[int, Any]:
+    breaker = CircuitBreaker("downstream")
+    breaker.force_open()
+
+    async def fn(x: int) -> None:
+        pass
+
+    async def fallback(x: int, error: BaseException) -> Any:
+        if x == 2:
+            return store.put(x)
+        await store.put(x)
+        return None
+
+    return guarded_sink(fn, concurrency=4, breaker=breaker, on_open="fallback",
+                        fallback=fallback)
+
+
+@pytest.mark.parametrize(("sink", "owner", "field", "fn"), [
+    (_sink_fn, "op.sink", "fn", "_sink_fn.<locals>.fn"),
+    (_sink_on_error, "op.sink", "on_error", "_sink_on_error.<locals>.handler"),
+    (_guarded_call, "guarded_sink", "call", "_guarded_call.<locals>.fn"),
+    (_guarded_dead_letter, "guarded_sink", "dead_letter",
+     "_guarded_dead_letter.<locals>.dead_letter"),
+    (_guarded_fallback, "guarded_sink", "fallback", "_guarded_fallback.<locals>.fallback"),
+], ids=["sink-fn", "sink-on_error", "guarded-call", "guarded-dead_letter", "guarded-fallback"])
+async def test_an_async_callable_returning_a_coroutine_fails_its_item_and_the_pipeline(
+        sink: Callable[[_Store], Operator[int, Any]], owner: str, field: str, fn: str) -> None:
+    store, rec = _Store(), AckRecorder()
+    with warnings.catch_warnings(record=True) as caught_warnings:
+        warnings.simplefilter("always")
+        with pytest.raises(TypeError) as caught:
+            await from_iterable(range(8), ack=rec.ack).pipe(sink(store)).run()
+        error = caught.value
+        del caught
+        states = _states(store)
+        store.coroutines.clear()  # the last references: a coroutine left open warns now
+        gc.collect()
+    assert type(error) is TypeError  # a programming error: no error policy, no wrapper
+    assert str(error) == (
+        f"{owner}: {field} must not return an awaitable (a coroutine would never be awaited "
+        f"here, and the item would complete without it), got the coroutine _Store._put() when "
+        f"the operator awaited {fn}; await it inside {fn} (`await store(item)`, not `return "
+        f"store(item)`): the operator awaits the call once and throws its result away")
+    assert 2 not in store.stored
+    assert rec.failed.get(2) == 1  # Kafka would not commit past item 2
+    assert set(rec.done) <= {0, 1}  # nothing after it is acked done
+    assert rec.settled_exactly_once()
+    assert not [w for w in caught_warnings if "never awaited" in str(w.message)]
+    assert states == {inspect.CORO_CLOSED}  # closed by the refusal, so no warning
+
+
+def test_the_never_awaited_check_above_can_fail() -> None:
+    # The warning the test above looks for is recorded this way when a coroutine is dropped.
+    with warnings.catch_warnings(record=True) as caught_warnings:
+        warnings.simplefilter("always")
+        dropped = _Store().put(1)
+        del dropped
+        gc.collect()
+    assert [w for w in caught_warnings if "never awaited" in str(w.message)]
+
+
+async def test_an_async_sink_returning_a_value_is_fine() -> None:
+    rec = AckRecorder()
+
+    async def keep(x: int) -> int:
+        return x
+
+    await from_iterable(range(6), ack=rec.ack).pipe(op.sink(keep, concurrency=4)).run()
+    await from_iterable(range(6, 9), ack=rec.ack).pipe(guarded_sink(keep)).run()
+    assert rec.completed_exactly_once(range(9))
+    assert set(rec.done) == set(range(9))
+
+
+async def test_a_coroutine_returned_by_op_map_async_is_data() -> None:
+    store = _Store()
+
+    async def fn(x: int) -> Coroutine[Any, Any, None]:
+        return store.put(x)
+
+    out = await from_iterable(range(2)).pipe(op.map_async(fn)).to_list()
+    assert out == store.coroutines
+    for coro in out:
+        coro.close()

@@ -90,6 +90,23 @@ async def produce(
     return count
 
 
+async def produce_sentinels(broker: Broker, topic: str, partitions: Iterable[int]
+                            ) -> dict[int, int]:
+    """Append one record ``b"sentinel"`` to each of *partitions*; return its offset per partition.
+
+    A consumer is handed a partition's records in offset order, so once it has the sentinel it
+    has had everything it would ever deliver before it: a test asserts "nothing else came" after
+    the sentinels arrived, not after a wait that a loaded machine can outlast."""
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all",
+                                enable_idempotence=broker.idempotence)
+    await producer.start()
+    try:
+        return {p: (await producer.send_and_wait(topic, b"sentinel", partition=p)).offset
+                for p in partitions}
+    finally:
+        await producer.stop()
+
+
 async def consume_all(
     broker: Broker, topic: str, count: int, *, group: str | None = None, timeout_ms: int = 60_000
 ) -> list[ConsumerRecord[bytes, bytes]]:

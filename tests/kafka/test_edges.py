@@ -94,6 +94,36 @@ async def test_break_while_the_program_goes_on_closes_the_source_and_commits(
         TopicPartition(topic, 0): 25}
 
 
+async def test_cancel_closes_at_once_whatever_poll_timeout_and_commits_what_completed(
+    kafka_broker: Broker, topic: str, group: str
+) -> None:
+    # The topic is idle once the records are delivered: the pump's poll waits the whole
+    # poll_timeout. Before the fix the close started only when that poll returned (30 s).
+    await create_topic(kafka_broker.bootstrap, topic, partitions=1)
+    await produce(kafka_broker, topic, (b"%d" % i for i in range(5)))
+    source: KafkaSource[bytes] = KafkaSource(source_config(
+        kafka_broker, topic, group, poll_timeout=30.0,
+        commit_every=10_000, commit_interval=600.0))  # no commit but the close's
+    stored: list[int] = []
+
+    async def store(record: KafkaRecord[bytes]) -> None:
+        stored.append(record.offset)
+
+    pipeline = source.stream().pipe(op.sink(store)).start()
+    await wait_for(lambda: source.statistics().completed == 5, within=60,
+                   what="every record to complete")
+    assert await committed_offsets(kafka_broker.bootstrap, group, topics=[topic]) == {}
+    source.cancel()
+    await wait_for(lambda: source.phase == "closed", within=10,
+                   what="the close (poll_timeout is 30 s)")
+    assert await committed_offsets(kafka_broker.bootstrap, group, topics=[topic]) == {
+        TopicPartition(topic, 0): 5}
+    assert stored == list(range(5))
+    assert not pipeline.done  # a cancelled source sends no terminal signal
+    pipeline.cancel()
+    await asyncio.wait_for(pipeline.wait(), timeout=30)
+
+
 async def test_take_commits_what_was_taken_and_the_rest_is_delivered_again(
     kafka_broker: Broker, topic: str, group: str
 ) -> None:

@@ -184,6 +184,30 @@ async def test_a_second_worker_takes_partitions_over_without_duplicates(
     assert set(values.values()) == {1}
 
 
+async def test_cancel_closes_at_once_whatever_poll_timeout(
+    apache_broker: Broker, topic: str, group: str
+) -> None:
+    # The topic is idle once the batch is committed: the poll waits the whole poll_timeout.
+    # Before the fix run() went on until that poll returned (30 s).
+    out = topic + ".out"
+    await create_topic(apache_broker.bootstrap, topic, partitions=1)
+    await create_topic(apache_broker.bootstrap, out, partitions=1)
+    await produce(apache_broker, topic, (b"%d" % i for i in range(5)))
+    pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
+        config(apache_broker, topic, group, out, batch_records=5, poll_timeout=30.0),
+        lambda r: r.value)
+    run = asyncio.create_task(pipeline.run())
+    await wait_for(lambda: pipeline.statistics().batches == 1, within=60,
+                   what="the batch to commit", task=run)
+    pipeline.cancel()
+    stats = await asyncio.wait_for(run, timeout=10)
+    assert (stats.consumed, stats.committed, stats.aborts) == (5, 5, 0)
+    assert await committed_offsets(apache_broker.bootstrap, group, topics=[topic]) == {
+        TopicPartition(topic, 0): 5}
+    assert sorted(r.value for r in await read_topic(apache_broker.bootstrap, out)) == sorted(
+        b"%d" % i for i in range(5))
+
+
 async def test_a_zombie_owner_is_fenced(apache_broker: Broker, topic: str, group: str) -> None:
     """A producer that takes a partition's transactional id (as a new owner does) fences the
     pipeline's producer: its next commit fails, the partition is given up, nothing doubles."""

@@ -18,6 +18,7 @@ import pytest
 
 import streamguard.kafka._transactional as transactional
 from streamguard.kafka import TransactionalPipeline
+from streamguard.kafka._types import TopicPartition
 
 from .test_exactly_once_pause import A, B, PollingConsumer, pipeline_of, records, settle
 
@@ -94,6 +95,29 @@ async def test_an_assignment_under_way_when_the_pipeline_closes_is_closed_too(
     gate.set()
     await closing
     assert [(p.transactional_id, p.stopped) for p in started] == [("g-in-1", True)]
+    assert pipeline.assignment() == frozenset()
+
+
+async def test_a_producer_that_fails_to_start_closes_the_ones_that_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first of three new partitions cannot start its producer: the two that did start
+    (lanes after the failing one) are closed, not left open with no lane to close them."""
+    pipeline, _consumer, _writer = pipeline_of()
+    started: list[Producer] = []
+    refused = ConnectionError("broker refused the transactional id g-in-0")
+
+    async def refuse_the_first(cfg: Any, transactional_id: str | None, what: str) -> Producer:
+        if transactional_id == "g-in-0":
+            raise refused
+        started.append(Producer(transactional_id))
+        return started[-1]
+
+    monkeypatch.setattr(transactional, "start_producer", refuse_the_first)
+    await pipeline._assigned(frozenset({A, B, TopicPartition("in", 2)}))
+    assert [(p.transactional_id, p.stopped) for p in started] == [
+        ("g-in-1", True), ("g-in-2", True)]
+    assert pipeline._error is refused
     assert pipeline.assignment() == frozenset()
 
 

@@ -103,9 +103,9 @@ async def test_a_rebalance_while_closing_commits_what_completed_before_the_parti
     kafka_broker: Broker, topic: str, group: str
 ) -> None:
     # a completed every record and committed none yet (no commit is due), then its source was
-    # cancelled: it is CLOSING, its close waiting for the poll under way to return (a long
-    # poll_timeout here; a commit in flight, or the step from a drain's wait to the last
-    # commit, open the same window). b joins meanwhile. a's revoke must commit what completed
+    # cancelled: it is CLOSING, its close held before its last commit (here by a held wait
+    # for the background commit; a commit in flight, or the step from a drain's wait to the
+    # last commit, open the same window). b joins meanwhile. a's revoke must commit what completed
     # before the partitions go. Before the fix it returned at once: b started from the old
     # commit, and a's last commit was then refused (a partition no longer assigned), so every
     # record was delivered again.
@@ -130,16 +130,27 @@ async def test_a_rebalance_while_closing_commits_what_completed_before_the_parti
 
         return source.stream().pipe(op.sink(store)).start(name=name)
 
-    a = start("a", poll_timeout=60.0)
+    a = start("a")
     await wait_for(lambda: len(seen["a"]) == 2 * per_partition, within=60,
                    what="a to complete every record")
     assert await committed_offsets(kafka_broker.bootstrap, group, topics=[topic]) == {}
+    committer = sources["a"]._pump.committer  # type: ignore[union-attr]
+    assert committer is not None
+    hold, settle = asyncio.Event(), committer.settle
+
+    async def held_settle() -> None:
+        await hold.wait()
+        await settle()
+
+    committer.settle = held_settle  # type: ignore[method-assign]
     sources["a"].cancel()
     assert sources["a"].phase == "closing"
     b = start("b")
     await wait_for(lambda: bool(sources["b"].assignment()), within=60,
                    what="b to get a partition")
-    a.cancel()  # the source sent no terminal signal: end a's pipeline (and its close)
+    hold.set()  # a's close goes on: its last commit, then it leaves the group
+    await wait_for(lambda: sources["a"].phase == "closed", within=60, what="a to close")
+    a.cancel()  # the source sent no terminal signal: end a's pipeline
     await asyncio.wait_for(a.wait(), timeout=60)
     await wait_for(lambda: len(sources["b"].assignment()) == 2, within=60,
                    what="b to take over both partitions")

@@ -14,7 +14,7 @@ from aiokafka.structs import TopicPartition
 from streamguard import operators as op
 from streamguard.kafka import KafkaRecord, KafkaSource
 
-from ._brokers import Broker, committed_offsets, create_topic, produce
+from ._brokers import Broker, committed_offsets, create_topic, produce, produce_sentinels
 from ._pipelines import source_config, wait_for
 
 pytestmark = pytest.mark.integration
@@ -130,8 +130,10 @@ async def test_a_rebalance_hands_over_what_completed_above_a_stuck_record(
                    and len(sources["a"].assignment()) == 1, within=60,
                    what="the partitions to be shared")
     await wait_for(lambda: len(seen["b"]) >= 1, within=30, what="b's first record")
-    await asyncio.sleep(1.0)  # anything else b would deliver comes now
     (moved,) = sources["b"].assignment()
-    assert seen["b"] == [(moved.partition, STUCK)]
+    end = await produce_sentinels(apache_broker, topic, [moved.partition])
+    sentinel = (moved.partition, end[moved.partition])
+    await wait_for(lambda: sentinel in seen["b"], within=30, what="b's sentinel")
+    assert sorted(seen["b"]) == [(moved.partition, STUCK), sentinel]  # nothing else between
     assert sources["b"].statistics().skipped == TOTAL - STUCK - 1
     await asyncio.gather(*(p.drain(timeout=1.0) for p in pipelines.values()))

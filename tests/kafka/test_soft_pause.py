@@ -74,6 +74,52 @@ async def test_a_resume_wakes_the_poll_that_left_the_partition_out() -> None:
     assert ctx.counts.resumes == 1
 
 
+class WaitingConsumer:
+    """``getmany`` waits until cancelled, as aiokafka's does on an idle topic for its whole
+    ``timeout_ms``; it counts its calls."""
+
+    def __init__(self) -> None:
+        self.polls = 0
+        self.waiting = asyncio.Event()
+
+    async def getmany(self, *partitions: TopicPartition, timeout_ms: int, max_records: int
+                      ) -> dict[TopicPartition, list[object]]:
+        self.polls += 1
+        self.waiting.set()
+        await asyncio.get_running_loop().create_future()
+        raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize("paused", [frozenset(), frozenset({A})], ids=["all", "soft-paused"])
+async def test_stop_ends_the_poll_under_way_and_every_later_one(
+    paused: frozenset[TopicPartition],
+) -> None:
+    ctx, applier = _applier()
+    if paused:
+        ctx.pause.pause(PauseReason.USER, paused)
+        applier.apply()
+    consumer = WaitingConsumer()
+    poll = asyncio.create_task(applier.getmany(consumer, timeout_ms=60_000, max_records=10))
+    await consumer.waiting.wait()
+    applier.stop()
+    applier.stop()  # twice: still one cancel, not taken for a cancel from outside
+    assert await poll == {}  # the consumer's getmany never returns: stop() ended it
+    assert not poll.cancelled()
+    assert await applier.getmany(consumer, timeout_ms=60_000, max_records=10) == {}
+    assert consumer.polls == 1  # a stopped owner polls no more
+
+
+async def test_a_cancel_from_outside_goes_on_through_a_stopped_poll() -> None:
+    _ctx, applier = _applier()
+    consumer = WaitingConsumer()
+    poll = asyncio.create_task(applier.getmany(consumer, timeout_ms=60_000, max_records=10))
+    await consumer.waiting.wait()
+    poll.cancel()  # e.g. asyncio.run's shutdown, at the same moment
+    applier.stop()
+    with pytest.raises(asyncio.CancelledError):
+        await poll
+
+
 @pytest.mark.integration
 @pytest.mark.timeout(120)
 async def test_pauses_never_make_the_consumer_fetch_records_again(

@@ -4,6 +4,8 @@ keys, policing to a sink, error mode, cancellation."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -171,6 +173,44 @@ async def test_police_with_an_async_sink() -> None:
     assert sunk == [3, 4, 5]
     stats = next(s for s in run.statistics if s.stage == "edge")
     assert (stats.received, stats.emitted, stats.rejected) == (6, 3, 3)
+
+
+async def test_an_async_on_reject_returning_a_coroutine_fails_its_item_and_the_stream() -> None:
+    # `return store(item)` without `await`: the stage awaits on_reject once and throws the
+    # result away, so item 2 would complete at its source without being stored.
+    clock = VirtualClock()
+    acks = AckRecorder()
+    stored: list[int] = []
+
+    async def store(item: int) -> None:
+        stored.append(item)
+
+    async def on_reject(item: int, decision: Decision) -> Any:
+        return store(item)
+
+    with warnings.catch_warnings(record=True) as caught_warnings:
+        warnings.simplefilter("always")
+        with pytest.raises(TypeError) as caught:
+            await from_iterable(range(5), ack=acks.ack).pipe(
+                rate_limit(limiter(clock, rate=10, burst=2), mode="police",
+                           on_reject=on_reject)).to_list()
+        error = caught.value
+        del caught
+        gc.collect()
+    name = ("test_an_async_on_reject_returning_a_coroutine_fails_its_item_and_the_stream."
+            "<locals>.on_reject")
+    assert str(error) == (
+        "rate_limit: on_reject must not return an awaitable (a coroutine would never be "
+        "awaited here, and the item would complete without it), got the coroutine "
+        f"test_an_async_on_reject_returning_a_coroutine_fails_its_item_and_the_stream.<locals>"
+        f".store() when the operator awaited {name}; await it inside {name} (`await "
+        "store(item)`, not `return store(item)`): the operator awaits the call once and "
+        "throws its result away")
+    assert stored == []
+    assert acks.failed.get(2) == 1
+    assert set(acks.done) <= {0, 1}  # only what passed the limit
+    assert acks.settled_exactly_once()
+    assert not [w for w in caught_warnings if "never awaited" in str(w.message)]
 
 
 async def test_error_mode_fails_the_stream_and_the_item() -> None:
