@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from typing import Any
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -50,18 +51,15 @@ def worker_count(text: str) -> int:
     return value
 
 
-def group_id(text: str) -> str:
-    """A consumer group id: not empty, not only blanks (the Kafka adapter's rule)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"must be a non-empty consumer group id, got {text!r}")
-    return text
+def non_blank(what: str) -> Callable[[str], str]:
+    """An argument type for a name that must not be empty or only blanks (the Kafka
+    adapter's rule for group ids and topics); *what* names it in the error."""
+    def check(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"must be a non-empty {what}, got {text!r}")
+        return text
 
-
-def topic_name(text: str) -> str:
-    """A topic name: not empty, not only blanks."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"must be a non-empty topic name, got {text!r}")
-    return text
+    return check
 
 
 def restart_count(text: str) -> int:
@@ -213,8 +211,9 @@ def add_lag(commands: _Commands) -> None:
                         metavar="HOST:PORT", help="Kafka bootstrap servers (default: those "
                         f"of --command-config, else {DEFAULT_BOOTSTRAP})")
     _security_option(parser)
-    parser.add_argument("--group", type=group_id, required=True, help="the consumer group id")
-    parser.add_argument("--topic", type=topic_name, action="append", metavar="TOPIC",
+    parser.add_argument("--group", type=non_blank("consumer group id"), required=True,
+                        help="the consumer group id")
+    parser.add_argument("--topic", type=non_blank("topic name"), action="append", metavar="TOPIC",
                         help="only this topic (repeatable; default: every topic the group "
                              "committed offsets for)")
     parser.add_argument("--timeout", type=positive_seconds, default=10.0, metavar="SECONDS",

@@ -220,10 +220,10 @@ def draining_of(rt: Runtime | None, name: str) -> Draining[PipelineResult]:
     async def unowned() -> PipelineResult:
         if rt is None:
             return PipelineResult(name, 0, (), "drained")
-        await rt.wait_closed()
+        await rt.ended.wait()
         return PipelineResult(rt.name, 0, tuple(rt.statistics()), "drained")
 
-    return Draining(unowned, lambda: rt is None or (rt.closed and not rt.tasks))
+    return Draining(unowned, lambda: rt is None or rt.ended.done)
 
 
 class _Terminal(Generic[T]):

@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ._draining import Ended
 from ._events import EventBus, default_bus
 
 _log = logging.getLogger("streamguard")
@@ -84,8 +85,8 @@ class Drainable(Protocol):
 class Runtime:
     """Book-keeping for one pipeline run. Created by :meth:`Stream.run` and friends."""
 
-    __slots__ = ("__weakref__", "_closed_event", "bus", "closed", "drained", "name", "owner",
-                 "sources", "stages", "tasks")
+    __slots__ = ("__weakref__", "bus", "closed", "drained", "ended", "name", "owner", "sources",
+                 "stages", "tasks")
 
     def __init__(self, name: str | None = None, bus: EventBus | None = None) -> None:
         self.name = name or f"pipeline-{next(_counter)}"
@@ -100,7 +101,8 @@ class Runtime:
         self.drained = False
         """True once one of its sources was drained (a pipeline that then completes reports
         the outcome ``"drained"``)."""
-        self._closed_event: asyncio.Event | None = None
+        self.ended: Ended[None] = Ended()
+        """Set once :meth:`aclose` has run (what a runtime no pipeline owns is waited on by)."""
         _live.add(self)
         for watcher in _watchers:
             watcher(self)
@@ -147,15 +149,7 @@ class Runtime:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             self.tasks.difference_update(pending)
-        if self._closed_event is not None:
-            self._closed_event.set()
-
-    async def wait_closed(self) -> None:
-        """Wait until :meth:`aclose` has run (for a runtime no pipeline owns)."""
-        if self._closed_event is None:
-            self._closed_event = asyncio.Event()
-        if not (self.closed and not self.tasks):
-            await self._closed_event.wait()
+        self.ended.set(None)
 
 
 _live: weakref.WeakSet[Runtime] = weakref.WeakSet()

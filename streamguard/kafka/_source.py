@@ -215,10 +215,8 @@ class KafkaSource(Generic[V]):
             self._rt.drained = True
         if timeout is not None:
             self._ctx.drain_timeout = timeout + DRAINER_GRACE
-        life = self._ctx.life
-        ended = life.end(Ending.COMPLETED)
-        self._pauses.stop()
-        if ended and life.phase is Phase.CLOSED and self._outlet is not None:
+        ended = self._end(Ending.COMPLETED)
+        if ended and self._ctx.life.phase is Phase.CLOSED and self._outlet is not None:
             self._outlet.complete()  # drained before the first request: nothing to wait for
         return draining_of(self._rt, self.name)
 
@@ -283,9 +281,15 @@ class KafkaSource(Generic[V]):
         elif self._pump is not None:
             self._pump.emit_available()
 
+    def _end(self, ending: Ending, error: BaseException | None = None) -> bool:
+        """End the stream's life (True if this ended it) and stop the poll under way: the
+        close starts now, not when that poll's ``poll_timeout`` runs out."""
+        ended = self._ctx.life.end(ending, error)
+        self._pauses.stop()
+        return ended
+
     def _on_cancel(self) -> None:
-        self._ctx.life.end(Ending.CANCELLED)
-        self._pauses.stop()  # the close starts now, not when the poll under way times out
+        self._end(Ending.CANCELLED)
         self._completion.wake()
 
     def _spawn(self, coro: Any, name: str) -> Any:
@@ -294,8 +298,7 @@ class KafkaSource(Generic[V]):
 
     def _fail(self, error: BaseException) -> None:
         """End the stream with *error* (from the pump, never inside a downstream call)."""
-        self._ctx.life.end(Ending.FAILED, error)
-        self._pauses.stop()
+        self._end(Ending.FAILED, error)
         self._completion.wake()
 
     def _chunk_failed(self, part: PartitionState, chunk: Any, error: BaseException) -> None:

@@ -307,10 +307,10 @@ class TransactionalPipeline(Generic[V]):
                 producers = await asyncio.gather(*(
                     start_producer(self.config, cfg.transactional_id(tp.topic, tp.partition), what)
                     for tp in new), return_exceptions=True)
-                for lane, producer in zip(lanes, producers, strict=True):  # every one, then raise:
+                for lane, producer in zip(lanes, producers, strict=True):  # every one, then raise,
                     lane.producer = None if isinstance(producer, BaseException) else producer
-                for error in (p for p in producers if isinstance(p, BaseException)):
-                    raise error  # so the except also closes those after the failed one
+                if errors := [p for p in producers if isinstance(p, BaseException)]:
+                    raise errors[0]  # so that the except also closes those after the failed one
             for lane in lanes:
                 await lane.start(self._consumer, cfg.auto_offset_reset)
                 self._lanes[lane.tp] = lane

@@ -11,7 +11,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from streamguard.kafka import TransactionalConfig, TransactionalPipeline
 
-from ._brokers import Broker
+from ._brokers import Broker, create_topic, produce
 
 
 def config(broker: Broker, src: str, group: str, out: str, **overrides: Any) -> TransactionalConfig:
@@ -21,6 +21,18 @@ def config(broker: Broker, src: str, group: str, out: str, **overrides: Any) -> 
         "output_topic": out, "session_timeout": 2.0, "heartbeat_interval": 0.5,
         "batch_records": 200, "batch_interval": 0.05, **overrides}
     return TransactionalConfig(**options)
+
+
+async def numbered_topic(broker: Broker, topic: str, records: int, *, partitions: int = 1,
+                         out_partitions: int = 1) -> str:
+    """Create *topic* holding the values ``b"0"``, ``b"1"`` … (*records* of them, record *i* on
+    partition ``i % partitions``) and its output topic; return the output topic's name."""
+    out = topic + ".out"
+    await create_topic(broker.bootstrap, topic, partitions=partitions)
+    await create_topic(broker.bootstrap, out, partitions=out_partitions)
+    await produce(broker, topic, (b"%d" % i for i in range(records)),
+                  partition_of=(lambda i: i % partitions) if partitions > 1 else None)
+    return out
 
 
 async def run_until(pipeline: TransactionalPipeline[Any], done: Any, within: float = 60) -> Any:

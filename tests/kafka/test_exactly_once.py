@@ -25,7 +25,7 @@ from streamguard.kafka import (
 
 from ._brokers import Broker, committed_offsets, create_topic, produce
 from ._pipelines import wait_for
-from ._transactional_helpers import config, read_topic, run_until
+from ._transactional_helpers import config, numbered_topic, read_topic, run_until
 
 pytestmark = [pytest.mark.integration]
 
@@ -38,11 +38,7 @@ def tansu(request: pytest.FixtureRequest) -> Broker:
 
 
 async def test_copies_a_topic_exactly_once(apache_broker: Broker, topic: str, group: str) -> None:
-    out = topic + ".out"
-    await create_topic(apache_broker.bootstrap, topic, partitions=4)
-    await create_topic(apache_broker.bootstrap, out, partitions=2)
-    await produce(apache_broker, topic, (b"%d" % i for i in range(4000)),
-                  partition_of=lambda i: i % 4)
+    out = await numbered_topic(apache_broker, topic, 4000, partitions=4, out_partitions=2)
 
     def transform(record: Any) -> Any:
         n = int(record.value)
@@ -73,10 +69,7 @@ async def test_copies_a_topic_exactly_once(apache_broker: Broker, topic: str, gr
 async def test_a_failing_transform_aborts_its_batch_and_a_restart_rewinds(
     apache_broker: Broker, topic: str, group: str
 ) -> None:
-    out = topic + ".out"
-    await create_topic(apache_broker.bootstrap, topic, partitions=1)
-    await create_topic(apache_broker.bootstrap, out, partitions=1)
-    await produce(apache_broker, topic, (b"%d" % i for i in range(1000)))
+    out = await numbered_topic(apache_broker, topic, 1000)
 
     def broken(record: Any) -> Any:
         if int(record.value) == 450:
@@ -140,11 +133,8 @@ async def test_dead_letters_are_written_in_the_transaction(
 async def test_a_second_worker_takes_partitions_over_without_duplicates(
     apache_broker: Broker, topic: str, group: str
 ) -> None:
-    out, total = topic + ".out", 20_000
-    await create_topic(apache_broker.bootstrap, topic, partitions=4)
-    await create_topic(apache_broker.bootstrap, out, partitions=4)
-    await produce(apache_broker, topic, (b"%d" % i for i in range(total)),
-                  partition_of=lambda i: i % 4)
+    total = 20_000
+    out = await numbered_topic(apache_broker, topic, total, partitions=4, out_partitions=4)
 
     async def slow(record: Any) -> Any:
         if record.offset % 100 == 0:
@@ -189,10 +179,7 @@ async def test_cancel_closes_at_once_whatever_poll_timeout(
 ) -> None:
     # The topic is idle once the batch is committed: the poll waits the whole poll_timeout.
     # Before the fix run() went on until that poll returned (30 s).
-    out = topic + ".out"
-    await create_topic(apache_broker.bootstrap, topic, partitions=1)
-    await create_topic(apache_broker.bootstrap, out, partitions=1)
-    await produce(apache_broker, topic, (b"%d" % i for i in range(5)))
+    out = await numbered_topic(apache_broker, topic, 5)
     pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
         config(apache_broker, topic, group, out, batch_records=5, poll_timeout=30.0),
         lambda r: r.value)
@@ -213,10 +200,7 @@ async def test_a_zombie_owner_is_fenced(apache_broker: Broker, topic: str, group
     pipeline's producer: its next commit fails, the partition is given up, nothing doubles."""
     from aiokafka import AIOKafkaProducer
 
-    out = topic + ".out"
-    await create_topic(apache_broker.bootstrap, topic, partitions=1)
-    await create_topic(apache_broker.bootstrap, out, partitions=1)
-    await produce(apache_broker, topic, (b"%d" % i for i in range(500)))
+    out = await numbered_topic(apache_broker, topic, 500)
     cfg = config(apache_broker, topic, group, out, batch_records=100)
     bus, events = EventBus(), list[object]()
     bus.subscribe(events.append)
@@ -253,10 +237,7 @@ async def test_a_fence_between_two_sends_of_a_batch_gives_the_partition_up(
     keep running — not fail."""
     from aiokafka import AIOKafkaProducer
 
-    out = topic + ".out"
-    await create_topic(apache_broker.bootstrap, topic, partitions=1)
-    await create_topic(apache_broker.bootstrap, out, partitions=2)
-    await produce(apache_broker, topic, (b"%d" % i for i in range(200)))
+    out = await numbered_topic(apache_broker, topic, 200, out_partitions=2)
     cfg = config(apache_broker, topic, group, out, batch_records=200, batch_interval=5.0)
     reached, fenced = asyncio.Event(), asyncio.Event()
 
@@ -302,11 +283,7 @@ async def test_tansu_is_refused_at_start_naming_its_limitation(
 async def test_at_least_once_mode_runs_on_tansu(
     tansu: Broker, topic: str, group: str
 ) -> None:
-    out = topic + ".out"
-    await create_topic(tansu.bootstrap, topic, partitions=2)
-    await create_topic(tansu.bootstrap, out, partitions=1)
-    await produce(tansu, topic, (b"%d" % i for i in range(1000)),
-                  partition_of=lambda i: i % 2)
+    out = await numbered_topic(tansu, topic, 1000, partitions=2)
     pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
         config(tansu, topic, group, out, guarantee="at_least_once", idempotence=False),
         lambda r: r.value)
@@ -319,10 +296,7 @@ async def test_at_least_once_mode_runs_on_tansu(
 async def test_concurrent_async_transforms_write_in_input_order(
     apache_broker: Broker, topic: str, group: str
 ) -> None:
-    out = topic + ".out"
-    await create_topic(apache_broker.bootstrap, topic, partitions=1)
-    await create_topic(apache_broker.bootstrap, out, partitions=1)
-    await produce(apache_broker, topic, (b"%d" % i for i in range(600)))
+    out = await numbered_topic(apache_broker, topic, 600)
     running = peak = 0
 
     async def uneven(record: Any) -> Any:
@@ -344,10 +318,7 @@ async def test_concurrent_async_transforms_write_in_input_order(
 async def test_drain_starts_at_the_call_and_its_handle_returns_the_result(
     apache_broker: Broker, topic: str, group: str
 ) -> None:
-    out = topic + ".out"
-    await create_topic(apache_broker.bootstrap, topic, partitions=1)
-    await create_topic(apache_broker.bootstrap, out, partitions=1)
-    await produce(apache_broker, topic, (b"%d" % i for i in range(300)))
+    out = await numbered_topic(apache_broker, topic, 300)
     pipeline: TransactionalPipeline[bytes] = TransactionalPipeline(
         config(apache_broker, topic, group, out, batch_records=1000, batch_interval=30),
         lambda r: r.value, name="handle")
